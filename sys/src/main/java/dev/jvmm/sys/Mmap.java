@@ -1,0 +1,60 @@
+package dev.jvmm.sys;
+
+/** Owner of one mmap(2) mapping; {@link #close()} unmaps it, once. */
+public final class Mmap implements AutoCloseable {
+    private long address;
+    private final long length;
+    private final String name;
+
+    private Mmap(long address, long length, String name) {
+        this.address = address;
+        this.length = length;
+        this.name = name;
+    }
+
+    /** Private anonymous read-write memory (zeroed, not reserved in swap). */
+    public static Mmap anonymous(long length, String name) {
+        return map(0, length, Native.PROT_READ | Native.PROT_WRITE,
+                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name);
+    }
+
+    /** Maps {@code length} bytes of {@code fd} at {@code offset} shared, as for kvm_run or a VFIO BAR. */
+    public static Mmap shared(Fd fd, long length, long offset, int prot, String name) {
+        return map(0, length, prot, Native.MAP_SHARED, fd.fd(), offset, name);
+    }
+
+    public static Mmap map(long addr, long length, int prot, int flags, int fd, long offset, String name) {
+        if (length <= 0) {
+            throw new IllegalArgumentException("mmap length " + length + " for " + name);
+        }
+        long a = Native.LIBC.mmap(addr, length, prot, flags, fd, offset);
+        if (a == Native.MAP_FAILED) {
+            throw new ErrnoException("mmap", Native.errno(), name + " length=" + length + " offset=" + offset);
+        }
+        return new Mmap(a, length, name);
+    }
+
+    public long address() {
+        if (address == 0) {
+            throw new IllegalStateException(name + " is unmapped");
+        }
+        return address;
+    }
+
+    public long length() {
+        return length;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public void close() {
+        long a = address;
+        address = 0;
+        if (a != 0) {
+            Native.LIBC.munmap(a, length);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package dev.jvmm.sys;
+
+import com.kenai.jffi.MemoryIO;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.LibraryOption;
+import jnr.ffi.Runtime;
+
+import dev.jvmm.sys.uapi.CConstants;
+
+/** Holder of the single {@link LibC} instance, errno access and raw native memory access. */
+@CConstants(headers = {"fcntl.h", "sys/mman.h"})
+public final class Native {
+    static {
+        // jnr-ffi's x86 assembly stubs pass the 6th argument wrongly (mmap's offset arrives as garbage and
+        // glibc answers EINVAL without a syscall); its ASM-generated stubs are correct, so use those.
+        if (System.getProperty("jnr.ffi.x86asm.enabled") == null) {
+            System.setProperty("jnr.ffi.x86asm.enabled", "false");
+        }
+    }
+
+    /** The libc binding. */
+    public static final LibC LIBC = LibraryLoader.create(LibC.class)
+            .option(LibraryOption.SaveError, true)
+            .option(LibraryOption.LoadNow, true)
+            .load("c");
+    private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+    private static final MemoryIO IO = MemoryIO.getInstance();
+
+    // open(2) flags, mmap(2) constants and friends for x86-64 Linux; checked against the headers in tests.
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_TRUNC = 01000;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_DSYNC = 010000;
+    public static final int O_DIRECT = 040000;
+    public static final int O_CLOEXEC = 02000000;
+    public static final int PROT_NONE = 0;
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final long MAP_FAILED = -1L;
+
+    private Native() {
+    }
+
+    /** errno saved by the last call on this thread. */
+    public static int errno() {
+        return RUNTIME.getLastError();
+    }
+
+    public static int getInt(long address) {
+        return IO.getInt(address);
+    }
+
+    public static void putInt(long address, int value) {
+        IO.putInt(address, value);
+    }
+
+    public static long getLong(long address) {
+        return IO.getLong(address);
+    }
+
+    public static void putLong(long address, long value) {
+        IO.putLong(address, value);
+    }
+
+    public static short getShort(long address) {
+        return IO.getShort(address);
+    }
+
+    public static void putShort(long address, short value) {
+        IO.putShort(address, value);
+    }
+
+    public static byte getByte(long address) {
+        return IO.getByte(address);
+    }
+
+    public static void putByte(long address, byte value) {
+        IO.putByte(address, value);
+    }
+
+    public static void get(long address, byte[] dst, int off, int len) {
+        IO.getByteArray(address, dst, off, len);
+    }
+
+    public static void put(long address, byte[] src, int off, int len) {
+        IO.putByteArray(address, src, off, len);
+    }
+
+    public static void copy(long src, long dst, long len) {
+        IO.copyMemory(src, dst, len);
+    }
+
+    public static void fill(long address, long len, byte value) {
+        IO.setMemory(address, len, value);
+    }
+
+    static long allocate(long size) {
+        return IO.allocateMemory(size, true);
+    }
+
+    static void free(long address) {
+        IO.freeMemory(address);
+    }
+}

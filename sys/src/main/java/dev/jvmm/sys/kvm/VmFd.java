@@ -1,0 +1,175 @@
+package dev.jvmm.sys.kvm;
+
+import static dev.jvmm.sys.kvm.uapi.KvmIoctls.*;
+
+import dev.jvmm.sys.ErrnoException;
+import dev.jvmm.sys.Fd;
+import dev.jvmm.sys.FlexArray;
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.kvm.uapi.KvmConstants;
+import dev.jvmm.sys.kvm.uapi.KvmIoeventfd;
+import dev.jvmm.sys.kvm.uapi.KvmIrqLevel;
+import dev.jvmm.sys.kvm.uapi.KvmIrqRouting;
+import dev.jvmm.sys.kvm.uapi.KvmIrqRoutingEntry;
+import dev.jvmm.sys.kvm.uapi.KvmIrqfd;
+import dev.jvmm.sys.kvm.uapi.KvmMsi;
+import dev.jvmm.sys.kvm.uapi.KvmPitConfig;
+import dev.jvmm.sys.kvm.uapi.KvmUserspaceMemoryRegion;
+import java.util.List;
+
+/**
+ * A VM fd: thin wrappers over the VM ioctls. Callers that need ownership (memory slots, irqfds,
+ * ioeventfds) wrap these in closeable registrations (vm-core, irq-routing).
+ */
+public final class VmFd implements AutoCloseable {
+    private final Kvm kvm;
+    private final Fd fd;
+    /** Scratch for the small fixed-size ioctl arguments; guarded by {@code this}. */
+    private final NativeBuffer arg = new NativeBuffer(64);
+
+    VmFd(Kvm kvm, Fd fd) {
+        this.kvm = kvm;
+        this.fd = fd;
+    }
+
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    public Fd fd() {
+        return fd;
+    }
+
+    /** KVM_CREATE_VCPU, then mmap of its {@code kvm_run}. */
+    public VcpuFd createVcpu(int id) {
+        int r = Native.LIBC.ioctl(fd.fd(), KVM_CREATE_VCPU, id);
+        if (r < 0) {
+            throw new ErrnoException("KVM_CREATE_VCPU", Native.errno(), "id=" + id);
+        }
+        Fd vcpu = new Fd(r, "kvm-vcpu-" + id);
+        try {
+            return new VcpuFd(id, vcpu, kvm.vcpuMmapSize());
+        } catch (RuntimeException e) {
+            vcpu.close();
+            throw e;
+        }
+    }
+
+    /** KVM_SET_USER_MEMORY_REGION; a size of 0 deletes the slot. */
+    public synchronized void setUserMemoryRegion(int slot, int flags, long guestPhysAddr, long memorySize,
+            long userspaceAddr) {
+        arg.clear();
+        arg.putInt(KvmUserspaceMemoryRegion.SLOT, slot);
+        arg.putInt(KvmUserspaceMemoryRegion.FLAGS, flags);
+        arg.putLong(KvmUserspaceMemoryRegion.GUEST_PHYS_ADDR, guestPhysAddr);
+        arg.putLong(KvmUserspaceMemoryRegion.MEMORY_SIZE, memorySize);
+        arg.putLong(KvmUserspaceMemoryRegion.USERSPACE_ADDR, userspaceAddr);
+        fd.ioctl("KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION, arg.address(),
+                String.format("slot=%d gpa=0x%x size=0x%x hva=0x%x", slot, guestPhysAddr, memorySize, userspaceAddr));
+    }
+
+    /** KVM_CREATE_IRQCHIP: in-kernel PIC, IOAPIC and LAPICs. */
+    public void createIrqchip() {
+        fd.ioctl("KVM_CREATE_IRQCHIP", KVM_CREATE_IRQCHIP, 0);
+    }
+
+    /** KVM_CREATE_PIT2 with {@code flags} (for example {@link KvmConstants#KVM_PIT_SPEAKER_DUMMY}). */
+    public synchronized void createPit2(int flags) {
+        arg.clear();
+        arg.putInt(KvmPitConfig.FLAGS, flags);
+        fd.ioctl("KVM_CREATE_PIT2", KVM_CREATE_PIT2, arg.address(), "flags=" + flags);
+    }
+
+    /** KVM_SET_TSS_ADDR: three pages of guest-physical space the VM must leave unused (Intel). */
+    public void setTssAddr(long addr) {
+        fd.ioctl("KVM_SET_TSS_ADDR", KVM_SET_TSS_ADDR, addr, String.format("addr=0x%x", addr));
+    }
+
+    /** KVM_SET_IDENTITY_MAP_ADDR: one page for the EPT identity map (Intel). */
+    public synchronized void setIdentityMapAddr(long addr) {
+        arg.putLong(0, addr);
+        fd.ioctl("KVM_SET_IDENTITY_MAP_ADDR", KVM_SET_IDENTITY_MAP_ADDR, arg.address(), String.format("addr=0x%x", addr));
+    }
+
+    /** KVM_IRQFD: assign (or, with {@code KVM_IRQFD_FLAG_DEASSIGN}, remove) an eventfd as a GSI trigger. */
+    public synchronized void irqfd(int eventFd, int gsi, int flags, int resampleFd) {
+        arg.clear();
+        arg.putInt(KvmIrqfd.FD, eventFd);
+        arg.putInt(KvmIrqfd.GSI, gsi);
+        arg.putInt(KvmIrqfd.FLAGS, flags);
+        arg.putInt(KvmIrqfd.RESAMPLEFD, resampleFd);
+        fd.ioctl("KVM_IRQFD", KVM_IRQFD, arg.address(),
+                "gsi=" + gsi + " fd=" + eventFd + " flags=" + flags + (resampleFd > 0 ? " resamplefd=" + resampleFd : ""));
+    }
+
+    /** KVM_IOEVENTFD: a guest write of {@code len} bytes at {@code addr} signals {@code eventFd} in the kernel. */
+    public synchronized void ioeventfd(long datamatch, long addr, int len, int eventFd, int flags) {
+        arg.clear();
+        arg.putLong(KvmIoeventfd.DATAMATCH, datamatch);
+        arg.putLong(KvmIoeventfd.ADDR, addr);
+        arg.putInt(KvmIoeventfd.LEN, len);
+        arg.putInt(KvmIoeventfd.FD, eventFd);
+        arg.putInt(KvmIoeventfd.FLAGS, flags);
+        fd.ioctl("KVM_IOEVENTFD", KVM_IOEVENTFD, arg.address(),
+                String.format("addr=0x%x len=%d fd=%d flags=0x%x", addr, len, eventFd, flags));
+    }
+
+    /** One GSI routing table entry for {@link #setGsiRouting(List)}. */
+    public record RoutingEntry(int gsi, int type, int flags, int u0, int u1, int u2, int u3) {
+        public static RoutingEntry msi(int gsi, long address, int data) {
+            return new RoutingEntry(gsi, KvmConstants.KVM_IRQ_ROUTING_MSI, 0, (int) address, (int) (address >>> 32), data, 0);
+        }
+
+        public static RoutingEntry irqchip(int gsi, int irqchip, int pin) {
+            return new RoutingEntry(gsi, KvmConstants.KVM_IRQ_ROUTING_IRQCHIP, 0, irqchip, pin, 0, 0);
+        }
+    }
+
+    /** KVM_SET_GSI_ROUTING: replaces the whole routing table. */
+    public void setGsiRouting(List<RoutingEntry> entries) {
+        try (FlexArray a = new FlexArray(KvmIrqRouting.SIZEOF, KvmIrqRoutingEntry.SIZEOF, entries.size())) {
+            a.buffer().putInt(KvmIrqRouting.NR, entries.size());
+            for (int i = 0; i < entries.size(); i++) {
+                RoutingEntry e = entries.get(i);
+                long o = a.entry(i);
+                a.buffer().putInt(o + KvmIrqRoutingEntry.GSI, e.gsi());
+                a.buffer().putInt(o + KvmIrqRoutingEntry.TYPE, e.type());
+                a.buffer().putInt(o + KvmIrqRoutingEntry.FLAGS, e.flags());
+                a.buffer().putInt(o + KvmIrqRoutingEntry.MSI_ADDRESS_LO, e.u0());
+                a.buffer().putInt(o + KvmIrqRoutingEntry.MSI_ADDRESS_HI, e.u1());
+                a.buffer().putInt(o + KvmIrqRoutingEntry.MSI_DATA, e.u2());
+                a.buffer().putInt(o + KvmIrqRoutingEntry.MSI_DEVID, e.u3());
+            }
+            fd.ioctl("KVM_SET_GSI_ROUTING", KVM_SET_GSI_ROUTING, a.address(), "entries=" + entries.size());
+        }
+    }
+
+    /** KVM_IRQ_LINE: drive an irqchip input pin. */
+    public synchronized void irqLine(int irq, int level) {
+        arg.putInt(KvmIrqLevel.IRQ, irq);
+        arg.putInt(KvmIrqLevel.LEVEL, level);
+        fd.ioctl("KVM_IRQ_LINE", KVM_IRQ_LINE, arg.address(), "irq=" + irq + " level=" + level);
+    }
+
+    /** KVM_SIGNAL_MSI: inject one MSI; returns &gt;0 when delivered, 0 when the guest blocked it. */
+    public synchronized int signalMsi(long address, int data) {
+        arg.clear();
+        arg.putInt(KvmMsi.ADDRESS_LO, (int) address);
+        arg.putInt(KvmMsi.ADDRESS_HI, (int) (address >>> 32));
+        arg.putInt(KvmMsi.DATA, data);
+        return fd.ioctl("KVM_SIGNAL_MSI", KVM_SIGNAL_MSI, arg.address(),
+                String.format("address=0x%x data=0x%x", address, data));
+    }
+
+    /** KVM_CHECK_EXTENSION on the VM (some capabilities are per VM). */
+    public int checkExtension(int cap) {
+        return fd.ioctl("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION, cap, "cap=" + cap);
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+        arg.close();
+    }
+}

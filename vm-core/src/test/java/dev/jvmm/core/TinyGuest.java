@@ -1,0 +1,204 @@
+package dev.jvmm.core;
+
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.kvm.ExitReason;
+import dev.jvmm.sys.kvm.Kvm;
+import dev.jvmm.sys.kvm.Regs;
+import dev.jvmm.sys.kvm.Segment;
+import dev.jvmm.sys.kvm.Sregs;
+import dev.jvmm.sys.kvm.VcpuFd;
+import dev.jvmm.sys.kvm.VmFd;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A hand-made guest for kvm-tier tests: 1 MiB of RAM at 0 (2 MiB identity-mapped in long mode, so the
+ * second MiB is unbacked and reaches the MMIO bus), one vcpu, a run loop that feeds port I/O and MMIO to
+ * {@link Bus}es and collects what the guest writes to the serial port 0x3f8.
+ */
+final class TinyGuest implements AutoCloseable {
+    static final long RAM_SIZE = 0x100000;
+    static final long CODE = 0x1000;
+    static final int SERIAL = 0x3f8;
+    /** A guest write here ends {@link #runUntilDone}. */
+    static final int DONE_PORT = 0x501;
+
+    final Kvm kvm;
+    final VmFd vm;
+    final GuestMemory mem;
+    VcpuFd vcpu;
+    final Bus pio = new Bus("pio");
+    final Bus mmio = new Bus("mmio");
+    final StringBuilder serial = new StringBuilder();
+    /** Every port I/O exit seen, as "port:direction". */
+    final List<String> ioExits = new ArrayList<>();
+    /** Called with each byte the guest writes to the serial port. */
+    volatile java.util.function.IntConsumer serialListener = c -> { };
+
+    TinyGuest(boolean irqchip) {
+        kvm = Kvm.open();
+        vm = kvm.createVm();
+        mem = GuestMemory.create(List.of(new GuestMemory.Range(0, RAM_SIZE)));
+        mem.registerSlots(vm::setUserMemoryRegion, 0);
+        vm.setTssAddr(0xfffbd000L);
+        if (irqchip) {
+            vm.createIrqchip();
+        }
+        pio.register(SERIAL, 8, new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return offset == 5 ? 0x60 : 0; // LSR: transmitter empty
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                if (offset == 0) {
+                    serial.append((char) (value & 0xff));
+                    serialListener.accept((int) (value & 0xff));
+                }
+            }
+        }, "serial");
+    }
+
+    void createVcpu() {
+        vcpu = vm.createVcpu(0);
+    }
+
+    /** Real mode, CS = DS = 0, entry at {@link #CODE}. */
+    void realMode(byte[] code) {
+        mem.write(CODE, code);
+        if (vcpu == null) {
+            createVcpu();
+        }
+        Sregs s = vcpu.getSregs();
+        s.cs.base = 0;
+        s.cs.selector = 0;
+        s.ds.base = 0;
+        s.ds.selector = 0;
+        s.ss.base = 0;
+        s.ss.selector = 0;
+        vcpu.setSregs(s);
+        Regs r = new Regs();
+        r.rip = CODE;
+        r.rsp = 0x8000;
+        r.rflags = 2;
+        vcpu.setRegs(r);
+    }
+
+    /** 64-bit long mode with 4-level paging: PML4 0x2000 → PDPT 0x3000 → PD 0x4000, one 2 MiB page at 0. */
+    void longMode(byte[] code) {
+        mem.write(CODE, code);
+        mem.putLong(0x2000, 0x3000 | 3);
+        mem.putLong(0x3000, 0x4000 | 3);
+        mem.putLong(0x4000, 0x83); // present, writable, 2 MiB page
+        if (vcpu == null) {
+            createVcpu();
+        }
+        Sregs s = vcpu.getSregs();
+        Segment code64 = Segment.flat(0x8, true, true);
+        Segment data = Segment.flat(0x10, false, false);
+        s.cs.base = code64.base; // copy field by field: the Sregs segments are final
+        copy(code64, s.cs);
+        for (Segment d : new Segment[] {s.ds, s.es, s.fs, s.gs, s.ss}) {
+            copy(data, d);
+        }
+        s.cr3 = 0x2000;
+        s.cr4 = 1 << 5; // PAE
+        s.cr0 = 0x80000011L; // PG | ET | PE
+        s.efer = 0x500; // LME | LMA
+        vcpu.setSregs(s);
+        Regs r = new Regs();
+        r.rip = CODE;
+        r.rsp = 0x8000;
+        r.rflags = 2;
+        vcpu.setRegs(r);
+    }
+
+    private static void copy(Segment from, Segment to) {
+        to.base = from.base;
+        to.limit = from.limit;
+        to.selector = from.selector;
+        to.type = from.type;
+        to.present = from.present;
+        to.dpl = from.dpl;
+        to.db = from.db;
+        to.s = from.s;
+        to.l = from.l;
+        to.g = from.g;
+        to.avl = from.avl;
+        to.unusable = from.unusable;
+    }
+
+    /**
+     * Runs until HLT, a write to {@link #DONE_PORT}, or an unexpected exit (which throws). Port I/O goes to
+     * {@link #pio}, MMIO to {@link #mmio}.
+     */
+    ExitReason runUntilDone(int maxExits) {
+        for (int n = 0; n < maxExits; n++) {
+            ExitReason r = vcpu.run();
+            switch (r) {
+                case IO -> {
+                    int port = vcpu.ioPort();
+                    ioExits.add(port + ":" + (vcpu.ioIsOut() ? "out" : "in"));
+                    if (port == DONE_PORT) {
+                        return r;
+                    }
+                    for (int i = 0; i < vcpu.ioCount(); i++) {
+                        long a = vcpu.ioDataAddress(i);
+                        int size = vcpu.ioSize();
+                        if (vcpu.ioIsOut()) {
+                            pio.write(port, size, readLe(a, size));
+                        } else {
+                            writeLe(a, size, pio.read(port, size));
+                        }
+                    }
+                }
+                case MMIO -> {
+                    long a = vcpu.mmioDataAddress();
+                    int len = vcpu.mmioLen();
+                    if (vcpu.mmioIsWrite()) {
+                        mmio.write(vcpu.mmioPhysAddr(), len, readLe(a, len));
+                    } else {
+                        writeLe(a, len, mmio.read(vcpu.mmioPhysAddr(), len));
+                    }
+                }
+                case HLT -> {
+                    return r;
+                }
+                case INTR -> {
+                }
+                default -> throw new IllegalStateException("unexpected exit " + r + " (raw " + vcpu.rawExitReason()
+                        + ") at rip 0x" + Long.toHexString(vcpu.getRegs().rip));
+            }
+        }
+        throw new IllegalStateException("guest did not finish within " + maxExits + " exits; serial so far: " + serial);
+    }
+
+    static long readLe(long addr, int size) {
+        return switch (size) {
+            case 1 -> Native.getByte(addr) & 0xffL;
+            case 2 -> Native.getShort(addr) & 0xffffL;
+            case 4 -> Native.getInt(addr) & 0xffffffffL;
+            default -> Native.getLong(addr);
+        };
+    }
+
+    static void writeLe(long addr, int size, long v) {
+        switch (size) {
+            case 1 -> Native.putByte(addr, (byte) v);
+            case 2 -> Native.putShort(addr, (short) v);
+            case 4 -> Native.putInt(addr, (int) v);
+            default -> Native.putLong(addr, v);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (vcpu != null) {
+            vcpu.close();
+        }
+        mem.close();
+        vm.close();
+        kvm.close();
+    }
+}
