@@ -1,0 +1,189 @@
+package dev.jvmm.vmm.config;
+
+import dev.jvmm.vmm.VmmException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds a {@link VmConfig} from a JSON config file and/or CLI values (CLI values win), and validates it. Every
+ * error names its field: {@code --memory: "12Q" is not a size (use e.g. 512M or 2G)} or
+ * {@code vm.json: field "cpus": must be between 1 and 255, got 0}.
+ */
+public final class ConfigLoader {
+    /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
+    public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
+            "on_reboot");
+
+    /** Raw values; null means "not given". Strings as the user typed them. */
+    public static final class Raw {
+        public String kernel;
+        public String initrd;
+        public String cmdline;
+        public String memory;
+        public String cpus;
+        public String console;
+        public String onReboot;
+        /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
+        final java.util.Map<String, String> origin = new java.util.HashMap<>();
+    }
+
+    private ConfigLoader() {
+    }
+
+    /** Reads a config file into {@code raw} (fields already set in {@code raw} are kept: the CLI wins). */
+    public static void readFile(Path file, Raw raw) {
+        String where = file.getFileName().toString();
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new VmmException(VmmException.Reason.CONFIG, "--config: cannot read " + file + ": " + e.getMessage(), e);
+        }
+        Object root;
+        try {
+            root = Json.parse(text);
+        } catch (Json.ParseException e) {
+            throw new VmmException(VmmException.Reason.CONFIG, where + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (!(root instanceof Map<?, ?> m)) {
+            throw new VmmException(VmmException.Reason.CONFIG, where + ": the top level must be an object {...}");
+        }
+        Set<String> known = Set.copyOf(FIELDS);
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+            String k = (String) e.getKey();
+            String origin = where + ": field \"" + k + "\"";
+            if (!known.contains(k)) {
+                throw new VmmException(VmmException.Reason.CONFIG, origin + ": unknown field (known: "
+                        + String.join(", ", FIELDS) + ")");
+            }
+            Object v = e.getValue();
+            String sv;
+            if (v instanceof String str) {
+                sv = str;
+            } else if (v instanceof Long l && (k.equals("cpus") || k.equals("memory"))) {
+                sv = k.equals("memory") ? l + "M" : Long.toString(l);
+            } else {
+                throw new VmmException(VmmException.Reason.CONFIG, origin + ": must be a "
+                        + (k.equals("cpus") ? "number" : k.equals("memory") ? "string like \"512M\" or a number of MiB" : "string")
+                        + ", got " + (v == null ? "null" : v.getClass().getSimpleName().toLowerCase(Locale.ROOT)));
+            }
+            set(raw, k, sv, origin);
+        }
+    }
+
+    private static void set(Raw raw, String k, String v, String origin) {
+        switch (k) {
+            case "kernel" -> { if (raw.kernel == null) { raw.kernel = v; raw.origin.put(k, origin); } }
+            case "initrd" -> { if (raw.initrd == null) { raw.initrd = v; raw.origin.put(k, origin); } }
+            case "cmdline" -> { if (raw.cmdline == null) { raw.cmdline = v; raw.origin.put(k, origin); } }
+            case "memory" -> { if (raw.memory == null) { raw.memory = v; raw.origin.put(k, origin); } }
+            case "cpus" -> { if (raw.cpus == null) { raw.cpus = v; raw.origin.put(k, origin); } }
+            case "console" -> { if (raw.console == null) { raw.console = v; raw.origin.put(k, origin); } }
+            case "on_reboot" -> { if (raw.onReboot == null) { raw.onReboot = v; raw.origin.put(k, origin); } }
+            default -> throw new IllegalStateException(k);
+        }
+    }
+
+    /** Records CLI values (call before {@link #readFile} so they win). */
+    public static Raw fromCli(String kernel, String initrd, String cmdline, String memory, String cpus, String console,
+            String onReboot) {
+        Raw r = new Raw();
+        String[][] kv = {{"kernel", kernel, "--kernel"}, {"initrd", initrd, "--initrd"}, {"cmdline", cmdline, "--cmdline"},
+            {"memory", memory, "--memory"}, {"cpus", cpus, "--cpus"}, {"console", console, "--console"},
+            {"on_reboot", onReboot, "--on-reboot"}};
+        for (String[] e : kv) {
+            if (e[1] != null) {
+                set(r, e[0], e[1], e[2]);
+            }
+        }
+        return r;
+    }
+
+    /** Validates and builds; {@code maxCpus} is the host's KVM_CAP_MAX_VCPUS (capped at 255: xAPIC ids). */
+    public static VmConfig validate(Raw r, int maxCpus) {
+        if (r.kernel == null) {
+            throw fail("--kernel", "is required (a bzImage or a vmlinux with a PVH note)");
+        }
+        Path kernel = readableFile(r.kernel, origin(r, "kernel", "--kernel"));
+        Path initrd = r.initrd == null ? null : readableFile(r.initrd, origin(r, "initrd", "--initrd"));
+        String cmdline = r.cmdline == null ? VmConfig.DEFAULT_CMDLINE : r.cmdline;
+        if (cmdline.indexOf('\0') >= 0 || cmdline.length() > 4095) {
+            throw fail(origin(r, "cmdline", "--cmdline"), "must be at most 4095 characters without NUL bytes");
+        }
+        long memory = VmConfig.DEFAULT_MEMORY;
+        if (r.memory != null) {
+            String o = origin(r, "memory", "--memory");
+            try {
+                memory = Sizes.parse(r.memory);
+            } catch (IllegalArgumentException e) {
+                throw fail(o, e.getMessage());
+            }
+            if (memory < VmConfig.MIN_MEMORY || memory > VmConfig.MAX_MEMORY) {
+                throw fail(o, "must be between " + Sizes.format(VmConfig.MIN_MEMORY) + " and "
+                        + Sizes.format(VmConfig.MAX_MEMORY) + ", got " + r.memory);
+            }
+            if (memory % (2L << 20) != 0) {
+                throw fail(o, "must be a multiple of 2M, got " + r.memory);
+            }
+        }
+        int limit = Math.max(1, Math.min(255, maxCpus));
+        int cpus = 1;
+        if (r.cpus != null) {
+            String o = origin(r, "cpus", "--cpus");
+            try {
+                cpus = Integer.parseInt(r.cpus.trim());
+            } catch (NumberFormatException e) {
+                throw fail(o, "\"" + r.cpus + "\" is not a number");
+            }
+            if (cpus < 1 || cpus > limit) {
+                throw fail(o, "must be between 1 and " + limit + ", got " + cpus);
+            }
+        }
+        ConsoleSpec console = ConsoleSpec.STDIO;
+        if (r.console != null) {
+            try {
+                console = ConsoleSpec.parse(r.console);
+            } catch (IllegalArgumentException e) {
+                throw fail(origin(r, "console", "--console"), e.getMessage());
+            }
+        }
+        VmConfig.OnReboot onReboot = VmConfig.OnReboot.EXIT;
+        if (r.onReboot != null) {
+            switch (r.onReboot.trim().toLowerCase(Locale.ROOT)) {
+                case "exit" -> onReboot = VmConfig.OnReboot.EXIT;
+                case "restart" -> onReboot = VmConfig.OnReboot.RESTART;
+                default -> throw fail(origin(r, "on_reboot", "--on-reboot"), "\"" + r.onReboot
+                        + "\" is not valid (use exit or restart)");
+            }
+        }
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot);
+    }
+
+    private static String origin(Raw r, String field, String dflt) {
+        return r.origin.getOrDefault(field, dflt);
+    }
+
+    private static Path readableFile(String s, String origin) {
+        Path p = Path.of(s);
+        if (!Files.exists(p)) {
+            throw fail(origin, s + ": no such file");
+        }
+        if (!Files.isRegularFile(p)) {
+            throw fail(origin, s + ": not a regular file");
+        }
+        if (!Files.isReadable(p)) {
+            throw fail(origin, s + ": not readable (permission denied)");
+        }
+        return p;
+    }
+
+    private static VmmException fail(String origin, String msg) {
+        return new VmmException(VmmException.Reason.CONFIG, origin + ": " + msg);
+    }
+}

@@ -1,0 +1,38 @@
+package dev.jvmm.vmm.config;
+
+import java.nio.file.Path;
+
+/** Where the serial console goes: {@code stdio}, {@code file=PATH} (output only) or {@code socket=PATH} (a unix socket). */
+public record ConsoleSpec(Kind kind, Path path) {
+    public enum Kind { STDIO, FILE, SOCKET, NONE }
+
+    public static final ConsoleSpec STDIO = new ConsoleSpec(Kind.STDIO, null);
+
+    /** Parses the CLI/config form; throws IllegalArgumentException naming what is wrong. */
+    public static ConsoleSpec parse(String s) {
+        String t = s.trim();
+        if (t.equals("stdio")) {
+            return STDIO;
+        }
+        if (t.equals("none") || t.equals("off")) {
+            return new ConsoleSpec(Kind.NONE, null);
+        }
+        if (t.startsWith("file=") && t.length() > 5) {
+            return new ConsoleSpec(Kind.FILE, Path.of(t.substring(5)));
+        }
+        if (t.startsWith("socket=") && t.length() > 7) {
+            return new ConsoleSpec(Kind.SOCKET, Path.of(t.substring(7)));
+        }
+        throw new IllegalArgumentException("\"" + s + "\" is not a console (use stdio, none, file=PATH or socket=PATH)");
+    }
+
+    @Override
+    public String toString() {
+        return switch (kind) {
+            case STDIO -> "stdio";
+            case NONE -> "none";
+            case FILE -> "file=" + path;
+            case SOCKET -> "socket=" + path;
+        };
+    }
+}
