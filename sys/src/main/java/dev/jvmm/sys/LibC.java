@@ -55,4 +55,10 @@ public interface LibC {
     @SaveError long recv(int fd, long buf, long len, int flags);
 
     @SaveError int getpid();
+
+    /** gettid(2): the calling thread's kernel id (glibc 2.30+). */
+    int gettid();
+
+    /** tgkill(2): send a signal to one thread, e.g. to kick a vCPU thread out of KVM_RUN. */
+    @SaveError int tgkill(int tgid, int tid, int sig);
 }

@@ -1,14 +1,72 @@
 package dev.jvmm.vmm.cli;
 
+import dev.jvmm.vmm.VmExit;
+import dev.jvmm.vmm.VmRunner;
+import dev.jvmm.vmm.VmmException;
+import dev.jvmm.vmm.VmBuilder;
+import dev.jvmm.vmm.config.ConfigLoader;
+import dev.jvmm.vmm.config.VmConfig;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code jvmm launch}: not built yet (see the README's "Current state"). */
-@Command(name = "launch", mixinStandardHelpOptions = true, description = "(launch: not implemented yet)")
+/** {@code jvmm launch}: boots a Linux kernel in a KVM VM (docs/launch.md). Parses, then delegates to {@link VmRunner}. */
+@Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Boot a Linux kernel (bzImage, or vmlinux with a PVH note) in a KVM VM.",
+            "Exit status: 0 guest powered off (or reset with --on-reboot=exit), 1 jvmm failed,",
+            "2 bad configuration, 3 the guest crashed (panic, triple fault, KVM internal error)."})
 public final class LaunchCommand implements Callable<Integer> {
+    /** Exit status when the guest crashed. */
+    public static final int EXIT_GUEST_CRASH = 3;
+    public static final int EXIT_CONFIG = 2;
+
+    @Option(names = "--kernel", paramLabel = "FILE", description = "bzImage, or an ELF vmlinux with a PVH entry note")
+    String kernel;
+    @Option(names = "--initrd", paramLabel = "FILE", description = "initramfs")
+    String initrd;
+    @Option(names = "--cmdline", paramLabel = "TEXT", description = "kernel command line (default: "
+            + VmConfig.DEFAULT_CMDLINE + ")")
+    String cmdline;
+    @Option(names = {"--memory", "-m"}, paramLabel = "SIZE", description = "guest RAM, e.g. 512M or 2G (default 512M)")
+    String memory;
+    @Option(names = "--cpus", paramLabel = "N", description = "vCPUs (default 1)")
+    String cpus;
+    @Option(names = "--console", paramLabel = "SPEC", description = "stdio (default), none, file=PATH or socket=PATH")
+    String console;
+    @Option(names = "--on-reboot", paramLabel = "ACTION", description = "exit (default) or restart")
+    String onReboot;
+    @Option(names = "--config", paramLabel = "FILE", description = "a JSON config file (CLI options override it)")
+    Path config;
+    @Option(names = "--debug", description = "print stack traces on errors")
+    boolean debug;
+
     @Override
     public Integer call() {
-        System.err.println("jvmm launch: not implemented yet");
-        return 2;
+        VmConfig cfg;
+        try {
+            ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
+            if (config != null) {
+                ConfigLoader.readFile(config, raw);
+            }
+            cfg = ConfigLoader.validate(raw, VmBuilder.maxVcpus());
+        } catch (VmmException e) {
+            throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
+        }
+        VmExit exit;
+        try {
+            exit = VmRunner.run(cfg);
+        } catch (VmmException e) {
+            throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
+                    "launch failed: " + e.getMessage(), e.getCause());
+        }
+        switch (exit.kind()) {
+            case POWEROFF, RESET -> {
+                System.err.println("jvmm: " + exit.message());
+                return 0;
+            }
+            case PANIC, TRIPLE_FAULT, KVM_ERROR -> throw new ExitCodeException(EXIT_GUEST_CRASH, exit.message(), null);
+            default -> throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, exit.message(), null);
+        }
     }
 }

@@ -1,0 +1,207 @@
+package dev.jvmm.vmm;
+
+import dev.jvmm.core.Bus;
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.kvm.ExitReason;
+import dev.jvmm.sys.kvm.Regs;
+import dev.jvmm.sys.kvm.VcpuFd;
+import dev.jvmm.sys.kvm.uapi.KvmConstants;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One vCPU thread ({@code vcpu-N}): KVM_RUN in a loop, port I/O to the PIO bus, MMIO to the MMIO bus, and the
+ * exits that end the VM (triple fault, internal error, failed entry, system events) reported as {@link VmExit}.
+ * {@link #kick()} gets it out of KVM_RUN: {@code immediate_exit} plus a SIGUSR1 aimed at its thread.
+ */
+final class Vcpu implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Vcpu.class);
+    static final int SIGUSR1 = 10;
+    private static volatile boolean signalInstalled;
+
+    private final VcpuFd fd;
+    private final Bus pio;
+    private final Bus mmio;
+    private final Consumer<VmExit> onExit;
+    private final Thread thread;
+    private volatile boolean stopping;
+    private volatile int tid;
+
+    Vcpu(VcpuFd fd, Bus pio, Bus mmio, Consumer<VmExit> onExit) {
+        this.fd = fd;
+        this.pio = pio;
+        this.mmio = mmio;
+        this.onExit = onExit;
+        this.thread = new Thread(this::loop, "vcpu-" + fd.id());
+        this.thread.setDaemon(true);
+    }
+
+    /** A SIGUSR1 handler must exist, or the kick would kill the process; the JVM's handler only queues it. */
+    static synchronized void installKickSignal() {
+        if (!signalInstalled) {
+            sun.misc.Signal.handle(new sun.misc.Signal("USR1"), s -> { });
+            signalInstalled = true;
+        }
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    private void loop() {
+        tid = Native.LIBC.gettid();
+        try {
+            while (!stopping) {
+                ExitReason r = fd.run();
+                switch (r) {
+                    case IO -> io();
+                    case MMIO -> mmio();
+                    case INTR, HLT -> { }
+                    case SHUTDOWN -> {
+                        onExit.accept(new VmExit(VmExit.Kind.TRIPLE_FAULT, String.format(
+                                "guest triple-faulted (KVM_EXIT_SHUTDOWN) on vcpu %d at rip 0x%x", fd.id(), rip())));
+                        return;
+                    }
+                    case INTERNAL_ERROR -> {
+                        long[] d = fd.internalData();
+                        StringBuilder sb = new StringBuilder();
+                        for (long x : d) {
+                            sb.append(String.format(" 0x%x", x));
+                        }
+                        onExit.accept(new VmExit(VmExit.Kind.KVM_ERROR, String.format(
+                                "KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %d%s) on vcpu %d at rip 0x%x%s",
+                                fd.internalSuberror(), suberrorName(fd.internalSuberror()), fd.id(), rip(),
+                                d.length > 0 ? ", data" + sb : "")));
+                        return;
+                    }
+                    case FAIL_ENTRY -> {
+                        onExit.accept(new VmExit(VmExit.Kind.KVM_ERROR, String.format(
+                                "VM entry failed (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%x) on vcpu %d",
+                                fd.failEntryReason(), fd.id())));
+                        return;
+                    }
+                    case SYSTEM_EVENT -> {
+                        int t = fd.systemEventType();
+                        if (t == KvmConstants.KVM_SYSTEM_EVENT_SHUTDOWN) {
+                            onExit.accept(new VmExit(VmExit.Kind.POWEROFF, "guest powered off (KVM system event)"));
+                        } else if (t == KvmConstants.KVM_SYSTEM_EVENT_RESET) {
+                            onExit.accept(new VmExit(VmExit.Kind.RESET, "guest reset (KVM system event)"));
+                        } else {
+                            onExit.accept(new VmExit(VmExit.Kind.PANIC, "guest crashed (KVM system event " + t + ")"));
+                        }
+                        return;
+                    }
+                    default -> {
+                        onExit.accept(new VmExit(VmExit.Kind.KVM_ERROR, "unhandled KVM exit reason "
+                                + fd.rawExitReason() + " on vcpu " + fd.id()));
+                        return;
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            log.debug("vcpu {}: failed", fd.id(), e);
+            onExit.accept(new VmExit(VmExit.Kind.VMM_ERROR, "vcpu " + fd.id() + ": " + e.getMessage()));
+        }
+    }
+
+    private static String suberrorName(int s) {
+        return switch (s) {
+            case 1 -> " KVM_INTERNAL_ERROR_EMULATION";
+            case 2 -> " KVM_INTERNAL_ERROR_SIMUL_EX";
+            case 3 -> " KVM_INTERNAL_ERROR_DELIVERY_EV";
+            case 4 -> " KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON";
+            default -> "";
+        };
+    }
+
+    private long rip() {
+        try {
+            Regs r = fd.getRegs();
+            return r.rip;
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private void io() {
+        int port = fd.ioPort();
+        int size = fd.ioSize();
+        boolean out = fd.ioIsOut();
+        for (int i = 0, n = fd.ioCount(); i < n; i++) {
+            long a = fd.ioDataAddress(i);
+            if (out) {
+                pio.write(port, size, read(a, size));
+            } else {
+                write(a, size, pio.read(port, size));
+            }
+        }
+    }
+
+    private void mmio() {
+        long addr = fd.mmioPhysAddr();
+        int len = fd.mmioLen();
+        long a = fd.mmioDataAddress();
+        if (fd.mmioIsWrite()) {
+            mmio.write(addr, len, read(a, len));
+        } else {
+            write(a, len, mmio.read(addr, len));
+        }
+    }
+
+    private static long read(long a, int size) {
+        return switch (size) {
+            case 1 -> Native.getByte(a) & 0xffL;
+            case 2 -> Native.getShort(a) & 0xffffL;
+            case 4 -> Native.getInt(a) & 0xffff_ffffL;
+            default -> Native.getLong(a);
+        };
+    }
+
+    private static void write(long a, int size, long v) {
+        switch (size) {
+            case 1 -> Native.putByte(a, (byte) v);
+            case 2 -> Native.putShort(a, (short) v);
+            case 4 -> Native.putInt(a, (int) v);
+            default -> Native.putLong(a, v);
+        }
+    }
+
+    /** Asks the thread to stop and gets it out of KVM_RUN. */
+    void kick() {
+        stopping = true;
+        fd.setImmediateExit(true);
+        int t = tid;
+        if (t != 0 && thread.isAlive()) {
+            Native.LIBC.tgkill(Native.LIBC.getpid(), t, SIGUSR1);
+        }
+    }
+
+    /** Stops the thread (kicking until it leaves KVM_RUN); returns whether it ended. */
+    boolean stop(long timeoutMs) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        while (thread.isAlive() && System.nanoTime() < deadline) {
+            kick();
+            try {
+                thread.join(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return !thread.isAlive();
+    }
+
+    boolean started() {
+        return thread.isAlive() || tid != 0;
+    }
+
+    @Override
+    public void close() {
+        if (started() && !stop(2000)) {
+            log.warn("vcpu {}: thread did not leave KVM_RUN; leaving its fd open", fd.id());
+            return;
+        }
+        fd.close();
+    }
+}

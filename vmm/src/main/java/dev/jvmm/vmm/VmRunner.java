@@ -1,0 +1,38 @@
+package dev.jvmm.vmm;
+
+import dev.jvmm.vmm.config.VmConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a VM to its end: build, run, tear down; on a reset with {@code on_reboot=restart}, build and boot it again
+ * (a fresh VM: kernel reloaded, vCPUs reset). Returns the final {@link VmExit}.
+ */
+public final class VmRunner {
+    private static final Logger log = LoggerFactory.getLogger(VmRunner.class);
+
+    private VmRunner() {
+    }
+
+    public static VmExit run(VmConfig cfg) {
+        try (Console console = Console.open(cfg.console())) {
+            return run(cfg, console);
+        }
+    }
+
+    public static VmExit run(VmConfig cfg, Console console) {
+        int boots = 0;
+        while (true) {
+            boots++;
+            VmExit e;
+            try (Vm vm = VmBuilder.build(cfg, console)) {
+                e = vm.run();
+            }
+            if (e.kind() == VmExit.Kind.RESET && cfg.onReboot() == VmConfig.OnReboot.RESTART) {
+                log.info("{}; restarting the VM (boot {})", e.message(), boots + 1);
+                continue;
+            }
+            return e;
+        }
+    }
+}

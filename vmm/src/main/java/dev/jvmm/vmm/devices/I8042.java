@@ -1,0 +1,49 @@
+package dev.jvmm.vmm.devices;
+
+import dev.jvmm.core.BusDevice;
+
+/**
+ * Just enough of the i8042 keyboard controller for {@code reboot=k}: ports 0x60 (data) and 0x64 (status/command).
+ * Command 0xFE (pulse the CPU reset line) requests a reset; the status register reads "input buffer empty" so the
+ * kernel's {@code kb_wait} succeeds. No keyboard or mouse.
+ */
+public final class I8042 implements BusDevice {
+    public static final int DATA_PORT = 0x60;
+    public static final int COMMAND_PORT = 0x64;
+    static final int CMD_RESET_CPU = 0xfe;
+
+    private final PowerDevice.Events events;
+    private int commandByte;
+    private int lastCommand;
+
+    public I8042(PowerDevice.Events events) {
+        this.events = events;
+    }
+
+    /** Registered at 0x60 with length 5 (0x60..0x64): offset 0 is data, offset 4 is status/command. */
+    @Override
+    public synchronized long read(long offset, int size) {
+        if (offset == 0) {
+            return lastCommand == 0x20 ? commandByte : 0;
+        }
+        if (offset == 4) {
+            return 0x00; // output buffer empty, input buffer empty
+        }
+        return 0; // 0x61 (NMI status / PC speaker): a stub, as with KVM_PIT_SPEAKER_DUMMY
+
+    }
+
+    @Override
+    public synchronized void write(long offset, int size, long value) {
+        int v = (int) value & 0xff;
+        if (offset == 4) {
+            lastCommand = v;
+            if (v == CMD_RESET_CPU) {
+                events.reset("i8042 reset (0xFE)");
+            }
+        } else if (offset == 0 && lastCommand == 0x60) {
+            commandByte = v;
+            lastCommand = 0;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package dev.jvmm.vmm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jvmm.sys.testing.KvmTest;
+import dev.jvmm.vmm.config.ConsoleSpec;
+import dev.jvmm.vmm.config.VmConfig;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tiny hand-made kernels through the real launch path (bzImage loader, ACPI, devices, vCPU threads) on /dev/kvm. */
+@KvmTest
+class VmKvmTest {
+    @TempDir
+    Path tmp;
+
+    private VmConfig config(Path kernel, int cpus, Path consoleFile) {
+        return new VmConfig(kernel, null, "Zcmdline", 64L << 20, cpus,
+                new ConsoleSpec(ConsoleSpec.Kind.FILE, consoleFile), VmConfig.OnReboot.EXIT);
+    }
+
+    private static int openFds() {
+        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+    }
+
+    @Test
+    void bzImageWritesToSerialAndPowersOffThroughAcpi() throws Exception {
+        Path k = FakeKernel.write(tmp, "hello.bzImage", FakeKernel.HELLO_POWEROFF);
+        Path out = tmp.resolve("console.txt");
+        int before = openFds();
+        VmExit e = VmRunner.run(config(k, 1, out));
+        assertEquals(VmExit.Kind.POWEROFF, e.kind(), e.message());
+        assertEquals("OKZ\n", Files.readString(out)); // 'Z': first byte of the cmdline, found through the zero page
+        assertEquals(before, openFds(), "every fd of the VM is closed after the run");
+    }
+
+    @Test
+    void tripleFaultIsReportedWithRip() throws Exception {
+        Path k = FakeKernel.write(tmp, "tf.bzImage", FakeKernel.TRIPLE_FAULT);
+        VmExit e = VmRunner.run(config(k, 1, tmp.resolve("c.txt")));
+        assertEquals(VmExit.Kind.TRIPLE_FAULT, e.kind());
+        assertTrue(e.message().startsWith("guest triple-faulted (KVM_EXIT_SHUTDOWN) on vcpu 0 at rip 0x"), e.message());
+        assertTrue(e.crashed());
+    }
+
+    @Test
+    void corruptKernelFailsCleanlyAndLeavesNoFd() throws Exception {
+        Path k = tmp.resolve("corrupt");
+        byte[] junk = new byte[8192];
+        new java.util.Random(1).nextBytes(junk);
+        Files.write(k, junk);
+        int before = openFds();
+        try (Console c = Console.open(new ConsoleSpec(ConsoleSpec.Kind.FILE, tmp.resolve("c.txt")))) {
+            VmmException x = assertThrows(VmmException.class, () -> VmBuilder.build(config(k, 1, null), c));
+            assertEquals(VmmException.Reason.IMAGE, x.reason());
+            assertTrue(x.getMessage().contains("not a kernel image jvmm can boot"), x.getMessage());
+        }
+        assertEquals(before, openFds(), "the failed build unwound every fd (kvm, vm, memory)");
+    }
+
+    @Test
+    void secondVcpuStartsThroughInitSipi() throws Exception {
+        Path k = FakeKernel.write(tmp, "smp.bzImage", FakeKernel.SMP_BSP);
+        Path out = tmp.resolve("smp.txt");
+        try (Console c = Console.open(new ConsoleSpec(ConsoleSpec.Kind.FILE, out));
+                Vm vm = VmBuilder.build(config(k, 2, out), c)) {
+            vm.memory().write(0x8000, FakeKernel.SMP_AP);
+            assertEquals(2, vm.vcpuCount());
+            VmExit e = vm.run();
+            assertEquals(VmExit.Kind.POWEROFF, e.kind(), e.message());
+        }
+        assertEquals("AB\n", Files.readString(out));
+    }
+}
