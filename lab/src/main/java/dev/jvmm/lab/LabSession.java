@@ -95,19 +95,13 @@ public final class LabSession implements AutoCloseable {
         HostPrereqs.requireForL1(cfg);
         Path runDir = createRunDir(cfg);
         Path share = runDir.resolve("share");
-        Path scratch = runDir.resolve("scratch.img");
+        Path scratch = createScratch(cfg, runDir);
         try {
             Files.createDirectories(share.resolve("cmd"));
             Files.createDirectories(share.resolve("out"));
-            Files.createDirectories(cfg.scratchMountPoint());
-            try (RandomAccessFile f = new RandomAccessFile(scratch.toFile(), "rw")) {
-                f.setLength((long) cfg.scratchGb() << 30);
-            }
         } catch (IOException e) {
             throw new LabException(LabException.Reason.IO, "cannot prepare the run directory " + runDir, e);
         }
-        Proc.check(LabException.Reason.IO, List.of("mkfs.ext4", "-q", "-F", "-L", "jvmm-scratch",
-                "-E", "lazy_itable_init=1,lazy_journal_init=1", scratch.toString()), null, Duration.ofMinutes(2));
         List<String> cmd = new L1CommandLine().qemu(cfg.qemuBinary()).kernel(kit.kernel(), kit.initrdL1())
                 .memoryMb(cfg.memoryMb()).runShare(share).scratchImage(scratch)
                 .env("JVMM_MODE", "batch").env("JVMM_RUN", share.toString())
@@ -138,7 +132,23 @@ public final class LabSession implements AutoCloseable {
         return s;
     }
 
-    private static Path createRunDir(LabConfig cfg) {
+    /** A sparse ext4 image for L1's scratch disk, and its (empty) mount point on the host. */
+    static Path createScratch(LabConfig cfg, Path runDir) {
+        Path scratch = runDir.resolve("scratch.img");
+        try {
+            Files.createDirectories(cfg.scratchMountPoint());
+            try (RandomAccessFile f = new RandomAccessFile(scratch.toFile(), "rw")) {
+                f.setLength((long) cfg.scratchGb() << 30);
+            }
+        } catch (IOException e) {
+            throw new LabException(LabException.Reason.IO, "cannot create the scratch disk " + scratch, e);
+        }
+        Proc.check(LabException.Reason.IO, List.of("mkfs.ext4", "-q", "-F", "-L", "jvmm-scratch",
+                "-E", "lazy_itable_init=1,lazy_journal_init=1", scratch.toString()), null, Duration.ofMinutes(2));
+        return scratch;
+    }
+
+    static Path createRunDir(LabConfig cfg) {
         String name = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
                 + ProcessHandle.current().pid() + "-" + RUN_SEQ.incrementAndGet();
         Path d = cfg.runRoot().resolve(name);
