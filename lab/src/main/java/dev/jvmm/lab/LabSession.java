@@ -149,6 +149,7 @@ public final class LabSession implements AutoCloseable {
     }
 
     static Path createRunDir(LabConfig cfg) {
+        removeStaleRunDirs(cfg);
         String name = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
                 + ProcessHandle.current().pid() + "-" + RUN_SEQ.incrementAndGet();
         Path d = cfg.runRoot().resolve(name);
@@ -158,6 +159,24 @@ public final class LabSession implements AutoCloseable {
             throw new LabException(LabException.Reason.IO, "cannot create " + d, e);
         }
         return d;
+    }
+
+    /** Run directories of lab processes that no longer exist (killed hard, so close() never ran). */
+    private static void removeStaleRunDirs(LabConfig cfg) {
+        if (!Files.isDirectory(cfg.runRoot())) {
+            return;
+        }
+        try (var s = Files.list(cfg.runRoot())) {
+            for (Path d : s.toList()) {
+                String[] w = d.getFileName().toString().split("-");
+                if (w.length == 4 && w[2].matches("\\d+")
+                        && !ProcessHandle.of(Long.parseLong(w[2])).map(ProcessHandle::isAlive).orElse(false)) {
+                    Initramfs.deleteTree(d);
+                }
+            }
+        } catch (IOException e) {
+            log.debug("cannot tidy {}: {}", cfg.runRoot(), e.toString());
+        }
     }
 
     private void awaitReady() {
