@@ -1,7 +1,6 @@
 package dev.jvmm.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jvmm.sys.EventFd;
@@ -12,9 +11,6 @@ import dev.jvmm.sys.testing.KvmTest;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** kvm tier: tiny hand-assembled guests on the real /dev/kvm. */
@@ -135,66 +131,19 @@ class KvmGuestsTest {
             g.vm.createPit2(KvmConstants.KVM_PIT_SPEAKER_DUMMY);
             final int gsi = 5;
             g.vm.irqfd(irq.fd(), gsi, 0, 0);
-            int handler = 0x1100;
-            // IVT entry of vector 0x25 (PIC master base 0x20 + IRQ 5): offset handler, segment 0
-            g.mem.putShort(0x25 * 4, handler);
-            g.mem.putShort(0x25 * 4 + 2, 0);
-            g.realMode(new byte[] {
-                (byte) 0xFA,                                  // cli
-                (byte) 0xB0, 0x11, (byte) 0xE6, 0x20,         // ICW1: edge, cascade, ICW4
-                (byte) 0xB0, 0x20, (byte) 0xE6, 0x21,         // ICW2: vector base 0x20
-                (byte) 0xB0, 0x04, (byte) 0xE6, 0x21,         // ICW3
-                (byte) 0xB0, 0x01, (byte) 0xE6, 0x21,         // ICW4: 8086
-                (byte) 0xB0, (byte) 0xDF, (byte) 0xE6, 0x21,  // OCW1: unmask IRQ 5 only
-                (byte) 0xBA, (byte) 0xF8, 0x03,               // mov dx, 0x3f8
-                (byte) 0xB0, 'R', (byte) 0xEE,                // out 'R': ready
-                (byte) 0xFB,                                  // sti
-                (byte) 0xF4,                                  // hlt (in the kernel, until the interrupt)
-                (byte) 0xEB, (byte) 0xFD,                     // jmp hlt
-            });
-            g.mem.write(handler, new byte[] {
-                (byte) 0xB0, 'I', (byte) 0xEE,                // out 'I': the handler ran
-                (byte) 0xB0, 0x20, (byte) 0xE6, 0x20,         // EOI
-                (byte) 0xBA, 0x01, 0x05, (byte) 0xEE,         // out to DONE_PORT
+            g.realMode(TinyGuest.concat(TinyGuest.picInit(0xDF), TinyGuest.readyThenWait())); // unmask IRQ 5 only
+            g.ivt(0x25, 0x1100, new byte[] {                   // vector 0x20 (PIC base) + IRQ 5
+                (byte) 0xB0, 'I', (byte) 0xEE,                  // out 'I': the handler ran
+                (byte) 0xB0, 0x20, (byte) 0xE6, 0x20,           // EOI
+                (byte) 0xBA, 0x01, 0x05, (byte) 0xEE,           // out to DONE_PORT
                 (byte) 0xF4,
             });
-            // LAPIC: LINT0 = ExtINT (PIC), LINT1 = NMI, software enabled, as a VMM sets it up
-            byte[] lapic = g.vcpu.getLapic();
-            putLe(lapic, 0xF0, 0x1FF);
-            putLe(lapic, 0x350, 0x700);
-            putLe(lapic, 0x360, 0x400);
-            g.vcpu.setLapic(lapic);
-
-            CountDownLatch ready = new CountDownLatch(1);
-            g.serialListener = c -> {
-                if (c == 'R') {
-                    ready.countDown();
-                }
-            };
-            CompletableFuture<ExitReason> run = new CompletableFuture<>();
-            Thread t = new Thread(() -> {
-                try {
-                    run.complete(g.runUntilDone(100));
-                } catch (Throwable e) {
-                    run.completeExceptionally(e);
-                }
-            }, "vcpu-0");
-            t.setDaemon(true);
-            t.start();
-            assertTrue(ready.await(60, TimeUnit.SECONDS), "guest reached sti; hlt");
-            assertFalse(run.isDone(), "the vcpu waits in the kernel's HLT, not in userspace");
-            irq.signal();
-            assertEquals(ExitReason.IO, run.get(60, TimeUnit.SECONDS));
+            g.enableLapic();
+            assertEquals(ExitReason.IO, g.runFiringWhenReady(irq::signal));
             assertEquals("RI", g.serial.toString(), "the interrupt handler ran after the irqfd fired");
             assertEquals(TinyGuest.DONE_PORT + ":out", g.ioExits.get(g.ioExits.size() - 1));
             g.vm.irqfd(irq.fd(), gsi, KvmConstants.KVM_IRQFD_FLAG_DEASSIGN, 0);
             System.out.println("kvm guest 4 (irqfd, in-kernel irqchip): serial '" + g.serial + "', exits " + g.ioExits);
-        }
-    }
-
-    private static void putLe(byte[] b, int off, int v) {
-        for (int i = 0; i < 4; i++) {
-            b[off + i] = (byte) (v >>> (8 * i));
         }
     }
 }

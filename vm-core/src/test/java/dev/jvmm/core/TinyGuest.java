@@ -16,26 +16,26 @@ import java.util.List;
  * second MiB is unbacked and reaches the MMIO bus), one vcpu, a run loop that feeds port I/O and MMIO to
  * {@link Bus}es and collects what the guest writes to the serial port 0x3f8.
  */
-final class TinyGuest implements AutoCloseable {
-    static final long RAM_SIZE = 0x100000;
-    static final long CODE = 0x1000;
-    static final int SERIAL = 0x3f8;
+public final class TinyGuest implements AutoCloseable {
+    public static final long RAM_SIZE = 0x100000;
+    public static final long CODE = 0x1000;
+    public static final int SERIAL = 0x3f8;
     /** A guest write here ends {@link #runUntilDone}. */
-    static final int DONE_PORT = 0x501;
+    public static final int DONE_PORT = 0x501;
 
-    final Kvm kvm;
-    final VmFd vm;
-    final GuestMemory mem;
-    VcpuFd vcpu;
-    final Bus pio = new Bus("pio");
-    final Bus mmio = new Bus("mmio");
-    final StringBuilder serial = new StringBuilder();
+    public final Kvm kvm;
+    public final VmFd vm;
+    public final GuestMemory mem;
+    public VcpuFd vcpu;
+    public final Bus pio = new Bus("pio");
+    public final Bus mmio = new Bus("mmio");
+    public final StringBuilder serial = new StringBuilder();
     /** Every port I/O exit seen, as "port:direction". */
-    final List<String> ioExits = new ArrayList<>();
+    public final List<String> ioExits = new ArrayList<>();
     /** Called with each byte the guest writes to the serial port. */
-    volatile java.util.function.IntConsumer serialListener = c -> { };
+    public volatile java.util.function.IntConsumer serialListener = c -> { };
 
-    TinyGuest(boolean irqchip) {
+    public TinyGuest(boolean irqchip) {
         kvm = Kvm.open();
         vm = kvm.createVm();
         mem = GuestMemory.create(List.of(new GuestMemory.Range(0, RAM_SIZE)));
@@ -60,12 +60,12 @@ final class TinyGuest implements AutoCloseable {
         }, "serial");
     }
 
-    void createVcpu() {
+    public void createVcpu() {
         vcpu = vm.createVcpu(0);
     }
 
     /** Real mode, CS = DS = 0, entry at {@link #CODE}. */
-    void realMode(byte[] code) {
+    public void realMode(byte[] code) {
         mem.write(CODE, code);
         if (vcpu == null) {
             createVcpu();
@@ -86,7 +86,7 @@ final class TinyGuest implements AutoCloseable {
     }
 
     /** 64-bit long mode with 4-level paging: PML4 0x2000 → PDPT 0x3000 → PD 0x4000, one 2 MiB page at 0. */
-    void longMode(byte[] code) {
+    public void longMode(byte[] code) {
         mem.write(CODE, code);
         mem.putLong(0x2000, 0x3000 | 3);
         mem.putLong(0x3000, 0x4000 | 3);
@@ -133,7 +133,7 @@ final class TinyGuest implements AutoCloseable {
      * Runs until HLT, a write to {@link #DONE_PORT}, or an unexpected exit (which throws). Port I/O goes to
      * {@link #pio}, MMIO to {@link #mmio}.
      */
-    ExitReason runUntilDone(int maxExits) {
+    public ExitReason runUntilDone(int maxExits) {
         for (int n = 0; n < maxExits; n++) {
             ExitReason r = vcpu.run();
             switch (r) {
@@ -174,7 +174,97 @@ final class TinyGuest implements AutoCloseable {
         throw new IllegalStateException("guest did not finish within " + maxExits + " exits; serial so far: " + serial);
     }
 
-    static long readLe(long addr, int size) {
+    /** Real-mode code that initialises the master/slave PIC (vector base 0x20) and sets the master mask. */
+    public static byte[] picInit(int masterMask) {
+        return new byte[] {
+            (byte) 0xFA,                                    // cli
+            (byte) 0xB0, 0x11, (byte) 0xE6, 0x20,           // ICW1: edge, cascade, ICW4
+            (byte) 0xB0, 0x20, (byte) 0xE6, 0x21,           // ICW2: vector base 0x20
+            (byte) 0xB0, 0x04, (byte) 0xE6, 0x21,           // ICW3
+            (byte) 0xB0, 0x01, (byte) 0xE6, 0x21,           // ICW4: 8086
+            (byte) 0xB0, (byte) masterMask, (byte) 0xE6, 0x21, // OCW1
+        };
+    }
+
+    /** Real-mode tail: print 'R' (ready), enable interrupts and halt in a loop. */
+    public static byte[] readyThenWait() {
+        return new byte[] {
+            (byte) 0xBA, (byte) 0xF8, 0x03,               // mov dx, 0x3f8
+            (byte) 0xB0, 'R', (byte) 0xEE,                // out 'R'
+            (byte) 0xFB,                                  // sti
+            (byte) 0xF4,                                  // hlt
+            (byte) 0xEB, (byte) 0xFD,                     // jmp hlt
+        };
+    }
+
+    /** Enables the LAPIC in software with LINT0 = ExtINT (the PIC) and LINT1 = NMI, as a VMM does. */
+    public void enableLapic() {
+        byte[] lapic = vcpu.getLapic();
+        putLe32(lapic, 0xF0, 0x1FF);
+        putLe32(lapic, 0x350, 0x700);
+        putLe32(lapic, 0x360, 0x400);
+        vcpu.setLapic(lapic);
+    }
+
+    private static void putLe32(byte[] b, int off, int v) {
+        for (int i = 0; i < 4; i++) {
+            b[off + i] = (byte) (v >>> (8 * i));
+        }
+    }
+
+    /** Installs a real-mode interrupt handler for {@code vector} at {@code handler}. */
+    public void ivt(int vector, int handler, byte[] code) {
+        mem.putShort(vector * 4L, handler);
+        mem.putShort(vector * 4L + 2, 0);
+        mem.write(handler, code);
+    }
+
+    /**
+     * Runs the vcpu on a new thread; once the guest printed 'R' calls {@code fire}, then waits for the run to
+     * end and returns its exit.
+     */
+    public ExitReason runFiringWhenReady(Runnable fire) throws Exception {
+        java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
+        serialListener = c -> {
+            if (c == 'R') {
+                ready.countDown();
+            }
+        };
+        java.util.concurrent.CompletableFuture<ExitReason> run = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                run.complete(runUntilDone(100));
+            } catch (Throwable e) {
+                run.completeExceptionally(e);
+            }
+        }, "vcpu-0");
+        t.setDaemon(true);
+        t.start();
+        if (!ready.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("guest never became ready; serial: " + serial);
+        }
+        if (run.isDone()) {
+            throw new IllegalStateException("guest left KVM_RUN before the interrupt: " + run.get());
+        }
+        fire.run();
+        return run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    public static byte[] concat(byte[]... parts) {
+        int n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        byte[] out = new byte[n];
+        int o = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        return out;
+    }
+
+    public static long readLe(long addr, int size) {
         return switch (size) {
             case 1 -> Native.getByte(addr) & 0xffL;
             case 2 -> Native.getShort(addr) & 0xffffL;
@@ -183,7 +273,7 @@ final class TinyGuest implements AutoCloseable {
         };
     }
 
-    static void writeLe(long addr, int size, long v) {
+    public static void writeLe(long addr, int size, long v) {
         switch (size) {
             case 1 -> Native.putByte(addr, (byte) v);
             case 2 -> Native.putShort(addr, (short) v);

@@ -1,0 +1,299 @@
+package dev.jvmm.virtio;
+
+import static dev.jvmm.virtio.GuestProtocolException.Reason.*;
+
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.core.VmCoreException;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A split virtqueue (virtio 1.2 §2.7), device side. The transport configures it (size, ring addresses,
+ * features); the device pops descriptor chains, does the I/O straight on the chain's host addresses and
+ * returns them with {@link #addUsed}. Every guest-supplied index and address is validated: a malformed chain
+ * throws {@link GuestProtocolException} and nothing outside guest RAM is read or written.
+ *
+ * <p>Not thread-safe: one device thread owns a queue.
+ */
+public final class VirtQueue {
+    public static final int VIRTQ_DESC_F_NEXT = 1;
+    public static final int VIRTQ_DESC_F_WRITE = 2;
+    public static final int VIRTQ_DESC_F_INDIRECT = 4;
+    public static final int VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
+    public static final int VIRTQ_USED_F_NO_NOTIFY = 1;
+    private static final int DESC_SIZE = 16;
+
+    private final GuestMemory mem;
+    private final int index;
+    private final int maxSize;
+    private final DescriptorChain chain;
+    private int size;
+    private long descAddr, availAddr, usedAddr;
+    private boolean ready;
+    private boolean eventIdx;
+    private boolean indirect;
+    private int maxSegments;
+    private short lastAvail;
+    private short nextUsed;
+    private short signalledUsed;
+    private boolean signalledValid;
+
+    /**
+     * @param maxSize     the largest queue size the device offers (power of two, ≤ 32768)
+     * @param maxSegments the most segments the device accepts in one chain (its SEG_MAX + headers)
+     */
+    public VirtQueue(GuestMemory mem, int index, int maxSize, int maxSegments) {
+        if (Integer.bitCount(maxSize) != 1 || maxSize > 32768) {
+            throw new IllegalArgumentException("queue size " + maxSize + " is not a power of two ≤ 32768");
+        }
+        this.mem = mem;
+        this.index = index;
+        this.maxSize = maxSize;
+        this.size = maxSize;
+        this.maxSegments = Math.min(maxSegments, 4096);
+        this.chain = new DescriptorChain(this.maxSegments);
+    }
+
+    public int index() {
+        return index;
+    }
+
+    public int maxSize() {
+        return maxSize;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** Set by the driver through the transport; must be a power of two ≤ {@link #maxSize()}. */
+    public void setSize(int size) {
+        if (size <= 0 || size > maxSize || Integer.bitCount(size) != 1) {
+            throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": size " + size + " is not a power of two ≤ " + maxSize);
+        }
+        this.size = size;
+    }
+
+    public void setAddresses(long desc, long avail, long used) {
+        this.descAddr = desc;
+        this.availAddr = avail;
+        this.usedAddr = used;
+    }
+
+    public long descAddr() {
+        return descAddr;
+    }
+
+    public long availAddr() {
+        return availAddr;
+    }
+
+    public long usedAddr() {
+        return usedAddr;
+    }
+
+    /** Negotiated features that change ring behaviour. */
+    public void setFeatures(boolean eventIdx, boolean indirect) {
+        this.eventIdx = eventIdx;
+        this.indirect = indirect;
+    }
+
+    /**
+     * Enables the queue after checking that the three rings lie inside guest RAM with the alignment the spec
+     * demands (16, 2 and 4 bytes).
+     */
+    public void enable() {
+        long descLen = (long) DESC_SIZE * size;
+        long availLen = 6 + 2L * size;
+        long usedLen = 6 + 8L * size;
+        if ((descAddr & 15) != 0 || (availAddr & 1) != 0 || (usedAddr & 3) != 0) {
+            throw new GuestProtocolException(OUT_OF_BOUNDS, String.format(
+                    "queue %d: misaligned rings desc=0x%x avail=0x%x used=0x%x", index, descAddr, availAddr, usedAddr));
+        }
+        if (!mem.contains(descAddr, descLen) || !mem.contains(availAddr, availLen) || !mem.contains(usedAddr, usedLen)) {
+            throw new GuestProtocolException(OUT_OF_BOUNDS, String.format(
+                    "queue %d: rings outside guest RAM desc=0x%x avail=0x%x used=0x%x size=%d", index, descAddr, availAddr,
+                    usedAddr, size));
+        }
+        ready = true;
+    }
+
+    public boolean isReady() {
+        return ready;
+    }
+
+    /** Back to the reset state (device reset or queue reset). */
+    public void reset() {
+        ready = false;
+        size = maxSize;
+        descAddr = availAddr = usedAddr = 0;
+        lastAvail = nextUsed = signalledUsed = 0;
+        signalledValid = false;
+        eventIdx = indirect = false;
+    }
+
+    private int availIdx() {
+        short idx = mem.getShort(availAddr + 2);
+        VarHandle.acquireFence(); // read ring entries only after the index that publishes them
+        return idx & 0xffff;
+    }
+
+    /** Whether the driver has made chains available that were not popped yet. */
+    public boolean hasAvailable() {
+        return ready && (short) availIdx() != lastAvail;
+    }
+
+    /**
+     * Pops the next available chain, or returns null when there is none. The returned object is reused; it
+     * stays valid until the next call.
+     *
+     * @throws GuestProtocolException when the driver published a malformed chain; the queue is then unusable
+     *         until reset, and the device should set NEEDS_RESET
+     */
+    public DescriptorChain pop() {
+        if (!ready) {
+            return null;
+        }
+        int avail = availIdx();
+        short pending = (short) (avail - (lastAvail & 0xffff));
+        if (pending == 0) {
+            return null;
+        }
+        if ((pending & 0xffff) > size) {
+            throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": avail idx " + avail + " ran "
+                    + (pending & 0xffff) + " entries ahead of " + (lastAvail & 0xffff) + " (size " + size + ")");
+        }
+        int head = mem.getShort(availAddr + 4 + 2L * ((lastAvail & 0xffff) % size)) & 0xffff;
+        lastAvail++;
+        if (eventIdx) {
+            // avail_event: ask for a kick as soon as the driver adds anything past what we have seen
+            mem.putShort(usedAddr + 4 + 8L * size, lastAvail);
+        }
+        walk(head);
+        return chain;
+    }
+
+    private void walk(int head) {
+        if (head >= size) {
+            throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": head index " + head + " ≥ size " + size);
+        }
+        chain.reset(head);
+        long table = descAddr;
+        int tableSize = size;
+        int i = head;
+        int visited = 0;
+        boolean inIndirect = false;
+        boolean sawWritable = false;
+        for (;;) {
+            if (++visited > tableSize) {
+                throw new GuestProtocolException(DESCRIPTOR_LOOP, "queue " + index + ": chain from head " + head
+                        + " visits more than " + tableSize + " descriptors (a loop)");
+            }
+            long d = table + (long) DESC_SIZE * i;
+            long addr = mem.getLong(d);
+            int len = mem.getInt(d + 8);
+            int flags = mem.getShort(d + 12) & 0xffff;
+            int next = mem.getShort(d + 14) & 0xffff;
+            if ((flags & VIRTQ_DESC_F_INDIRECT) != 0) {
+                if (!indirect || inIndirect || (flags & VIRTQ_DESC_F_NEXT) != 0) {
+                    throw new GuestProtocolException(BAD_INDIRECT, "queue " + index + ": descriptor " + i
+                            + (!indirect ? " is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated"
+                            : inIndirect ? " nests an indirect table" : " combines INDIRECT with NEXT"));
+                }
+                long tableLen = len & 0xffffffffL;
+                if (tableLen == 0 || tableLen % DESC_SIZE != 0 || tableLen / DESC_SIZE > 32768) {
+                    throw new GuestProtocolException(BAD_INDIRECT, "queue " + index + ": indirect table length "
+                            + tableLen + " is not a positive multiple of 16");
+                }
+                if (!mem.contains(addr, tableLen)) {
+                    throw new GuestProtocolException(OUT_OF_BOUNDS, String.format(
+                            "queue %d: indirect table gpa=0x%x len=%d is outside guest RAM", index, addr, tableLen));
+                }
+                table = addr;
+                tableSize = (int) (tableLen / DESC_SIZE);
+                i = 0;
+                visited = 0;
+                inIndirect = true;
+                continue;
+            }
+            if (len == 0) {
+                throw new GuestProtocolException(ZERO_LENGTH, "queue " + index + ": descriptor " + i + " has length 0");
+            }
+            boolean writable = (flags & VIRTQ_DESC_F_WRITE) != 0;
+            if (!writable && sawWritable) {
+                throw new GuestProtocolException(WRONG_DIRECTION, "queue " + index + ": device-readable descriptor "
+                        + i + " follows a device-writable one");
+            }
+            sawWritable |= writable;
+            if (chain.count() == chain.capacity()) {
+                throw new GuestProtocolException(TOO_MANY_DESCRIPTORS, "queue " + index + ": chain from head " + head
+                        + " has more than " + chain.capacity() + " descriptors");
+            }
+            long host;
+            try {
+                host = mem.hostAddress(addr, len & 0xffffffffL);
+            } catch (VmCoreException e) {
+                throw new GuestProtocolException(OUT_OF_BOUNDS, String.format(
+                        "queue %d: descriptor %d buffer gpa=0x%x len=%d is outside guest RAM", index, i, addr,
+                        len & 0xffffffffL));
+            }
+            chain.add(host, addr, len, writable);
+            if ((flags & VIRTQ_DESC_F_NEXT) == 0) {
+                return;
+            }
+            if (next >= tableSize) {
+                throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": descriptor " + i + " links to "
+                        + next + " ≥ table size " + tableSize);
+            }
+            i = next;
+        }
+    }
+
+    /** Returns the chain with {@code head} to the driver, reporting {@code written} bytes written into it. */
+    public void addUsed(int head, long written) {
+        long e = usedAddr + 4 + 8L * ((nextUsed & 0xffff) % size);
+        mem.putInt(e, head);
+        mem.putInt(e + 4, (int) written);
+        VarHandle.releaseFence(); // the element must be visible before the index that publishes it
+        nextUsed++;
+        mem.putShort(usedAddr + 2, nextUsed);
+    }
+
+    /**
+     * Gives back the last popped chain without using it (e.g. rx had no packet), so that the next
+     * {@link #pop()} returns it again.
+     */
+    public void undoPop() {
+        lastAvail--;
+    }
+
+    /**
+     * Whether the driver wants an interrupt for what was added since the last notification (virtio 1.2
+     * §2.7.10: VIRTIO_F_EVENT_IDX's used_event, otherwise VIRTQ_AVAIL_F_NO_INTERRUPT).
+     */
+    public boolean needsInterrupt() {
+        VarHandle.fullFence(); // our used idx store must be ordered before reading the driver's used_event/flags
+        if (!eventIdx) {
+            return (mem.getShort(availAddr) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
+        }
+        short old = signalledUsed;
+        short now = nextUsed;
+        boolean valid = signalledValid;
+        signalledUsed = now;
+        signalledValid = true;
+        if (!valid) {
+            return true;
+        }
+        short usedEvent = mem.getShort(availAddr + 4 + 2L * size);
+        // vring_need_event: (u16)(new - event - 1) < (u16)(new - old)
+        return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
+    }
+
+    /** Used index as last published (for tests and debugging). */
+    public int usedIdx() {
+        return nextUsed & 0xffff;
+    }
+
+    public int lastAvailIdx() {
+        return lastAvail & 0xffff;
+    }
+}
