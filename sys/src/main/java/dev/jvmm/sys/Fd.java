@@ -69,37 +69,27 @@ public class Fd implements AutoCloseable {
 
     /** read(2) into native memory, retrying EINTR. Returns bytes read, or -1 on EAGAIN. */
     public long read(long buf, long len) {
-        for (;;) {
-            long r = C.read(fd(), buf, len);
-            if (r >= 0) {
-                return r;
-            }
-            int e = Native.errno();
-            if (e == Errno.EINTR) {
-                continue;
-            }
-            if (e == Errno.EAGAIN) {
-                return -1;
-            }
-            throw new ErrnoException("read", e, name);
-        }
+        return transfer(false, buf, len);
     }
 
     /** write(2) from native memory, retrying EINTR. Returns bytes written, or -1 on EAGAIN. */
     public long write(long buf, long len) {
+        return transfer(true, buf, len);
+    }
+
+    private long transfer(boolean write, long buf, long len) {
         for (;;) {
-            long r = C.write(fd(), buf, len);
+            long r = write ? C.write(fd(), buf, len) : C.read(fd(), buf, len);
             if (r >= 0) {
                 return r;
             }
             int e = Native.errno();
-            if (e == Errno.EINTR) {
-                continue;
-            }
             if (e == Errno.EAGAIN) {
                 return -1;
             }
-            throw new ErrnoException("write", e, name);
+            if (e != Errno.EINTR) {
+                throw new ErrnoException(write ? "write" : "read", e, name);
+            }
         }
     }
 

@@ -97,10 +97,9 @@ public final class TinyGuest implements AutoCloseable {
         Sregs s = vcpu.getSregs();
         Segment code64 = Segment.flat(0x8, true, true);
         Segment data = Segment.flat(0x10, false, false);
-        s.cs.base = code64.base; // copy field by field: the Sregs segments are final
-        copy(code64, s.cs);
+        s.cs.set(code64);
         for (Segment d : new Segment[] {s.ds, s.es, s.fs, s.gs, s.ss}) {
-            copy(data, d);
+            d.set(data);
         }
         s.cr3 = 0x2000;
         s.cr4 = 1 << 5; // PAE
@@ -112,21 +111,6 @@ public final class TinyGuest implements AutoCloseable {
         r.rsp = 0x8000;
         r.rflags = 2;
         vcpu.setRegs(r);
-    }
-
-    private static void copy(Segment from, Segment to) {
-        to.base = from.base;
-        to.limit = from.limit;
-        to.selector = from.selector;
-        to.type = from.type;
-        to.present = from.present;
-        to.dpl = from.dpl;
-        to.db = from.db;
-        to.s = from.s;
-        to.l = from.l;
-        to.g = from.g;
-        to.avl = from.avl;
-        to.unusable = from.unusable;
     }
 
     /**

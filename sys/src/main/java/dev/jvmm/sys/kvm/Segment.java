@@ -26,6 +26,22 @@ public final class Segment {
         return seg;
     }
 
+    /** Copies every field of {@code from} into this segment (the segments of {@link Sregs} are final). */
+    public void set(Segment from) {
+        base = from.base;
+        limit = from.limit;
+        selector = from.selector;
+        type = from.type;
+        present = from.present;
+        dpl = from.dpl;
+        db = from.db;
+        s = from.s;
+        l = from.l;
+        g = from.g;
+        avl = from.avl;
+        unusable = from.unusable;
+    }
+
     void read(NativeBuffer b, long off) {
         base = b.getLong(off + KvmSegment.BASE);
         limit = b.getInt(off + KvmSegment.LIMIT);
