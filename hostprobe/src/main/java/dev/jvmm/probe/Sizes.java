@@ -52,7 +52,7 @@ public final class Sizes {
         return new ProbeException(ProbeException.Reason.BAD_ARGUMENT, "invalid size '" + s + "': " + why);
     }
 
-    /** {@code 1073741824} → {@code 1 GiB}; exact multiples stay exact, others get one decimal ({@code 23.5 GiB}). */
+    /** {@code 1073741824} → {@code 1 GiB}; exact multiples below 1024 of a unit stay exact, others get one decimal ({@code 23.5 GiB}). */
     public static String human(long bytes) {
         String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
         int u = 0;
