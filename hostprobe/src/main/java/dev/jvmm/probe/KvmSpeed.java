@@ -64,6 +64,9 @@ public final class KvmSpeed {
             Native.putLong(base + 0x3000, 0x4000 | 3);
             Native.putLong(base + 0x4000, 0x83);
             try (VcpuFd vcpu = vm.createVcpu(0)) {
+                // KVM rejects EFER.LME/LMA (KVM_SET_SREGS: EINVAL) unless the guest's CPUID has long mode, and a
+                // new vcpu has an empty CPUID: give it everything KVM supports
+                vcpu.setCpuid(kvm.supportedCpuid());
                 long n = START_N;
                 int rounds = 0;
                 while (true) {
