@@ -13,7 +13,7 @@ import java.time.Duration;
 
 /**
  * Times a tiny 64-bit guest loop to tell hardware-assisted KVM (about 10^9 simple instructions per second and
- * more) from a KVM that emulates guest code (10^6–10^7). The guest is
+ * more) from a KVM that emulates guest code (10^5–10^8). The guest is
  * <pre>
  *   mov ecx, N        ; B9 imm32
  * 1: dec ecx          ; FF C9
@@ -27,8 +27,13 @@ import java.time.Duration;
 public final class KvmSpeed {
     /** Default wall-clock budget for the whole measurement. */
     public static final Duration DEFAULT_BUDGET = Duration.ofSeconds(3);
-    /** Below this many instructions per second KVM is treated as emulating guest code. */
-    public static final double HARDWARE_THRESHOLD = 1e8;
+    /**
+     * Below this many instructions per second KVM is treated as emulating guest code. Hardware runs one loop
+     * iteration (two instructions) every one or two cycles, so 1e9/s and more at 1 GHz; emulation (kvm_pvm, nested
+     * KVM under QEMU TCG) measured 1e5 to 3.2e8 here (TCG chains the translated loop). The best of up to three timed
+     * runs is kept, so a preempted run does not make real hardware look slow.
+     */
+    public static final double HARDWARE_THRESHOLD = 1e9;
 
     static final long RAM = 2L << 20;
     static final long CODE = 0x1000;
@@ -78,7 +83,12 @@ public final class KvmSpeed {
                     // the next round would take about nanos * factor; stop if that would overrun the budget
                     long factor = nanos <= 0 ? 100 : Math.max(2, Math.min(100, (2 * MIN_TIMED_NANOS) / nanos + 1));
                     if (timedEnough || now + nanos * factor > deadline) {
-                        return new Result(instr, nanos, instr / (Math.max(nanos, 1) / 1e9), rounds);
+                        long best = nanos;
+                        for (int extra = 0; extra < 2 && System.nanoTime() + best < deadline; extra++) {
+                            rounds++;
+                            best = Math.min(best, runLoop(vcpu, base, n));
+                        }
+                        return new Result(instr, best, instr / (Math.max(best, 1) / 1e9), rounds);
                     }
                     n = Math.min(MAX_N, n * factor);
                 }
