@@ -1,0 +1,50 @@
+package dev.jvmm.probe;
+
+import java.util.List;
+
+/**
+ * Probes a host: runs every check, then derives a verdict per use case.
+ *
+ * <pre>{@code
+ * ProbeReport r = HostProbe.probe(Roots.host(), ProbeOptions.defaults());
+ * boolean ok = r.verdict(UseCase.PASSTHROUGH).ready();
+ * }</pre>
+ */
+public final class HostProbe {
+    private final Roots roots;
+    private final KvmAccess kvm;
+
+    /**
+     * @param roots where /sys, /proc, /dev are
+     * @param kvm   how to talk to the KVM device ({@link DevKvm} for a real host)
+     */
+    public HostProbe(Roots roots, KvmAccess kvm) {
+        this.roots = roots;
+        this.kvm = kvm;
+    }
+
+    /** Probes the running host with the real /dev/kvm. */
+    public static ProbeReport probe(ProbeOptions options) {
+        return new HostProbe(Roots.host(), new DevKvm()).run(options);
+    }
+
+    public ProbeReport run(ProbeOptions options) {
+        HostView h = new HostView(roots);
+        ProbeContext c = new ProbeContext(h, options, kvm);
+        CheckList out = new CheckList();
+        HostInfo info = HostInfo.read(c);
+        info.check(c, out);
+        CpuKvmChecks.run(c, out);
+        DeviceChecks.run(c, out);
+        List<IommuGroup> groups = IommuChecks.groups(h);
+        IommuChecks.run(c, groups, out);
+        VfioChecks.run(c, out);
+        List<SriovDevice> pfs = SriovChecks.devices(h);
+        SriovChecks.run(c, pfs, out);
+        ResourceChecks.run(c, out);
+        SecureGuestChecks.run(c, out);
+        List<Check> checks = out.all();
+        KvmSpeed.Result speed = h.exists(h.dev("kvm")) && h.readableWritable(h.dev("kvm")) ? c.kvm().speed() : null;
+        return new ProbeReport(info, checks, Verdicts.of(checks), groups, pfs, speed, options);
+    }
+}

@@ -1,0 +1,61 @@
+package dev.jvmm.vmm.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** {@code jvmm probe}: options, exit codes and --require against this host's own verdicts. */
+@Tag("unit")
+class ProbeCommandTest {
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cl = Jvmm.commandLine();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void badOptionsAreUsageErrors() {
+        Run r = run("probe", "--require", "gpu");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown use case 'gpu'; expected one of virtio, passthrough, sriov"), r.err());
+        r = run("probe", "--memory", "lots");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("invalid size 'lots'"), r.err());
+    }
+
+    @Test
+    void requireExitsThreeExactlyWhenTheVerdictSaysNotReady() {
+        // the JSON verdict is the truth; the exit code must follow it (0 ready, 3 not ready)
+        Run r = run("probe", "--json", "--no-kvm-speed", "--require", "passthrough");
+        assertTrue(r.out().startsWith("{"), r.out() + r.err());
+        int v = r.out().indexOf("\"passthrough\": {");
+        assertTrue(v > 0, r.out());
+        boolean ready = r.out().substring(v, r.out().indexOf('\n', v + 20)).contains("\"ready\": true");
+        assertEquals(ready ? 0 : 3, r.code(), r.out());
+        if (!Files.exists(Path.of("/sys/kernel/iommu_groups/0"))) {
+            assertEquals(3, r.code(), "no IOMMU groups here, so passthrough cannot be ready");
+        }
+        // without --require the report is printed and the exit code is 0 whatever the verdicts
+        assertEquals(0, run("probe", "--no-kvm-speed").code());
+    }
+
+    @Test
+    void tableWithoutATerminalHasNoColour() {
+        Run r = run("probe", "--no-kvm-speed");
+        assertFalse(r.out().contains("\u001b["), "System.console() is null under the test runner");
+        assertTrue(r.out().contains("VERDICTS"));
+        assertTrue(r.out().contains("kvm.speed"));
+    }
+}
