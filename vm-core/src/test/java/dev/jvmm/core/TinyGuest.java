@@ -94,6 +94,8 @@ public final class TinyGuest implements AutoCloseable {
         if (vcpu == null) {
             createVcpu();
         }
+        // KVM on real VT-x/AMD-V refuses EFER.LME (KVM_SET_SREGS: EINVAL) unless the vcpu's CPUID offers long mode
+        vcpu.setCpuid(kvm.supportedCpuid());
         Sregs s = vcpu.getSregs();
         Segment code64 = Segment.flat(0x8, true, true);
         Segment data = Segment.flat(0x10, false, false);
