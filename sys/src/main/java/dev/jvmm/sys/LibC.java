@@ -55,4 +55,14 @@ public interface LibC {
     @SaveError long recv(int fd, long buf, long len, int flags);
 
     @SaveError int getpid();
+
+    // Block backends (virtio-blk): flush, discard/write-zeroes and sizing.
+    @SaveError int fdatasync(int fd);
+
+    @SaveError int fallocate(int fd, int mode, long offset, long len);
+
+    @SaveError long lseek(int fd, long offset, int whence);
+
+    /** Moves the calling thread into the namespace of {@code fd} (tests put TAPs in their own netns). */
+    @SaveError int setns(int fd, int nstype);
 }
