@@ -40,6 +40,10 @@ public interface LibC {
 
     @SaveError long pwritev(int fd, long iov, int iovcnt, long offset);
 
+    @SaveError long pread(int fd, long buf, long count, long offset);
+
+    @SaveError long pwrite(int fd, long buf, long count, long offset);
+
     @SaveError int fcntl(int fd, int cmd, int arg);
 
     @SaveError int socket(int domain, int type, int protocol);
