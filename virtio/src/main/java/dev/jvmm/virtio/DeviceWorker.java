@@ -50,6 +50,11 @@ public final class DeviceWorker implements AutoCloseable {
         return this;
     }
 
+    /** Turns input interest for {@code fd} on or off (rx stops watching the TAP while the guest has no buffers). */
+    public void setInterest(Fd fd, long token, boolean on) {
+        epoll.modify(fd, on ? Epoll.EPOLLIN : 0, token);
+    }
+
     public void start() {
         thread.start();
     }

@@ -25,8 +25,11 @@ public final class TapDevice implements AutoCloseable {
     private final List<Fd> queues;
     private final boolean created;
     private final int flags;
+    private final boolean[] attached;
 
     private TapDevice(String name, List<Fd> queues, boolean created, int flags) {
+        this.attached = new boolean[queues.size()];
+        java.util.Arrays.fill(attached, true);
         this.name = name;
         this.queues = queues;
         this.created = created;
@@ -160,13 +163,14 @@ public final class TapDevice implements AutoCloseable {
     }
 
     /** Enables (IFF_ATTACH_QUEUE) or disables (IFF_DETACH_QUEUE) queue {@code i} of a multiqueue TAP. */
-    public void setQueueEnabled(int i, boolean enabled) {
-        if ((flags & TunConstants.IFF_MULTI_QUEUE) == 0) {
-            return;
+    public synchronized void setQueueEnabled(int i, boolean enabled) {
+        if ((flags & TunConstants.IFF_MULTI_QUEUE) == 0 || attached[i] == enabled) {
+            return; // the kernel refuses to attach an attached queue (EINVAL)
         }
         try (NativeBuffer ifr = new NativeBuffer(Ifreq.SIZEOF)) {
             ifr.putShort(Ifreq.IFR_FLAGS, enabled ? TunConstants.IFF_ATTACH_QUEUE : TunConstants.IFF_DETACH_QUEUE);
             queues.get(i).ioctl("TUNSETQUEUE", TunConstants.TUNSETQUEUE, ifr.address(), "tap " + name + " queue " + i);
+            attached[i] = enabled;
         }
     }
 
