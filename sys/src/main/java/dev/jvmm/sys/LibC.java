@@ -40,6 +40,10 @@ public interface LibC {
 
     @SaveError long pwritev(int fd, long iov, int iovcnt, long offset);
 
+    @SaveError long pread(int fd, long buf, long count, long offset);
+
+    @SaveError long pwrite(int fd, long buf, long count, long offset);
+
     @SaveError int fcntl(int fd, int cmd, int arg);
 
     @SaveError int socket(int domain, int type, int protocol);
@@ -61,4 +65,14 @@ public interface LibC {
 
     /** tgkill(2): send a signal to one thread, e.g. to kick a vCPU thread out of KVM_RUN. */
     @SaveError int tgkill(int tgid, int tid, int sig);
+
+    // Block backends (virtio-blk): flush, discard/write-zeroes and sizing.
+    @SaveError int fdatasync(int fd);
+
+    @SaveError int fallocate(int fd, int mode, long offset, long len);
+
+    @SaveError long lseek(int fd, long offset, int whence);
+
+    /** Moves the calling thread into the namespace of {@code fd} (tests put TAPs in their own netns). */
+    @SaveError int setns(int fd, int nstype);
 }

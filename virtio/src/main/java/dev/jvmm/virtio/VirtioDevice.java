@@ -1,0 +1,108 @@
+package dev.jvmm.virtio;
+
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.sys.EventFd;
+
+/**
+ * A virtio device model, independent of the transport (virtio 1.2 §5): its type, feature bits, queues and
+ * device-specific configuration space. The transport negotiates features, configures the queues and calls
+ * {@link #activate} on DRIVER_OK; from then on the device's own threads serve the queues, woken through the
+ * queues' kick eventfds, and raise interrupts through {@link VirtioInterrupts}. {@link #reset} stops them.
+ */
+public abstract class VirtioDevice implements AutoCloseable {
+    /** What the device gets on DRIVER_OK. */
+    public record Activation(GuestMemory memory, long features, VirtQueue[] queues, EventFd[] kicks,
+            VirtioInterrupts interrupts) {
+        public boolean has(int feature) {
+            return (features & (1L << feature)) != 0;
+        }
+    }
+
+    private final String name;
+    private final byte[] config;
+
+    protected VirtioDevice(String name, int configSize) {
+        this.name = name;
+        this.config = new byte[configSize];
+    }
+
+    /** A name for threads and logs, e.g. {@code virtio-blk-0}. */
+    public final String name() {
+        return name;
+    }
+
+    /** Device type (virtio 1.2 §5): 1 network, 2 block. */
+    public abstract int deviceType();
+
+    /** Device-specific feature bits offered (the transport adds VERSION_1, INDIRECT_DESC and EVENT_IDX). */
+    public abstract long deviceFeatures();
+
+    /** How many virtqueues the device has. */
+    public abstract int queueCount();
+
+    /** The largest size offered for each queue. */
+    public int queueMaxSize() {
+        return 256;
+    }
+
+    /** The most descriptors the device accepts in one chain of {@code queue}. */
+    public abstract int maxSegments(int queue);
+
+    /** PCI class code for the transport (base, sub-class, prog-if). */
+    public abstract int pciClass();
+
+    /**
+     * Called on FEATURES_OK with the driver's choice (already a subset of what was offered); may refuse a
+     * combination by returning false.
+     */
+    public boolean acceptFeatures(long features) {
+        return true;
+    }
+
+    public abstract void activate(Activation activation);
+
+    /** Stops the device threads and forgets the activation; the device can be activated again. Idempotent. */
+    public abstract void reset();
+
+    /** Releases the backend (file, tap). Idempotent. */
+    @Override
+    public void close() {
+        reset();
+    }
+
+    /** Size of the device-specific configuration space. */
+    public final int configSize() {
+        return config.length;
+    }
+
+    /** A driver read of the configuration space (little-endian); out of range reads as zero. */
+    public int readConfig(int offset, int size) {
+        synchronized (config) {
+            int v = 0;
+            for (int i = size - 1; i >= 0; i--) {
+                int o = offset + i;
+                v = (v << 8) | (o >= 0 && o < config.length ? config[o] & 0xff : 0);
+            }
+            return v;
+        }
+    }
+
+    /** A driver write of the configuration space; ignored unless the device has writable fields. */
+    public void writeConfig(int offset, int size, int value) {
+    }
+
+    /** Device-side update of the configuration space. */
+    protected final void setConfig(int offset, int size, long value) {
+        synchronized (config) {
+            for (int i = 0; i < size; i++) {
+                config[offset + i] = (byte) (value >>> (8 * i));
+            }
+        }
+    }
+
+    protected final void setConfigBytes(int offset, byte[] bytes) {
+        synchronized (config) {
+            System.arraycopy(bytes, 0, config, offset, bytes.length);
+        }
+    }
+}

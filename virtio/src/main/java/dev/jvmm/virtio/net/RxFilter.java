@@ -1,0 +1,118 @@
+package dev.jvmm.virtio.net;
+
+import static dev.jvmm.virtio.net.VirtioNetLayout.Constants.*;
+
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.NativeBuffer;
+
+/**
+ * The receive filter the driver programs through the control queue (virtio 1.2 §5.1.6.5.1, §5.1.6.5.2): RX modes
+ * and the unicast/multicast MAC tables. Frames to our MAC and broadcast pass by default. Read on the rx thread,
+ * written on the control thread (pair 0's, the same one for the first queue pair); fields are volatile.
+ */
+final class RxFilter {
+    static final int MAX_ENTRIES = 64;
+    private volatile boolean promisc = true, allMulti = true, allUni, noMulti, noUni, noBcast;
+    private volatile long[] unicast = new long[0];
+    private volatile long[] multicast = new long[0];
+
+    /** Power-on state: promiscuous and all-multicast, as the spec says before the driver sets modes. */
+    void reset() {
+        promisc = true;
+        allMulti = true;
+        allUni = noMulti = noUni = noBcast = false;
+        unicast = new long[0];
+        multicast = new long[0];
+    }
+
+    void setMode(int cmd, boolean on) {
+        switch (cmd) {
+            case VIRTIO_NET_CTRL_RX_PROMISC -> promisc = on;
+            case VIRTIO_NET_CTRL_RX_ALLMULTI -> allMulti = on;
+            case VIRTIO_NET_CTRL_RX_ALLUNI -> allUni = on;
+            case VIRTIO_NET_CTRL_RX_NOMULTI -> noMulti = on;
+            case VIRTIO_NET_CTRL_RX_NOUNI -> noUni = on;
+            default -> noBcast = on;
+        }
+    }
+
+    /** Parses the two tables (le32 entries, then entries × 6 bytes, twice). */
+    boolean setTables(NativeBuffer b, int off, int len) {
+        if (len < 8) {
+            return false;
+        }
+        int nu = b.getInt(off);
+        if (nu < 0 || nu > MAX_ENTRIES || 4 + 6L * nu + 4 > len) {
+            return false;
+        }
+        int p = off + 4;
+        long[] u = new long[nu];
+        for (int i = 0; i < nu; i++, p += 6) {
+            u[i] = macAt(b.address() + p);
+        }
+        int nm = b.getInt(p);
+        p += 4;
+        if (nm < 0 || nm > MAX_ENTRIES || p - off + 6L * nm != len) {
+            return false;
+        }
+        long[] m = new long[nm];
+        for (int i = 0; i < nm; i++, p += 6) {
+            m[i] = macAt(b.address() + p);
+        }
+        unicast = u;
+        multicast = m;
+        return true;
+    }
+
+    private static long macAt(long addr) {
+        long v = 0;
+        for (int i = 0; i < 6; i++) {
+            v = v << 8 | (Native.getByte(addr + i) & 0xff);
+        }
+        return v;
+    }
+
+    /** Whether the frame at {@code frame} (destination MAC first) is for the guest. */
+    boolean accept(long frame, long len, byte[] ourMac) {
+        if (promisc || len < 6) {
+            return true;
+        }
+        long dst = macAt(frame);
+        if (dst == 0xffff_ffff_ffffL) {
+            return !noBcast;
+        }
+        if ((dst >>> 40 & 1) != 0) {
+            if (noMulti) {
+                return false;
+            }
+            if (allMulti) {
+                return true;
+            }
+            for (long m : multicast) {
+                if (m == dst) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        if (noUni) {
+            return false;
+        }
+        if (allUni) {
+            return true;
+        }
+        long ours = 0;
+        for (byte x : ourMac) {
+            ours = ours << 8 | (x & 0xff);
+        }
+        if (dst == ours) {
+            return true;
+        }
+        for (long u : unicast) {
+            if (u == dst) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

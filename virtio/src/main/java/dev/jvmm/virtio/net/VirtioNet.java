@@ -1,0 +1,482 @@
+package dev.jvmm.virtio.net;
+
+import static dev.jvmm.virtio.net.VirtioNetLayout.Constants.*;
+
+import dev.jvmm.sys.Errno;
+import dev.jvmm.sys.EventFd;
+import dev.jvmm.sys.Fd;
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.tun.TapDevice;
+import dev.jvmm.sys.tun.TunConstants;
+import dev.jvmm.virtio.DescriptorChain;
+import dev.jvmm.virtio.DeviceWorker;
+import dev.jvmm.virtio.GuestProtocolException;
+import dev.jvmm.virtio.Iovecs;
+import dev.jvmm.virtio.VirtQueue;
+import dev.jvmm.virtio.VirtioDevice;
+import dev.jvmm.virtio.VirtioInterrupts;
+import dev.jvmm.virtio.net.VirtioNetLayout.Config;
+import dev.jvmm.virtio.net.VirtioNetLayout.Hdr;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * virtio-net (virtio 1.2 §5.1) over a TAP opened with IFF_VNET_HDR: the guest's 12-byte virtio_net_hdr travels
+ * with each frame, so checksum and segmentation offloads pass through; TUNSETOFFLOAD follows the features the
+ * guest negotiated (and CTRL_GUEST_OFFLOADS). Mergeable rx buffers, MAC and link STATUS, multiqueue with one
+ * TAP queue and one thread per queue pair ({@code virtio-net-0}, {@code virtio-net-0-q1}, …), and the control
+ * queue (RX mode, MAC filter table, MAC address, MQ pairs, guest offloads). tx is writev and rx readv straight
+ * between the TAP and guest RAM.
+ *
+ * <p>Queue layout: receiveq1, transmitq1, …, receiveqN, transmitqN, controlq.
+ */
+public final class VirtioNet extends VirtioDevice {
+    private static final Logger log = LoggerFactory.getLogger(VirtioNet.class);
+    public static final int QUEUE_SIZE = 256;
+    /** Largest frame plus header a readv may deliver (64 KiB GSO + Ethernet + VLAN + header). */
+    private static final int MAX_RX = 65562;
+    private static final int RX_SEGMENTS = 1024;
+    private static final long TOKEN_RX_KICK = 0, TOKEN_TX_KICK = 1, TOKEN_TAP = 2, TOKEN_CTRL = 3;
+
+    private final TapDevice tap;
+    private final int pairs;
+    private volatile byte[] mac;
+    private final List<PairWorker> workers = new ArrayList<>();
+    private final RxFilter filter = new RxFilter();
+    private volatile int activePairs = 1;
+    private final AtomicLong rxPackets = new AtomicLong(), txPackets = new AtomicLong(), rxDropped = new AtomicLong(),
+            txErrors = new AtomicLong();
+
+    public VirtioNet(String name, TapDevice tap, byte[] mac, int pairs) {
+        super(name, Config.SIZE);
+        if (pairs < 1 || pairs > tap.queueCount()) {
+            throw new IllegalArgumentException(name + ": " + pairs + " queue pairs but the TAP has " + tap.queueCount()
+                    + " queues");
+        }
+        if (mac.length != 6 || (mac[0] & 1) != 0) {
+            throw new IllegalArgumentException(name + ": MAC must be 6 bytes, unicast");
+        }
+        if (!tap.vnetHdr()) {
+            throw new IllegalArgumentException(name + ": " + tap + " was opened without IFF_VNET_HDR");
+        }
+        this.tap = tap;
+        this.pairs = pairs;
+        this.mac = mac.clone();
+        setConfigBytes(Config.MAC, mac);
+        setConfig(Config.STATUS, 2, VIRTIO_NET_S_LINK_UP);
+        setConfig(Config.MAX_VIRTQUEUE_PAIRS, 2, pairs);
+        setConfig(Config.MTU, 2, 1500);
+    }
+
+    @Override
+    public int deviceType() {
+        return 1;
+    }
+
+    @Override
+    public int pciClass() {
+        return 0x020000; // network, Ethernet
+    }
+
+    @Override
+    public long deviceFeatures() {
+        long f = 0;
+        for (int b : new int[] {VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
+                VIRTIO_NET_F_MAC, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN,
+                VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
+                VIRTIO_NET_F_HOST_UFO, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ,
+                VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_MAC_ADDR}) {
+            f |= 1L << b;
+        }
+        if (pairs > 1) {
+            f |= 1L << VIRTIO_NET_F_MQ;
+        }
+        return f;
+    }
+
+    @Override
+    public int queueCount() {
+        return 2 * pairs + 1;
+    }
+
+    @Override
+    public int queueMaxSize() {
+        return QUEUE_SIZE;
+    }
+
+    @Override
+    public int maxSegments(int queue) {
+        return QUEUE_SIZE;
+    }
+
+    public TapDevice tap() {
+        return tap;
+    }
+
+    public byte[] mac() {
+        return mac.clone();
+    }
+
+    public int activePairs() {
+        return activePairs;
+    }
+
+    public long rxPackets() {
+        return rxPackets.get();
+    }
+
+    public long txPackets() {
+        return txPackets.get();
+    }
+
+    public long rxDropped() {
+        return rxDropped.get();
+    }
+
+    public synchronized boolean threadsAlive() {
+        return !workers.isEmpty() && workers.stream().allMatch(w -> w.thread.isAlive());
+    }
+
+    /** TUN_F_* offloads for the guest-receive features in {@code features}. */
+    static int tunOffloads(long features) {
+        int t = 0;
+        if ((features & 1L << VIRTIO_NET_F_GUEST_CSUM) != 0) {
+            t |= TunConstants.TUN_F_CSUM;
+            if ((features & 1L << VIRTIO_NET_F_GUEST_TSO4) != 0) {
+                t |= TunConstants.TUN_F_TSO4;
+            }
+            if ((features & 1L << VIRTIO_NET_F_GUEST_TSO6) != 0) {
+                t |= TunConstants.TUN_F_TSO6;
+            }
+            if ((features & 1L << VIRTIO_NET_F_GUEST_ECN) != 0 && (t & (TunConstants.TUN_F_TSO4 | TunConstants.TUN_F_TSO6)) != 0) {
+                t |= TunConstants.TUN_F_TSO_ECN;
+            }
+            if ((features & 1L << VIRTIO_NET_F_GUEST_UFO) != 0) {
+                t |= TunConstants.TUN_F_UFO;
+            }
+        }
+        return t;
+    }
+
+    private void applyOffloads(long features) {
+        int t = tunOffloads(features);
+        try {
+            tap.setOffload(t);
+        } catch (RuntimeException e) {
+            // kernels without UFO on TAP refuse TUN_F_UFO: keep the rest
+            tap.setOffload(t & ~TunConstants.TUN_F_UFO);
+            log.info("{}: {} refused UFO; offloads 0x{}", name(), tap.name(), Integer.toHexString(t & ~TunConstants.TUN_F_UFO));
+        }
+    }
+
+    @Override
+    public synchronized void activate(Activation a) {
+        reset();
+        tap.setVnetHdrSize(Hdr.SIZEOF);
+        applyOffloads(a.features());
+        boolean mrg = a.has(VIRTIO_NET_F_MRG_RXBUF);
+        VirtQueue ctrl = a.has(VIRTIO_NET_F_CTRL_VQ) ? a.queues()[2 * pairs] : null;
+        int usable = a.has(VIRTIO_NET_F_MQ) ? pairs : 1;
+        setActivePairs(1);
+        for (int p = 0; p < usable; p++) {
+            VirtQueue rx = a.queues()[2 * p], tx = a.queues()[2 * p + 1];
+            if (!rx.isReady() || !tx.isReady()) {
+                continue;
+            }
+            PairWorker w = new PairWorker(p, rx, tx, p == 0 && ctrl != null && ctrl.isReady() ? ctrl : null, a, mrg);
+            workers.add(w);
+        }
+        workers.forEach(w -> w.thread.start());
+    }
+
+    private void setActivePairs(int n) {
+        for (int q = 0; q < pairs; q++) {
+            tap.setQueueEnabled(q, q < n);
+        }
+        activePairs = n;
+    }
+
+    @Override
+    public synchronized void reset() {
+        for (PairWorker w : workers) {
+            w.close();
+        }
+        workers.clear();
+        filter.reset();
+        mac = readMacFromConfig();
+    }
+
+    private byte[] readMacFromConfig() {
+        byte[] m = new byte[6];
+        for (int i = 0; i < 6; i++) {
+            m[i] = (byte) readConfig(Config.MAC + i, 1);
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        reset();
+        tap.close();
+    }
+
+    /** rx and tx of one queue pair (and the control queue on pair 0) on one thread. */
+    private final class PairWorker implements AutoCloseable {
+        final int pair;
+        final DeviceWorker thread;
+        final VirtQueue rx, tx, ctrl;
+        final EventFd rxKick, txKick, ctrlKick;
+        final Fd tapFd;
+        final VirtioInterrupts irq;
+        final boolean mrg;
+        final Iovecs txIov = new Iovecs(QUEUE_SIZE);
+        final NativeBuffer rxIov = new NativeBuffer(16L * RX_SEGMENTS);
+        final int[] rxHeads = new int[QUEUE_SIZE];
+        final long[] rxCap = new long[QUEUE_SIZE];
+        final long[] rxHdrAddr = new long[QUEUE_SIZE];
+        final NativeBuffer ctrlBuf = new NativeBuffer(4096);
+        boolean tapWatched = true;
+
+        PairWorker(int pair, VirtQueue rx, VirtQueue tx, VirtQueue ctrl, Activation a, boolean mrg) {
+            this.pair = pair;
+            this.rx = rx;
+            this.tx = tx;
+            this.ctrl = ctrl;
+            this.rxKick = a.kicks()[rx.index()];
+            this.txKick = a.kicks()[tx.index()];
+            this.ctrlKick = ctrl == null ? null : a.kicks()[ctrl.index()];
+            this.tapFd = tap.queue(pair);
+            this.irq = a.interrupts();
+            this.mrg = mrg;
+            this.thread = new DeviceWorker(pair == 0 ? name() : name() + "-q" + pair, this::ready, irq);
+            thread.watch(rxKick, TOKEN_RX_KICK).watch(txKick, TOKEN_TX_KICK).watch(tapFd, TOKEN_TAP);
+            if (ctrlKick != null) {
+                thread.watch(ctrlKick, TOKEN_CTRL);
+            }
+        }
+
+        void ready(long token, int events) {
+            if (token == TOKEN_TX_KICK) {
+                txKick.drain();
+                transmit();
+            } else if (token == TOKEN_RX_KICK) {
+                rxKick.drain();
+                if (!tapWatched) {
+                    thread.setInterest(tapFd, TOKEN_TAP, true); // buffers again: resume reading the TAP
+                    tapWatched = true;
+                }
+                receive();
+            } else if (token == TOKEN_TAP) {
+                receive();
+            } else if (token == TOKEN_CTRL) {
+                ctrlKick.drain();
+                control();
+            }
+        }
+
+        void transmit() {
+            boolean any = false;
+            DescriptorChain c;
+            while ((c = tx.pop()) != null) {
+                if (c.writableCount() != 0) {
+                    throw new GuestProtocolException(GuestProtocolException.Reason.WRONG_DIRECTION, name()
+                            + ": tx chain " + c.head() + " has device-writable descriptors");
+                }
+                if (c.readableBytes() < Hdr.SIZEOF) {
+                    throw new GuestProtocolException(GuestProtocolException.Reason.MALFORMED_REQUEST, name()
+                            + ": tx chain " + c.head() + " of " + c.readableBytes() + " bytes is shorter than the header");
+                }
+                txIov.fill(c, 0, c.count(), 0, 0);
+                for (;;) {
+                    long r = Native.LIBC.writev(tapFd.fd(), txIov.address(), txIov.count());
+                    if (r >= 0) {
+                        txPackets.incrementAndGet();
+                        break;
+                    }
+                    if (Iovecs.interrupted(r)) {
+                        continue;
+                    }
+                    // a frame the TAP refuses (bad GSO header, EAGAIN on a full queue) is dropped, as a NIC would
+                    long n = txErrors.incrementAndGet();
+                    if (n <= 10 || Long.bitCount(n) == 1) {
+                        log.warn("{}: tx writev to {} failed: errno {} ({} so far)", name(), tap.name(), Native.errno(), n);
+                    }
+                    break;
+                }
+                tx.addUsed(c.head(), 0);
+                any = true;
+            }
+            if (any && tx.needsInterrupt()) {
+                irq.signalQueue(tx.index());
+            }
+        }
+
+        /** Reads frames from the TAP into rx buffers until the TAP or the buffers run out (max 64 per call). */
+        void receive() {
+            boolean any = false;
+            for (int frames = 0; frames < 64; frames++) {
+                int chains = 0, segs = 0;
+                long cap = 0;
+                DescriptorChain c;
+                // gather enough buffers for the largest frame (one chain without MRG_RXBUF)
+                while (cap < MAX_RX && chains < QUEUE_SIZE && (c = rx.pop()) != null) {
+                    if (c.readableCount() != 0) {
+                        rx.undoPop();
+                        undo(chains);
+                        throw new GuestProtocolException(GuestProtocolException.Reason.WRONG_DIRECTION, name()
+                                + ": rx chain " + c.head() + " has device-readable descriptors");
+                    }
+                    if (c.length(0) < Hdr.SIZEOF || segs + c.count() > RX_SEGMENTS) {
+                        rx.undoPop();
+                        if (c.length(0) < Hdr.SIZEOF) {
+                            undo(chains);
+                            throw new GuestProtocolException(GuestProtocolException.Reason.MALFORMED_REQUEST, name()
+                                    + ": rx buffer " + c.head() + " cannot hold the 12-byte header in its first descriptor");
+                        }
+                        break;
+                    }
+                    rxHeads[chains] = c.head();
+                    rxCap[chains] = c.writableBytes();
+                    rxHdrAddr[chains] = c.address(0);
+                    for (int i = 0; i < c.count(); i++) {
+                        rxIov.putLong(16L * segs, c.address(i));
+                        rxIov.putLong(16L * segs + 8, c.length(i));
+                        segs++;
+                    }
+                    cap += c.writableBytes();
+                    chains++;
+                    if (!mrg) {
+                        break;
+                    }
+                }
+                if (chains == 0) {
+                    // no buffers: stop watching the TAP until the driver adds some (rx kick)
+                    if (tapWatched) {
+                        thread.setInterest(tapFd, TOKEN_TAP, false);
+                        tapWatched = false;
+                    }
+                    break;
+                }
+                long n;
+                do {
+                    n = Native.LIBC.readv(tapFd.fd(), rxIov.address(), segs);
+                } while (Iovecs.interrupted(n));
+                if (n <= 0) {
+                    undo(chains);
+                    if (n < 0 && Native.errno() != Errno.EAGAIN) {
+                        log.warn("{}: rx readv from {} failed: errno {}", name(), tap.name(), Native.errno());
+                    }
+                    break;
+                }
+                if (!filter.accept(rxHdrAddr[0] + Hdr.SIZEOF, n - Hdr.SIZEOF, mac)) {
+                    undo(chains); // the buffers were only scribbled on; the driver gets them back later
+                    rxDropped.incrementAndGet();
+                    continue;
+                }
+                int used = 0;
+                long left = n;
+                while (left > 0 && used < chains) {
+                    left -= Math.min(left, rxCap[used]);
+                    used++;
+                }
+                Native.putShort(rxHdrAddr[0] + Hdr.NUM_BUFFERS, (short) used);
+                left = n;
+                for (int i = 0; i < used; i++) {
+                    long len = Math.min(left, rxCap[i]);
+                    rx.addUsed(rxHeads[i], len);
+                    left -= len;
+                }
+                undo(chains - used);
+                rxPackets.incrementAndGet();
+                any = true;
+            }
+            if (any && rx.needsInterrupt()) {
+                irq.signalQueue(rx.index());
+            }
+        }
+
+        private void undo(int chains) {
+            for (int i = 0; i < chains; i++) {
+                rx.undoPop();
+            }
+        }
+
+        void control() {
+            boolean any = false;
+            DescriptorChain c;
+            while ((c = ctrl.pop()) != null) {
+                int n = c.count();
+                if (c.writableCount() == 0 || c.readableBytes() < 2 || c.readableBytes() > ctrlBuf.size()) {
+                    throw new GuestProtocolException(GuestProtocolException.Reason.MALFORMED_REQUEST, name()
+                            + ": control command needs a class/cmd header and a writable ack byte");
+                }
+                txIov.fill(c, 0, c.readableCount(), 0, 0);
+                int len = (int) c.readableBytes();
+                txIov.copyOut(0, ctrlBuf.address(), len);
+                int ack = command(ctrlBuf.getByte(0) & 0xff, ctrlBuf.getByte(1) & 0xff, len - 2);
+                Native.putByte(c.address(n - 1) + c.length(n - 1) - 1, (byte) ack);
+                ctrl.addUsed(c.head(), 1);
+                any = true;
+            }
+            if (any && ctrl.needsInterrupt()) {
+                irq.signalQueue(ctrl.index());
+            }
+        }
+
+        /** One control command (§5.1.6.5); data is at ctrlBuf offset 2. Returns VIRTIO_NET_OK or ERR. */
+        int command(int cls, int cmd, int len) {
+            switch (cls) {
+                case VIRTIO_NET_CTRL_RX -> {
+                    if (len != 1 || cmd > VIRTIO_NET_CTRL_RX_NOBCAST) {
+                        return VIRTIO_NET_ERR;
+                    }
+                    filter.setMode(cmd, ctrlBuf.getByte(2) != 0);
+                    return VIRTIO_NET_OK;
+                }
+                case VIRTIO_NET_CTRL_MAC -> {
+                    if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET && len == 6) {
+                        byte[] m = new byte[6];
+                        ctrlBuf.get(2, m, 0, 6);
+                        setConfigBytes(Config.MAC, m);
+                        mac = m;
+                        return VIRTIO_NET_OK;
+                    }
+                    if (cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET) {
+                        return filter.setTables(ctrlBuf, 2, len) ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
+                    }
+                    return VIRTIO_NET_ERR;
+                }
+                case VIRTIO_NET_CTRL_MQ -> {
+                    int n = len == 2 ? ctrlBuf.getShort(2) & 0xffff : 0;
+                    if (cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || n < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || n > pairs) {
+                        return VIRTIO_NET_ERR;
+                    }
+                    setActivePairs(n);
+                    return VIRTIO_NET_OK;
+                }
+                case VIRTIO_NET_CTRL_GUEST_OFFLOADS -> {
+                    if (cmd != VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || len != 8) {
+                        return VIRTIO_NET_ERR;
+                    }
+                    applyOffloads(ctrlBuf.getLong(2));
+                    return VIRTIO_NET_OK;
+                }
+                default -> {
+                    return VIRTIO_NET_ERR;
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            thread.close();
+            txIov.close();
+            rxIov.close();
+            ctrlBuf.close();
+        }
+    }
+}
