@@ -55,4 +55,10 @@ public interface LibC {
     @SaveError long recv(int fd, long buf, long len, int flags);
 
     @SaveError int getpid();
+
+    /** setsockopt(2); used for SOL_NETLINK options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK) and SO_RCVBUF. */
+    @SaveError int setsockopt(int fd, int level, int optname, long optval, int optlen);
+
+    /** setns(2): moves the calling thread into the namespace behind {@code fd} (tests create sockets in a netns). */
+    @SaveError int setns(int fd, int nstype);
 }
