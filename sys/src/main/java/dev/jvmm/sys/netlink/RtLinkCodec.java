@@ -41,11 +41,11 @@ public final class RtLinkCodec {
     public static NlMessageBuilder getLink(int ifindex, String ifname, int extMask) {
         NlMessageBuilder b = new NlMessageBuilder(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK)
                 .ifinfomsg(AF_UNSPEC, 0, Math.max(ifindex, 0), 0, 0);
+        if (extMask != 0) {
+            b.attrU32(IFLA_EXT_MASK, extMask); // same order as iproute2, so requests compare byte for byte
+        }
         if (ifindex <= 0) {
             b.attrString(IFLA_IFNAME, ifname);
-        }
-        if (extMask != 0) {
-            b.attrU32(IFLA_EXT_MASK, extMask);
         }
         return b;
     }
