@@ -29,6 +29,8 @@ final class FakeHost {
     final List<String> writes = new ArrayList<>();
     final List<String> netlinkSets = new ArrayList<>();
     final Map<String, Integer> failWrite = new HashMap<>();
+    /** Like failWrite, but each entry fires once (a transient fault: the rollback's own writes then succeed). */
+    final Map<String, Integer> failOnce = new HashMap<>();
     final Map<String, TreeMap<Integer, VfInfo>> vfTables = new HashMap<>();
     final Sysfs sysfs;
     final VfNetlink netlink;
@@ -168,6 +170,12 @@ final class FakeHost {
     private void kernelWrite(Path p, String value) {
         String rel = root.relativize(p).toString();
         writes.add(rel + " <- " + value.trim());
+        for (var f : failOnce.entrySet()) {
+            if ((rel + " <- " + value.trim()).contains(f.getKey())) {
+                failOnce.remove(f.getKey());
+                throw new ErrnoException("write", f.getValue(), p + " <- '" + value.trim() + "'");
+            }
+        }
         for (var f : failWrite.entrySet()) {
             if ((rel + " <- " + value.trim()).contains(f.getKey())) {
                 throw new ErrnoException("write", f.getValue(), p + " <- '" + value.trim() + "'");
