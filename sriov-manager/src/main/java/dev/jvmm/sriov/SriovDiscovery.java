@@ -41,6 +41,9 @@ public final class SriovDiscovery {
      * Resolves a PF given as a PCI address or as a network interface name ({@code /sys/class/net/<if>/device}).
      */
     public PciAddress resolve(String pfOrIfname) {
+        if (pfOrIfname.contains(":")) { // interface names cannot hold ':' in a useful way; treat as a BDF
+            PciAddress.parse(pfOrIfname);
+        }
         if (PciAddress.looksLike(pfOrIfname)) {
             PciAddress a = PciAddress.parse(pfOrIfname);
             if (!Files.isDirectory(sysfs.pciDevice(a))) {
