@@ -130,4 +130,30 @@ class RtLinkCodecFixtureTest {
         var ex2 = assertThrows(NetlinkProtocolException.class, () -> RtLinkCodec.decodeLink(m));
         assertTrue(ex2.getMessage().contains("offset 0"), ex2.getMessage());
     }
+
+    @Test
+    void igbPfReplyFromTheLabDecodesEveryVf() throws Exception {
+        NlFixture f = NlFixture.load("igb-pf-4vfs-getlink.nl");
+        // reply to RTM_GETLINK by name with RTEXT_FILTER_VF|SKIP_STATS (196 bytes per VF)
+        Link pf = RtLinkCodec.decodeLink(NlMessage.split(NlFixture.buf(f.received().get(1))).get(0));
+        assertEquals("eth0", pf.name());
+        assertEquals("52:54:00:12:34:56", pf.address());
+        assertEquals(4, pf.numVf());
+        assertEquals(4, pf.vfs().size());
+        VfInfo v0 = pf.vf(0);
+        assertEquals(new VfInfo(0, "52:54:00:00:00:10", 10, 3, 0x8100, 0, 0, false, true, 0, v0.rssQueryEn()), v0);
+        VfInfo v1 = pf.vf(1);
+        assertEquals("00:00:00:00:00:00", v1.mac());
+        assertEquals(100, v1.maxTxRate());
+        assertEquals(0, v1.minTxRate());
+        assertEquals(true, v1.spoofchk());
+        assertEquals(false, v1.trust());
+        for (int i = 2; i < 4; i++) {
+            assertEquals(new VfInfo(i, "00:00:00:00:00:00", 0, 0, 0x8100, 0, 0, true, false, 0, pf.vf(i).rssQueryEn()), pf.vf(i));
+        }
+        // the second query (by index, RTEXT_FILTER_VF with stats: IFLA_VF_STATS nests) decodes to the same VFs
+        Link withStats = RtLinkCodec.decodeLink(NlMessage.split(NlFixture.buf(f.lastReceived())).get(0));
+        assertEquals(pf.vfs(), withStats.vfs());
+        assertTrue(f.lastReceived().length - f.received().get(1).length >= 4 * 100, "stats add 100 bytes per VF");
+    }
 }
