@@ -1,0 +1,127 @@
+package dev.jvmm.lab;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The QEMU command line of the emulated host (L1): q35 under TCG with {@code -cpu max} (its emulated SVM gives
+ * kvm_amd inside), one vCPU (two panic under nested network load, see docs/lab.md), intel-iommu with interrupt
+ * remapping and caching mode, an igb SR-IOV PF and an NVMe SR-IOV PF each behind its own PCIe root port, the host
+ * root read-only over 9p, no NIC that reaches outside.
+ */
+public final class L1CommandLine {
+
+    /** PCI vendor:device of the igb PF (82576). */
+    public static final String IGB_PF_ID = "8086:10c9";
+    /** PCI vendor:device of QEMU's NVMe controller. */
+    public static final String NVME_PF_ID = "1b36:0010";
+
+    private String qemu = "qemu-system-x86_64";
+    private Path kernel;
+    private Path initrd;
+    private int memoryMb = 3072;
+    private final Map<String, String> env = new LinkedHashMap<>();
+    private boolean quiet = true;
+    private Path runShare;
+    private Path scratchImage;
+    private boolean interactive;
+    private final List<String> extra = new ArrayList<>();
+
+    public L1CommandLine qemu(String binary) {
+        this.qemu = binary;
+        return this;
+    }
+
+    public L1CommandLine kernel(Path kernel, Path initrd) {
+        this.kernel = kernel;
+        this.initrd = initrd;
+        return this;
+    }
+
+    public L1CommandLine memoryMb(int mb) {
+        this.memoryMb = mb;
+        return this;
+    }
+
+    /** A {@code KEY=value} word on the kernel command line; /init sees it as an environment variable. */
+    public L1CommandLine env(String key, String value) {
+        if (!key.matches("[A-Z_][A-Z0-9_]*") || value.matches(".*[\\s\"].*")) {
+            throw new IllegalArgumentException("kernel command line variable must be KEY=word: " + key + "=" + value);
+        }
+        env.put(key, value);
+        return this;
+    }
+
+    public L1CommandLine quiet(boolean quiet) {
+        this.quiet = quiet;
+        return this;
+    }
+
+    /** The per-run directory shared read-write (9p tag {@code jvmmrun}). */
+    public L1CommandLine runShare(Path dir) {
+        this.runShare = dir;
+        return this;
+    }
+
+    /** A raw ext4 image attached as virtio-blk ({@code /dev/vda} in L1). */
+    public L1CommandLine scratchImage(Path image) {
+        this.scratchImage = image;
+        return this;
+    }
+
+    /** Serial console and QEMU monitor on stdio ({@code Ctrl-A X} quits), for {@code jvmm lab shell}. */
+    public L1CommandLine interactive(boolean interactive) {
+        this.interactive = interactive;
+        return this;
+    }
+
+    public L1CommandLine extra(String... args) {
+        extra.addAll(List.of(args));
+        return this;
+    }
+
+    public String appendLine() {
+        StringBuilder sb = new StringBuilder("console=ttyS0 panic=-1 intel_iommu=on");
+        if (quiet) {
+            sb.append(" quiet");
+        }
+        env.forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
+        return sb.toString();
+    }
+
+    public List<String> build() {
+        if (kernel == null || initrd == null) {
+            throw new IllegalStateException("kernel and initrd are required");
+        }
+        List<String> c = new ArrayList<>(List.of(qemu, "-name", "jvmm-lab-l1",
+                "-M", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", Integer.toString(memoryMb),
+                "-display", "none", "-vga", "none", "-no-reboot", "-nic", "none",
+                "-serial", interactive ? "mon:stdio" : "stdio",
+                "-kernel", kernel.toString(), "-initrd", initrd.toString(), "-append", appendLine(),
+                "-device", "intel-iommu,intremap=on,caching-mode=on",
+                // igb SR-IOV PF (7 VFs) behind root port 1: PF 01:00.0, VFs 01:10.0, 01:10.2, ...
+                "-device", "pcie-root-port,id=jvmm_rp1,bus=pcie.0,chassis=1,slot=1",
+                "-device", "igb,bus=jvmm_rp1",
+                // NVMe SR-IOV PF (2 VFs) behind root port 2; flexible resources: VQ >= 2 x VFs, VI >= VFs
+                "-device", "pcie-root-port,id=jvmm_rp2,bus=pcie.0,chassis=2,slot=2",
+                "-device", "nvme-subsys,id=jvmm_nvmesubsys",
+                "-device", "nvme,serial=jvmmlab0,subsys=jvmm_nvmesubsys,bus=jvmm_rp2,"
+                        + "sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2",
+                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"));
+        if (!interactive) {
+            c.addAll(List.of("-monitor", "none"));
+        }
+        if (runShare != null) {
+            c.addAll(List.of("-virtfs", "local,path=" + runShare + ",mount_tag=jvmmrun,security_model=none,multidevs=remap"));
+        }
+        if (scratchImage != null) {
+            c.addAll(List.of("-drive", "file=" + scratchImage + ",if=none,id=jvmm_scratch,format=raw,cache=unsafe",
+                    "-device", "virtio-blk-pci,drive=jvmm_scratch"));
+        }
+        c.addAll(extra);
+        return c;
+    }
+}

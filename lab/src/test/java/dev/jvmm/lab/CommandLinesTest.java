@@ -1,0 +1,83 @@
+package dev.jvmm.lab;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class CommandLinesTest {
+
+    private static String after(List<String> c, String opt, String startsWith) {
+        for (int i = 0; i < c.size() - 1; i++) {
+            if (c.get(i).equals(opt) && c.get(i + 1).startsWith(startsWith)) {
+                return c.get(i + 1);
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void l1HasTheEmulatedHostPieces() {
+        List<String> c = new L1CommandLine().kernel(Path.of("/k/vmlinuz"), Path.of("/k/initrd-l1.img"))
+                .runShare(Path.of("/var/tmp/r/share")).scratchImage(Path.of("/var/tmp/r/scratch.img"))
+                .env("JVMM_MODE", "batch").build();
+        String s = String.join(" ", c);
+        assertTrue(s.contains("-M q35 -accel tcg -cpu max -smp 1 "), s);
+        assertTrue(s.contains("-nic none"), s);
+        assertEquals("intel-iommu,intremap=on,caching-mode=on", after(c, "-device", "intel-iommu"));
+        assertEquals("igb,bus=jvmm_rp1", after(c, "-device", "igb"));
+        assertTrue(after(c, "-device", "pcie-root-port,id=jvmm_rp1").contains("bus=pcie.0"));
+        String nvme = after(c, "-device", "nvme,");
+        assertTrue(nvme.contains("bus=jvmm_rp2") && nvme.contains("sriov_max_vfs=2") && nvme.contains("subsys="), nvme);
+        String root = after(c, "-virtfs", "local,path=/,");
+        assertTrue(root.contains("mount_tag=hostroot") && root.contains("readonly=on") && root.contains("multidevs=remap"));
+        String run = after(c, "-virtfs", "local,path=/var/tmp/r/share");
+        assertTrue(run.contains("mount_tag=jvmmrun") && !run.contains("readonly"), run);
+        assertTrue(after(c, "-append", "console=ttyS0").contains(" JVMM_MODE=batch"));
+        assertTrue(after(c, "-append", "console=ttyS0").contains("intel_iommu=on"));
+        assertEquals("none", after(c, "-monitor", "none"));
+        assertFalse(s.contains("-netdev"), "no NIC that reaches outside");
+    }
+
+    @Test
+    void interactiveL1MultiplexesMonitorOnStdio() {
+        List<String> c = new L1CommandLine().kernel(Path.of("/k"), Path.of("/i")).interactive(true).build();
+        assertEquals("mon:stdio", after(c, "-serial", "mon"));
+        assertFalse(c.contains("-monitor"));
+        assertEquals("none", after(c, "-display", "none"));
+    }
+
+    @Test
+    void kernelCommandLineVariablesMustBeSingleWords() {
+        L1CommandLine l = new L1CommandLine();
+        assertThrows(IllegalArgumentException.class, () -> l.env("JVMM_RUN", "/a b"));
+        assertThrows(IllegalArgumentException.class, () -> l.env("jvmm.mode", "x"));
+    }
+
+    @Test
+    void guestScenarioTravelsBase64OnTheCommandLine() {
+        String script = "echo 'hi there' \"$(uname -r)\"\n";
+        GuestCommandLine g = new GuestCommandLine().kernel(Path.of("/k/vmlinuz"), Path.of("/k/initrd-guest.img"))
+                .script(script);
+        List<String> c = g.build();
+        String s = String.join(" ", c);
+        assertTrue(s.startsWith("qemu-system-x86_64 -enable-kvm -cpu host -M q35 "), s);
+        String append = after(c, "-append", "console=ttyS0");
+        String word = append.substring(append.indexOf("JVMM_SCRIPT=") + "JVMM_SCRIPT=".length()).split(" ")[0];
+        assertEquals(script, new String(Base64.getDecoder().decode(word), StandardCharsets.UTF_8));
+        assertTrue(append.contains(" quiet"));
+    }
+
+    @Test
+    void tooLongScenarioIsRejected() {
+        GuestCommandLine g = new GuestCommandLine().kernel(Path.of("/k"), Path.of("/i")).script("x".repeat(1600));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, g::build);
+        assertTrue(e.getMessage().contains("JVMM_SCENARIO_DEV"));
+    }
+}
