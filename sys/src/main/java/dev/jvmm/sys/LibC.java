@@ -73,6 +73,9 @@ public interface LibC {
 
     @SaveError long lseek(int fd, long offset, int whence);
 
-    /** Moves the calling thread into the namespace of {@code fd} (tests put TAPs in their own netns). */
+    /** setsockopt(2); used for SOL_NETLINK options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK) and SO_RCVBUF. */
+    @SaveError int setsockopt(int fd, int level, int optname, long optval, int optlen);
+
+    /** setns(2): moves the calling thread into the namespace behind {@code fd} (tests put TAPs and sockets in a netns). */
     @SaveError int setns(int fd, int nstype);
 }

@@ -1,0 +1,48 @@
+package dev.jvmm.sriov;
+
+/** Every failure of the SR-IOV manager: a {@link Reason} and a message that says what was wrong and what to do. */
+public class SriovException extends RuntimeException {
+    /** Why it failed; the CLI maps these to exit codes and advice. */
+    public enum Reason {
+        /** A PF, VF, BDF, netdev or driver named by the user does not exist. */
+        NOT_FOUND,
+        /** The device has no SR-IOV capability, or its driver does not implement sriov_configure. */
+        NOT_SRIOV,
+        /** Bad user input: CLI values, spec file contents. */
+        INVALID_ARGUMENT,
+        /** EBUSY: VFs in use, or sriov_numvfs changed without going through 0. */
+        BUSY,
+        /** ENOMEM: not enough bus/BAR space for the VFs (BIOS SR-IOV support, pci=realloc). */
+        NO_RESOURCES,
+        /** VFs, their physfn links, drivers or netdevs did not appear in time, or a sysfs write hung. */
+        TIMEOUT,
+        /** A sysfs read or write failed for another reason. */
+        SYSFS,
+        /** rtnetlink refused a VF attribute (the message names the attribute). */
+        NETLINK,
+        /** Driver binding failed or a driver is missing. */
+        DRIVER,
+        /** The PF is not a network device, so VF network settings cannot apply. */
+        NOT_A_NIC,
+        /** The apply record (state file) is missing, unreadable or does not match the PF. */
+        STATE,
+        /** Apply failed and restoring the previous state failed too: the host needs attention. */
+        ROLLBACK_FAILED
+    }
+
+    private final Reason reason;
+
+    public SriovException(Reason reason, String message) {
+        super(message);
+        this.reason = reason;
+    }
+
+    public SriovException(Reason reason, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}
