@@ -150,6 +150,8 @@ public final class VmBuilder {
         mmio.register(Layout.ECAM_START, Layout.ECAM_SIZE, pci.ecam(), "pci-ecam");
         pio.register(0x80, 1, SINK, "post-code");
         pio.register(0xed, 1, SINK, "io-delay");
+        // virtio devices (--disk, --net): PCI slots, BARs, MSI-X/irqfd, ioeventfds; all owned by res
+        dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem, mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res);
 
         Vcpu.installKickSignal();
         List<CpuidEntry> supported = kvm.supportedCpuid();

@@ -36,6 +36,12 @@ public final class LaunchCommand implements Callable<Integer> {
     String console;
     @Option(names = "--on-reboot", paramLabel = "ACTION", description = "exit (default) or restart")
     String onReboot;
+    @Option(names = "--disk", paramLabel = "SPEC", description = "virtio-blk disk (repeatable): "
+            + "path=FILE[,readonly=on][,cache=none|writeback|writethrough|unsafe][,id=SERIAL][,queues=N]")
+    java.util.List<String> disks;
+    @Option(names = "--net", paramLabel = "SPEC", description = "virtio-net NIC on a TAP (repeatable): "
+            + "[tap=NAME][,mac=52:54:00:12:34:56][,queues=N]")
+    java.util.List<String> nets;
     @Option(names = "--config", paramLabel = "FILE", description = "a JSON config file (CLI options override it)")
     Path config;
     @Option(names = "--debug", description = "print stack traces on errors")
@@ -46,6 +52,7 @@ public final class LaunchCommand implements Callable<Integer> {
         VmConfig cfg;
         try {
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
+            dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             }
