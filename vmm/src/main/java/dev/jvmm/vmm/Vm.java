@@ -105,6 +105,7 @@ public final class Vm implements AutoCloseable {
         } catch (ExecutionException ee) {
             e = new VmExit(VmExit.Kind.VMM_ERROR, String.valueOf(ee.getCause()));
         }
+        log.debug("exit event: {} ({}); stopping the vcpus", e.kind(), e.message());
         for (Vcpu v : vcpus) {
             v.kick();
         }
@@ -112,6 +113,7 @@ public final class Vm implements AutoCloseable {
             v.stop(2000);
         }
         serial.flushIfDirty();
+        log.debug("vcpus stopped");
         return e;
     }
 

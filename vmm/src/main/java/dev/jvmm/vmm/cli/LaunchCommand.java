@@ -8,6 +8,7 @@ import dev.jvmm.vmm.config.ConfigLoader;
 import dev.jvmm.vmm.config.VmConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -46,6 +47,18 @@ public final class LaunchCommand implements Callable<Integer> {
     Path config;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
+
+    /**
+     * {@code jvmm launch} without building the whole {@code jvmm} command tree: the launcher script execs this for
+     * its {@code launch} subcommand, because building picocli's model of every subcommand by reflection is most of
+     * a cold JVM's start-up (seconds inside the lab's emulated host). Same options, errors and exit codes.
+     */
+    public static void main(String[] args) {
+        CommandLine cl = new CommandLine(new LaunchCommand());
+        cl.setCommandName("jvmm launch");
+        cl.setExecutionExceptionHandler(new ErrorHandler());
+        System.exit(cl.execute(args));
+    }
 
     @Override
     public Integer call() {
