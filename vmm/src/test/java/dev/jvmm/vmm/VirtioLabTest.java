@@ -80,7 +80,7 @@ class VirtioLabTest {
             return output;
         }
         String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
-        String mountAndRun = "mount -t ext4 /dev/vda /mnt && sh /mnt/%s";
+        String mountAndRun = "mount -t ext4 /dev/vda /mnt && cp /mnt/%s /tmp/s.sh && sh /tmp/s.sh";
         String script = String.join("\n",
                 "set -u",
                 "W=$JVMM_LAB_SCRATCH/virtio-lab; rm -rf $W; mkdir -p $W/fs && cd $W",
