@@ -116,7 +116,7 @@ public final class DemoCommand implements Callable<Integer> {
                 "echo 'DEMO-STEP creating TAP jvmmdemo0 with 10.77.0.1/24 (the host end)'",
                 "ip tuntap add dev jvmmdemo0 mode tap && ip addr add 10.77.0.1/24 dev jvmmdemo0 && ip link set jvmmdemo0 up || exit 1",
                 "echo 'DEMO-STEP jvmm launch --disk path=disk.img,cache=none,id=jvmm-demo --net tap=jvmmdemo0,mac=52:54:00:12:34:56 (Debian kernel, guest drivers virtio_pci, virtio_blk, virtio_net)'",
-                "{ " + cmd + " 2>&1; echo DEMO-VM-RC $?; } | sed 's/^/DEMO-VM /'",
+                "{ " + cmd + " 2>&1; echo DEMO-VM-RC $?; } | sed -u 's/^/DEMO-VM /'",
                 "echo 'DEMO-STEP removing the image and the TAP'");
     }
 
