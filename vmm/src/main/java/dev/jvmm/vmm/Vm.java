@@ -96,6 +96,30 @@ public final class Vm implements AutoCloseable {
         }, "console-flush");
         flusher.setDaemon(true);
         flusher.start();
+        // SIGTERM/SIGINT/SIGHUP: stop the vCPUs and unwind like any other exit before the JVM goes away.
+        java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            exit.complete(new VmExit(VmExit.Kind.VMM_ERROR, "jvmm was terminated by a signal"));
+            try {
+                stopped.await(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }, "vm-signal-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return runUntilExit();
+        } finally {
+            stopped.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it waits for this method to finish the teardown
+            }
+        }
+    }
+
+    private VmExit runUntilExit() {
         VmExit e;
         try {
             e = exit.get();
