@@ -99,6 +99,10 @@ final class Vcpu implements AutoCloseable {
                     }
                 }
             }
+            // Stopped from outside (another exit event, a signal): say where the guest was, for hangs.
+            if (log.isDebugEnabled()) {
+                log.debug("vcpu {}: stopped at {}", fd.id(), state());
+            }
         } catch (RuntimeException e) {
             log.debug("vcpu {}: failed", fd.id(), e);
             onExit.accept(new VmExit(VmExit.Kind.VMM_ERROR, "vcpu " + fd.id() + ": " + e.getMessage()));
@@ -113,6 +117,19 @@ final class Vcpu implements AutoCloseable {
             case 4 -> " KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON";
             default -> "";
         };
+    }
+
+    /** RIP, RFLAGS, CS and the control registers, for reports of where a guest was. */
+    String state() {
+        try {
+            Regs r = fd.getRegs();
+            dev.jvmm.sys.kvm.Sregs sr = fd.getSregs();
+            return String.format("rip 0x%x rflags 0x%x rsp 0x%x cs 0x%x (base 0x%x l=%d db=%d) cr0 0x%x cr3 0x%x cr4 0x%x"
+                    + " efer 0x%x", r.rip, r.rflags, r.rsp, sr.cs.selector, sr.cs.base, sr.cs.l, sr.cs.db, sr.cr0, sr.cr3,
+                    sr.cr4, sr.efer);
+        } catch (RuntimeException e) {
+            return "(registers unreadable: " + e.getMessage() + ")";
+        }
     }
 
     private long rip() {

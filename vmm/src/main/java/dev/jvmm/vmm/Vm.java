@@ -96,6 +96,30 @@ public final class Vm implements AutoCloseable {
         }, "console-flush");
         flusher.setDaemon(true);
         flusher.start();
+        // SIGTERM/SIGINT/SIGHUP: stop the vCPUs and unwind like any other exit before the JVM goes away.
+        java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            exit.complete(new VmExit(VmExit.Kind.VMM_ERROR, "jvmm was terminated by a signal"));
+            try {
+                stopped.await(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }, "vm-signal-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return runUntilExit();
+        } finally {
+            stopped.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it waits for this method to finish the teardown
+            }
+        }
+    }
+
+    private VmExit runUntilExit() {
         VmExit e;
         try {
             e = exit.get();
@@ -105,6 +129,7 @@ public final class Vm implements AutoCloseable {
         } catch (ExecutionException ee) {
             e = new VmExit(VmExit.Kind.VMM_ERROR, String.valueOf(ee.getCause()));
         }
+        log.debug("exit event: {} ({}); stopping the vcpus", e.kind(), e.message());
         for (Vcpu v : vcpus) {
             v.kick();
         }
@@ -112,6 +137,7 @@ public final class Vm implements AutoCloseable {
             v.stop(2000);
         }
         serial.flushIfDirty();
+        log.debug("vcpus stopped");
         return e;
     }
 

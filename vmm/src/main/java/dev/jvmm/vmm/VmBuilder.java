@@ -77,7 +77,17 @@ public final class VmBuilder {
         }
     }
 
+    /** Debug log of a build step with the milliseconds since the process started (start-up time work). */
+    private static void step(String what) {
+        if (log.isDebugEnabled()) {
+            long ms = ProcessHandle.current().info().startInstant()
+                    .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis()).orElse(-1L);
+            log.debug("+{} ms since process start: {}", ms, what);
+        }
+    }
+
     private static Vm build(VmConfig cfg, Console console, ResourceStack res) {
+        step("building the VM");
         Kvm kvm;
         try {
             kvm = res.push(Kvm.open());
@@ -103,6 +113,7 @@ public final class VmBuilder {
         }
         GuestMemory mem = res.push(GuestMemory.create(ranges));
         mem.registerSlots(vm::setUserMemoryRegion, 0);
+        step("VM, irqchip, PIT and " + (cfg.memory() >> 20) + " MiB of RAM set up");
 
         AcpiTables.Platform platform = new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
                 Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
@@ -115,8 +126,10 @@ public final class VmBuilder {
             }
             mem.write(t.address(), t.bytes());
         }
+        step("ACPI tables written");
         BootEntry entry = KernelLoader.load(mem, layout, cfg.kernel(), cfg.initrd(), cfg.cmdline(), Layout.ACPI_START);
         CpuBoot.writeTables(mem, entry.mode());
+        step("kernel and initrd loaded");
 
         CompletableFuture<VmExit> exit = new CompletableFuture<>();
         PowerDevice.Events events = new PowerDevice.Events() {
@@ -150,6 +163,8 @@ public final class VmBuilder {
         mmio.register(Layout.ECAM_START, Layout.ECAM_SIZE, pci.ecam(), "pci-ecam");
         pio.register(0x80, 1, SINK, "post-code");
         pio.register(0xed, 1, SINK, "io-delay");
+        // virtio devices (--disk, --net): PCI slots, BARs, MSI-X/irqfd, ioeventfds; all owned by res
+        dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem, mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res);
 
         Vcpu.installKickSignal();
         List<CpuidEntry> supported = kvm.supportedCpuid();
@@ -166,6 +181,7 @@ public final class VmBuilder {
                 CpuBoot.setEntryState(fd, entry);
             }
         }
+        step("vcpus set up");
         log.debug("VM built: {} MiB, {} vcpu(s), {}", cfg.memory() >> 20, cfg.cpus(), entry.description());
         return new Vm(vm, mem, pio, mmio, pci, vcpus, serial, entry, res, exit);
     }

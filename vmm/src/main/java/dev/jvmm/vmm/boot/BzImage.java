@@ -26,7 +26,8 @@ public record BzImage(int setupSects, int version, int loadflags, long code32Sta
             OFF_VERSION = 0x206, OFF_TYPE_OF_LOADER = 0x210, OFF_LOADFLAGS = 0x211, OFF_CODE32_START = 0x214,
             OFF_RAMDISK_IMAGE = 0x218, OFF_RAMDISK_SIZE = 0x21c, OFF_HEAP_END_PTR = 0x224, OFF_CMD_LINE_PTR = 0x228,
             OFF_INITRD_ADDR_MAX = 0x22c, OFF_KERNEL_ALIGNMENT = 0x230, OFF_RELOCATABLE = 0x234,
-            OFF_XLOADFLAGS = 0x236, OFF_CMDLINE_SIZE = 0x238, OFF_PREF_ADDRESS = 0x258, OFF_INIT_SIZE = 0x260;
+            OFF_XLOADFLAGS = 0x236, OFF_CMDLINE_SIZE = 0x238, OFF_PREF_ADDRESS = 0x258, OFF_INIT_SIZE = 0x260,
+            OFF_SYSSIZE = 0x1f4;
     /** boot_params fields outside the setup header. */
     public static final int BP_ACPI_RSDP_ADDR = 0x070, BP_EXT_RAMDISK_IMAGE = 0x0c0, BP_EXT_RAMDISK_SIZE = 0x0c4,
             BP_EXT_CMD_LINE_PTR = 0x0c8, BP_E820_ENTRIES = 0x1e8, BP_E820_TABLE = 0x2d0;
@@ -69,6 +70,14 @@ public record BzImage(int setupSects, int version, int loadflags, long code32Sta
         if (fileSize <= setupBytes) {
             throw new VmmException(VmmException.Reason.IMAGE, String.format(
                     "%s: truncated: %d bytes, but the setup code alone is %d bytes", name, fileSize, setupBytes));
+        }
+        // syssize (protocol 2.04+): the protected-mode code in 16-byte units. A shorter file would be decompressed
+        // from a cut payload, and the guest's decompressor halts with no word on the console: refuse it here.
+        long protectedBytes = (b.getInt(OFF_SYSSIZE) & 0xffff_ffffL) * 16;
+        if (fileSize < setupBytes + protectedBytes) {
+            throw new VmmException(VmmException.Reason.IMAGE, String.format(
+                    "%s: truncated: %d bytes, but its setup header says %d (setup %d + kernel %d)", name, fileSize,
+                    setupBytes + protectedBytes, setupBytes, protectedBytes));
         }
         return new BzImage(setupSects, version, loadflags, b.getInt(OFF_CODE32_START) & 0xffff_ffffL,
                 b.getInt(OFF_INITRD_ADDR_MAX) & 0xffff_ffffL, b.getInt(OFF_KERNEL_ALIGNMENT) & 0xffff_ffffL,

@@ -8,6 +8,7 @@ import dev.jvmm.vmm.config.ConfigLoader;
 import dev.jvmm.vmm.config.VmConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -36,16 +37,35 @@ public final class LaunchCommand implements Callable<Integer> {
     String console;
     @Option(names = "--on-reboot", paramLabel = "ACTION", description = "exit (default) or restart")
     String onReboot;
+    @Option(names = "--disk", paramLabel = "SPEC", description = "virtio-blk disk (repeatable): "
+            + "path=FILE[,readonly=on][,cache=none|writeback|writethrough|unsafe][,id=SERIAL][,queues=N]")
+    java.util.List<String> disks;
+    @Option(names = "--net", paramLabel = "SPEC", description = "virtio-net NIC on a TAP (repeatable): "
+            + "[tap=NAME][,mac=52:54:00:12:34:56][,queues=N]")
+    java.util.List<String> nets;
     @Option(names = "--config", paramLabel = "FILE", description = "a JSON config file (CLI options override it)")
     Path config;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
+
+    /**
+     * {@code jvmm launch} without building the whole {@code jvmm} command tree: the launcher script execs this for
+     * its {@code launch} subcommand, because building picocli's model of every subcommand by reflection is most of
+     * a cold JVM's start-up (seconds inside the lab's emulated host). Same options, errors and exit codes.
+     */
+    public static void main(String[] args) {
+        CommandLine cl = new CommandLine(new LaunchCommand());
+        cl.setCommandName("jvmm launch");
+        cl.setExecutionExceptionHandler(new ErrorHandler());
+        System.exit(cl.execute(args));
+    }
 
     @Override
     public Integer call() {
         VmConfig cfg;
         try {
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
+            dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             }

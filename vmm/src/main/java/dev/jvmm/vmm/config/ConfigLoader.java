@@ -18,7 +18,7 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot");
+            "on_reboot", "disks", "nets");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -29,6 +29,9 @@ public final class ConfigLoader {
         public String cpus;
         public String console;
         public String onReboot;
+        /** virtio devices: {@code --disk}/{@code --net} values (they replace the file's arrays), see DeviceSpecs. */
+        public List<DeviceSpecs.Spec> disks;
+        public List<DeviceSpecs.Spec> nets;
         /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
         final java.util.Map<String, String> origin = new java.util.HashMap<>();
     }
@@ -63,6 +66,16 @@ public final class ConfigLoader {
                         + String.join(", ", FIELDS) + ")");
             }
             Object v = e.getValue();
+            if (k.equals("disks") || k.equals("nets")) { // virtio devices (DeviceSpecs); the CLI's list wins
+                List<DeviceSpecs.Spec> specs = k.equals("disks")
+                        ? DeviceSpecs.json(origin, v, "path", DiskConfig.KEYS) : DeviceSpecs.json(origin, v, "tap", NetConfig.KEYS);
+                if (k.equals("disks") && raw.disks == null) {
+                    raw.disks = specs;
+                } else if (k.equals("nets") && raw.nets == null) {
+                    raw.nets = specs;
+                }
+                continue;
+            }
             String sv;
             if (v instanceof String str) {
                 sv = str;
@@ -162,7 +175,9 @@ public final class ConfigLoader {
                         + "\" is not valid (use exit or restart)");
             }
         }
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot,
+                r.disks == null ? null : r.disks.stream().map(DeviceSpecs::disk).toList(),
+                r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList());
     }
 
     private static String origin(Raw r, String field, String dflt) {

@@ -12,9 +12,27 @@ import java.nio.file.Path;
  * @param cpus     vCPUs, 1..KVM_CAP_MAX_VCPUS
  * @param console  where the 16550 at 0x3f8 goes
  * @param onReboot what a guest reset request does
+ * @param disks    virtio-blk devices ({@code --disk}), in PCI slot order
+ * @param nets     virtio-net devices ({@code --net}), after the disks
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
-        OnReboot onReboot) {
+        OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets) {
+    public VmConfig {
+        disks = disks == null ? java.util.List.of() : java.util.List.copyOf(disks);
+        nets = nets == null ? java.util.List.of() : java.util.List.copyOf(nets);
+    }
+
+    /** A VM without virtio devices. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
+            OnReboot onReboot) {
+        this(kernel, initrd, cmdline, memory, cpus, console, onReboot, null, null);
+    }
+
+    /** The same VM with these virtio devices. */
+    public VmConfig withDevices(java.util.List<DiskConfig> d, java.util.List<NetConfig> n) {
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n);
+    }
+
     /** The default kernel command line: serial console, reboot on panic (which jvmm reports as a crash). */
     public static final String DEFAULT_CMDLINE = "console=ttyS0 panic=-1";
     public static final long DEFAULT_MEMORY = 512L << 20;
@@ -30,6 +48,6 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
     }
 
     public VmConfig withKernel(Path k) {
-        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot);
+        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets);
     }
 }

@@ -8,6 +8,7 @@ import dev.jvmm.core.BusDevice;
  * kernel's {@code kb_wait} succeeds. No keyboard or mouse.
  */
 public final class I8042 implements BusDevice {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(I8042.class);
     public static final int DATA_PORT = 0x60;
     public static final int COMMAND_PORT = 0x64;
     static final int CMD_RESET_CPU = 0xfe;
@@ -38,6 +39,7 @@ public final class I8042 implements BusDevice {
         int v = (int) value & 0xff;
         if (offset == 4) {
             lastCommand = v;
+            log.debug("i8042: command 0x{}", Integer.toHexString(v));
             if (v == CMD_RESET_CPU) {
                 events.reset("i8042 reset (0xFE)");
             }

@@ -10,6 +10,7 @@ import dev.jvmm.vmm.acpi.AcpiTables;
  * resets.
  */
 public final class PowerDevice implements BusDevice {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PowerDevice.class);
     public static final int PORT = 0x600;
     public static final int LENGTH = 3;
     public static final int SLEEP_CONTROL = PORT;
@@ -39,6 +40,7 @@ public final class PowerDevice implements BusDevice {
     @Override
     public void write(long offset, int size, long value) {
         int v = (int) value & 0xff;
+        log.debug("acpi-power: write 0x{} to +{}", Integer.toHexString(v), offset);
         if (offset == 0 && (v & SLP_EN) != 0) {
             int type = (v >> 2) & 7;
             if (type == AcpiTables.SLP_TYP_S5) {

@@ -47,6 +47,10 @@ class BootUnitTest {
         assertEquals(2047, h.cmdlineSize());
         assertTrue(h.initSize() > Files.size(k.get()), "init_size covers the decompressed kernel");
         assertEquals(0x200000, h.kernelAlignment());
+        // The same header on a cut file: refused before anything is loaded (the guest would halt silently).
+        VmmException e = assertThrows(VmmException.class, () -> BzImage.parse(head, 3_000_000, "cut.bzImage"));
+        assertTrue(e.getMessage().matches("cut\\.bzImage: truncated: 3000000 bytes, but its setup header says \\d+ .*"),
+                e.getMessage());
     }
 
     @Test
