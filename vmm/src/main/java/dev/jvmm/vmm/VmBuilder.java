@@ -129,6 +129,7 @@ public final class VmBuilder {
         step("ACPI tables written");
         BootEntry entry = KernelLoader.load(mem, layout, cfg.kernel(), cfg.initrd(), cfg.cmdline(), Layout.ACPI_START);
         CpuBoot.writeTables(mem, entry.mode());
+        mem.write(Layout.BIOS_RESET_VECTOR, CpuBoot.resetVectorCode(PowerDevice.RESET, PowerDevice.RESET_VALUE));
         step("kernel and initrd loaded");
 
         CompletableFuture<VmExit> exit = new CompletableFuture<>();
