@@ -64,9 +64,14 @@ public final class VmBuilder {
     }
 
     public static Vm build(VmConfig cfg, Console console) {
+        return build(cfg, console, List.of());
+    }
+
+    /** Builds the VM with {@code extensions} attached (in order) before the vCPUs are created. */
+    public static Vm build(VmConfig cfg, Console console, List<VmExtension> extensions) {
         ResourceStack res = new ResourceStack();
         try {
-            return build(cfg, console, res);
+            return build(cfg, console, res, extensions);
         } catch (RuntimeException e) {
             try {
                 res.close();
@@ -86,7 +91,7 @@ public final class VmBuilder {
         }
     }
 
-    private static Vm build(VmConfig cfg, Console console, ResourceStack res) {
+    private static Vm build(VmConfig cfg, Console console, ResourceStack res, List<VmExtension> extensions) {
         step("building the VM");
         Kvm kvm;
         try {
@@ -165,6 +170,16 @@ public final class VmBuilder {
         pio.register(0x80, 1, SINK, "post-code");
         pio.register(0xed, 1, SINK, "io-delay");
 
+        if (!extensions.isEmpty()) {
+            VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci,
+                    new dev.jvmm.core.AddressAllocator("mmio32", Layout.MMIO32_START, Layout.MMIO32_SIZE),
+                    new dev.jvmm.core.AddressAllocator("mmio64", layout.mmio64Start(), Layout.MMIO64_SIZE), res,
+                    cfg.cpus());
+            for (VmExtension x : extensions) {
+                x.attach(ctx);
+            }
+            step(extensions.size() + " extension(s) attached");
+        }
         Vcpu.installKickSignal();
         List<CpuidEntry> supported = kvm.supportedCpuid();
         List<Vcpu> vcpus = new ArrayList<>();
