@@ -64,9 +64,14 @@ public final class VmBuilder {
     }
 
     public static Vm build(VmConfig cfg, Console console) {
+        return build(cfg, console, List.of());
+    }
+
+    /** Builds the VM with {@code extensions} attached (in order) before the vCPUs are created. */
+    public static Vm build(VmConfig cfg, Console console, List<VmExtension> extensions) {
         ResourceStack res = new ResourceStack();
         try {
-            return build(cfg, console, res);
+            return build(cfg, console, res, extensions);
         } catch (RuntimeException e) {
             try {
                 res.close();
@@ -86,7 +91,7 @@ public final class VmBuilder {
         }
     }
 
-    private static Vm build(VmConfig cfg, Console console, ResourceStack res) {
+    private static Vm build(VmConfig cfg, Console console, ResourceStack res, List<VmExtension> extensions) {
         step("building the VM");
         Kvm kvm;
         try {
@@ -129,6 +134,7 @@ public final class VmBuilder {
         step("ACPI tables written");
         BootEntry entry = KernelLoader.load(mem, layout, cfg.kernel(), cfg.initrd(), cfg.cmdline(), Layout.ACPI_START);
         CpuBoot.writeTables(mem, entry.mode());
+        mem.write(Layout.BIOS_RESET_VECTOR, CpuBoot.resetVectorCode(PowerDevice.RESET, PowerDevice.RESET_VALUE));
         step("kernel and initrd loaded");
 
         CompletableFuture<VmExit> exit = new CompletableFuture<>();
@@ -166,6 +172,16 @@ public final class VmBuilder {
         // virtio devices (--disk, --net): PCI slots, BARs, MSI-X/irqfd, ioeventfds; all owned by res
         dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem, mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res);
 
+        if (!extensions.isEmpty()) {
+            VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci,
+                    new dev.jvmm.core.AddressAllocator("mmio32", Layout.MMIO32_START, Layout.MMIO32_SIZE),
+                    new dev.jvmm.core.AddressAllocator("mmio64", layout.mmio64Start(), Layout.MMIO64_SIZE), res,
+                    cfg.cpus());
+            for (VmExtension x : extensions) {
+                x.attach(ctx);
+            }
+            step(extensions.size() + " extension(s) attached");
+        }
         Vcpu.installKickSignal();
         List<CpuidEntry> supported = kvm.supportedCpuid();
         List<Vcpu> vcpus = new ArrayList<>();

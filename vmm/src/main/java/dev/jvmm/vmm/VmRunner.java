@@ -21,11 +21,16 @@ public final class VmRunner {
     }
 
     public static VmExit run(VmConfig cfg, Console console) {
+        return run(cfg, console, java.util.List.of());
+    }
+
+    /** As {@link #run(VmConfig, Console)}, attaching {@code extensions} to every (re)built VM. */
+    public static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions) {
         int boots = 0;
         while (true) {
             boots++;
             VmExit e;
-            try (Vm vm = VmBuilder.build(cfg, console)) {
+            try (Vm vm = VmBuilder.build(cfg, console, extensions)) {
                 e = vm.run();
             }
             if (e.kind() == VmExit.Kind.RESET && cfg.onReboot() == VmConfig.OnReboot.RESTART) {

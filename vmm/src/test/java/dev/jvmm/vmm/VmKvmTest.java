@@ -77,4 +77,48 @@ class VmKvmTest {
         }
         assertEquals("AB\n", Files.readString(out));
     }
+
+    @Test
+    void extensionsAttachBeforeTheVcpusAndUnwindWithTheVm() throws Exception {
+        Path k = FakeKernel.write(tmp, "ext.bzImage", FakeKernel.HELLO_POWEROFF);
+        Path out = tmp.resolve("ext.txt");
+        java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
+        long[] bar = new long[1];
+        VmExtension ok = ctx -> {
+            assertEquals(1, ctx.cpus());
+            bar[0] = ctx.mmio32().allocate(0x4000, 0x4000);
+            ctx.pio().register(0x5000, 4, new dev.jvmm.core.BusDevice() {
+                @Override
+                public long read(long offset, int size) {
+                    return 0x12;
+                }
+
+                @Override
+                public void write(long offset, int size, long value) {
+                }
+            }, "test-dev");
+            ctx.resources().push(closed::incrementAndGet);
+        };
+        int before = openFds();
+        try (Console c = Console.open(new ConsoleSpec(ConsoleSpec.Kind.FILE, out));
+                Vm vm = VmBuilder.build(config(k, 1, out), c, java.util.List.of(ok))) {
+            assertEquals(0x12, vm.pio().read(0x5000, 1));
+            assertTrue(bar[0] >= dev.jvmm.vmm.boot.Layout.MMIO32_START, Long.toHexString(bar[0]));
+            assertEquals(VmExit.Kind.POWEROFF, vm.run().kind());
+            assertEquals(0, closed.get());
+        }
+        assertEquals(1, closed.get(), "the extension's resource closed with the VM");
+
+        VmExtension failing = ctx -> {
+            ctx.resources().push(closed::incrementAndGet);
+            throw new VmmException(VmmException.Reason.CONFIG, "--disk: no such file");
+        };
+        try (Console c = Console.open(new ConsoleSpec(ConsoleSpec.Kind.FILE, out))) {
+            VmmException x = assertThrows(VmmException.class,
+                    () -> VmBuilder.build(config(k, 1, out), c, java.util.List.of(failing)));
+            assertEquals("--disk: no such file", x.getMessage());
+        }
+        assertEquals(2, closed.get(), "a failing extension's resources are unwound");
+        assertEquals(before, openFds(), "no fd left after either build");
+    }
 }

@@ -19,6 +19,18 @@ public final class CpuBoot {
     private CpuBoot() {
     }
 
+    /**
+     * Real-mode code at F000:FFF0 that asks for a reset through the ACPI reset register ({@code mov dx, port;
+     * mov al, value; out dx, al; hlt; jmp $-1}). There is no firmware, but Linux's last reboot method jumps there:
+     * on a hardware-reduced ACPI machine without EFI it picks {@code BOOT_EFI} by default ({@code
+     * efi_reboot_required()}), which falls through to {@code machine_real_restart(MRR_BIOS)}, a far jump to the
+     * BIOS reset vector. Without this stub a plain {@code reboot} would spin in zeroed memory forever.
+     */
+    public static byte[] resetVectorCode(int resetPort, int resetValue) {
+        return new byte[] {(byte) 0xba, (byte) resetPort, (byte) (resetPort >> 8), (byte) 0xb0, (byte) resetValue,
+            (byte) 0xee, (byte) 0xf4, (byte) 0xeb, (byte) 0xfd};
+    }
+
     /** Writes the GDT and (for long mode) the page tables into guest RAM. */
     public static void writeTables(GuestMemory mem, BootEntry.Mode mode) {
         long[] gdt = {

@@ -11,7 +11,7 @@ import java.util.List;
  * 0x0000_6000  PVH hvm_start_info        0x0000_7000  zero page (boot_params)
  * 0x0000_8ff0  boot stack top            0x0000_9000  PML4, 0xa000 PDPT, 0xb000-0xe000 PDs (4 GiB identity map)
  * 0x0002_0000  kernel command line       0x0009_fc00  reserved (EBDA) up to 1 MiB
- * 0x000e_0000  ACPI tables (RSDP first, found by the EBDA scan too)
+ * 0x000e_0000  ACPI tables (RSDP first, found by the EBDA scan too)   0x000f_fff0  reset-vector stub (F000:FFF0)
  * 0x0010_0000  kernel (protected-mode part of the bzImage), then initrd placed high
  * RAM up to min(memory, 3 GiB); the rest of RAM from 4 GiB
  * 0xc000_0000  MMIO32 window (512 MiB, for BARs)      0xe000_0000  ECAM, 256 MiB (buses 0-255)
@@ -32,7 +32,10 @@ public final class Layout {
     public static final int CMDLINE_MAX = 0x10000;
     public static final long EBDA_START = 0x9fc00;
     public static final long ACPI_START = 0xe0000;
-    public static final long ACPI_END = 0x100000;
+    /** ACPI tables end below the reset vector. */
+    public static final long ACPI_END = 0xffff0;
+    /** F000:FFF0, where a PC's firmware starts: see {@link CpuBoot#resetVectorCode}. */
+    public static final long BIOS_RESET_VECTOR = 0xffff0;
     public static final long HIGH_MEMORY = 0x100000;
     public static final long KERNEL_LOAD = 0x100000;
 

@@ -54,10 +54,85 @@ public final class LaunchCommand implements Callable<Integer> {
      * a cold JVM's start-up (seconds inside the lab's emulated host). Same options, errors and exit codes.
      */
     public static void main(String[] args) {
+        LaunchCommand quick = quickParse(args);
+        if (quick != null) {
+            System.exit(quick.callReportingErrors());
+        }
         CommandLine cl = new CommandLine(new LaunchCommand());
         cl.setCommandName("jvmm launch");
         cl.setExecutionExceptionHandler(new ErrorHandler());
         System.exit(cl.execute(args));
+    }
+
+    /**
+     * The common case without picocli's model (building it costs seconds in the lab's emulated host): every
+     * argument an {@code --option value} or {@code --option=value} of this class's {@link Option} fields, or
+     * {@code --debug}. Anything else (help, version, an unknown or incomplete option) returns null, and picocli
+     * parses the arguments and reports what is wrong, so behaviour and messages stay picocli's.
+     */
+    static LaunchCommand quickParse(String[] args) {
+        java.util.Map<String, java.lang.reflect.Field> byName = new java.util.HashMap<>();
+        for (java.lang.reflect.Field f : LaunchCommand.class.getDeclaredFields()) {
+            Option o = f.getAnnotation(Option.class);
+            if (o != null && !o.usageHelp() && !o.versionHelp()) {
+                for (String n : o.names()) {
+                    byName.put(n, f);
+                }
+            }
+        }
+        LaunchCommand c = new LaunchCommand();
+        java.util.Set<java.lang.reflect.Field> seen = new java.util.HashSet<>();
+        try {
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                int eq = a.indexOf('=');
+                String name = a.startsWith("--") && eq > 0 ? a.substring(0, eq) : a;
+                java.lang.reflect.Field f = byName.get(name);
+                if (f == null || !seen.add(f)) {
+                    return null;
+                }
+                if (f.getType() == boolean.class) {
+                    if (!name.equals(a)) {
+                        return null;
+                    }
+                    f.setBoolean(c, true);
+                    continue;
+                }
+                String v;
+                if (a.startsWith("--") && eq > 0) {
+                    v = a.substring(eq + 1);
+                } else if (i + 1 < args.length) {
+                    v = args[++i];
+                } else {
+                    return null;
+                }
+                f.set(c, f.getType() == Path.class ? Path.of(v) : v);
+            }
+        } catch (IllegalAccessException | RuntimeException e) {
+            return null;
+        }
+        return c;
+    }
+
+    /** {@link #call()} with {@link ErrorHandler}'s report format and exit codes. */
+    int callReportingErrors() {
+        try {
+            return call();
+        } catch (RuntimeException e) {
+            System.err.println("Error: " + message(e));
+            for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+                System.err.println("  caused by: " + message(t));
+            }
+            if (debug || "1".equals(System.getenv("JVMM_DEBUG"))) {
+                e.printStackTrace();
+            }
+            return e instanceof ExitCodeException x ? x.exitCode() : ErrorHandler.EXIT_FAILURE;
+        }
+    }
+
+    private static String message(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
     @Override

@@ -1,0 +1,47 @@
+package dev.jvmm.vmm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The launch fast path parses exactly what picocli would, and hands everything else to picocli. */
+class LaunchCommandTest {
+    private static final String[] ARGS = {"--kernel", "/k", "--initrd=/i", "--cmdline", "console=ttyS0 quiet",
+        "-m", "1G", "--cpus=2", "--console", "file=/tmp/c", "--on-reboot", "restart", "--config", "vm.json", "--debug"};
+
+    @Test
+    void quickParseMatchesPicocli() {
+        LaunchCommand q = LaunchCommand.quickParse(ARGS);
+        assertNotNull(q);
+        LaunchCommand p = new LaunchCommand();
+        new CommandLine(p).parseArgs(ARGS);
+        for (LaunchCommand c : new LaunchCommand[] {q, p}) {
+            assertEquals("/k", c.kernel);
+            assertEquals("/i", c.initrd);
+            assertEquals("console=ttyS0 quiet", c.cmdline);
+            assertEquals("1G", c.memory);
+            assertEquals("2", c.cpus);
+            assertEquals("file=/tmp/c", c.console);
+            assertEquals("restart", c.onReboot);
+            assertEquals(Path.of("vm.json"), c.config);
+            assertTrue(c.debug);
+        }
+    }
+
+    @Test
+    void anythingElseGoesToPicocli() {
+        assertNull(LaunchCommand.quickParse(new String[] {"--help"}));
+        assertNull(LaunchCommand.quickParse(new String[] {"-V"}));
+        assertNull(LaunchCommand.quickParse(new String[] {"--kernel"}), "missing value");
+        assertNull(LaunchCommand.quickParse(new String[] {"--bogus", "x"}), "unknown option");
+        assertNull(LaunchCommand.quickParse(new String[] {"--kernel", "a", "--kernel", "b"}), "repeated option");
+        assertNull(LaunchCommand.quickParse(new String[] {"--debug=true"}));
+        assertNull(LaunchCommand.quickParse(new String[] {"stray"}));
+        assertNotNull(LaunchCommand.quickParse(new String[0]));
+    }
+}
