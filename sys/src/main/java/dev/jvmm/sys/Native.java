@@ -21,7 +21,6 @@ public final class Native {
     /** The libc binding. */
     public static final LibC LIBC = LibraryLoader.create(LibC.class)
             .option(LibraryOption.SaveError, true)
-            .option(LibraryOption.LoadNow, true)
             .load("c");
     private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
     private static final MemoryIO IO = MemoryIO.getInstance();
