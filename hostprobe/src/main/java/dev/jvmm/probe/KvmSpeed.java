@@ -5,7 +5,6 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.kvm.ExitReason;
 import dev.jvmm.sys.kvm.Kvm;
 import dev.jvmm.sys.kvm.Regs;
-import dev.jvmm.sys.kvm.Segment;
 import dev.jvmm.sys.kvm.Sregs;
 import dev.jvmm.sys.kvm.VcpuFd;
 import dev.jvmm.sys.kvm.VmFd;
@@ -105,15 +104,7 @@ public final class KvmSpeed {
         };
         Native.put(base + CODE, code, 0, code.length);
         Sregs s = vcpu.getSregs();
-        copy(Segment.flat(0x8, true, true), s.cs);
-        Segment data = Segment.flat(0x10, false, false);
-        for (Segment d : new Segment[] {s.ds, s.es, s.fs, s.gs, s.ss}) {
-            copy(data, d);
-        }
-        s.cr3 = 0x2000;
-        s.cr4 = 1 << 5; // PAE
-        s.cr0 = 0x80000011L; // PG | ET | PE
-        s.efer = 0x500; // LME | LMA
+        s.enterLongMode(0x2000);
         vcpu.setSregs(s);
         Regs r = new Regs();
         r.rip = CODE;
@@ -132,20 +123,5 @@ public final class KvmSpeed {
             }
         }
         throw new ProbeException(ProbeException.Reason.KVM, "speed-test guest did not reach HLT");
-    }
-
-    private static void copy(Segment from, Segment to) {
-        to.base = from.base;
-        to.limit = from.limit;
-        to.selector = from.selector;
-        to.type = from.type;
-        to.present = from.present;
-        to.dpl = from.dpl;
-        to.db = from.db;
-        to.s = from.s;
-        to.l = from.l;
-        to.g = from.g;
-        to.avl = from.avl;
-        to.unusable = from.unusable;
     }
 }

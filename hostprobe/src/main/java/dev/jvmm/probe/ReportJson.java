@@ -1,5 +1,6 @@
 package dev.jvmm.probe;
 
+import dev.jvmm.sys.json.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.jvmm.probe;
 
+import dev.jvmm.sys.json.Json;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.jvmm.sys.testing.KvmRequirement;
@@ -95,7 +96,7 @@ class HostKvmTierTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         List<VirtHostValidate.Line> lines = VirtHostValidate.parse(out);
         assertFalse(lines.isEmpty(), "no lines parsed from:\n" + out);
-        Map<String, Object> report = (Map<String, Object>) MiniJson.parse(ReportJson.write(
+        Map<String, Object> report = (Map<String, Object>) Json.parse(ReportJson.write(
                 HostProbe.probe(new ProbeOptions(1L << 30, false))));
         List<VirtHostValidate.Comparison> cs = VirtHostValidate.compare(lines, report);
         System.out.println("virt-host-validate qemu:\n" + out + "\ncompared:\n" + VirtHostValidate.describe(cs));

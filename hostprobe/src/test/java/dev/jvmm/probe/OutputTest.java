@@ -1,5 +1,6 @@
 package dev.jvmm.probe;
 
+import dev.jvmm.sys.json.Json;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
@@ -17,9 +18,9 @@ class OutputTest {
 
     @Test
     @SuppressWarnings("unchecked")
-    void jsonFollowsTheDocumentedSchema() {
+    void jsonFollowsTheDocumentedSchema() throws Exception {
         ProbeReport r = FakeHost.labLike(tmp).probe(FakeHost.kvm(2e9));
-        Map<String, Object> j = (Map<String, Object>) MiniJson.parse(ReportJson.write(r));
+        Map<String, Object> j = (Map<String, Object>) Json.parse(ReportJson.write(r));
         assertEquals("jvmm-probe/1", j.get("schema"));
         assertEquals(List.of("schema", "host", "options", "verdicts", "checks", "kvmSpeed", "iommuGroups", "sriov"),
                 List.copyOf(j.keySet()));

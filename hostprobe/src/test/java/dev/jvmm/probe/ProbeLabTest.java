@@ -1,5 +1,6 @@
 package dev.jvmm.probe;
 
+import dev.jvmm.sys.json.Json;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.jvmm.lab.CommandResult;
@@ -18,19 +19,19 @@ import org.junit.jupiter.api.Test;
 @LabTest
 class ProbeLabTest {
     @SuppressWarnings("unchecked")
-    private static Map<String, Object> probeJson(LabSession lab) {
+    private static Map<String, Object> probeJson(LabSession lab) throws Json.ParseException {
         CommandResult r = lab.runJava(L1Probe.class.getName(), List.of(), Duration.ofMinutes(5)).assertOk();
         System.out.println("jvmm probe in L1:\n" + r.output());
         String out = r.output();
         int b = out.indexOf(L1Probe.BEGIN);
         int e = out.indexOf(L1Probe.END);
         assertTrue(b >= 0 && e > b, out);
-        return (Map<String, Object>) MiniJson.parse(out.substring(b + L1Probe.BEGIN.length(), e));
+        return (Map<String, Object>) Json.parse(out.substring(b + L1Probe.BEGIN.length(), e));
     }
 
     @Test
     @SuppressWarnings("unchecked")
-    void reportsIommuSriovVfioAndPassthroughReady(LabSession lab) {
+    void reportsIommuSriovVfioAndPassthroughReady(LabSession lab) throws Exception {
         // facts straight from L1's sysfs
         CommandResult facts = lab.run("for d in /sys/bus/pci/devices/*; do [ -f $d/sriov_totalvfs ] &&"
                 + " echo \"PF ${d##*/} $(cat $d/vendor) $(cat $d/device) $(cat $d/sriov_totalvfs)\"; done;"
@@ -86,7 +87,7 @@ class ProbeLabTest {
     }
 
     @Test
-    void agreesWithVirtHostValidateInL1(LabSession lab) {
+    void agreesWithVirtHostValidateInL1(LabSession lab) throws Exception {
         CommandResult v = lab.run("virt-host-validate qemu", Duration.ofMinutes(2));
         assertFalse(v.timedOut());
         List<VirtHostValidate.Line> lines = VirtHostValidate.parse(v.output());

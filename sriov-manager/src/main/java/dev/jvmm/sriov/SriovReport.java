@@ -1,5 +1,6 @@
 package dev.jvmm.sriov;
 
+import dev.jvmm.sys.json.Json;
 import dev.jvmm.sys.netlink.VfInfo;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,5 +1,6 @@
 package dev.jvmm.sriov;
 
+import dev.jvmm.sys.json.Json;
 import static dev.jvmm.sriov.SriovException.Reason.INVALID_ARGUMENT;
 
 import java.util.ArrayList;

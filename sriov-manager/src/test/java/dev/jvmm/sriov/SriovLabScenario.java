@@ -1,5 +1,6 @@
 package dev.jvmm.sriov;
 
+import dev.jvmm.sys.json.Json;
 import java.nio.file.Path;
 import java.time.Duration;
 

@@ -4,7 +4,6 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.kvm.ExitReason;
 import dev.jvmm.sys.kvm.Kvm;
 import dev.jvmm.sys.kvm.Regs;
-import dev.jvmm.sys.kvm.Segment;
 import dev.jvmm.sys.kvm.Sregs;
 import dev.jvmm.sys.kvm.VcpuFd;
 import dev.jvmm.sys.kvm.VmFd;
@@ -97,16 +96,7 @@ public final class TinyGuest implements AutoCloseable {
         // KVM on real VT-x/AMD-V refuses EFER.LME (KVM_SET_SREGS: EINVAL) unless the vcpu's CPUID offers long mode
         vcpu.setCpuid(kvm.supportedCpuid());
         Sregs s = vcpu.getSregs();
-        Segment code64 = Segment.flat(0x8, true, true);
-        Segment data = Segment.flat(0x10, false, false);
-        s.cs.set(code64);
-        for (Segment d : new Segment[] {s.ds, s.es, s.fs, s.gs, s.ss}) {
-            d.set(data);
-        }
-        s.cr3 = 0x2000;
-        s.cr4 = 1 << 5; // PAE
-        s.cr0 = 0x80000011L; // PG | ET | PE
-        s.efer = 0x500; // LME | LMA
+        s.enterLongMode(0x2000);
         vcpu.setSregs(s);
         Regs r = new Regs();
         r.rip = CODE;

@@ -14,6 +14,30 @@ public final class Sregs {
     /** The interrupt bitmap is carried through unchanged between get and set. */
     private final long[] interruptBitmap = new long[4];
 
+    public static final long CR0_PE = 1L, CR0_ET = 1L << 4, CR0_PG = 1L << 31;
+    public static final long CR4_PAE = 1L << 5;
+    public static final long EFER_LME = 1L << 8, EFER_LMA = 1L << 10;
+
+    /** Loads {@code code} into CS and {@code data} into DS, ES, FS, GS and SS. */
+    public void setFlatSegments(Segment code, Segment data) {
+        cs.set(code);
+        for (Segment d : new Segment[] {ds, es, fs, gs, ss}) {
+            d.set(data);
+        }
+    }
+
+    /**
+     * 64-bit long mode with paging rooted at {@code pml4}: flat 64-bit code (selector 0x8) and data (0x10)
+     * segments, CR0.PG|ET|PE, CR4.PAE, EFER.LME|LMA. The vcpu must have a CPUID that offers long mode.
+     */
+    public void enterLongMode(long pml4) {
+        setFlatSegments(Segment.flat(0x8, true, true), Segment.flat(0x10, false, false));
+        cr3 = pml4;
+        cr4 |= CR4_PAE;
+        cr0 = CR0_PG | CR0_ET | CR0_PE;
+        efer |= EFER_LME | EFER_LMA;
+    }
+
     private Segment[] segs() {
         return new Segment[] {cs, ds, es, fs, gs, ss, tr, ldt};
     }

@@ -73,10 +73,7 @@ public final class CpuBoot {
         boolean long64 = entry.mode() == BootEntry.Mode.LONG64;
         Segment code = Segment.flat(long64 ? 0x08 : 0x20, true, long64);
         Segment data = Segment.flat(0x10, false, false);
-        copy(code, s.cs);
-        for (Segment d : new Segment[] {s.ds, s.es, s.fs, s.gs, s.ss}) {
-            copy(data, d);
-        }
+        s.setFlatSegments(code, data);
         s.tr.selector = 0x18;
         s.tr.base = 0;
         s.tr.limit = 0xfffff;
@@ -107,20 +104,5 @@ public final class CpuBoot {
             r.rsi = entry.param();
         }
         vcpu.setRegs(r);
-    }
-
-    private static void copy(Segment from, Segment to) {
-        to.base = from.base;
-        to.limit = from.limit;
-        to.selector = from.selector;
-        to.type = from.type;
-        to.present = from.present;
-        to.dpl = from.dpl;
-        to.db = from.db;
-        to.s = from.s;
-        to.l = from.l;
-        to.g = from.g;
-        to.avl = from.avl;
-        to.unusable = from.unusable;
     }
 }

@@ -1,5 +1,6 @@
 package dev.jvmm.vmm.config;
 
+import dev.jvmm.sys.json.Json;
 import dev.jvmm.vmm.VmmException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package dev.jvmm.vmm.config;
 
+import dev.jvmm.sys.json.Json;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 

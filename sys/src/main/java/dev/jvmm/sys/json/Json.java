@@ -1,4 +1,4 @@
-package dev.jvmm.vmm.config;
+package dev.jvmm.sys.json;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -6,11 +6,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A small strict JSON parser (RFC 8259) for VM config files: objects become {@code LinkedHashMap}, arrays
- * {@code List}, numbers {@code Long} or {@code Double}, plus {@code String}, {@code Boolean} and {@code null}.
- * Duplicate keys, trailing commas, comments and trailing garbage are errors, reported with line and column.
- * Hand-written rather than a library: the config is a few fields, and a dependency would add start-up time
- * (class loading) to every launch for no gain.
+ * jvmm's one JSON reader and writer (RFC 8259), used for VM config files, SR-IOV spec and state files and the
+ * probe report. Reading is strict: objects become {@code LinkedHashMap} (duplicate keys are errors), arrays
+ * {@code List}, numbers {@code Long} or {@code Double}, plus {@code String}, {@code Boolean} and {@code null};
+ * trailing commas, comments and trailing garbage are errors, reported with line and column so that callers can
+ * name the offending field. Hand-written rather than a library: the documents are small, and a dependency would
+ * add class-loading time to every launch for no gain.
  */
 public final class Json {
     /** A syntax error with its position. */
@@ -264,5 +265,75 @@ public final class Json {
         } catch (NumberFormatException x) {
             return Double.parseDouble(t);
         }
+    }
+
+    /** Pretty-printed JSON of maps, lists, strings, numbers, booleans and null. */
+    public static String write(Object v) {
+        StringBuilder b = new StringBuilder();
+        write(b, v, "");
+        return b.append('\n').toString();
+    }
+
+    private static void write(StringBuilder b, Object v, String ind) {
+        if (v == null) {
+            b.append("null");
+        } else if (v instanceof String str) {
+            quote(b, str);
+        } else if (v instanceof Double d && (d.isNaN() || d.isInfinite())) {
+            b.append("null");
+        } else if (v instanceof Number || v instanceof Boolean) {
+            b.append(v);
+        } else if (v instanceof Map<?, ?> m) {
+            if (m.isEmpty()) {
+                b.append("{}");
+                return;
+            }
+            b.append("{\n");
+            int n = 0;
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                b.append(ind).append("  ");
+                quote(b, String.valueOf(e.getKey()));
+                b.append(": ");
+                write(b, e.getValue(), ind + "  ");
+                b.append(++n < m.size() ? ",\n" : "\n");
+            }
+            b.append(ind).append('}');
+        } else if (v instanceof List<?> l) {
+            if (l.isEmpty()) {
+                b.append("[]");
+                return;
+            }
+            b.append("[\n");
+            for (int k = 0; k < l.size(); k++) {
+                b.append(ind).append("  ");
+                write(b, l.get(k), ind + "  ");
+                b.append(k + 1 < l.size() ? ",\n" : "\n");
+            }
+            b.append(ind).append(']');
+        } else {
+            quote(b, v.toString());
+        }
+    }
+
+    /** Appends {@code s} as a JSON string literal. */
+    public static void quote(StringBuilder b, String s) {
+        b.append('"');
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        b.append('"');
     }
 }

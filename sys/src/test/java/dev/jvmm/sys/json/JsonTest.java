@@ -1,4 +1,4 @@
-package dev.jvmm.sriov;
+package dev.jvmm.sys.json;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
