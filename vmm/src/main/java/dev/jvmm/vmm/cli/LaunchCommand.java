@@ -54,7 +54,9 @@ public final class LaunchCommand implements Callable<Integer> {
      * a cold JVM's start-up (seconds inside the lab's emulated host). Same options, errors and exit codes.
      */
     public static void main(String[] args) {
+        dev.jvmm.vmm.StartupTrace.mark("main entered");
         LaunchCommand quick = quickParse(args);
+        dev.jvmm.vmm.StartupTrace.mark("options parsed");
         if (quick != null) {
             System.exit(quick.callReportingErrors());
         }
@@ -144,7 +146,10 @@ public final class LaunchCommand implements Callable<Integer> {
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             }
-            cfg = ConfigLoader.validate(raw, VmBuilder.maxVcpus());
+            int maxVcpus = VmBuilder.maxVcpus();
+            dev.jvmm.vmm.StartupTrace.mark("libc bound, /dev/kvm probed");
+            cfg = ConfigLoader.validate(raw, maxVcpus);
+            dev.jvmm.vmm.StartupTrace.mark("configuration validated");
         } catch (VmmException e) {
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
         }
