@@ -51,6 +51,9 @@ final class Vcpu implements AutoCloseable {
 
     private void loop() {
         tid = Native.LIBC.gettid();
+        if (fd.id() == 0) {
+            StartupTrace.mark("vcpu 0 entering KVM_RUN");
+        }
         try {
             while (!stopping) {
                 ExitReason r = fd.run();

@@ -84,6 +84,7 @@ public final class VmBuilder {
 
     /** Debug log of a build step with the milliseconds since the process started (start-up time work). */
     private static void step(String what) {
+        StartupTrace.mark(what);
         if (log.isDebugEnabled()) {
             long ms = ProcessHandle.current().info().startInstant()
                     .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis()).orElse(-1L);
@@ -106,6 +107,7 @@ public final class VmBuilder {
             }
         }
         VmFd vm = res.push(kvm.createVm());
+        step("VM created");
         vm.setTssAddr(Layout.TSS);
         vm.setIdentityMapAddr(Layout.IDENTITY_MAP);
         vm.createIrqchip();

@@ -54,7 +54,9 @@ public final class LaunchCommand implements Callable<Integer> {
      * a cold JVM's start-up (seconds inside the lab's emulated host). Same options, errors and exit codes.
      */
     public static void main(String[] args) {
+        dev.jvmm.vmm.StartupTrace.mark("main entered");
         LaunchCommand quick = quickParse(args);
+        dev.jvmm.vmm.StartupTrace.mark("options parsed");
         if (quick != null) {
             System.exit(quick.callReportingErrors());
         }
@@ -71,47 +73,74 @@ public final class LaunchCommand implements Callable<Integer> {
      * parses the arguments and reports what is wrong, so behaviour and messages stay picocli's.
      */
     static LaunchCommand quickParse(String[] args) {
-        java.util.Map<String, java.lang.reflect.Field> byName = new java.util.HashMap<>();
-        for (java.lang.reflect.Field f : LaunchCommand.class.getDeclaredFields()) {
-            Option o = f.getAnnotation(Option.class);
-            if (o != null && !o.usageHelp() && !o.versionHelp()) {
-                for (String n : o.names()) {
-                    byName.put(n, f);
-                }
-            }
-        }
         LaunchCommand c = new LaunchCommand();
-        java.util.Set<java.lang.reflect.Field> seen = new java.util.HashSet<>();
-        try {
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                int eq = a.indexOf('=');
-                String name = a.startsWith("--") && eq > 0 ? a.substring(0, eq) : a;
-                java.lang.reflect.Field f = byName.get(name);
-                if (f == null || !seen.add(f)) {
+        int seen = 0;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            int eq = a.startsWith("--") ? a.indexOf('=') : -1;
+            String name = eq > 0 ? a.substring(0, eq) : a;
+            int opt = quickOption(name);
+            if (opt < 0 || (seen & 1 << opt) != 0) {
+                return null;
+            }
+            seen |= 1 << opt;
+            if (opt == QUICK_DEBUG) {
+                if (eq > 0) {
                     return null;
                 }
-                if (f.getType() == boolean.class) {
-                    if (!name.equals(a)) {
+                c.debug = true;
+                continue;
+            }
+            String v;
+            if (eq > 0) {
+                v = a.substring(eq + 1);
+            } else if (i + 1 < args.length) {
+                v = args[++i];
+            } else {
+                return null;
+            }
+            switch (opt) {
+                case 0 -> c.kernel = v;
+                case 1 -> c.initrd = v;
+                case 2 -> c.cmdline = v;
+                case 3 -> c.memory = v;
+                case 4 -> c.cpus = v;
+                case 5 -> c.console = v;
+                case 6 -> c.onReboot = v;
+                case 7 -> {
+                    try {
+                        c.config = Path.of(v);
+                    } catch (RuntimeException e) {
                         return null;
                     }
-                    f.setBoolean(c, true);
-                    continue;
                 }
-                String v;
-                if (a.startsWith("--") && eq > 0) {
-                    v = a.substring(eq + 1);
-                } else if (i + 1 < args.length) {
-                    v = args[++i];
-                } else {
+                default -> {
                     return null;
                 }
-                f.set(c, f.getType() == Path.class ? Path.of(v) : v);
             }
-        } catch (IllegalAccessException | RuntimeException e) {
-            return null;
         }
         return c;
+    }
+
+    /**
+     * The single-valued options (and {@code --debug}) of the fast path, by the index {@link #quickParse} switches on.
+     * A plain table, not the {@link Option} annotations read by reflection: that costs annotation parsing, dynamic
+     * proxies and picocli classes that the AppCDS archive cannot hold (class file version 49). LaunchCommandTest
+     * checks that it matches the annotations.
+     */
+    static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
+        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--debug"}};
+    static final int QUICK_DEBUG = 8;
+
+    private static int quickOption(String name) {
+        for (int i = 0; i < QUICK_OPTIONS.length; i++) {
+            for (String n : QUICK_OPTIONS[i]) {
+                if (n.equals(name)) {
+                    return i;
+                }
+            }
+        }
+        return -1;
     }
 
     /** {@link #call()} with {@link ErrorHandler}'s report format and exit codes. */
@@ -144,7 +173,10 @@ public final class LaunchCommand implements Callable<Integer> {
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             }
-            cfg = ConfigLoader.validate(raw, VmBuilder.maxVcpus());
+            int maxVcpus = VmBuilder.maxVcpus();
+            dev.jvmm.vmm.StartupTrace.mark("libc bound, /dev/kvm probed");
+            cfg = ConfigLoader.validate(raw, maxVcpus);
+            dev.jvmm.vmm.StartupTrace.mark("configuration validated");
         } catch (VmmException e) {
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
         }

@@ -44,4 +44,23 @@ class LaunchCommandTest {
         assertNull(LaunchCommand.quickParse(new String[] {"stray"}));
         assertNotNull(LaunchCommand.quickParse(new String[0]));
     }
+
+    /** The fast path's option table names exactly the single-valued options (and --debug) that picocli has. */
+    @Test
+    void quickTableMatchesTheAnnotations() {
+        java.util.Set<String> fromAnnotations = new java.util.TreeSet<>();
+        for (java.lang.reflect.Field f : LaunchCommand.class.getDeclaredFields()) {
+            CommandLine.Option o = f.getAnnotation(CommandLine.Option.class);
+            if (o != null && !o.usageHelp() && !o.versionHelp() && f.getType() != java.util.List.class) {
+                fromAnnotations.add(String.join(",", o.names()));
+            }
+        }
+        java.util.Set<String> table = new java.util.TreeSet<>();
+        for (String[] names : LaunchCommand.QUICK_OPTIONS) {
+            table.add(String.join(",", names));
+        }
+        assertEquals(fromAnnotations, table);
+        assertEquals("--debug", LaunchCommand.QUICK_OPTIONS[LaunchCommand.QUICK_DEBUG][0]);
+        assertNull(LaunchCommand.quickParse(new String[] {"--disk", "path=/d"}), "repeatable: picocli");
+    }
 }
