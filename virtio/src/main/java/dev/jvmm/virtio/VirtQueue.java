@@ -142,6 +142,14 @@ public final class VirtQueue {
         return ready && (short) availIdx() != lastAvail;
     }
 
+    /** How many chains the driver has made available that were not popped yet (0 when not ready). */
+    public int pending() {
+        if (!ready) {
+            return 0;
+        }
+        return (availIdx() - (lastAvail & 0xffff)) & 0xffff;
+    }
+
     /**
      * Pops the next available chain, or returns null when there is none. The returned object is reused; it
      * stays valid until the next call.

@@ -35,6 +35,26 @@ class VirtQueueTest {
     }
 
     @Test
+    void pendingCountsPublishedChainsNotYetPopped() {
+        VirtQueue q = drv.queue(16, false, false);
+        assertEquals(0, q.pending());
+        for (int i = 0; i < 3; i++) {
+            drv.desc(i, BUF + 0x100L * i, 16, VIRTQ_DESC_F_WRITE, 0);
+            drv.publish(i);
+        }
+        assertEquals(3, q.pending(), "three chains published");
+        assertEquals(0, q.pop().head());
+        assertEquals(2, q.pending(), "one popped");
+        q.pop();
+        q.pop();
+        assertEquals(0, q.pending());
+        assertFalse(q.hasAvailable());
+        q.reset();
+        drv.publish(0);
+        assertEquals(0, q.pending(), "a queue that is not ready has nothing pending");
+    }
+
+    @Test
     void popsAChainSplitIntoReadableThenWritableSegments() {
         VirtQueue q = drv.queue(16, false, false);
         assertNull(q.pop(), "nothing published yet");
