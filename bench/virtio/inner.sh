@@ -58,7 +58,7 @@ run() { # name round command...
   ./tcpxfer send 10.88.0.2 5002 blob 2>"$W/$name.l1tx" || true
   wait $vm || true
   wait $RECV || true; RECV=
-  grep B-RESULT "$W/$name.out" | sed "s/^.*B-RESULT/$name r$round/" | tee -a "$W/results"
+  grep B-RESULT "$W/$name.out" | tr -d '\r' | sed "s/^.*B-RESULT/$name r$round/" | tee -a "$W/results"
   grep -i "virtio-blk\|vdb\|requests" "$W/$name.out" | grep -v B-RESULT | sed "s/^/$name r$round: /" || true
 }
 vm() { # variant round
