@@ -179,6 +179,15 @@ public final class VirtQueue {
         }
         int avail = availIdx();
         short pending = (short) (avail - (lastAvail & 0xffff));
+        if (pending == 0 && eventIdx) {
+            // drained: only now ask for a kick past what we have seen (avail_event), then look again, so that a chain
+            // published before the driver could see the new avail_event is not missed. While the device is busy
+            // draining, avail_event stays behind and the driver does not kick for every chain it adds.
+            Native.putShort(usedHost + 4 + 8L * size, lastAvail);
+            VarHandle.fullFence(); // our avail_event store must be ordered before the re-read of the avail index
+            avail = availIdx();
+            pending = (short) (avail - (lastAvail & 0xffff));
+        }
         if (pending == 0) {
             return null;
         }
@@ -188,10 +197,6 @@ public final class VirtQueue {
         }
         int head = Native.getShort(availHost + 4 + 2L * ((lastAvail & 0xffff) % size)) & 0xffff;
         lastAvail++;
-        if (eventIdx) {
-            // avail_event: ask for a kick as soon as the driver adds anything past what we have seen
-            Native.putShort(usedHost + 4 + 8L * size, lastAvail);
-        }
         walk(head);
         return chain;
     }
