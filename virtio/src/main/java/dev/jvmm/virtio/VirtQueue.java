@@ -4,6 +4,7 @@ import static dev.jvmm.virtio.GuestProtocolException.Reason.*;
 
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.core.VmCoreException;
+import dev.jvmm.sys.Native;
 import java.lang.invoke.VarHandle;
 
 /**
@@ -28,6 +29,8 @@ public final class VirtQueue {
     private final DescriptorChain chain;
     private int size;
     private long descAddr, availAddr, usedAddr;
+    /** Host addresses of the three rings, resolved once by {@link #enable()} (each ring lies inside one region). */
+    private long descHost, availHost, usedHost;
     private boolean ready;
     private boolean eventIdx;
     private boolean indirect;
@@ -67,6 +70,7 @@ public final class VirtQueue {
 
     /** Set by the driver through the transport; must be a power of two ≤ {@link #maxSize()}. */
     public void setSize(int size) {
+        requireNotReady("size");
         if (size <= 0 || size > maxSize || Integer.bitCount(size) != 1) {
             throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": size " + size + " is not a power of two ≤ " + maxSize);
         }
@@ -74,6 +78,7 @@ public final class VirtQueue {
     }
 
     public void setAddresses(long desc, long avail, long used) {
+        requireNotReady("ring addresses");
         this.descAddr = desc;
         this.availAddr = avail;
         this.usedAddr = used;
@@ -89,6 +94,13 @@ public final class VirtQueue {
 
     public long usedAddr() {
         return usedAddr;
+    }
+
+    /** Ring geometry is fixed while the queue is enabled (the rings' host addresses are resolved by enable). */
+    private void requireNotReady(String what) {
+        if (ready) {
+            throw new IllegalStateException("queue " + index + ": " + what + " changed while the queue is enabled");
+        }
     }
 
     /** Negotiated features that change ring behaviour. */
@@ -114,6 +126,9 @@ public final class VirtQueue {
                     "queue %d: rings outside guest RAM desc=0x%x avail=0x%x used=0x%x size=%d", index, descAddr, availAddr,
                     usedAddr, size));
         }
+        descHost = mem.hostAddress(descAddr, descLen);
+        availHost = mem.hostAddress(availAddr, availLen);
+        usedHost = mem.hostAddress(usedAddr, usedLen);
         ready = true;
     }
 
@@ -126,13 +141,14 @@ public final class VirtQueue {
         ready = false;
         size = maxSize;
         descAddr = availAddr = usedAddr = 0;
+        descHost = availHost = usedHost = 0;
         lastAvail = nextUsed = signalledUsed = 0;
         signalledValid = false;
         eventIdx = indirect = false;
     }
 
     private int availIdx() {
-        short idx = mem.getShort(availAddr + 2);
+        short idx = Native.getShort(availHost + 2);
         VarHandle.acquireFence(); // read ring entries only after the index that publishes them
         return idx & 0xffff;
     }
@@ -140,6 +156,14 @@ public final class VirtQueue {
     /** Whether the driver has made chains available that were not popped yet. */
     public boolean hasAvailable() {
         return ready && (short) availIdx() != lastAvail;
+    }
+
+    /** How many chains the driver has made available that were not popped yet (0 when not ready). */
+    public int pending() {
+        if (!ready) {
+            return 0;
+        }
+        return (availIdx() - (lastAvail & 0xffff)) & 0xffff;
     }
 
     /**
@@ -155,6 +179,15 @@ public final class VirtQueue {
         }
         int avail = availIdx();
         short pending = (short) (avail - (lastAvail & 0xffff));
+        if (pending == 0 && eventIdx) {
+            // drained: only now ask for a kick past what we have seen (avail_event), then look again, so that a chain
+            // published before the driver could see the new avail_event is not missed. While the device is busy
+            // draining, avail_event stays behind and the driver does not kick for every chain it adds.
+            Native.putShort(usedHost + 4 + 8L * size, lastAvail);
+            VarHandle.fullFence(); // our avail_event store must be ordered before the re-read of the avail index
+            avail = availIdx();
+            pending = (short) (avail - (lastAvail & 0xffff));
+        }
         if (pending == 0) {
             return null;
         }
@@ -162,12 +195,8 @@ public final class VirtQueue {
             throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": avail idx " + avail + " ran "
                     + (pending & 0xffff) + " entries ahead of " + (lastAvail & 0xffff) + " (size " + size + ")");
         }
-        int head = mem.getShort(availAddr + 4 + 2L * ((lastAvail & 0xffff) % size)) & 0xffff;
+        int head = Native.getShort(availHost + 4 + 2L * ((lastAvail & 0xffff) % size)) & 0xffff;
         lastAvail++;
-        if (eventIdx) {
-            // avail_event: ask for a kick as soon as the driver adds anything past what we have seen
-            mem.putShort(usedAddr + 4 + 8L * size, lastAvail);
-        }
         walk(head);
         return chain;
     }
@@ -177,7 +206,7 @@ public final class VirtQueue {
             throw new GuestProtocolException(BAD_INDEX, "queue " + index + ": head index " + head + " ≥ size " + size);
         }
         chain.reset(head);
-        long table = descAddr;
+        long table = descHost; // host address of the current table; every index into it is checked against tableSize
         int tableSize = size;
         int i = head;
         int visited = 0;
@@ -189,10 +218,10 @@ public final class VirtQueue {
                         + " visits more than " + tableSize + " descriptors (a loop)");
             }
             long d = table + (long) DESC_SIZE * i;
-            long addr = mem.getLong(d);
-            int len = mem.getInt(d + 8);
-            int flags = mem.getShort(d + 12) & 0xffff;
-            int next = mem.getShort(d + 14) & 0xffff;
+            long addr = Native.getLong(d);
+            int len = Native.getInt(d + 8);
+            int flags = Native.getShort(d + 12) & 0xffff;
+            int next = Native.getShort(d + 14) & 0xffff;
             if ((flags & VIRTQ_DESC_F_INDIRECT) != 0) {
                 if (!indirect || inIndirect || (flags & VIRTQ_DESC_F_NEXT) != 0) {
                     throw new GuestProtocolException(BAD_INDIRECT, "queue " + index + ": descriptor " + i
@@ -204,11 +233,12 @@ public final class VirtQueue {
                     throw new GuestProtocolException(BAD_INDIRECT, "queue " + index + ": indirect table length "
                             + tableLen + " is not a positive multiple of 16");
                 }
-                if (!mem.contains(addr, tableLen)) {
+                try {
+                    table = mem.hostAddress(addr, tableLen);
+                } catch (VmCoreException e) {
                     throw new GuestProtocolException(OUT_OF_BOUNDS, String.format(
                             "queue %d: indirect table gpa=0x%x len=%d is outside guest RAM", index, addr, tableLen));
                 }
-                table = addr;
                 tableSize = (int) (tableLen / DESC_SIZE);
                 i = 0;
                 visited = 0;
@@ -250,12 +280,12 @@ public final class VirtQueue {
 
     /** Returns the chain with {@code head} to the driver, reporting {@code written} bytes written into it. */
     public void addUsed(int head, long written) {
-        long e = usedAddr + 4 + 8L * ((nextUsed & 0xffff) % size);
-        mem.putInt(e, head);
-        mem.putInt(e + 4, (int) written);
+        long e = usedHost + 4 + 8L * ((nextUsed & 0xffff) % size);
+        Native.putInt(e, head);
+        Native.putInt(e + 4, (int) written);
         VarHandle.releaseFence(); // the element must be visible before the index that publishes it
         nextUsed++;
-        mem.putShort(usedAddr + 2, nextUsed);
+        Native.putShort(usedHost + 2, nextUsed);
     }
 
     /**
@@ -273,7 +303,7 @@ public final class VirtQueue {
     public boolean needsInterrupt() {
         VarHandle.fullFence(); // our used idx store must be ordered before reading the driver's used_event/flags
         if (!eventIdx) {
-            return (mem.getShort(availAddr) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
+            return (Native.getShort(availHost) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
         }
         short old = signalledUsed;
         short now = nextUsed;
@@ -283,7 +313,7 @@ public final class VirtQueue {
         if (!valid) {
             return true;
         }
-        short usedEvent = mem.getShort(availAddr + 4 + 2L * size);
+        short usedEvent = Native.getShort(availHost + 4 + 2L * size);
         // vring_need_event: (u16)(new - event - 1) < (u16)(new - old)
         return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
     }

@@ -47,6 +47,10 @@ public final class VirtioBlk extends VirtioDevice {
     private final AtomicLong bounced = new AtomicLong();
     private final AtomicLong ioErrors = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
+    private final AtomicLong writes = new AtomicLong();
+    private final AtomicLong flushes = new AtomicLong();
+    /** Most chains found available at once by one worker (how many requests the guest keeps in flight). */
+    private volatile int maxBatch;
 
     public VirtioBlk(String name, BlockBackend backend, int queues, String serial) {
         super(name, Config.SIZE);
@@ -161,9 +165,18 @@ public final class VirtioBlk extends VirtioDevice {
         workers.clear();
     }
 
+    /** Most requests one queue found pending at once (the guest's effective queue depth, as seen by the device). */
+    public int maxBatch() {
+        return maxBatch;
+    }
+
     @Override
     public void close() {
         reset();
+        if (requests.get() > 0) {
+            log.debug("{}: {} requests ({} writes, {} flushes), {} bounced, {} I/O errors, at most {} pending at once",
+                    name(), requests.get(), writes.get(), flushes.get(), bounced.get(), ioErrors.get(), maxBatch);
+        }
         backend.close();
     }
 
@@ -188,6 +201,10 @@ public final class VirtioBlk extends VirtioDevice {
             kick.drain();
             boolean any = false;
             DescriptorChain c;
+            int batch = queue.pending();
+            if (batch > maxBatch) {
+                maxBatch = batch;
+            }
             while ((c = queue.pop()) != null) {
                 long written = handle(c);
                 queue.addUsed(c.head(), written);
@@ -242,10 +259,14 @@ public final class VirtioBlk extends VirtioDevice {
                         status = VIRTIO_BLK_S_IOERR;
                         break;
                     }
+                    writes.incrementAndGet();
                     iov.fill(c, 0, r, VirtioBlkLayout.OutHdr.SIZEOF, 0);
                     status = transfer(true, sector, readData);
                 }
-                case VIRTIO_BLK_T_FLUSH -> status = backend.flush() == 0 ? VIRTIO_BLK_S_OK : ioError("flush", 0, 0);
+                case VIRTIO_BLK_T_FLUSH -> {
+                    flushes.incrementAndGet();
+                    status = backend.flush() == 0 ? VIRTIO_BLK_S_OK : ioError("flush", 0, 0);
+                }
                 case VIRTIO_BLK_T_GET_ID -> {
                     iov.fill(c, r, n, 0, 1);
                     long len = Math.min(writeData, VIRTIO_BLK_ID_BYTES);

@@ -209,6 +209,36 @@ class VirtioBlkTest {
     }
 
     @Test
+    void requestsPublishedBeforeOneKickAreServedAsOneBatchAndCounted() throws Exception {
+        Path img = image(1 << 20);
+        VirtioBlk blk = start(img, false, CacheMode.WRITEBACK, 1);
+        TestDriver t = drv.rings.get(0);
+        byte[] data = random(3 * 4096, 6);
+        for (int k = 0; k < 3; k++) {
+            long hdr = HDR + 0x100L * k, status = STATUS + 0x100L * k, buf = DATA + 0x10000L * k;
+            mem.putInt(hdr, VIRTIO_BLK_T_OUT);
+            mem.putInt(hdr + 4, 0);
+            mem.putLong(hdr + 8, 8L * k);
+            mem.putByte(status, 0xee);
+            mem.write(buf, data, 4096 * k, 4096);
+            t.desc(3 * k, hdr, 16, VIRTQ_DESC_F_NEXT, 3 * k + 1);
+            t.desc(3 * k + 1, buf, 4096, VIRTQ_DESC_F_NEXT, 3 * k + 2);
+            t.desc(3 * k + 2, status, 1, VIRTQ_DESC_F_WRITE, 0);
+            t.publish(3 * k);
+        }
+        drv.kick(0);
+        used += 3;
+        assertTrue(drv.awaitUsed(0, used), "all three completed");
+        for (int k = 0; k < 3; k++) {
+            assertEquals(VIRTIO_BLK_S_OK, mem.getByte(STATUS + 0x100L * k) & 0xff);
+        }
+        assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(img), 0, data.length));
+        assertEquals(3, blk.requests());
+        assertEquals(3, blk.maxBatch(), "the device saw the three requests pending at once");
+        assertTrue(irqs.vectors.get(0).await(), "the batch was signalled");
+    }
+
+    @Test
     void multiqueueServesEachQueueOnItsOwnThread() throws Exception {
         Path img = image(1 << 20);
         start(img, false, CacheMode.WRITEBACK, 2);
