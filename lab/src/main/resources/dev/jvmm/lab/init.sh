@@ -52,7 +52,19 @@ if has_tag hostroot; then
     mkdir -p /host/dev/pts /host/dev/shm
     mount -t devpts devpts /host/dev/pts
     mount -t tmpfs tmpfs /host/dev/shm
+    # /tmp must be writable, but a checkout under the host's /tmp (a CI clone) must stay reachable at its path: keep
+    # the host's /tmp entries visible (read-only, bind mounts) on top of a fresh tmpfs. The JVM's own perf-data
+    # directory is left out so that a JVM in L1 can create its own.
+    mkdir -p /hosttmp
+    mount -o bind /host/tmp /hosttmp
     mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+    for e in /hosttmp/* /hosttmp/.[!.]*; do
+      [ -e "$e" ] || continue
+      n=${e#/hosttmp/}
+      case "$n" in hsperfdata_*) continue ;; esac
+      if [ -d "$e" ]; then mkdir -p "/host/tmp/$n"; else : > "/host/tmp/$n"; fi
+      mount -o bind "$e" "/host/tmp/$n" 2>/dev/null || rm -rf "/host/tmp/$n"
+    done
     mount -t tmpfs -o mode=755 tmpfs /host/run
     [ -d /host/sys/kernel/debug ] && mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
     ROOT=/host
@@ -141,7 +153,7 @@ case "$JVMM_MODE" in
     ;;
   shell)
     say "shell"
-    echo "jvmm lab shell: the host's / is at / (read-only; tmpfs on /tmp and /run; scratch disk at ${JVMM_SCRATCH:-none})."
+    echo "jvmm lab shell: the host's / is at / (read-only; tmpfs on /tmp (the host's /tmp entries bound read-only on it) and /run; scratch disk at ${JVMM_SCRATCH:-none})."
     echo "Leave with 'exit' (powers L1 off) or Ctrl-A X (kills QEMU)."
     if [ -n "$ROOT" ]; then
       setsid cttyhack chroot "$ROOT" /bin/sh -c 'cd /; export PS1="jvmm-lab-L1# " HOME=/root; exec /bin/bash --norc -i 2>/dev/null || exec /bin/sh -i'
