@@ -39,7 +39,7 @@ class LabSessionLabTest {
     @Test
     void scratchDiskTakesODirectAndTmpIsWritable(LabSession lab) {
         lab.run("dd if=/dev/zero of=$JVMM_LAB_SCRATCH/direct.img bs=1M count=4 oflag=direct status=none"
-                + " && rm $JVMM_LAB_SCRATCH/direct.img && echo x > /tmp/x && cat /tmp/x", Duration.ofSeconds(60)).assertOk();
+                + " && rm $JVMM_LAB_SCRATCH/direct.img && f=$(mktemp) && echo x > $f && cat $f", Duration.ofSeconds(60)).assertOk();
         assertEquals(lab.scratchDir().toString(),
                 lab.run("echo $JVMM_LAB_SCRATCH", Duration.ofSeconds(30)).assertOk().output().strip());
     }
