@@ -85,6 +85,29 @@ public final class Native {
         IO.putByte(address, value);
     }
 
+    /**
+     * Loads a 1-, 2-, 4- or 8-byte little-endian value, zero-extended: the data of a port I/O or MMIO exit in
+     * {@code kvm_run}. Any other size reads 8 bytes.
+     */
+    public static long getSized(long address, int size) {
+        return switch (size) {
+            case 1 -> IO.getByte(address) & 0xffL;
+            case 2 -> IO.getShort(address) & 0xffffL;
+            case 4 -> IO.getInt(address) & 0xffff_ffffL;
+            default -> IO.getLong(address);
+        };
+    }
+
+    /** Stores the low {@code size} (1, 2, 4, else 8) bytes of {@code value}, little-endian. */
+    public static void putSized(long address, int size, long value) {
+        switch (size) {
+            case 1 -> IO.putByte(address, (byte) value);
+            case 2 -> IO.putShort(address, (short) value);
+            case 4 -> IO.putInt(address, (int) value);
+            default -> IO.putLong(address, value);
+        }
+    }
+
     public static void get(long address, byte[] dst, int off, int len) {
         IO.getByteArray(address, dst, off, len);
     }

@@ -123,9 +123,9 @@ public final class TinyGuest implements AutoCloseable {
                         long a = vcpu.ioDataAddress(i);
                         int size = vcpu.ioSize();
                         if (vcpu.ioIsOut()) {
-                            pio.write(port, size, readLe(a, size));
+                            pio.write(port, size, Native.getSized(a, size));
                         } else {
-                            writeLe(a, size, pio.read(port, size));
+                            Native.putSized(a, size, pio.read(port, size));
                         }
                     }
                 }
@@ -133,9 +133,9 @@ public final class TinyGuest implements AutoCloseable {
                     long a = vcpu.mmioDataAddress();
                     int len = vcpu.mmioLen();
                     if (vcpu.mmioIsWrite()) {
-                        mmio.write(vcpu.mmioPhysAddr(), len, readLe(a, len));
+                        mmio.write(vcpu.mmioPhysAddr(), len, Native.getSized(a, len));
                     } else {
-                        writeLe(a, len, mmio.read(vcpu.mmioPhysAddr(), len));
+                        Native.putSized(a, len, mmio.read(vcpu.mmioPhysAddr(), len));
                     }
                 }
                 case HLT -> {
@@ -238,24 +238,6 @@ public final class TinyGuest implements AutoCloseable {
             o += p.length;
         }
         return out;
-    }
-
-    public static long readLe(long addr, int size) {
-        return switch (size) {
-            case 1 -> Native.getByte(addr) & 0xffL;
-            case 2 -> Native.getShort(addr) & 0xffffL;
-            case 4 -> Native.getInt(addr) & 0xffffffffL;
-            default -> Native.getLong(addr);
-        };
-    }
-
-    public static void writeLe(long addr, int size, long v) {
-        switch (size) {
-            case 1 -> Native.putByte(addr, (byte) v);
-            case 2 -> Native.putShort(addr, (short) v);
-            case 4 -> Native.putInt(addr, (int) v);
-            default -> Native.putLong(addr, v);
-        }
     }
 
     @Override

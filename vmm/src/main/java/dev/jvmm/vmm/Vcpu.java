@@ -151,9 +151,9 @@ final class Vcpu implements AutoCloseable {
         for (int i = 0, n = fd.ioCount(); i < n; i++) {
             long a = fd.ioDataAddress(i);
             if (out) {
-                pio.write(port, size, read(a, size));
+                pio.write(port, size, Native.getSized(a, size));
             } else {
-                write(a, size, pio.read(port, size));
+                Native.putSized(a, size, pio.read(port, size));
             }
         }
     }
@@ -163,27 +163,9 @@ final class Vcpu implements AutoCloseable {
         int len = fd.mmioLen();
         long a = fd.mmioDataAddress();
         if (fd.mmioIsWrite()) {
-            mmio.write(addr, len, read(a, len));
+            mmio.write(addr, len, Native.getSized(a, len));
         } else {
-            write(a, len, mmio.read(addr, len));
-        }
-    }
-
-    private static long read(long a, int size) {
-        return switch (size) {
-            case 1 -> Native.getByte(a) & 0xffL;
-            case 2 -> Native.getShort(a) & 0xffffL;
-            case 4 -> Native.getInt(a) & 0xffff_ffffL;
-            default -> Native.getLong(a);
-        };
-    }
-
-    private static void write(long a, int size, long v) {
-        switch (size) {
-            case 1 -> Native.putByte(a, (byte) v);
-            case 2 -> Native.putShort(a, (short) v);
-            case 4 -> Native.putInt(a, (int) v);
-            default -> Native.putLong(a, v);
+            Native.putSized(a, len, mmio.read(addr, len));
         }
     }
 
