@@ -1,81 +1,249 @@
 package dev.jvmm.sys;
 
-import jnr.ffi.annotations.SaveError;
+import java.nio.charset.StandardCharsets;
+
+import com.kenai.jffi.CallContext;
+import com.kenai.jffi.CallingConvention;
+import com.kenai.jffi.Invoker;
+import com.kenai.jffi.Library;
+import com.kenai.jffi.MemoryIO;
+import com.kenai.jffi.Type;
 
 /**
- * The one libc binding of jvmm, loaded once by {@link Native}. Pointers are passed as raw {@code long}
+ * The one libc binding of jvmm, made once by {@link Native}. Pointers are passed as raw {@code long}
  * addresses (x86-64 passes pointers and 64-bit integers the same way), so callers manage native memory
- * themselves with {@link NativeBuffer}, {@link Mmap} or guest RAM, and no call allocates.
+ * themselves with {@link NativeBuffer}, {@link Mmap} or guest RAM, and no call allocates ({@link #open} excepted).
  *
- * <p>Every function saves errno; read it with {@link Native#errno()} right after the call.
+ * <p>Every call goes straight to jffi's numeric invokers with a libffi call context made here: one {@code dlsym}
+ * and one context per function, no generated classes. (jnr-ffi's {@code LibraryLoader} made the same calls through
+ * a stub class it generated with ASM at run time, which cost a third of {@code jvmm launch}'s start-up and could
+ * not be kept in the AppCDS archive; see docs/performance.md.) Every function saves errno; read it with
+ * {@link Native#errno()} right after the call. Declare only what is used.
  */
-public interface LibC {
-    @SaveError int open(String path, int flags, int mode);
+public final class LibC {
+    private static final Invoker INVOKER = Invoker.getInstance();
+    private static final MemoryIO IO = MemoryIO.getInstance();
+    private static final Type I = Type.SINT32;
+    private static final Type L = Type.SINT64;
+    private static final Library C = open();
 
-    @SaveError int close(int fd);
+    /** One bound function: its address and the libffi description of its C prototype. */
+    private record Fn(String name, long address, CallContext ctx) {
+    }
 
-    @SaveError int ioctl(int fd, long request, long arg);
+    private static Library open() {
+        Library lib = Library.getCachedInstance("libc.so.6", Library.LAZY | Library.GLOBAL);
+        if (lib == null) {
+            throw new UnsatisfiedLinkError("cannot open libc.so.6: " + Library.getLastError());
+        }
+        return lib;
+    }
 
-    @SaveError long mmap(long addr, long length, int prot, int flags, int fd, long offset);
+    private static Fn fn(String name, Type ret, Type... params) {
+        long address = C.getSymbolAddress(name);
+        if (address == 0) {
+            throw new UnsatisfiedLinkError("libc.so.6 has no " + name + ": " + Library.getLastError());
+        }
+        return new Fn(name, address, CallContext.getCallContext(ret, params, CallingConvention.DEFAULT, true));
+    }
 
-    @SaveError int munmap(long addr, long length);
+    private static final Fn OPEN = fn("open", I, L, I, I);
+    private static final Fn CLOSE = fn("close", I, I);
+    private static final Fn IOCTL = fn("ioctl", I, I, L, L);
+    private static final Fn MMAP = fn("mmap", L, L, L, I, I, I, L);
+    private static final Fn MUNMAP = fn("munmap", I, L, L);
+    private static final Fn EVENTFD = fn("eventfd", I, I, I);
+    private static final Fn EPOLL_CREATE1 = fn("epoll_create1", I, I);
+    private static final Fn EPOLL_CTL = fn("epoll_ctl", I, I, I, I, L);
+    private static final Fn EPOLL_WAIT = fn("epoll_wait", I, I, L, I, I);
+    private static final Fn READ = fn("read", L, I, L, L);
+    private static final Fn WRITE = fn("write", L, I, L, L);
+    private static final Fn READV = fn("readv", L, I, L, I);
+    private static final Fn WRITEV = fn("writev", L, I, L, I);
+    private static final Fn PREADV = fn("preadv", L, I, L, I, L);
+    private static final Fn PWRITEV = fn("pwritev", L, I, L, I, L);
+    private static final Fn PREAD = fn("pread", L, I, L, L, L);
+    private static final Fn PWRITE = fn("pwrite", L, I, L, L, L);
+    private static final Fn FCNTL = fn("fcntl", I, I, I, I);
+    private static final Fn SOCKET = fn("socket", I, I, I, I);
+    private static final Fn BIND = fn("bind", I, I, L, I);
+    private static final Fn SENDMSG = fn("sendmsg", L, I, L, I);
+    private static final Fn RECVMSG = fn("recvmsg", L, I, L, I);
+    private static final Fn SENDTO = fn("sendto", L, I, L, L, I, L, I);
+    private static final Fn RECV = fn("recv", L, I, L, L, I);
+    private static final Fn GETPID = fn("getpid", I);
+    private static final Fn GETTID = fn("gettid", I);
+    private static final Fn TGKILL = fn("tgkill", I, I, I, I);
+    private static final Fn FDATASYNC = fn("fdatasync", I, I);
+    private static final Fn FALLOCATE = fn("fallocate", I, I, I, L, L);
+    private static final Fn LSEEK = fn("lseek", L, I, L, I);
+    private static final Fn SETSOCKOPT = fn("setsockopt", I, I, I, I, L, I);
+    private static final Fn SETNS = fn("setns", I, I, I);
 
-    @SaveError int eventfd(int initval, int flags);
+    LibC() {
+    }
 
-    @SaveError int epoll_create1(int flags);
+    private static int i(Fn f, long a) {
+        return (int) INVOKER.invokeN1(f.ctx, f.address, a);
+    }
 
-    @SaveError int epoll_ctl(int epfd, int op, int fd, long event);
+    private static int i(Fn f, long a, long b) {
+        return (int) INVOKER.invokeN2(f.ctx, f.address, a, b);
+    }
 
-    @SaveError int epoll_wait(int epfd, long events, int maxevents, int timeout);
+    private static long l(Fn f, long a, long b, long c) {
+        return INVOKER.invokeN3(f.ctx, f.address, a, b, c);
+    }
 
-    @SaveError long read(int fd, long buf, long count);
+    private static long l(Fn f, long a, long b, long c, long d) {
+        return INVOKER.invokeN4(f.ctx, f.address, a, b, c, d);
+    }
 
-    @SaveError long write(int fd, long buf, long count);
+    /** open(2); {@code path} is passed as UTF-8 and must not contain a NUL character. */
+    public int open(String path, int flags, int mode) {
+        if (path.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("path contains a NUL character: " + path.replace('\0', '?'));
+        }
+        byte[] b = path.getBytes(StandardCharsets.UTF_8);
+        long s = IO.allocateMemory(b.length + 1, false);
+        if (s == 0) {
+            throw new OutOfMemoryError("no native memory for the path " + path);
+        }
+        try {
+            IO.putByteArray(s, b, 0, b.length);
+            IO.putByte(s + b.length, (byte) 0);
+            return (int) l(OPEN, s, flags, mode);
+        } finally {
+            IO.freeMemory(s);
+        }
+    }
 
-    @SaveError long readv(int fd, long iov, int iovcnt);
+    public int close(int fd) {
+        return i(CLOSE, fd);
+    }
 
-    @SaveError long writev(int fd, long iov, int iovcnt);
+    public int ioctl(int fd, long request, long arg) {
+        return (int) l(IOCTL, fd, request, arg);
+    }
 
-    @SaveError long preadv(int fd, long iov, int iovcnt, long offset);
+    public long mmap(long addr, long length, int prot, int flags, int fd, long offset) {
+        return INVOKER.invokeN6(MMAP.ctx, MMAP.address, addr, length, prot, flags, fd, offset);
+    }
 
-    @SaveError long pwritev(int fd, long iov, int iovcnt, long offset);
+    public int munmap(long addr, long length) {
+        return i(MUNMAP, addr, length);
+    }
 
-    @SaveError long pread(int fd, long buf, long count, long offset);
+    public int eventfd(int initval, int flags) {
+        return i(EVENTFD, initval, flags);
+    }
 
-    @SaveError long pwrite(int fd, long buf, long count, long offset);
+    public int epoll_create1(int flags) {
+        return i(EPOLL_CREATE1, flags);
+    }
 
-    @SaveError int fcntl(int fd, int cmd, int arg);
+    public int epoll_ctl(int epfd, int op, int fd, long event) {
+        return (int) l(EPOLL_CTL, epfd, op, fd, event);
+    }
 
-    @SaveError int socket(int domain, int type, int protocol);
+    public int epoll_wait(int epfd, long events, int maxevents, int timeout) {
+        return (int) l(EPOLL_WAIT, epfd, events, maxevents, timeout);
+    }
 
-    @SaveError int bind(int fd, long addr, int addrlen);
+    public long read(int fd, long buf, long count) {
+        return l(READ, fd, buf, count);
+    }
 
-    @SaveError long sendmsg(int fd, long msg, int flags);
+    public long write(int fd, long buf, long count) {
+        return l(WRITE, fd, buf, count);
+    }
 
-    @SaveError long recvmsg(int fd, long msg, int flags);
+    public long readv(int fd, long iov, int iovcnt) {
+        return l(READV, fd, iov, iovcnt);
+    }
 
-    @SaveError long sendto(int fd, long buf, long len, int flags, long destAddr, int addrlen);
+    public long writev(int fd, long iov, int iovcnt) {
+        return l(WRITEV, fd, iov, iovcnt);
+    }
 
-    @SaveError long recv(int fd, long buf, long len, int flags);
+    public long preadv(int fd, long iov, int iovcnt, long offset) {
+        return l(PREADV, fd, iov, iovcnt, offset);
+    }
 
-    @SaveError int getpid();
+    public long pwritev(int fd, long iov, int iovcnt, long offset) {
+        return l(PWRITEV, fd, iov, iovcnt, offset);
+    }
+
+    public long pread(int fd, long buf, long count, long offset) {
+        return l(PREAD, fd, buf, count, offset);
+    }
+
+    public long pwrite(int fd, long buf, long count, long offset) {
+        return l(PWRITE, fd, buf, count, offset);
+    }
+
+    public int fcntl(int fd, int cmd, int arg) {
+        return (int) l(FCNTL, fd, cmd, arg);
+    }
+
+    public int socket(int domain, int type, int protocol) {
+        return (int) l(SOCKET, domain, type, protocol);
+    }
+
+    public int bind(int fd, long addr, int addrlen) {
+        return (int) l(BIND, fd, addr, addrlen);
+    }
+
+    public long sendmsg(int fd, long msg, int flags) {
+        return l(SENDMSG, fd, msg, flags);
+    }
+
+    public long recvmsg(int fd, long msg, int flags) {
+        return l(RECVMSG, fd, msg, flags);
+    }
+
+    public long sendto(int fd, long buf, long len, int flags, long destAddr, int addrlen) {
+        return INVOKER.invokeN6(SENDTO.ctx, SENDTO.address, fd, buf, len, flags, destAddr, addrlen);
+    }
+
+    public long recv(int fd, long buf, long len, int flags) {
+        return l(RECV, fd, buf, len, flags);
+    }
+
+    public int getpid() {
+        return (int) INVOKER.invokeN0(GETPID.ctx, GETPID.address);
+    }
 
     /** gettid(2): the calling thread's kernel id (glibc 2.30+). */
-    int gettid();
+    public int gettid() {
+        return (int) INVOKER.invokeN0(GETTID.ctx, GETTID.address);
+    }
 
     /** tgkill(2): send a signal to one thread, e.g. to kick a vCPU thread out of KVM_RUN. */
-    @SaveError int tgkill(int tgid, int tid, int sig);
+    public int tgkill(int tgid, int tid, int sig) {
+        return (int) l(TGKILL, tgid, tid, sig);
+    }
 
     // Block backends (virtio-blk): flush, discard/write-zeroes and sizing.
-    @SaveError int fdatasync(int fd);
+    public int fdatasync(int fd) {
+        return i(FDATASYNC, fd);
+    }
 
-    @SaveError int fallocate(int fd, int mode, long offset, long len);
+    public int fallocate(int fd, int mode, long offset, long len) {
+        return (int) l(FALLOCATE, fd, mode, offset, len);
+    }
 
-    @SaveError long lseek(int fd, long offset, int whence);
+    public long lseek(int fd, long offset, int whence) {
+        return l(LSEEK, fd, offset, whence);
+    }
 
     /** setsockopt(2); used for SOL_NETLINK options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK) and SO_RCVBUF. */
-    @SaveError int setsockopt(int fd, int level, int optname, long optval, int optlen);
+    public int setsockopt(int fd, int level, int optname, long optval, int optlen) {
+        return (int) INVOKER.invokeN5(SETSOCKOPT.ctx, SETSOCKOPT.address, fd, level, optname, optval, optlen);
+    }
 
     /** setns(2): moves the calling thread into the namespace behind {@code fd} (tests put TAPs and sockets in a netns). */
-    @SaveError int setns(int fd, int nstype);
+    public int setns(int fd, int nstype) {
+        return i(SETNS, fd, nstype);
+    }
 }

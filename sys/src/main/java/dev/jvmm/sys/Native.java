@@ -1,28 +1,16 @@
 package dev.jvmm.sys;
 
+import com.kenai.jffi.LastError;
 import com.kenai.jffi.MemoryIO;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.LibraryOption;
-import jnr.ffi.Runtime;
 
 import dev.jvmm.sys.uapi.CConstants;
 
 /** Holder of the single {@link LibC} instance, errno access and raw native memory access. */
 @CConstants(headers = {"fcntl.h", "sys/mman.h"})
 public final class Native {
-    static {
-        // jnr-ffi's x86 assembly stubs pass the 6th argument wrongly (mmap's offset arrives as garbage and
-        // glibc answers EINVAL without a syscall); its ASM-generated stubs are correct, so use those.
-        if (System.getProperty("jnr.ffi.x86asm.enabled") == null) {
-            System.setProperty("jnr.ffi.x86asm.enabled", "false");
-        }
-    }
-
     /** The libc binding. */
-    public static final LibC LIBC = LibraryLoader.create(LibC.class)
-            .option(LibraryOption.SaveError, true)
-            .load("c");
-    private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+    public static final LibC LIBC = new LibC();
+    private static final LastError LAST_ERROR = LastError.getInstance();
     private static final MemoryIO IO = MemoryIO.getInstance();
 
     // open(2) flags, mmap(2) constants and friends for x86-64 Linux; checked against the headers in tests.
@@ -50,7 +38,7 @@ public final class Native {
 
     /** errno saved by the last call on this thread. */
     public static int errno() {
-        return RUNTIME.getLastError();
+        return LAST_ERROR.get();
     }
 
     public static int getInt(long address) {
