@@ -52,6 +52,7 @@ public final class LibC {
     private static final Fn IOCTL = fn("ioctl", I, I, L, L);
     private static final Fn MMAP = fn("mmap", L, L, L, I, I, I, L);
     private static final Fn MUNMAP = fn("munmap", I, L, L);
+    private static final Fn MADVISE = fn("madvise", I, L, L, I);
     private static final Fn EVENTFD = fn("eventfd", I, I, I);
     private static final Fn EPOLL_CREATE1 = fn("epoll_create1", I, I);
     private static final Fn EPOLL_CTL = fn("epoll_ctl", I, I, I, I, L);
@@ -132,6 +133,10 @@ public final class LibC {
 
     public int munmap(long addr, long length) {
         return i(MUNMAP, addr, length);
+    }
+
+    public int madvise(long addr, long length, int advice) {
+        return (int) l(MADVISE, addr, length, advice);
     }
 
     public int eventfd(int initval, int flags) {

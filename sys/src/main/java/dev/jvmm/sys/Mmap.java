@@ -18,6 +18,40 @@ public final class Mmap implements AutoCloseable {
                 Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name);
     }
 
+    /**
+     * Private anonymous read-write memory like {@link #anonymous}, starting on an {@code align} boundary (a power of
+     * two, e.g. 2 MiB), so that the kernel can back it with transparent huge pages and KVM can map it into the guest
+     * with huge pages (a guest-physical and a host-virtual address must agree modulo 2 MiB for that). Reserves
+     * {@code length + align} and unmaps the unaligned head and tail.
+     */
+    public static Mmap anonymousAligned(long length, long align, String name) {
+        if (align <= 4096 || Long.bitCount(align) != 1) {
+            throw new IllegalArgumentException("alignment 0x" + Long.toHexString(align) + " for " + name
+                    + " is not a power of two above the page size");
+        }
+        Mmap whole = map(0, length + align, Native.PROT_READ | Native.PROT_WRITE,
+                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name);
+        long a = whole.address;
+        long start = (a + align - 1) & -align;
+        long end = start + length;
+        if (start > a) {
+            Native.LIBC.munmap(a, start - a);
+        }
+        if (a + length + align > end) {
+            Native.LIBC.munmap(end, a + length + align - end);
+        }
+        return new Mmap(start, length, name);
+    }
+
+    /**
+     * madvise(MADV_HUGEPAGE): asks for transparent huge pages even where the host's policy is "madvise" (and, with
+     * the default defrag policy, for compaction at fault time). False where the kernel refuses (no THP support);
+     * the memory works either way.
+     */
+    public boolean adviseHugePages() {
+        return Native.LIBC.madvise(address(), length, Native.MADV_HUGEPAGE) == 0;
+    }
+
     /** Maps {@code length} bytes of {@code fd} at {@code offset} shared, as for kvm_run or a VFIO BAR. */
     public static Mmap shared(Fd fd, long length, long offset, int prot, String name) {
         return map(0, length, prot, Native.MAP_SHARED, fd.fd(), offset, name);

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class EventFdEpollTest {
@@ -49,5 +53,33 @@ class EventFdEpollTest {
             assertEquals(7, b.getInt(12));
             assertThrows(IndexOutOfBoundsException.class, () -> b.putInt(13, 1));
         }
+    }
+
+    @Test
+    void alignedAnonymousMemoryStartsOnTheBoundaryAndCanAskForHugePages() throws IOException {
+        long twoMiB = 2L << 20;
+        try (Mmap m = Mmap.anonymousAligned(6 * twoMiB, twoMiB, "aligned")) {
+            assertEquals(0, m.address() % twoMiB, "address 0x" + Long.toHexString(m.address()));
+            assertEquals(6 * twoMiB, m.length());
+            Native.putLong(m.address(), 1);
+            Native.putLong(m.address() + m.length() - 8, 2); // the whole length is mapped
+            assertEquals(3, Native.getLong(m.address()) + Native.getLong(m.address() + m.length() - 8));
+            boolean thp = Files.exists(Path.of("/sys/kernel/mm/transparent_hugepage/enabled"));
+            assertEquals(thp, m.adviseHugePages(), "madvise(MADV_HUGEPAGE) with THP support " + thp);
+            if (thp) { // the kernel's view of the mapping: exactly our range, flagged "hg"
+                List<String> smaps = Files.readAllLines(Path.of("/proc/self/smaps"));
+                String head = Long.toHexString(m.address()) + "-" + Long.toHexString(m.address() + m.length()) + " ";
+                int i = 0;
+                while (i < smaps.size() && !smaps.get(i).startsWith(head)) {
+                    i++;
+                }
+                assertTrue(i < smaps.size(), "no mapping " + head + "in /proc/self/smaps");
+                while (!smaps.get(i).startsWith("VmFlags:")) {
+                    i++;
+                }
+                assertTrue(smaps.get(i).contains(" hg"), smaps.get(i));
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Mmap.anonymousAligned(4096, 3000, "bad"));
     }
 }

@@ -12,6 +12,9 @@ import java.util.List;
  * entirely inside one region throws {@link VmCoreException} with reason {@code OUT_OF_BOUNDS}.
  */
 public final class GuestMemory implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GuestMemory.class);
+    /** Transparent huge page size on x86-64; regions at least this large are aligned to it. */
+    static final long HUGE_PAGE = 2L << 20;
     /** One contiguous region of guest RAM. */
     public record Region(long guestPhysAddr, long size, long hostAddress) {
         public long end() {
@@ -57,8 +60,15 @@ public final class GuestMemory implements AutoCloseable {
         try {
             for (int i = 0; i < sorted.size(); i++) {
                 Range r = sorted.get(i);
-                Mmap m = Mmap.anonymous(r.size(), String.format("guest RAM @0x%x", r.guestPhysAddr()));
+                String name = "guest RAM @0x" + Long.toHexString(r.guestPhysAddr());
+                // As QEMU does: 2 MiB-aligned and advised for transparent huge pages, so that the host backs guest
+                // RAM with huge pages and KVM maps them as such (fewer nested page faults and TLB misses).
+                Mmap m = r.size() >= HUGE_PAGE ? Mmap.anonymousAligned(r.size(), HUGE_PAGE, name)
+                        : Mmap.anonymous(r.size(), name);
                 maps.add(m);
+                if (r.size() >= HUGE_PAGE && !m.adviseHugePages()) {
+                    log.debug("{}: madvise(MADV_HUGEPAGE) refused (errno {}); small pages", name, Native.errno());
+                }
                 regions[i] = new Region(r.guestPhysAddr(), r.size(), m.address());
             }
         } catch (RuntimeException e) {

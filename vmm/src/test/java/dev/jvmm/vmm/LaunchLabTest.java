@@ -107,6 +107,32 @@ class LaunchLabTest {
     }
 
     @Test
+    void rebootWithRestartBootsTheGuestAgain(LabSession lab) {
+        // --on-reboot restart: the reset request builds and boots the VM again. A 1 MiB disk carries the state
+        // across the reboot: boot 1 writes "boot1" to it and reboots, boot 2 finds it and powers off.
+        String guest = "if [ \"$(head -c 5 /dev/vda)\" = boot1 ]; then echo JVMM-BOOT second; poweroff -f;"
+                + " else printf boot1 > /dev/vda; sync; echo JVMM-BOOT first; reboot -f; fi";
+        List<String> args = kitArgs(lab, 1, guest);
+        args.addAll(List.of("--on-reboot", "restart", "--disk", "path=STATE"));
+        String w = "$JVMM_LAB_SCRATCH/restart";
+        String cmd = String.join("\n",
+                "rm -rf " + w + " && mkdir -p " + w + " && truncate -s 1M " + w + "/state.img || exit 1",
+                jvmm(args).replace("path=STATE", "path=\"" + w + "/state.img\"") + "; echo L1-RC $?",
+                "echo L1-STATE $(head -c 5 " + w + "/state.img)",
+                "rm -rf " + w);
+        CommandResult r = lab.run(cmd, BOOT_TIMEOUT.multipliedBy(2)).assertOk();
+        String out = r.output();
+        assertTrue(out.contains("L1-RC 0"), "jvmm exit code:\n" + out);
+        int first = out.indexOf("JVMM-BOOT first");
+        int second = out.indexOf("JVMM-BOOT second");
+        assertTrue(first >= 0 && second > first, "the guest did not boot twice:\n" + out);
+        assertTrue(out.contains("restarting the VM (boot 2)"), out);
+        assertTrue(out.contains("jvmm: guest powered off (ACPI S5)"), out);
+        assertTrue(out.contains("L1-STATE boot1"), "the disk written in boot 1:\n" + out);
+        System.err.printf("[lab] jvmm --on-reboot restart, two boots: %.1f s%n", r.duration().toMillis() / 1000.0);
+    }
+
+    @Test
     void guestPanicExitsWithCrashStatus(LabSession lab) {
         CommandResult r = lab.run(jvmm(kitArgs(lab, 1, "echo c > /proc/sysrq-trigger")), BOOT_TIMEOUT);
         assertEquals(LaunchCommand.EXIT_GUEST_CRASH, r.exitCode(), "jvmm exit code; output:\n" + r.output());

@@ -66,7 +66,8 @@ public final class VmFd implements AutoCloseable {
         arg.putLong(KvmUserspaceMemoryRegion.MEMORY_SIZE, memorySize);
         arg.putLong(KvmUserspaceMemoryRegion.USERSPACE_ADDR, userspaceAddr);
         fd.ioctl("KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION, arg.address(),
-                String.format("slot=%d gpa=0x%x size=0x%x hva=0x%x", slot, guestPhysAddr, memorySize, userspaceAddr));
+                "slot=" + slot + " gpa=0x" + Long.toHexString(guestPhysAddr) + " size=0x" + Long.toHexString(memorySize)
+                        + " hva=0x" + Long.toHexString(userspaceAddr));
     }
 
     /** KVM_CREATE_IRQCHIP: in-kernel PIC, IOAPIC and LAPICs. */
@@ -83,13 +84,14 @@ public final class VmFd implements AutoCloseable {
 
     /** KVM_SET_TSS_ADDR: three pages of guest-physical space the VM must leave unused (Intel). */
     public void setTssAddr(long addr) {
-        fd.ioctl("KVM_SET_TSS_ADDR", KVM_SET_TSS_ADDR, addr, String.format("addr=0x%x", addr));
+        fd.ioctl("KVM_SET_TSS_ADDR", KVM_SET_TSS_ADDR, addr, "addr=0x" + Long.toHexString(addr));
     }
 
     /** KVM_SET_IDENTITY_MAP_ADDR: one page for the EPT identity map (Intel). */
     public synchronized void setIdentityMapAddr(long addr) {
         arg.putLong(0, addr);
-        fd.ioctl("KVM_SET_IDENTITY_MAP_ADDR", KVM_SET_IDENTITY_MAP_ADDR, arg.address(), String.format("addr=0x%x", addr));
+        fd.ioctl("KVM_SET_IDENTITY_MAP_ADDR", KVM_SET_IDENTITY_MAP_ADDR, arg.address(),
+                "addr=0x" + Long.toHexString(addr));
     }
 
     /** KVM_IRQFD: assign (or, with {@code KVM_IRQFD_FLAG_DEASSIGN}, remove) an eventfd as a GSI trigger. */
@@ -112,7 +114,7 @@ public final class VmFd implements AutoCloseable {
         arg.putInt(KvmIoeventfd.FD, eventFd);
         arg.putInt(KvmIoeventfd.FLAGS, flags);
         fd.ioctl("KVM_IOEVENTFD", KVM_IOEVENTFD, arg.address(),
-                String.format("addr=0x%x len=%d fd=%d flags=0x%x", addr, len, eventFd, flags));
+                "addr=0x" + Long.toHexString(addr) + " len=" + len + " fd=" + eventFd + " flags=0x" + Integer.toHexString(flags));
     }
 
     /** One GSI routing table entry for {@link #setGsiRouting(List)}. */
@@ -158,8 +160,12 @@ public final class VmFd implements AutoCloseable {
         arg.putInt(KvmMsi.ADDRESS_LO, (int) address);
         arg.putInt(KvmMsi.ADDRESS_HI, (int) (address >>> 32));
         arg.putInt(KvmMsi.DATA, data);
-        return fd.ioctl("KVM_SIGNAL_MSI", KVM_SIGNAL_MSI, arg.address(),
-                String.format("address=0x%x data=0x%x", address, data));
+        int r = Native.LIBC.ioctl(fd.fd(), KVM_SIGNAL_MSI, arg.address()); // no context string unless it fails
+        if (r < 0) {
+            throw new ErrnoException("KVM_SIGNAL_MSI", Native.errno(),
+                    "address=0x" + Long.toHexString(address) + " data=0x" + Integer.toHexString(data));
+        }
+        return r;
     }
 
     /** KVM_CHECK_EXTENSION on the VM (some capabilities are per VM). */

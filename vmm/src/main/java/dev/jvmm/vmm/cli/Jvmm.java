@@ -37,6 +37,7 @@ public final class Jvmm implements Runnable {
     }
 
     public static void main(String[] args) {
+        dev.jvmm.vmm.log.StderrLoggerProvider.install();
         System.exit(commandLine().execute(args));
     }
 }

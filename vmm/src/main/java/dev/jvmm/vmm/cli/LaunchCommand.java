@@ -55,6 +55,7 @@ public final class LaunchCommand implements Callable<Integer> {
      */
     public static void main(String[] args) {
         dev.jvmm.vmm.StartupTrace.mark("main entered");
+        dev.jvmm.vmm.log.StderrLoggerProvider.install();
         LaunchCommand quick = quickParse(args);
         dev.jvmm.vmm.StartupTrace.mark("options parsed");
         if (quick != null) {

@@ -1,6 +1,5 @@
 package dev.jvmm.vmm.config;
 
-import java.util.Locale;
 
 /** Memory sizes as users write them: {@code 512M}, {@code 2G}, {@code 1048576K}; a bare number means MiB. */
 public final class Sizes {
@@ -48,6 +47,6 @@ public final class Sizes {
             bytes /= 1024;
             k++;
         }
-        return String.format(Locale.ROOT, "%d%s", bytes, u[k]);
+        return bytes + u[k];
     }
 }
