@@ -47,4 +47,14 @@ for vmm in jvmm q35 microvm; do
   [ -f "$TMP/$vmm.res" ] || { echo "SUMMARY $vmm 0 NA NA"; continue; }
   echo "SUMMARY $vmm $(wc -l < "$TMP/$vmm.res") $(cut -d' ' -f1 "$TMP/$vmm.res" | median) $(cut -d' ' -f2 "$TMP/$vmm.res" | median)"
 done
+# Ratios of the medians against QEMU q35 (the target: jvmm <= q35 on time).
+q=$(cut -d' ' -f1 "$TMP/q35.res" 2>/dev/null | median)
+for vmm in jvmm microvm; do
+  m=$(cut -d' ' -f1 "$TMP/$vmm.res" 2>/dev/null | median)
+  if [ -n "$m" ] && [ "$m" != NA ] && [ -n "$q" ] && [ "$q" != NA ]; then
+    echo "RATIO $vmm/q35 time $(awk -v a="$m" -v b="$q" 'BEGIN {printf "%.3f", a / b}')"
+  else
+    echo "RATIO $vmm/q35 time NA"
+  fi
+done
 echo "VERSIONS $(qemu-system-x86_64 --version | head -1); $("${JAVA_HOME:-/usr}"/bin/java -version 2>&1 | head -1); L1 kernel $(uname -r)"

@@ -45,7 +45,7 @@ public final class GuestKit {
             "kvm_amd", "vfio-pci", "vfio_iommu_type1", "igb", "igbvf", "nvme", "tun", "vhost_net", "virtio_net");
     /** Modules of the small guest image. */
     public static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
-            "ext4", "nvme", "igbvf");
+            "ext4", "nvme", "igbvf", "pvpanic-mmio");
     /** Static helper programs compiled from this module's resources. */
     public static final List<String> HELPERS = List.of("kvmtest", "vfiotest", "nvme-virtmgmt");
 

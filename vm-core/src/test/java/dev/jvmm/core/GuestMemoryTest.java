@@ -28,6 +28,22 @@ class GuestMemoryTest {
     }
 
     @Test
+    void largeRegionsAreHugePageAlignedSoKvmCanMapThemWithHugePages() {
+        long mib = 1L << 20;
+        try (GuestMemory m = GuestMemory.create(List.of(new GuestMemory.Range(0, 64 * mib),
+                new GuestMemory.Range(0x1_0000_0000L, 6 * mib)))) {
+            for (GuestMemory.Region r : m.regions()) {
+                // gpa and host address agree modulo 2 MiB: KVM's condition for a huge-page mapping
+                assertEquals(r.guestPhysAddr() % GuestMemory.HUGE_PAGE, r.hostAddress() % GuestMemory.HUGE_PAGE,
+                        "region at gpa 0x" + Long.toHexString(r.guestPhysAddr()));
+            }
+            m.putLong(64 * mib - 8, 7); // the last byte of each region is mapped
+            m.putLong(0x1_0000_0000L + 6 * mib - 8, 8);
+            assertEquals(15, m.getLong(64 * mib - 8) + m.getLong(0x1_0000_0000L + 6 * mib - 8));
+        }
+    }
+
+    @Test
     void accessesOutsideOrAcrossRegionsAreRefused() {
         try (GuestMemory m = twoRegions()) {
             VmCoreException e = assertThrows(VmCoreException.class, () -> m.getInt(0x10000));

@@ -19,6 +19,7 @@ import dev.jvmm.vmm.boot.Layout;
 import dev.jvmm.vmm.config.VmConfig;
 import dev.jvmm.vmm.devices.I8042;
 import dev.jvmm.vmm.devices.PowerDevice;
+import dev.jvmm.vmm.devices.PvPanic;
 import dev.jvmm.vmm.devices.Serial16550;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,7 +126,7 @@ public final class VmBuilder {
         AcpiTables.Platform platform = new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
                 Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
                 layout.mmio64Start(), Layout.MMIO64_SIZE, PowerDevice.SLEEP_CONTROL, PowerDevice.SLEEP_STATUS,
-                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ);
+                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ, PvPanic.PORT);
         List<AcpiTables.Table> tables = AcpiTables.build(platform, Layout.ACPI_START);
         for (AcpiTables.Table t : tables) {
             if (t.address() + t.bytes().length > Layout.ACPI_END) {
@@ -165,6 +166,8 @@ public final class VmBuilder {
         pio.register(Serial16550.COM1, 8, serial, "serial-com1");
         pio.register(I8042.DATA_PORT, 5, new I8042(events), "i8042");
         pio.register(PowerDevice.PORT, PowerDevice.LENGTH, new PowerDevice(events), "acpi-power");
+        pio.register(PvPanic.PORT, 1, new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
+                "guest kernel panic (reported by the guest's pvpanic driver)"))), "pvpanic");
         PciRootBus pci = new PciRootBus(0);
         pci.add(new PciHostBridge(), 0, 0);
         pio.register(PciRootBus.CONFIG_ADDRESS_PORT, PciRootBus.CONFIG_PORTS, pci.configPorts(), "pci-conf1");

@@ -140,6 +140,19 @@ class LaunchLabTest {
     }
 
     @Test
+    void panicWithoutASerialConsoleIsReportedByPvpanic(LabSession lab) {
+        // console=tty0: the panic banner never reaches the 16550; only the guest's pvpanic driver (pvpanic-mmio,
+        // bound to the DSDT's QEMU0001 device) tells jvmm.
+        List<String> args = kitArgs(lab, 1, "echo c > /proc/sysrq-trigger");
+        args.set(args.size() - 1, "console=tty0 panic=-1 " + GuestCommandLine.scriptWord("echo c > /proc/sysrq-trigger"));
+        CommandResult r = lab.run(jvmm(args), BOOT_TIMEOUT);
+        assertEquals(LaunchCommand.EXIT_GUEST_CRASH, r.exitCode(), "jvmm exit code; output:\n" + r.output());
+        assertTrue(r.output().contains("Error: guest kernel panic (reported by the guest's pvpanic driver)"), r.output());
+        assertFalse(r.output().contains("Kernel panic - not syncing"), "the banner was not on the serial console:\n"
+                + r.output());
+    }
+
+    @Test
     void corruptKernelGivesClearErrorAndLeavesNothing(LabSession lab) {
         String dir = "$JVMM_LAB_SCRATCH/corrupt-kernel";
         String refcnt = "cat /sys/module/kvm_amd/refcnt /sys/module/kvm/refcnt | tr '\\n' ' '";

@@ -23,7 +23,7 @@ public final class AcpiTables {
     /** What the tables describe. */
     public record Platform(int cpus, long ioapic, long lapic, long ecamBase, int ecamBusEnd, long mmio32Base,
             long mmio32Size, long mmio64Base, long mmio64Size, int sleepControlPort, int sleepStatusPort,
-            int resetPort, int resetValue, int serialPort, int serialIrq) {
+            int resetPort, int resetValue, int serialPort, int serialIrq, int pvpanicPort) {
     }
 
     /** One table at its guest-physical address. */
@@ -195,13 +195,18 @@ public final class AcpiTables {
                 name("_HID", eisaId("PNP0501")),
                 name("_UID", integer(0)),
                 name("_CRS", resourceTemplate(io(p.serialPort(), 8), irqNoFlags(p.serialIrq()))));
+        // pvpanic, as QEMU describes it (Linux's pvpanic-mmio driver matches QEMU0001 and takes the I/O port)
+        byte[] pvpanic = device("PEVT",
+                name("_HID", string("QEMU0001")),
+                name("_UID", integer(0)),
+                name("_CRS", resourceTemplate(io(p.pvpanicPort(), 1))));
         // Linux only trusts MMCONFIG that firmware reserves: a PNP0C02 motherboard resource covering ECAM.
         byte[] res = device("MRES",
                 name("_HID", eisaId("PNP0C02")),
                 name("_UID", integer(1)),
                 name("_CRS", resourceTemplate(memory32Fixed(p.ecamBase(), (p.ecamBusEnd() + 1L) << 20))));
         byte[] body = cat(
-                scope("\\_SB", pci, com1, res),
+                scope("\\_SB", pci, com1, pvpanic, res),
                 name("\\_S5", packageOf(integer(SLP_TYP_S5), integer(0))));
         return table("DSDT", 2, body);
     }

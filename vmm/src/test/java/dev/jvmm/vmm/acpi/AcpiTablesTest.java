@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AcpiTablesTest {
     static final AcpiTables.Platform PLATFORM = new AcpiTables.Platform(2, 0xfec0_0000L, 0xfee0_0000L, 0xe000_0000L,
-            255, 0xc000_0000L, 0x2000_0000L, 0x1_4000_0000L, 64L << 30, 0x600, 0x601, 0x602, 1, 0x3f8, 4);
+            255, 0xc000_0000L, 0x2000_0000L, 0x1_4000_0000L, 64L << 30, 0x600, 0x601, 0x602, 1, 0x3f8, 4, 0x505);
 
     @Test
     void everyTableHasAValidChecksumAndLength() {
@@ -81,7 +81,8 @@ class AcpiTablesTest {
                     t.signature() + " not named in the disassembly");
             if (t.signature().equals("DSDT")) {
                 for (String s : List.of("PNP0A08", "PNP0A03", "PNP0501", "_PRT", "WordBusNumber", "QWordMemory",
-                        "Name (\\_S5, Package (0x02)")) {
+                        "Name (\\_S5, Package (0x02)", "Name (_HID, \"QEMU0001\")",
+                        "0x0505")) {
                     assertTrue(dsl.contains(s), "DSDT disassembly lacks " + s + ":\n" + dsl);
                 }
             }
