@@ -288,12 +288,7 @@ public final class LabSession implements AutoCloseable {
             sleep(50);
         }
         splitter.finish();
-        int code;
-        try {
-            code = Integer.parseInt(Files.readString(rc).strip());
-        } catch (IOException | NumberFormatException e) {
-            throw new LabException(LabException.Reason.IO, "unreadable exit code file " + rc, e);
-        }
+        int code = readExitCode(rc);
         return new CommandResult(c.shell(), code, output.toString(), Duration.ofNanos(System.nanoTime() - t0), timedOut);
     }
 
@@ -323,6 +318,29 @@ public final class LabSession implements AutoCloseable {
         env.put("JVMM_LAB_KERNEL", kit.kernel().toString());
         env.put("JVMM_LAB_INITRD", kit.initrdGuest().toString());
         return env;
+    }
+
+    /**
+     * The exit status L1 wrote to {@code rc}. L1 writes it atomically (rename), but a 9p view can still show the new
+     * name before its content for a moment, so an empty or partial file is read again for up to 5 s.
+     */
+    static int readExitCode(Path rc) {
+        RuntimeException last = null;
+        for (int i = 0; i < 100; i++) {
+            try {
+                String s = Files.readString(rc).strip();
+                if (!s.isEmpty()) {
+                    return Integer.parseInt(s);
+                }
+                last = new LabException(LabException.Reason.IO, "empty exit code file " + rc);
+            } catch (IOException e) {
+                last = new LabException(LabException.Reason.IO, "unreadable exit code file " + rc, e);
+            } catch (NumberFormatException e) {
+                last = new LabException(LabException.Reason.IO, "exit code file " + rc + " holds no number", e);
+            }
+            sleep(50);
+        }
+        throw last;
     }
 
     private static long drain(Path out, long pos, StringBuilder output, LineSplitter splitter) {

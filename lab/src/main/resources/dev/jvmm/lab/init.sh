@@ -132,7 +132,8 @@ serve() {
         if [ -f "$SHARE/cmd/$n.kill" ]; then
           kill -KILL -"$pid" 2>/dev/null
           sleep 0.2
-          [ -f "$SHARE/out/$n.rc" ] || echo 137 > "$SHARE/out/$n.rc"
+          # atomically, like the normal path: the host reads the file as soon as it exists
+          [ -f "$SHARE/out/$n.rc" ] || { echo 137 > "$SHARE/out/$n.rc.killed"; mv "$SHARE/out/$n.rc.killed" "$SHARE/out/$n.rc"; }
           break
         fi
         sleep 0.1
