@@ -29,9 +29,11 @@ public final class Mmap implements AutoCloseable {
             throw new IllegalArgumentException("alignment 0x" + Long.toHexString(align) + " for " + name
                     + " is not a power of two above the page size");
         }
-        Mmap whole = map(0, length + align, Native.PROT_READ | Native.PROT_WRITE,
-                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name);
-        long a = whole.address;
+        if (length <= 0 || length > Long.MAX_VALUE - align) {
+            throw new IllegalArgumentException("mmap length " + length + " for " + name);
+        }
+        long a = map(0, length + align, Native.PROT_READ | Native.PROT_WRITE,
+                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name).address;
         long start = (a + align - 1) & -align;
         long end = start + length;
         if (start > a) {

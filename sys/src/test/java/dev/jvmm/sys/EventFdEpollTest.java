@@ -81,5 +81,6 @@ class EventFdEpollTest {
             }
         }
         assertThrows(IllegalArgumentException.class, () -> Mmap.anonymousAligned(4096, 3000, "bad"));
+        assertThrows(IllegalArgumentException.class, () -> Mmap.anonymousAligned(0, twoMiB, "empty"));
     }
 }
