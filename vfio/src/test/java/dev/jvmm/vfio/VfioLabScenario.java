@@ -101,6 +101,7 @@ public final class VfioLabScenario {
             }
 
             try (VfioDevice d = VfioDevice.open(g, bdf)) {
+                out("FDS_OPEN", vfioFds());
                 out("INFO", d.info());
                 for (VfioRegionInfo r : d.regions()) {
                     out("REGION", r);
@@ -120,16 +121,17 @@ public final class VfioLabScenario {
                     long viaPread = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, 8, 4);
                     out("BAR0_MMAP", String.format("len=0x%x status_mmap=0x%08x status_pread=0x%08x", bar0.length(),
                             viaMmap, viaPread));
-                    // RDBAL0 (0x2800), the low half of RX queue 0's ring address: written through the mmap, read back
-                    // through pread of the region, then restored
-                    int rdbal = 0x2800;
-                    long old = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, rdbal, 4);
-                    Native.putInt(bar0.address() + rdbal, 0x12345680);
-                    long back = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, rdbal, 4);
-                    int backMmap = Native.getInt(bar0.address() + rdbal);
-                    d.write(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, rdbal, 4, old);
-                    out("BAR0_RDBAL", String.format("old=0x%08x written=0x12345680 pread=0x%08x mmap=0x%08x restored_mmap=0x%08x",
-                            old, back, backMmap, Native.getInt(bar0.address() + rdbal)));
+                    // VTIVAR0 (0x1700), the VF's interrupt vector allocation: written through the mmap, read back (QEMU's igb
+                    // VF reads it as 0 until its driver has reset the VF through the PF mailbox; both paths must agree)
+                    // through pread of the region and the mmap, then restored
+                    int ivar = 0x1700;
+                    long old = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, ivar, 4);
+                    Native.putInt(bar0.address() + ivar, 0x00008281);
+                    long back = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, ivar, 4);
+                    int backMmap = Native.getInt(bar0.address() + ivar);
+                    d.write(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, ivar, 4, old);
+                    out("BAR0_IVAR", String.format("old=0x%08x written=0x00008281 pread=0x%08x mmap=0x%08x restored_mmap=0x%08x",
+                            old, back, backMmap, Native.getInt(bar0.address() + ivar)));
                 }
 
                 try (EventFd e = EventFd.create("msix0")) {

@@ -96,10 +96,10 @@ class VfioLabTest {
             Matcher bar = Pattern.compile("len=0x4000 status_mmap=(0x[0-9a-f]{8}) status_pread=(0x[0-9a-f]{8})").matcher(tag(b, "BAR0_MMAP"));
             assertTrue(bar.matches(), tag(b, "BAR0_MMAP"));
             assertEquals(bar.group(2), bar.group(1), "VTSTATUS through mmap and through pread");
-            Matcher rdbal = Pattern.compile("old=0x([0-9a-f]{8}) written=0x12345680 pread=(0x[0-9a-f]{8}) mmap=(0x[0-9a-f]{8}) "
-                    + "restored_mmap=0x\\1").matcher(tag(b, "BAR0_RDBAL"));
-            assertTrue(rdbal.matches(), tag(b, "BAR0_RDBAL"));
-            assertEquals(rdbal.group(2), rdbal.group(3), "a register read back through pread and through the mmap");
+            Matcher ivar = Pattern.compile("old=0x([0-9a-f]{8}) written=0x00008281 pread=(0x[0-9a-f]{8}) mmap=(0x[0-9a-f]{8}) "
+                    + "restored_mmap=0x\\1").matcher(tag(b, "BAR0_IVAR"));
+            assertTrue(ivar.matches(), tag(b, "BAR0_IVAR"));
+            assertEquals(ivar.group(2), ivar.group(3), "a register read back through pread and through the mmap");
             assertEquals("0x6", tag(b, "COMMAND_AFTER").replace("0x406", "0x6"), "memory + bus master set through the config region");
             assertTrue(tag(b, "MSIX_ENABLED").endsWith("enable=true"), tag(b, "MSIX_ENABLED"));
             assertEquals("0", tag(b, "MSIX_BEFORE_TRIGGER"));
@@ -110,6 +110,8 @@ class VfioLabTest {
             assertEquals("refused UNSUPPORTED", tag(b, "CONFIG_MMAP"));
             assertEquals("2048", tag(b, "VMLCK_BEFORE_CONTAINER_CLOSE"), "the mapping left open");
             assertEquals("0", tag(b, "VMLCK_AFTER_CONTAINER_CLOSE"), "the container unmapped it");
+            assertEquals("[/dev/vfio/" + group + ", /dev/vfio/vfio, anon_inode:[vfio-device]]", tag(b, "FDS_OPEN"),
+                    "container, group and device fds while the device is open");
             String[] fds = tag(b, "FDS").split(" -> ");
             assertEquals(fds[0], fds[1], "fds before and after");
 
