@@ -238,7 +238,10 @@ public final class VfioContainer implements AutoCloseable {
             return;
         }
         // UNMAP needs the IOMMU model, which goes away with the last group: mappings first.
+        int n = mappings.size();
+        long bytes = 0;
         for (int i = mappings.size() - 1; i >= 0; i--) {
+            bytes += mappings.get(i).size();
             DmaMapping m = mappings.get(i);
             try {
                 m.unmapIn(fd);
@@ -255,5 +258,12 @@ public final class VfioContainer implements AutoCloseable {
         }
         attached.clear();
         fd.close();
+        if (n > 0) {
+            log(n, bytes);
+        }
+    }
+
+    private static void log(int n, long bytes) {
+        LOG.info("vfio: container closed, {} DMA mapping(s) of {} KiB unmapped", n, bytes >> 10);
     }
 }

@@ -121,9 +121,9 @@ public final class VfioLabScenario {
                     long viaPread = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, 8, 4);
                     out("BAR0_MMAP", String.format("len=0x%x status_mmap=0x%08x status_pread=0x%08x", bar0.length(),
                             viaMmap, viaPread));
-                    // VTIVAR0 (0x1700), the VF's interrupt vector allocation: written through the mmap, read back (QEMU's igb
-                    // VF reads it as 0 until its driver has reset the VF through the PF mailbox; both paths must agree)
-                    // through pread of the region and the mmap, then restored
+                    // VTIVAR0 (0x1700), the VF's interrupt vector allocation: written through the mmap, read back through
+                    // pread of the region and through the mmap, then restored. Both paths must agree (QEMU's igb VF in the
+                    // lab reads its registers as 0: its PF never completes the VF reset, see docs/vfio.md)
                     int ivar = 0x1700;
                     long old = d.read(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX, ivar, 4);
                     Native.putInt(bar0.address() + ivar, 0x00008281);
