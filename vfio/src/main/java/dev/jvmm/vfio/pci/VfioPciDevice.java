@@ -32,10 +32,10 @@ import org.slf4j.LoggerFactory;
  * irqfd, and when the guest enables MSI-X, {@code VFIO_DEVICE_SET_IRQS} hands the <em>irqfds' eventfds</em> to
  * VFIO, so the device's interrupts go from the host's interrupt handler straight into KVM, never through Java.
  *
- * <p>BARs: a BAR the kernel lets us mmap and that does not hold the MSI-X table is mmap'd once and mapped into the
- * guest as a KVM memory slot at the address the guest programs (the slot is moved when the guest moves the BAR).
- * The BAR holding the MSI-X table or PBA, and BARs that cannot be mmap'd, are trapped on the MMIO bus: table and PBA
- * accesses go to the emulation, everything else to the device with pread/pwrite.
+ * <p>BARs: a BAR the kernel lets us mmap is mmap'd once and mapped into the guest as KVM memory slots at the address
+ * the guest programs (the slots move when the guest moves the BAR), except the pages that hold the MSI-X table or
+ * PBA: those pages are trapped on the MMIO bus, where table and PBA accesses go to the emulation and the rest of the
+ * page to the device with pread/pwrite. A BAR that cannot be mmap'd is trapped whole the same way.
  *
  * <p>Owns its mmaps, slots, MSI vectors and bus registrations; {@link #close()} (idempotent) releases them, disables
  * MSI-X on the device and closes the VFIO device. The caller keeps the container (and its DMA mappings) open
@@ -44,6 +44,8 @@ import org.slf4j.LoggerFactory;
 public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VfioPciDevice.class);
     private static final int PAGE = 4096;
+    /** KVM slot numbers a device may use from its {@code firstSlot}: 6 BARs, plus up to 2 more for the MSI-X BAR's split. */
+    public static final int SLOTS = 8;
     private static final int CMD_PASSED = PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER
             | PciConfigSpace.COMMAND_INTX_DISABLE;
 
@@ -56,8 +58,14 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private final int msixBar;
     private final List<MsiInterrupt> vectors = new ArrayList<>();
     private final Mmap[] maps = new Mmap[6];
-    private final MemorySlot[] barSlots = new MemorySlot[6];
-    private final long[] trapped = {-1, -1, -1, -1, -1, -1};
+    /** Per BAR: its pieces in offset order, each mapped directly (a KVM slot) or trapped (MMIO bus). */
+    private final List<List<Piece>> pieces = new ArrayList<>();
+    private final List<MemorySlot> liveSlots = new ArrayList<>();
+    private final List<Long> liveTraps = new ArrayList<>();
+
+    /** A page-aligned part of a BAR; {@code slot} is its KVM slot number when {@code direct}. */
+    record Piece(long offset, long length, boolean direct, int slot) {
+    }
     private boolean msixOnDevice;
     private boolean closed;
 
@@ -66,7 +74,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
      * @param irqs      MSI vectors (irq-routing's router)
      * @param mmio      where trapped BARs are registered
      * @param slots     where BAR memory slots go ({@code VmFd::setUserMemoryRegion})
-     * @param firstSlot the first of 6 KVM slot numbers reserved for this device's BARs
+     * @param firstSlot the first of {@link #SLOTS} KVM slot numbers reserved for this device's BARs
      */
     public VfioPciDevice(String name, VfioDevice dev, InterruptController irqs, Bus mmio, MemorySlotSink slots,
             int firstSlot) {
@@ -154,50 +162,127 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         }
     }
 
-    private boolean direct(PciBar b) {
+    private boolean mappable(PciBar b) {
         VfioRegionInfo r = dev.region(b.index());
-        return b.isMemory() && b.index() != msixBar && r.mappable() && r.size() >= PAGE && (r.size() % PAGE) == 0;
+        return b.isMemory() && r.mappable() && r.size() >= PAGE && (r.size() % PAGE) == 0 && r.size() == b.size();
     }
 
+    /** mmaps what can be mapped and cuts each BAR into direct and trapped pieces (slot numbers assigned here). */
     private void mapBars() {
-        for (PciBar b : bars()) {
-            if (direct(b)) {
-                maps[b.index()] = dev.mmapRegion(b.index());
-            }
+        for (int i = 0; i < 6; i++) {
+            pieces.add(List.of());
         }
+        int slot = firstSlot;
+        for (PciBar b : bars()) {
+            int i = b.index();
+            if (!mappable(b)) {
+                pieces.set(i, List.of(new Piece(0, b.size(), false, -1)));
+                continue;
+            }
+            try {
+                maps[i] = dev.mmapRegion(i);
+            } catch (VfioException e) {
+                // without interrupt remapping vfio-pci refuses to map the MSI-X table (it offers a sparse mmap
+                // around it instead, which is not used yet): trap the whole BAR
+                log.info("{}: BAR{} cannot be mmap'd whole ({}); trapping it", name(), i, e.getMessage());
+                pieces.set(i, List.of(new Piece(0, b.size(), false, -1)));
+                continue;
+            }
+            List<Piece> l = i == msixBar
+                    ? split(b.size(), msixCap.tableOffset(), msix.tableSize(), msixCap.pbaOffset(), msix.pbaSize(), slot)
+                    : List.of(new Piece(0, b.size(), true, slot));
+            slot += (int) l.stream().filter(Piece::direct).count();
+            pieces.set(i, List.copyOf(l));
+        }
+        if (slot > firstSlot + SLOTS) {
+            throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": needs " + (slot - firstSlot)
+                    + " memory slots for its BARs, more than " + SLOTS);
+        }
+    }
+
+    /**
+     * Cuts a mappable BAR of {@code size} bytes around the pages holding the MSI-X table and PBA: those pages are
+     * trapped, the rest are direct pieces numbered with KVM slots from {@code slot}.
+     */
+    static List<Piece> split(long size, long tableOff, long tableLen, long pbaOff, long pbaLen, int slot) {
+        List<long[]> traps = new ArrayList<>(List.of(pages(tableOff, tableLen), pages(pbaOff, pbaLen)));
+        traps.sort((x, y) -> Long.compare(x[0], y[0]));
+        List<Piece> l = new ArrayList<>();
+        long at = 0;
+        for (long[] t : traps) {
+            long start = Math.max(t[0], at);
+            long end = Math.min(t[1], size);
+            if (end <= start) {
+                continue;
+            }
+            if (start > at) {
+                l.add(new Piece(at, start - at, true, slot++));
+            }
+            Piece last = l.isEmpty() ? null : l.get(l.size() - 1);
+            if (last != null && !last.direct() && last.offset() + last.length() == start) {
+                l.set(l.size() - 1, new Piece(last.offset(), end - last.offset(), false, -1)); // adjacent traps: one
+            } else {
+                l.add(new Piece(start, end - start, false, -1));
+            }
+            at = end;
+        }
+        if (at < size) {
+            l.add(new Piece(at, size - at, true, slot));
+        }
+        return List.copyOf(l);
+    }
+
+    /** [start, end) of the pages covering {@code len} bytes at {@code off}. */
+    private static long[] pages(long off, long len) {
+        return new long[] {off & -PAGE, (off + len + PAGE - 1) & -PAGE};
     }
 
     private String describeBars() {
         StringBuilder s = new StringBuilder();
         for (PciBar b : bars()) {
             s.append(s.length() == 0 ? "" : ", ").append("BAR").append(b.index()).append(' ').append(b.kind())
-                    .append(" 0x").append(Long.toHexString(b.size())).append(direct(b) ? " mapped" : " trapped");
+                    .append(" 0x").append(Long.toHexString(b.size()));
+            for (Piece p : pieces.get(b.index())) {
+                s.append(String.format(" [0x%x+0x%x %s]", p.offset(), p.length(), p.direct() ? "mapped" : "trapped"));
+            }
         }
         return s.toString();
     }
 
-    /** BAR relocation: the memory slot or the MMIO trap follows the guest (-1: not decoded). */
+    /** Each BAR's pieces (for tests and diagnostics). */
+    public List<Piece> pieces(int bar) {
+        return pieces.get(bar);
+    }
+
+    /** BAR relocation: the memory slots and MMIO traps follow the guest (-1: not decoded). */
     private synchronized void barMoved(PciBar b, long oldAddress, long newAddress) {
         if (closed || !b.isMemory()) {
             return;
         }
         int i = b.index();
-        if (maps[i] != null) {
-            if (barSlots[i] != null) {
-                barSlots[i].close();
-                barSlots[i] = null;
+        for (Piece p : pieces.get(i)) {
+            if (oldAddress >= 0) {
+                if (p.direct()) {
+                    for (int k = 0; k < liveSlots.size(); k++) {
+                        if (liveSlots.get(k).slot() == p.slot()) {
+                            liveSlots.remove(k).close();
+                            break;
+                        }
+                    }
+                } else {
+                    mmio.unregister(oldAddress + p.offset());
+                    liveTraps.remove(Long.valueOf(oldAddress + p.offset()));
+                }
             }
             if (newAddress >= 0) {
-                barSlots[i] = MemorySlot.register(slots, firstSlot + i, 0, newAddress, maps[i].length(), maps[i].address());
-            }
-        } else {
-            if (trapped[i] >= 0) {
-                mmio.unregister(trapped[i]);
-                trapped[i] = -1;
-            }
-            if (newAddress >= 0) {
-                mmio.register(newAddress, b.size(), new TrappedBar(i), name() + "-bar" + i);
-                trapped[i] = newAddress;
+                if (p.direct()) {
+                    liveSlots.add(MemorySlot.register(slots, p.slot(), 0, newAddress + p.offset(), p.length(),
+                            maps[i].address() + p.offset()));
+                } else {
+                    mmio.register(newAddress + p.offset(), p.length(), new TrappedBar(i, p.offset()),
+                            name() + "-bar" + i + (p.offset() == 0 ? "" : "+" + Long.toHexString(p.offset())));
+                    liveTraps.add(newAddress + p.offset());
+                }
             }
         }
         log.debug("{}: BAR{} 0x{} -> 0x{}", name(), i, Long.toHexString(oldAddress), Long.toHexString(newAddress));
@@ -206,13 +291,16 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     /** A BAR served by the VMM: MSI-X table and PBA emulated, the rest forwarded to the device. */
     private final class TrappedBar implements BusDevice {
         private final int index;
+        private final long base;
 
-        TrappedBar(int index) {
+        TrappedBar(int index, long base) {
             this.index = index;
+            this.base = base;
         }
 
         @Override
-        public long read(long offset, int size) {
+        public long read(long pieceOffset, int size) {
+            long offset = base + pieceOffset;
             if (index == msixBar && msixCap.claims(offset)) {
                 return msixCap.read(offset, size);
             }
@@ -225,7 +313,8 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         }
 
         @Override
-        public void write(long offset, int size, long value) {
+        public void write(long pieceOffset, int size, long value) {
+            long offset = base + pieceOffset;
             if (index == msixBar && msixCap.claims(offset)) {
                 msixCap.write(offset, size, value);
                 return;
@@ -276,14 +365,14 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         closed = true;
         // KVM must stop using the BAR mappings before they are unmapped; VFIO must stop signalling before the
         // irqfds go away.
-        for (int i = 0; i < 6; i++) {
-            if (barSlots[i] != null) {
-                barSlots[i].close();
-            }
-            if (trapped[i] >= 0) {
-                mmio.unregister(trapped[i]);
-            }
+        for (MemorySlot m : liveSlots) {
+            m.close();
         }
+        liveSlots.clear();
+        for (long a : liveTraps) {
+            mmio.unregister(a);
+        }
+        liveTraps.clear();
         if (msixOnDevice) {
             try {
                 dev.disableIrqs(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX);
