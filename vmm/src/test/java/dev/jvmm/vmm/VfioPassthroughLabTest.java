@@ -53,6 +53,16 @@ class VfioPassthroughLabTest {
             assertEquals(0, set.exitCode(), set.output());
             assertTrue(set.output().contains("vf 0     link/ether " + MAC), set.output());
 
+            // a VF that is not on vfio-pci (VF1: autoprobe is off, so no driver): a clear error, exit 1, nothing left open
+            String vf1 = lab.run("basename $(readlink -f " + PFS + "/virtfn1)", T).assertOk().output().trim();
+            CommandResult bad = lab.run(jvmm("launch", "--kernel", lab.kit().kernel().toString(), "--memory", "128M",
+                    "--device", "vfio=" + vf1) + "; echo RC=$?; ls -l /proc/*/fd 2>/dev/null | grep -c /dev/vfio/ || true", T);
+            System.out.println("[vfio-e2e] not bound:\n" + bad.output());
+            assertTrue(bad.output().contains("Error: launch failed: --device vfio=" + vf1 + ": PCI device " + vf1
+                    + " is not bound to vfio-pci (no driver); bind it with: modprobe vfio-pci; echo vfio-pci > /sys/bus/pci/devices/"
+                    + vf1 + "/driver_override; echo " + vf1 + " > /sys/bus/pci/drivers_probe"), bad.output());
+            assertTrue(bad.output().contains("RC=1\n0"), "exit status 1 and no /dev/vfio fd left in any process:\n" + bad.output());
+
             String script = "for d in /sys/bus/pci/devices/*; do echo GUEST-PCI $(basename $d) $(cat $d/vendor):$(cat $d/device) "
                     + "$(basename $(readlink $d/driver) 2>/dev/null); done; "
                     + "for n in /sys/class/net/*; do echo GUEST-NET $(basename $n) $(cat $n/address); done; "

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class VfioDevices {
     private static final Logger log = LoggerFactory.getLogger(VfioDevices.class);
-    /** KVM memory slots for BARs: 6 per device from here (guest RAM uses the first few). */
+    /** KVM memory slots for BARs: {@link VfioPciDevice#SLOTS} per device from here (guest RAM uses the first few). */
     public static final int FIRST_BAR_SLOT = 32;
 
     /** One attached device, for logs and tests. */
@@ -54,14 +54,22 @@ public final class VfioDevices {
         VfioContainer container;
         try {
             container = res.push(VfioContainer.open());
-            for (VfioConfig c : devices) {
-                container.groupFor(c.bdf()); // all groups attached before the DMA mappings
+        } catch (IommuException e) {
+            throw new VmmException(VmmException.Reason.HOST, "--device vfio: " + e.getMessage(), e);
+        }
+        for (VfioConfig c : devices) {
+            try {
+                container.groupFor(c.bdf()); // every group attached before the DMA mappings
+            } catch (IommuException e) {
+                throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + c.bdf() + ": " + e.getMessage(), e);
             }
+        }
+        try {
             for (GuestMemory.Region r : memory.regions()) {
                 container.map(r.hostAddress(), r.guestPhysAddr(), r.size());
             }
         } catch (IommuException e) {
-            throw new VmmException(VmmException.Reason.HOST, "--device vfio: " + e.getMessage(), e);
+            throw new VmmException(VmmException.Reason.HOST, "--device vfio: guest RAM for device DMA: " + e.getMessage(), e);
         }
         log.info("vfio: {} MiB of guest RAM mapped for device DMA ({} region(s))", memory.size() >> 20,
                 memory.regions().size());
@@ -77,7 +85,7 @@ public final class VfioDevices {
             try {
                 VfioGroup g = container.groupFor(bdf);
                 VfioDevice dev = VfioDevice.open(g, bdf);
-                d = res.push(new VfioPciDevice(name, dev, router, mmio, vm::setUserMemoryRegion, FIRST_BAR_SLOT + 6 * i));
+                d = res.push(new VfioPciDevice(name, dev, router, mmio, vm::setUserMemoryRegion, FIRST_BAR_SLOT + VfioPciDevice.SLOTS * i));
             } catch (IommuException | VfioException e) {
                 throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + bdf + ": " + e.getMessage(), e);
             }
