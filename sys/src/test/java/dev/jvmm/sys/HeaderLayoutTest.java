@@ -26,7 +26,10 @@ class HeaderLayoutTest {
         for (String must : List.of("KvmIoctls.KVM_CREATE_VCPU", "KvmIoctls.KVM_SET_USER_MEMORY_REGION", "KvmIoctls.KVM_RUN",
                 "KvmIoctls.KVM_IRQFD", "KvmIoctls.KVM_IOEVENTFD", "KvmIoctls.KVM_SET_GSI_ROUTING", "KvmIoctls.KVM_SIGNAL_MSI",
                 "KvmIoctls.KVM_GET_SUPPORTED_CPUID", "KvmIoctls.KVM_SET_CPUID2", "KvmIoctls.KVM_SET_MSRS",
-                "KvmIoctls.KVM_GET_LAPIC", "KvmIoctls.KVM_SET_FPU", "KvmSregs.SIZEOF", "KvmRunLayout.IO_DATA_OFFSET")) {
+                "KvmIoctls.KVM_GET_LAPIC", "KvmIoctls.KVM_SET_FPU", "KvmSregs.SIZEOF", "KvmRunLayout.IO_DATA_OFFSET",
+                "VfioIoctls.VFIO_GROUP_GET_DEVICE_FD", "VfioIoctls.VFIO_IOMMU_MAP_DMA", "VfioIoctls.VFIO_DEVICE_SET_IRQS",
+                "VfioIrqSet.SIZEOF", "VfioIommuType1DmaMap.SIZEOF", "VfioRegionInfo.OFFSET",
+                "VfioConstants.VFIO_PCI_CONFIG_REGION_INDEX", "VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX")) {
             assertTrue(r.cSource().contains("\"" + must + "\""), must + " was not checked");
         }
         assertTrue(r.structs() >= 19 && r.checks() >= 150, "too few layout checks: " + r);

@@ -175,7 +175,15 @@ public final class VmBuilder {
         pio.register(0x80, 1, SINK, "post-code");
         pio.register(0xed, 1, SINK, "io-delay");
         // virtio devices (--disk, --net): PCI slots, BARs, MSI-X/irqfd, ioeventfds; all owned by res
-        dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem, mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res);
+        // one KVM_SET_GSI_ROUTING table for virtio and VFIO MSI-X vectors
+        dev.jvmm.irq.IrqRouter router = cfg.vfio().isEmpty() ? null : res.push(new dev.jvmm.irq.IrqRouter(vm));
+        List<dev.jvmm.vmm.devices.VirtioDevices.Attached> virtio = dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem,
+                mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res, router);
+        // VFIO devices (--device vfio=BDF): next slots, BARs after the virtio BARs, guest RAM DMA-mapped
+        dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, mmio, pci, router,
+                dev.jvmm.vmm.devices.VirtioDevices.FIRST_SLOT + virtio.size(),
+                Layout.MMIO32_START + virtio.size() * dev.jvmm.virtio.pci.VirtioPciDevice.BAR_SIZE,
+                Layout.MMIO32_START + Layout.MMIO32_SIZE, res);
 
         if (!extensions.isEmpty()) {
             VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci,

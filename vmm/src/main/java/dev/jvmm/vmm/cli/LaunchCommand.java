@@ -43,6 +43,9 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--net", paramLabel = "SPEC", description = "virtio-net NIC on a TAP (repeatable): "
             + "[tap=NAME][,mac=52:54:00:12:34:56][,queues=N]")
     java.util.List<String> nets;
+    @Option(names = "--device", paramLabel = "SPEC", description = "host PCI function passed through with VFIO "
+            + "(repeatable): vfio=0000:01:10.0 (bound to vfio-pci; see docs/vfio.md)")
+    java.util.List<String> devices;
     @Option(names = "--config", paramLabel = "FILE", description = "a JSON config file (CLI options override it)")
     Path config;
     @Option(names = "--debug", description = "print stack traces on errors")
@@ -171,6 +174,7 @@ public final class LaunchCommand implements Callable<Integer> {
         try {
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
+            dev.jvmm.vmm.config.DeviceSpecs.devicesFromCli(raw, devices); // --device (VFIO)
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             }

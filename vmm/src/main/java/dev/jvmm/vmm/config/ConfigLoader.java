@@ -19,7 +19,7 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot", "disks", "nets");
+            "on_reboot", "disks", "nets", "devices");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -33,6 +33,8 @@ public final class ConfigLoader {
         /** virtio devices: {@code --disk}/{@code --net} values (they replace the file's arrays), see DeviceSpecs. */
         public List<DeviceSpecs.Spec> disks;
         public List<DeviceSpecs.Spec> nets;
+        /** VFIO passthrough: {@code --device} values (they replace the file's {@code "devices"} array). */
+        public List<DeviceSpecs.Spec> devices;
         /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
         final java.util.Map<String, String> origin = new java.util.HashMap<>();
     }
@@ -67,6 +69,13 @@ public final class ConfigLoader {
                         + String.join(", ", FIELDS) + ")");
             }
             Object v = e.getValue();
+            if (k.equals("devices")) { // VFIO passthrough; the CLI's list wins
+                List<DeviceSpecs.Spec> specs = DeviceSpecs.json(origin, v, "vfio", VfioConfig.KEYS);
+                if (raw.devices == null) {
+                    raw.devices = specs;
+                }
+                continue;
+            }
             if (k.equals("disks") || k.equals("nets")) { // virtio devices (DeviceSpecs); the CLI's list wins
                 List<DeviceSpecs.Spec> specs = k.equals("disks")
                         ? DeviceSpecs.json(origin, v, "path", DiskConfig.KEYS) : DeviceSpecs.json(origin, v, "tap", NetConfig.KEYS);
@@ -178,7 +187,8 @@ public final class ConfigLoader {
         }
         return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot,
                 r.disks == null ? null : r.disks.stream().map(DeviceSpecs::disk).toList(),
-                r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList());
+                r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList(),
+                r.devices == null ? null : DeviceSpecs.vfio(r.devices));
     }
 
     private static String origin(Raw r, String field, String dflt) {

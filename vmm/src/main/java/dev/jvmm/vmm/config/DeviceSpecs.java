@@ -204,6 +204,40 @@ public final class DeviceSpecs {
         }
     }
 
+    /** Records {@code --device} values in {@code raw} (given options replace the config file's array). */
+    public static void devicesFromCli(ConfigLoader.Raw raw, List<String> devices) {
+        if (devices != null && !devices.isEmpty()) {
+            raw.devices = cli("--device", devices, "vfio", VfioConfig.KEYS);
+        }
+    }
+
+    /**
+     * Validates VFIO devices: {@code vfio=DDDD:BB:DD.F} (or {@code BB:DD.F}), each at most once. Whether the device
+     * exists and is bound to vfio-pci is checked when the VM is built, with the host's errors.
+     */
+    public static List<VfioConfig> vfio(List<Spec> specs) {
+        List<VfioConfig> out = new ArrayList<>();
+        for (Spec s : specs) {
+            String v = s.values().get("vfio");
+            if (v == null || v.isBlank()) {
+                throw fail(s.origin(), "vfio=DDDD:BB:DD.F is required (e.g. vfio=0000:01:10.0)");
+            }
+            String bdf;
+            try {
+                bdf = dev.jvmm.iommu.IommuGroups.canonicalBdf(v);
+            } catch (dev.jvmm.iommu.IommuException e) {
+                throw fail(s.origin(), "vfio: " + e.getMessage());
+            }
+            for (VfioConfig c : out) {
+                if (c.bdf().equals(bdf)) {
+                    throw fail(s.origin(), "vfio: " + bdf + " is given twice");
+                }
+            }
+            out.add(new VfioConfig(bdf));
+        }
+        return out;
+    }
+
     /** Parses every CLI value of one option. */
     public static List<Spec> cli(String option, List<String> values, String bareKey, List<String> keys) {
         List<Spec> out = new ArrayList<>();

@@ -14,12 +14,21 @@ import java.nio.file.Path;
  * @param onReboot what a guest reset request does
  * @param disks    virtio-blk devices ({@code --disk}), in PCI slot order
  * @param nets     virtio-net devices ({@code --net}), after the disks
+ * @param vfio     host PCI functions passed through with VFIO ({@code --device}), after the virtio devices
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
-        OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets) {
+        OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets,
+        java.util.List<VfioConfig> vfio) {
     public VmConfig {
         disks = disks == null ? java.util.List.of() : java.util.List.copyOf(disks);
         nets = nets == null ? java.util.List.of() : java.util.List.copyOf(nets);
+        vfio = vfio == null ? java.util.List.of() : java.util.List.copyOf(vfio);
+    }
+
+    /** A VM with virtio devices and no VFIO devices. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
+            OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets) {
+        this(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, null);
     }
 
     /** A VM without virtio devices. */
@@ -30,7 +39,12 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
 
     /** The same VM with these virtio devices. */
     public VmConfig withDevices(java.util.List<DiskConfig> d, java.util.List<NetConfig> n) {
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n, vfio);
+    }
+
+    /** The same VM with these VFIO devices. */
+    public VmConfig withVfio(java.util.List<VfioConfig> v) {
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, v);
     }
 
     /** The default kernel command line: serial console, reboot on panic (which jvmm reports as a crash). */
@@ -48,6 +62,6 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
     }
 
     public VmConfig withKernel(Path k) {
-        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets);
+        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio);
     }
 }

@@ -54,6 +54,15 @@ public final class VirtioDevices {
      */
     public static List<Attached> attach(VmConfig cfg, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
             long mmio32Base, long mmio32Size, ResourceStack res) {
+        return attach(cfg, vm, memory, mmio, pci, mmio32Base, mmio32Size, res, null);
+    }
+
+    /**
+     * As above, with the VM's one {@link IrqRouter} when the caller shares it with other devices (VFIO); null
+     * creates one when there are virtio devices.
+     */
+    public static List<Attached> attach(VmConfig cfg, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
+            long mmio32Base, long mmio32Size, ResourceStack res, IrqRouter shared) {
         List<Attached> out = new ArrayList<>();
         if (cfg.disks().isEmpty() && cfg.nets().isEmpty()) {
             return out;
@@ -62,7 +71,7 @@ public final class VirtioDevices {
             throw new VmmException(VmmException.Reason.CONFIG, "too many virtio devices: "
                     + (cfg.disks().size() + cfg.nets().size()) + " (at most " + (32 - FIRST_SLOT) + " on PCI bus 0)");
         }
-        IrqRouter router = res.push(new IrqRouter(vm));
+        IrqRouter router = shared != null ? shared : res.push(new IrqRouter(vm));
         IoeventfdSink doorbells = (efd, address, len) -> router.ioeventfd(efd, address, len, null, false);
         long nextBar = mmio32Base;
         int slot = FIRST_SLOT;

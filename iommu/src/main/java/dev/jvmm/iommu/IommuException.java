@@ -1,0 +1,42 @@
+package dev.jvmm.iommu;
+
+/** Every failure of the IOMMU layer: a {@link Reason} and a message that says what was wrong and what to do. */
+public class IommuException extends RuntimeException {
+    /** Why it failed. */
+    public enum Reason {
+        /** Bad argument: a malformed PCI address, an unaligned or empty DMA range. */
+        INVALID_ARGUMENT,
+        /** The PCI device named does not exist in sysfs. */
+        DEVICE_NOT_FOUND,
+        /** The device has no {@code iommu_group}: no IOMMU is enabled (BIOS VT-d/AMD-Vi, kernel command line). */
+        NO_IOMMU_GROUP,
+        /** {@code /dev/vfio/vfio} is missing: the vfio modules are not loaded. */
+        VFIO_MISSING,
+        /** The device is not bound to vfio-pci (the message names its driver and how to rebind it). */
+        NOT_BOUND_TO_VFIO,
+        /** A device of the group is bound to a host driver, so the group cannot be given to userspace. */
+        GROUP_NOT_VIABLE,
+        /** The kernel lacks the VFIO API version or IOMMU type jvmm needs. */
+        UNSUPPORTED,
+        /** VFIO_IOMMU_MAP_DMA failed with ENOMEM: pinning the memory exceeds RLIMIT_MEMLOCK. */
+        MEMLOCK,
+        /** A VFIO ioctl failed for another reason (the cause names it and errno). */
+        IOCTL
+    }
+
+    private final Reason reason;
+
+    public IommuException(Reason reason, String message) {
+        super(message);
+        this.reason = reason;
+    }
+
+    public IommuException(Reason reason, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}

@@ -1,0 +1,393 @@
+package dev.jvmm.vfio.pci;
+
+import dev.jvmm.core.Bus;
+import dev.jvmm.core.BusDevice;
+import dev.jvmm.core.MemorySlot;
+import dev.jvmm.core.MemorySlotSink;
+import dev.jvmm.core.irq.InterruptController;
+import dev.jvmm.core.irq.MsiInterrupt;
+import dev.jvmm.core.pci.MsixCapability;
+import dev.jvmm.core.pci.MsixTable;
+import dev.jvmm.core.pci.PciBar;
+import dev.jvmm.core.pci.PciConfigSpace;
+import dev.jvmm.core.pci.PciFunction;
+import dev.jvmm.sys.Mmap;
+import dev.jvmm.sys.vfio.uapi.VfioConstants;
+import dev.jvmm.vfio.VfioDevice;
+import dev.jvmm.vfio.VfioException;
+import dev.jvmm.vfio.VfioRegionInfo;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A host PCI function passed through to the guest with VFIO, as a PCI function on the VM's root bus.
+ *
+ * <p>Config space is virtualised: the header (identity, class, subsystem) is copied from the device, the BARs are
+ * emulated (sizing, placement and relocation by the guest, with decoding following the command register), the
+ * command register's memory, bus-master and INTx-disable bits are also written to the device, and the only
+ * capability the guest sees is an emulated MSI-X capability with the device's own table size and table/PBA
+ * location. The guest's MSI-X table is emulated ({@link MsixTable}); each vector is an irq-routing MSI route plus
+ * irqfd, and when the guest enables MSI-X, {@code VFIO_DEVICE_SET_IRQS} hands the <em>irqfds' eventfds</em> to
+ * VFIO, so the device's interrupts go from the host's interrupt handler straight into KVM, never through Java.
+ *
+ * <p>BARs: a BAR the kernel lets us mmap is mmap'd once and mapped into the guest as KVM memory slots at the address
+ * the guest programs (the slots move when the guest moves the BAR), except the pages that hold the MSI-X table or
+ * PBA: those pages are trapped on the MMIO bus, where table and PBA accesses go to the emulation and the rest of the
+ * page to the device with pread/pwrite. A BAR that cannot be mmap'd is trapped whole the same way.
+ *
+ * <p>Owns its mmaps, slots, MSI vectors and bus registrations; {@link #close()} (idempotent) releases them, disables
+ * MSI-X on the device and closes the VFIO device. The caller keeps the container (and its DMA mappings) open
+ * until after this is closed.
+ */
+public final class VfioPciDevice extends PciFunction implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(VfioPciDevice.class);
+    private static final int PAGE = 4096;
+    /** KVM slot numbers a device may use from its {@code firstSlot}: 6 BARs, plus up to 2 more for the MSI-X BAR's split. */
+    public static final int SLOTS = 8;
+    private static final int CMD_PASSED = PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER
+            | PciConfigSpace.COMMAND_INTX_DISABLE;
+
+    private final VfioDevice dev;
+    private final Bus mmio;
+    private final MemorySlotSink slots;
+    private final int firstSlot;
+    private final MsixTable msix;
+    private final MsixCapability msixCap;
+    private final int msixBar;
+    private final List<MsiInterrupt> vectors = new ArrayList<>();
+    private final Mmap[] maps = new Mmap[6];
+    /** Per BAR: its pieces in offset order, each mapped directly (a KVM slot) or trapped (MMIO bus). */
+    private final List<List<Piece>> pieces = new ArrayList<>();
+    private final List<MemorySlot> liveSlots = new ArrayList<>();
+    private final List<Long> liveTraps = new ArrayList<>();
+
+    /** A page-aligned part of a BAR; {@code slot} is its KVM slot number when {@code direct}. */
+    record Piece(long offset, long length, boolean direct, int slot) {
+    }
+    private boolean msixOnDevice;
+    private boolean closed;
+
+    /**
+     * @param dev       the opened VFIO device (owned from now on: closed with this object, also on failure)
+     * @param irqs      MSI vectors (irq-routing's router)
+     * @param mmio      where trapped BARs are registered
+     * @param slots     where BAR memory slots go ({@code VmFd::setUserMemoryRegion})
+     * @param firstSlot the first of {@link #SLOTS} KVM slot numbers reserved for this device's BARs
+     */
+    public VfioPciDevice(String name, VfioDevice dev, InterruptController irqs, Bus mmio, MemorySlotSink slots,
+            int firstSlot) {
+        super(name, dev.readConfig(PciConfigSpace.VENDOR_ID, 2), dev.readConfig(PciConfigSpace.DEVICE_ID, 2),
+                dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1), false);
+        this.dev = dev;
+        this.mmio = mmio;
+        this.slots = slots;
+        this.firstSlot = firstSlot;
+        try {
+            if (!dev.info().isPci()) {
+                throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " is not a vfio-pci device");
+            }
+            if (dev.info().canReset()) {
+                dev.reset(); // start from a clean function, whatever the previous user left (FLR)
+            }
+            setSubsystem(dev.readConfig(PciConfigSpace.SUBSYSTEM_VENDOR_ID, 2), dev.readConfig(PciConfigSpace.SUBSYSTEM_ID, 2));
+            declareBars();
+            int cap = findCapability(MsixCapability.CAP_ID);
+            if (cap < 0) {
+                throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " has no MSI-X capability; "
+                        + "jvmm passes through MSI-X devices only (no MSI, no INTx yet)");
+            }
+            int n = (dev.readConfig(cap + MsixCapability.MESSAGE_CONTROL, 2) & 0x7ff) + 1;
+            int table = dev.readConfig(cap + MsixCapability.TABLE_OFFSET, 4);
+            int pba = dev.readConfig(cap + MsixCapability.PBA_OFFSET, 4);
+            msixBar = table & 7;
+            if ((pba & 7) != msixBar) {
+                throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table (BAR"
+                        + msixBar + ") and PBA (BAR" + (pba & 7) + ") are in different BARs");
+            }
+            msix = new MsixTable(name, n);
+            for (int v = 0; v < n; v++) {
+                MsiInterrupt m = irqs.allocateMsi(name + "-msix" + v);
+                vectors.add(m);
+                msix.bind(v, m);
+            }
+            msixCap = MsixCapability.install(this, msix, msixBar, table & ~7L, pba & ~7L);
+            mapBars();
+            super.setBarListener((f, b, o, nw) -> barMoved(b, o, nw));
+            log.info("{}: {} {} {}, {} MSI-X vectors (table in BAR{})", name, dev.bdf(),
+                    String.format("%04x:%04x", dev.readConfig(0, 2), dev.readConfig(2, 2)), describeBars(), n, msixBar);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public VfioDevice device() {
+        return dev;
+    }
+
+    public MsixTable msix() {
+        return msix;
+    }
+
+    /** The capability with {@code id} in the device's own list, or -1. */
+    private int findCapability(int id) {
+        if ((dev.readConfig(PciConfigSpace.STATUS, 2) & PciConfigSpace.STATUS_CAP_LIST) == 0) {
+            return -1;
+        }
+        int p = dev.readConfig(PciConfigSpace.CAPABILITIES_POINTER, 1) & 0xfc;
+        for (int i = 0; p >= 0x40 && i < 48; i++) {
+            if (dev.readConfig(p, 1) == id) {
+                return p;
+            }
+            p = dev.readConfig(p + 1, 1) & 0xfc;
+        }
+        return -1;
+    }
+
+    /** One emulated BAR per BAR region the device has, with the kind and prefetchable bit of the device's BAR. */
+    private void declareBars() {
+        for (int i = 0; i < 6; i++) {
+            VfioRegionInfo r = dev.region(VfioConstants.VFIO_PCI_BAR0_REGION_INDEX + i);
+            if (!r.exists()) {
+                continue;
+            }
+            int raw = dev.readConfig(PciConfigSpace.BAR0 + 4 * i, 4);
+            PciBar.Kind kind = (raw & 1) != 0 ? PciBar.Kind.IO : ((raw >>> 1) & 3) == 2 ? PciBar.Kind.MEM64 : PciBar.Kind.MEM32;
+            addBar(new PciBar(i, kind, Math.max(r.size(), kind == PciBar.Kind.IO ? 4 : 16), (raw & 8) != 0));
+            if (kind == PciBar.Kind.MEM64) {
+                i++;
+            }
+        }
+    }
+
+    private boolean mappable(PciBar b) {
+        VfioRegionInfo r = dev.region(b.index());
+        return b.isMemory() && r.mappable() && r.size() >= PAGE && (r.size() % PAGE) == 0 && r.size() == b.size();
+    }
+
+    /** mmaps what can be mapped and cuts each BAR into direct and trapped pieces (slot numbers assigned here). */
+    private void mapBars() {
+        for (int i = 0; i < 6; i++) {
+            pieces.add(List.of());
+        }
+        int slot = firstSlot;
+        for (PciBar b : bars()) {
+            int i = b.index();
+            if (!mappable(b)) {
+                pieces.set(i, List.of(new Piece(0, b.size(), false, -1)));
+                continue;
+            }
+            try {
+                maps[i] = dev.mmapRegion(i);
+            } catch (VfioException e) {
+                // without interrupt remapping vfio-pci refuses to map the MSI-X table (it offers a sparse mmap
+                // around it instead, which is not used yet): trap the whole BAR
+                log.info("{}: BAR{} cannot be mmap'd whole ({}); trapping it", name(), i, e.getMessage());
+                pieces.set(i, List.of(new Piece(0, b.size(), false, -1)));
+                continue;
+            }
+            List<Piece> l = i == msixBar
+                    ? split(b.size(), msixCap.tableOffset(), msix.tableSize(), msixCap.pbaOffset(), msix.pbaSize(), slot)
+                    : List.of(new Piece(0, b.size(), true, slot));
+            slot += (int) l.stream().filter(Piece::direct).count();
+            pieces.set(i, List.copyOf(l));
+        }
+        if (slot > firstSlot + SLOTS) {
+            throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": needs " + (slot - firstSlot)
+                    + " memory slots for its BARs, more than " + SLOTS);
+        }
+    }
+
+    /**
+     * Cuts a mappable BAR of {@code size} bytes around the pages holding the MSI-X table and PBA: those pages are
+     * trapped, the rest are direct pieces numbered with KVM slots from {@code slot}.
+     */
+    static List<Piece> split(long size, long tableOff, long tableLen, long pbaOff, long pbaLen, int slot) {
+        List<long[]> traps = new ArrayList<>(List.of(pages(tableOff, tableLen), pages(pbaOff, pbaLen)));
+        traps.sort((x, y) -> Long.compare(x[0], y[0]));
+        List<Piece> l = new ArrayList<>();
+        long at = 0;
+        for (long[] t : traps) {
+            long start = Math.max(t[0], at);
+            long end = Math.min(t[1], size);
+            if (end <= start) {
+                continue;
+            }
+            if (start > at) {
+                l.add(new Piece(at, start - at, true, slot++));
+            }
+            Piece last = l.isEmpty() ? null : l.get(l.size() - 1);
+            if (last != null && !last.direct() && last.offset() + last.length() == start) {
+                l.set(l.size() - 1, new Piece(last.offset(), end - last.offset(), false, -1)); // adjacent traps: one
+            } else {
+                l.add(new Piece(start, end - start, false, -1));
+            }
+            at = end;
+        }
+        if (at < size) {
+            l.add(new Piece(at, size - at, true, slot));
+        }
+        return List.copyOf(l);
+    }
+
+    /** [start, end) of the pages covering {@code len} bytes at {@code off}. */
+    private static long[] pages(long off, long len) {
+        return new long[] {off & -PAGE, (off + len + PAGE - 1) & -PAGE};
+    }
+
+    private String describeBars() {
+        StringBuilder s = new StringBuilder();
+        for (PciBar b : bars()) {
+            s.append(s.length() == 0 ? "" : ", ").append("BAR").append(b.index()).append(' ').append(b.kind())
+                    .append(" 0x").append(Long.toHexString(b.size()));
+            for (Piece p : pieces.get(b.index())) {
+                s.append(String.format(" [0x%x+0x%x %s]", p.offset(), p.length(), p.direct() ? "mapped" : "trapped"));
+            }
+        }
+        return s.toString();
+    }
+
+    /** Each BAR's pieces (for tests and diagnostics). */
+    public List<Piece> pieces(int bar) {
+        return pieces.get(bar);
+    }
+
+    /** BAR relocation: the memory slots and MMIO traps follow the guest (-1: not decoded). */
+    private synchronized void barMoved(PciBar b, long oldAddress, long newAddress) {
+        if (closed || !b.isMemory()) {
+            return;
+        }
+        int i = b.index();
+        for (Piece p : pieces.get(i)) {
+            if (oldAddress >= 0) {
+                if (p.direct()) {
+                    for (int k = 0; k < liveSlots.size(); k++) {
+                        if (liveSlots.get(k).slot() == p.slot()) {
+                            liveSlots.remove(k).close();
+                            break;
+                        }
+                    }
+                } else {
+                    mmio.unregister(oldAddress + p.offset());
+                    liveTraps.remove(Long.valueOf(oldAddress + p.offset()));
+                }
+            }
+            if (newAddress >= 0) {
+                if (p.direct()) {
+                    liveSlots.add(MemorySlot.register(slots, p.slot(), 0, newAddress + p.offset(), p.length(),
+                            maps[i].address() + p.offset()));
+                } else {
+                    mmio.register(newAddress + p.offset(), p.length(), new TrappedBar(i, p.offset()),
+                            name() + "-bar" + i + (p.offset() == 0 ? "" : "+" + Long.toHexString(p.offset())));
+                    liveTraps.add(newAddress + p.offset());
+                }
+            }
+        }
+        log.debug("{}: BAR{} 0x{} -> 0x{}", name(), i, Long.toHexString(oldAddress), Long.toHexString(newAddress));
+    }
+
+    /** A BAR served by the VMM: MSI-X table and PBA emulated, the rest forwarded to the device. */
+    private final class TrappedBar implements BusDevice {
+        private final int index;
+        private final long base;
+
+        TrappedBar(int index, long base) {
+            this.index = index;
+            this.base = base;
+        }
+
+        @Override
+        public long read(long pieceOffset, int size) {
+            long offset = base + pieceOffset;
+            if (index == msixBar && msixCap.claims(offset)) {
+                return msixCap.read(offset, size);
+            }
+            try {
+                return dev.read(index, offset, size);
+            } catch (VfioException e) {
+                log.warn("{}: BAR{} read at 0x{}: {}", name(), index, Long.toHexString(offset), e.getMessage());
+                return size == 8 ? -1L : (1L << (8 * size)) - 1;
+            }
+        }
+
+        @Override
+        public void write(long pieceOffset, int size, long value) {
+            long offset = base + pieceOffset;
+            if (index == msixBar && msixCap.claims(offset)) {
+                msixCap.write(offset, size, value);
+                return;
+            }
+            try {
+                dev.write(index, offset, size, value);
+            } catch (VfioException e) {
+                log.warn("{}: BAR{} write at 0x{}: {}", name(), index, Long.toHexString(offset), e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    protected void onConfigWrite(int offset, int size, int value) {
+        if (offset < PciConfigSpace.COMMAND + 2 && offset + size > PciConfigSpace.COMMAND) {
+            int cmd = config().get(PciConfigSpace.COMMAND, 2) & CMD_PASSED;
+            int hw = dev.readConfig(PciConfigSpace.COMMAND, 2);
+            dev.writeConfig(PciConfigSpace.COMMAND, 2, (hw & ~CMD_PASSED) | cmd);
+        }
+        msixCap.configWritten(offset, size);
+        syncMsix();
+    }
+
+    /** Enables or disables MSI-X on the device when the guest flips MSI-X Enable. */
+    private synchronized void syncMsix() {
+        boolean want = msix.enabled();
+        if (want == msixOnDevice || closed) {
+            return;
+        }
+        if (want) {
+            int[] fds = new int[vectors.size()];
+            for (int v = 0; v < fds.length; v++) {
+                fds[v] = vectors.get(v).eventFd().fd();
+            }
+            dev.setIrqEventfds(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX, 0, fds);
+        } else {
+            dev.disableIrqs(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX);
+        }
+        msixOnDevice = want;
+        log.debug("{}: MSI-X {} on the device", name(), want ? "enabled" : "disabled");
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // KVM must stop using the BAR mappings before they are unmapped; VFIO must stop signalling before the
+        // irqfds go away.
+        for (MemorySlot m : liveSlots) {
+            m.close();
+        }
+        liveSlots.clear();
+        for (long a : liveTraps) {
+            mmio.unregister(a);
+        }
+        liveTraps.clear();
+        if (msixOnDevice) {
+            try {
+                dev.disableIrqs(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX);
+            } catch (RuntimeException e) {
+                log.warn("{}: {}", name(), e.getMessage());
+            }
+        }
+        for (Mmap m : maps) {
+            if (m != null) {
+                m.close();
+            }
+        }
+        for (MsiInterrupt m : vectors) {
+            m.close();
+        }
+        dev.close();
+    }
+}

@@ -1,0 +1,38 @@
+package dev.jvmm.vfio.pci;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.jvmm.vfio.pci.VfioPciDevice.Piece;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** How the BAR holding the MSI-X table and PBA is cut into mapped pieces (KVM slots) and trapped pages. */
+class BarSplitTest {
+    @Test
+    void igbVfMsixBarTableAndPbaOnTheirOwnPages() {
+        // 82576 VF BAR3: 16 KiB, 3-vector table at 0, PBA at 0x2000
+        assertEquals(List.of(new Piece(0, 0x1000, false, -1), new Piece(0x1000, 0x1000, true, 40),
+                new Piece(0x2000, 0x1000, false, -1), new Piece(0x3000, 0x1000, true, 41)),
+                VfioPciDevice.split(0x4000, 0, 48, 0x2000, 8, 40));
+    }
+
+    @Test
+    void registersBeforeTheTableStayMapped() {
+        // QEMU NVMe VF BAR0: registers and doorbells in the first 8 KiB, table at 0x2000, PBA at 0x3000
+        assertEquals(List.of(new Piece(0, 0x2000, true, 7), new Piece(0x2000, 0x2000, false, -1)),
+                VfioPciDevice.split(0x4000, 0x2000, 16, 0x3000, 8, 7));
+    }
+
+    @Test
+    void tableAndPbaSharingAPageOrSpanningPages() {
+        assertEquals(List.of(new Piece(0, 0x3000, true, 1), new Piece(0x3000, 0x1000, false, -1)),
+                VfioPciDevice.split(0x4000, 0x3000, 0x100, 0x3800, 8, 1));
+        // 2048 vectors: a 32 KiB table from 0x8000, PBA right after it
+        assertEquals(List.of(new Piece(0, 0x8000, true, 0), new Piece(0x8000, 0x9000, false, -1),
+                new Piece(0x11000, 0xf000, true, 1)),
+                VfioPciDevice.split(0x20000, 0x8000, 2048 * 16, 0x10000, 256, 0));
+        // PBA before the table, both inside one page: one trap
+        assertEquals(List.of(new Piece(0, 0x1000, false, -1), new Piece(0x1000, 0x1000, true, 5)),
+                VfioPciDevice.split(0x2000, 0x800, 16, 0x0, 8, 5));
+    }
+}
