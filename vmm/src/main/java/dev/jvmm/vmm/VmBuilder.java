@@ -180,14 +180,15 @@ public final class VmBuilder {
         List<dev.jvmm.vmm.devices.VirtioDevices.Attached> virtio = dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem,
                 mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res, router);
         // VFIO devices (--device vfio=BDF): next slots, BARs after the virtio BARs, guest RAM DMA-mapped
-        dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, mmio, pci, router,
+        long barEnd = dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, mmio, pci, router,
                 dev.jvmm.vmm.devices.VirtioDevices.FIRST_SLOT + virtio.size(),
                 Layout.MMIO32_START + virtio.size() * dev.jvmm.virtio.pci.VirtioPciDevice.BAR_SIZE,
-                Layout.MMIO32_START + Layout.MMIO32_SIZE, res);
+                Layout.MMIO32_START + Layout.MMIO32_SIZE, res).barEnd();
 
         if (!extensions.isEmpty()) {
+            // extensions allocate MMIO32 space after the virtio and VFIO BARs
             VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci,
-                    new dev.jvmm.core.AddressAllocator("mmio32", Layout.MMIO32_START, Layout.MMIO32_SIZE),
+                    new dev.jvmm.core.AddressAllocator("mmio32", barEnd, Layout.MMIO32_START + Layout.MMIO32_SIZE - barEnd),
                     new dev.jvmm.core.AddressAllocator("mmio64", layout.mmio64Start(), Layout.MMIO64_SIZE), res,
                     cfg.cpus());
             for (VmExtension x : extensions) {

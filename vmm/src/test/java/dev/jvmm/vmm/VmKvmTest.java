@@ -100,10 +100,16 @@ class VmKvmTest {
             ctx.resources().push(closed::incrementAndGet);
         };
         int before = openFds();
+        // with a virtio disk in the VM, the extension's MMIO32 space starts after the disk's BAR
+        Path disk = tmp.resolve("ext-disk.img");
+        java.nio.file.Files.write(disk, new byte[1 << 20]);
+        VmConfig withDisk = config(k, 1, out).withDevices(java.util.List.of(new dev.jvmm.vmm.config.DiskConfig(disk, false,
+                dev.jvmm.virtio.blk.CacheMode.WRITEBACK, null, 1)), java.util.List.of());
         try (Console c = Console.open(new ConsoleSpec(ConsoleSpec.Kind.FILE, out));
-                Vm vm = VmBuilder.build(config(k, 1, out), c, java.util.List.of(ok))) {
+                Vm vm = VmBuilder.build(withDisk, c, java.util.List.of(ok))) {
             assertEquals(0x12, vm.pio().read(0x5000, 1));
-            assertTrue(bar[0] >= dev.jvmm.vmm.boot.Layout.MMIO32_START, Long.toHexString(bar[0]));
+            assertTrue(bar[0] >= dev.jvmm.vmm.boot.Layout.MMIO32_START + dev.jvmm.virtio.pci.VirtioPciDevice.BAR_SIZE,
+                    "extension BAR at 0x" + Long.toHexString(bar[0]) + " overlaps the virtio disk's BAR");
             assertEquals(VmExit.Kind.POWEROFF, vm.run().kind());
             assertEquals(0, closed.get());
         }

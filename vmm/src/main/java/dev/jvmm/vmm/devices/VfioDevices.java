@@ -37,6 +37,10 @@ public final class VfioDevices {
     public record Attached(String name, String bdf, PciAddress address) {
     }
 
+    /** The attached devices and the first MMIO32 address after their BARs ({@code barBase} when there are none). */
+    public record Placement(List<Attached> devices, long barEnd) {
+    }
+
     private VfioDevices() {
     }
 
@@ -45,11 +49,11 @@ public final class VfioDevices {
      * @param barBase      where to place BARs from (inside the MMIO32 window, after the virtio BARs)
      * @param barLimit     the end of the MMIO32 window
      */
-    public static List<Attached> attach(List<VfioConfig> devices, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
+    public static Placement attach(List<VfioConfig> devices, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
             IrqRouter router, int firstPciSlot, long barBase, long barLimit, ResourceStack res) {
         List<Attached> out = new ArrayList<>();
         if (devices.isEmpty()) {
-            return out;
+            return new Placement(out, barBase);
         }
         VfioContainer container;
         try {
@@ -106,6 +110,6 @@ public final class VfioDevices {
             out.add(new Attached(name, bdf, address));
             log.info("{} at {}: host {}", name, address, bdf);
         }
-        return out;
+        return new Placement(List.copyOf(out), next);
     }
 }
