@@ -177,18 +177,17 @@ public final class VmBuilder {
         // virtio devices (--disk, --net): PCI slots, BARs, MSI-X/irqfd, ioeventfds; all owned by res
         // one KVM_SET_GSI_ROUTING table for virtio and VFIO MSI-X vectors
         dev.jvmm.irq.IrqRouter router = cfg.vfio().isEmpty() ? null : res.push(new dev.jvmm.irq.IrqRouter(vm));
+        // one allocator for the MMIO32 window: virtio BARs, then VFIO BARs, then whatever extensions ask for
+        dev.jvmm.core.AddressAllocator mmio32 = new dev.jvmm.core.AddressAllocator("mmio32", Layout.MMIO32_START,
+                Layout.MMIO32_SIZE);
         List<dev.jvmm.vmm.devices.VirtioDevices.Attached> virtio = dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem,
-                mmio, pci, Layout.MMIO32_START, Layout.MMIO32_SIZE, res, router);
-        // VFIO devices (--device vfio=BDF): next slots, BARs after the virtio BARs, guest RAM DMA-mapped
-        long barEnd = dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, mmio, pci, router,
-                dev.jvmm.vmm.devices.VirtioDevices.FIRST_SLOT + virtio.size(),
-                Layout.MMIO32_START + virtio.size() * dev.jvmm.virtio.pci.VirtioPciDevice.BAR_SIZE,
-                Layout.MMIO32_START + Layout.MMIO32_SIZE, res).barEnd();
+                mmio, pci, mmio32, res, router);
+        // VFIO devices (--device vfio=BDF): next slots, guest RAM DMA-mapped
+        dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, mmio, pci, router,
+                dev.jvmm.vmm.devices.VirtioDevices.FIRST_SLOT + virtio.size(), mmio32, res);
 
         if (!extensions.isEmpty()) {
-            // extensions allocate MMIO32 space after the virtio and VFIO BARs
-            VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci,
-                    new dev.jvmm.core.AddressAllocator("mmio32", barEnd, Layout.MMIO32_START + Layout.MMIO32_SIZE - barEnd),
+            VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci, mmio32,
                     new dev.jvmm.core.AddressAllocator("mmio64", layout.mmio64Start(), Layout.MMIO64_SIZE), res,
                     cfg.cpus());
             for (VmExtension x : extensions) {

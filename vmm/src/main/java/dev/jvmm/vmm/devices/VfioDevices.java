@@ -1,7 +1,9 @@
 package dev.jvmm.vmm.devices;
 
+import dev.jvmm.core.AddressAllocator;
 import dev.jvmm.core.Bus;
 import dev.jvmm.core.GuestMemory;
+import dev.jvmm.core.VmCoreException;
 import dev.jvmm.core.pci.PciAddress;
 import dev.jvmm.core.pci.PciBar;
 import dev.jvmm.core.pci.PciRootBus;
@@ -37,23 +39,18 @@ public final class VfioDevices {
     public record Attached(String name, String bdf, PciAddress address) {
     }
 
-    /** The attached devices and the first MMIO32 address after their BARs ({@code barBase} when there are none). */
-    public record Placement(List<Attached> devices, long barEnd) {
-    }
-
     private VfioDevices() {
     }
 
     /**
      * @param firstPciSlot the first free slot on bus 0
-     * @param barBase      where to place BARs from (inside the MMIO32 window, after the virtio BARs)
-     * @param barLimit     the end of the MMIO32 window
+     * @param mmio32       the VM's allocator for the MMIO32 window (the virtio BARs are already taken from it)
      */
-    public static Placement attach(List<VfioConfig> devices, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
-            IrqRouter router, int firstPciSlot, long barBase, long barLimit, ResourceStack res) {
+    public static List<Attached> attach(List<VfioConfig> devices, VmFd vm, GuestMemory memory, Bus mmio,
+            PciRootBus pci, IrqRouter router, int firstPciSlot, AddressAllocator mmio32, ResourceStack res) {
         List<Attached> out = new ArrayList<>();
         if (devices.isEmpty()) {
-            return new Placement(out, barBase);
+            return out;
         }
         VfioContainer container;
         try {
@@ -77,7 +74,6 @@ public final class VfioDevices {
         }
         log.info("vfio: {} MiB of guest RAM mapped for device DMA ({} region(s))", memory.size() >> 20,
                 memory.regions().size());
-        long next = barBase;
         int slot = firstPciSlot;
         for (int i = 0; i < devices.size(); i++) {
             String bdf = devices.get(i).bdf();
@@ -97,19 +93,20 @@ public final class VfioDevices {
                 if (!b.isMemory()) {
                     continue; // I/O BARs stay unassigned; the guest driver may assign them
                 }
-                long at = (next + b.size() - 1) & -b.size();
-                if (at + b.size() > barLimit) {
+                long at;
+                try {
+                    at = mmio32.allocate(b.size(), b.size());
+                } catch (VmCoreException e) {
                     throw new VmmException(VmmException.Reason.CONFIG, "--device vfio=" + bdf + ": BAR" + b.index()
-                            + " (0x" + Long.toHexString(b.size()) + " bytes) does not fit the MMIO32 window");
+                            + " (0x" + Long.toHexString(b.size()) + " bytes) does not fit the MMIO32 window", e);
                 }
                 d.setBarAddress(b.index(), at);
-                next = at + b.size();
             }
             PciAddress address = pci.add(d, slot++, 0);
             res.push(() -> pci.remove(address));
             out.add(new Attached(name, bdf, address));
             log.info("{} at {}: host {}", name, address, bdf);
         }
-        return new Placement(List.copyOf(out), next);
+        return out;
     }
 }

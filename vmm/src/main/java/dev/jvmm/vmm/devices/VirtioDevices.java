@@ -1,7 +1,9 @@
 package dev.jvmm.vmm.devices;
 
+import dev.jvmm.core.AddressAllocator;
 import dev.jvmm.core.Bus;
 import dev.jvmm.core.GuestMemory;
+import dev.jvmm.core.VmCoreException;
 import dev.jvmm.core.pci.PciAddress;
 import dev.jvmm.core.pci.PciRootBus;
 import dev.jvmm.irq.IrqRouter;
@@ -47,22 +49,14 @@ public final class VirtioDevices {
 
     /**
      * Attaches every device of {@code cfg}; returns them in slot order (empty when the config has none, and then
-     * nothing is created).
+     * nothing is created). Each BAR0 is taken from {@code mmio32}, the VM's allocator for the MMIO32 window the
+     * DSDT's _CRS declares (VFIO devices and extensions allocate from it after these).
      *
-     * @param mmio32Base where BARs are placed from (the MMIO32 window the DSDT's _CRS declares)
-     * @param mmio32Size the window's size
+     * @param shared the VM's one {@link IrqRouter} when the caller shares it with other devices (VFIO); null
+     *               creates one when there are virtio devices
      */
     public static List<Attached> attach(VmConfig cfg, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
-            long mmio32Base, long mmio32Size, ResourceStack res) {
-        return attach(cfg, vm, memory, mmio, pci, mmio32Base, mmio32Size, res, null);
-    }
-
-    /**
-     * As above, with the VM's one {@link IrqRouter} when the caller shares it with other devices (VFIO); null
-     * creates one when there are virtio devices.
-     */
-    public static List<Attached> attach(VmConfig cfg, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
-            long mmio32Base, long mmio32Size, ResourceStack res, IrqRouter shared) {
+            AddressAllocator mmio32, ResourceStack res, IrqRouter shared) {
         List<Attached> out = new ArrayList<>();
         if (cfg.disks().isEmpty() && cfg.nets().isEmpty()) {
             return out;
@@ -73,7 +67,6 @@ public final class VirtioDevices {
         }
         IrqRouter router = shared != null ? shared : res.push(new IrqRouter(vm));
         IoeventfdSink doorbells = (efd, address, len) -> router.ioeventfd(efd, address, len, null, false);
-        long nextBar = mmio32Base;
         int slot = FIRST_SLOT;
         for (int i = 0; i < cfg.disks().size(); i++) {
             DiskConfig d = cfg.disks().get(i);
@@ -85,8 +78,7 @@ public final class VirtioDevices {
                 throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
             }
             VirtioBlk blk = new VirtioBlk("virtio-blk-" + i, backend, d.queues(), d.id());
-            Attached a = plug(blk, slot++, nextBar, router, doorbells, memory, mmio, pci, res);
-            nextBar += VirtioPciDevice.BAR_SIZE;
+            Attached a = plug(blk, slot++, bar0(mmio32), router, doorbells, memory, mmio, pci, res);
             out.add(a);
             log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s))", a.name(), a.address(), d.path(),
                     backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues());
@@ -110,16 +102,20 @@ public final class VirtioDevices {
             }
             byte[] mac = n.mac() != null ? n.mac() : NetConfig.defaultMac(i);
             VirtioNet net = new VirtioNet("virtio-net-" + i, tap, mac, n.queues());
-            Attached a = plug(net, slot++, nextBar, router, doorbells, memory, mmio, pci, res);
-            nextBar += VirtioPciDevice.BAR_SIZE;
+            Attached a = plug(net, slot++, bar0(mmio32), router, doorbells, memory, mmio, pci, res);
             out.add(a);
             log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s)", a.name(), a.address(), tap.name(),
                     tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues());
         }
-        if (nextBar > mmio32Base + mmio32Size) {
-            throw new VmmException(VmmException.Reason.INTERNAL, "virtio BARs overflow the MMIO32 window");
-        }
         return out;
+    }
+
+    private static long bar0(AddressAllocator mmio32) {
+        try {
+            return mmio32.allocate(VirtioPciDevice.BAR_SIZE, VirtioPciDevice.BAR_SIZE);
+        } catch (VmCoreException e) {
+            throw new VmmException(VmmException.Reason.INTERNAL, "virtio BARs overflow the MMIO32 window", e);
+        }
     }
 
     private static Attached plug(VirtioDevice device, int slot, long bar, IrqRouter router, IoeventfdSink doorbells,
