@@ -2,6 +2,8 @@ package dev.jvmm.sys;
 
 /** Owner of one mmap(2) mapping; {@link #close()} unmaps it, once. */
 public final class Mmap implements AutoCloseable {
+    private static final int ANON_PROT = Native.PROT_READ | Native.PROT_WRITE;
+    private static final int ANON_FLAGS = Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;
     private long address;
     private final long length;
     private final String name;
@@ -14,8 +16,7 @@ public final class Mmap implements AutoCloseable {
 
     /** Private anonymous read-write memory (zeroed, not reserved in swap). */
     public static Mmap anonymous(long length, String name) {
-        return map(0, length, Native.PROT_READ | Native.PROT_WRITE,
-                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name);
+        return map(0, length, ANON_PROT, ANON_FLAGS, -1, 0, name);
     }
 
     /**
@@ -32,8 +33,7 @@ public final class Mmap implements AutoCloseable {
         if (length <= 0 || length > Long.MAX_VALUE - align) {
             throw new IllegalArgumentException("mmap length " + length + " for " + name);
         }
-        long a = map(0, length + align, Native.PROT_READ | Native.PROT_WRITE,
-                Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0, name).address;
+        long a = map(0, length + align, ANON_PROT, ANON_FLAGS, -1, 0, name).address;
         long start = (a + align - 1) & -align;
         long end = start + length;
         if (start > a) {
