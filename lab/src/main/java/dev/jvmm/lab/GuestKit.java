@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -85,27 +86,81 @@ public final class GuestKit {
         return ensure(cfg, msg -> log.info("{}", msg));
     }
 
+    /**
+     * The kit for the chosen kernel: the shared cache's when it is current, else this user's own when that is
+     * current, else built where this user may write (the shared cache, or this user's own when the shared one is
+     * another user's). A kit built in the shared cache is made readable by every user.
+     */
     public static Kit ensure(LabConfig cfg, Consumer<String> progress) {
         HostPrereqs.requireForKit();
         KernelPackages.Candidate pkg = chooseKernel(cfg);
-        Path dir = cfg.kitRoot().resolve(pkg.release());
-        Kit kit = new Kit(pkg.packageName(), pkg.release(), dir);
         String hash = sourceHash();
-        if (isCurrent(kit, hash)) {
-            return kit;
+        Kit shared = new Kit(pkg.packageName(), pkg.release(), cfg.kitRoot().resolve(pkg.release()));
+        if (isCurrent(shared, hash)) {
+            return shared;
         }
+        Kit own = new Kit(pkg.packageName(), pkg.release(), cfg.userKitRoot().resolve(pkg.release()));
+        if (isCurrent(own, hash)) {
+            return own;
+        }
+        Path kitRoot = cfg.kitRoot();
+        if (!mayCreate(kitRoot)) {
+            progress.accept("kit: the shared cache " + kitRoot + " has no current kit and is not writable by "
+                    + System.getProperty("user.name") + "; building this user's own in " + cfg.userKitRoot());
+            kitRoot = cfg.userKitRoot();
+        }
+        Kit kit = kitRoot.equals(cfg.kitRoot()) ? shared : own;
         try {
-            Files.createDirectories(cfg.kitRoot());
-            try (FileChannel ch = FileChannel.open(cfg.kitRoot().resolve(".lock"), StandardOpenOption.CREATE,
+            Files.createDirectories(kitRoot);
+            try (FileChannel ch = FileChannel.open(kitRoot.resolve(".lock"), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
                 if (isCurrent(kit, hash)) {
                     return kit; // another process built it while we waited
                 }
-                build(cfg, pkg, kit, hash, progress);
+                build(pkg, kit, hash, progress);
+                if (kit == shared) {
+                    readableByAll(kit.dir(), Integer.MAX_VALUE);
+                    readableByAll(kitRoot.resolveSibling("debs"), Integer.MAX_VALUE);
+                    readableByAll(kitRoot, 0);
+                    readableByAll(kitRoot.getParent(), 0);
+                }
                 return kit;
             }
         } catch (IOException e) {
-            throw new LabException(LabException.Reason.KIT_BUILD_FAILED, "cannot build the guest kit in " + dir, e);
+            throw new LabException(LabException.Reason.KIT_BUILD_FAILED, "cannot build the guest kit in " + kit.dir(), e);
+        }
+    }
+
+    /** Whether this user can create {@code dir} or write into it (the nearest existing ancestor decides). */
+    static boolean mayCreate(Path dir) {
+        for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                return Files.isDirectory(p) && Files.isWritable(p);
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Adds read permission for group and others to {@code top} and what lies under it down to {@code depth} (and
+     * search permission to directories and to what its owner may execute): the kit is shared by every user of the
+     * machine, whatever umask the user who built it had.
+     */
+    static void readableByAll(Path top, int depth) throws IOException {
+        try (var s = Files.walk(top, depth)) {
+            for (Path p : s.toList()) {
+                if (Files.isSymbolicLink(p)) {
+                    continue;
+                }
+                var perms = java.util.EnumSet.copyOf(Files.getPosixFilePermissions(p));
+                boolean before = perms.addAll(List.of(PosixFilePermission.GROUP_READ, PosixFilePermission.OTHERS_READ));
+                if (Files.isDirectory(p) || perms.contains(PosixFilePermission.OWNER_EXECUTE)) {
+                    before |= perms.addAll(List.of(PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_EXECUTE));
+                }
+                if (before) {
+                    Files.setPosixFilePermissions(p, perms);
+                }
+            }
         }
     }
 
@@ -161,12 +216,12 @@ public final class GuestKit {
                 && Files.exists(kit.initrdGuest());
     }
 
-    private static void build(LabConfig cfg, KernelPackages.Candidate pkg, Kit kit, String hash,
-                              Consumer<String> progress) throws IOException {
+    private static void build(KernelPackages.Candidate pkg, Kit kit, String hash, Consumer<String> progress)
+            throws IOException {
         long t0 = System.nanoTime();
         Path dir = kit.dir();
         Path root = kit.modulesRoot();
-        Path debs = cfg.labDir().resolve("debs");
+        Path debs = dir.getParent().resolveSibling("debs");
         Files.createDirectories(debs);
         Path deb = findDeb(debs, pkg.packageName());
         if (deb == null) {

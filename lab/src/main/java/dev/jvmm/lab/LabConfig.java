@@ -5,23 +5,30 @@ import java.time.Duration;
 import java.util.Map;
 
 /**
- * Where the lab keeps its files and how it boots L1. {@link #fromEnvironment()} reads:
- * {@code JVMM_LAB_DIR} (default {@code /var/tmp/jvmm-lab}), {@code JVMM_LAB_KERNEL} (an exact kernel package name),
+ * Where the lab keeps its files and how it boots L1. Two places: {@link #labDir()}, shared by every user of the
+ * machine (the guest kit cache and the kernel .deb, readable by all), and {@link #userDir()}, this user's own (run
+ * directories with their scratch images, and the scratch mount point). For root both are {@code /var/tmp/jvmm-lab};
+ * another user's runs go to {@code /var/tmp/jvmm-lab-USER}, so one root run does not lock everybody else out (the
+ * lab needs no root: QEMU runs under TCG). {@link #fromEnvironment()} reads:
+ * {@code JVMM_LAB_DIR} (both places; default as above), {@code JVMM_LAB_KERNEL} (an exact kernel package name),
  * {@code JVMM_LAB_KERNEL_SERIES} (e.g. {@code 6.1}), {@code JVMM_LAB_MEM_MB} (L1 memory, default 3072),
  * {@code JVMM_LAB_BOOT_TIMEOUT_S} (default 180), {@code JVMM_LAB_SCRATCH_GB} (scratch disk size, default 8).
  */
-public record LabConfig(Path labDir, String kernelPackage, String kernelSeries, int memoryMb, Duration bootTimeout,
-                        int scratchGb, String qemuBinary) {
+public record LabConfig(Path labDir, Path userDir, String kernelPackage, String kernelSeries, int memoryMb,
+                        Duration bootTimeout, int scratchGb, String qemuBinary) {
 
     public static final Path DEFAULT_DIR = Path.of("/var/tmp/jvmm-lab");
 
     public static LabConfig fromEnvironment() {
-        return fromEnvironment(System.getenv());
+        return fromEnvironment(System.getenv(), System.getProperty("user.name"));
     }
 
-    static LabConfig fromEnvironment(Map<String, String> env) {
+    static LabConfig fromEnvironment(Map<String, String> env, String user) {
         String dir = env.getOrDefault("JVMM_LAB_DIR", "");
-        return new LabConfig(dir.isBlank() ? DEFAULT_DIR : Path.of(dir).toAbsolutePath(),
+        Path shared = dir.isBlank() ? DEFAULT_DIR : Path.of(dir).toAbsolutePath();
+        Path own = !dir.isBlank() || "root".equals(user) ? shared
+                : DEFAULT_DIR.resolveSibling(DEFAULT_DIR.getFileName() + "-" + user.replaceAll("[^A-Za-z0-9._-]", "_"));
+        return new LabConfig(shared, own,
                 blankToNull(env.get("JVMM_LAB_KERNEL")),
                 blankToNull(env.get("JVMM_LAB_KERNEL_SERIES")),
                 Integer.parseInt(env.getOrDefault("JVMM_LAB_MEM_MB", "3072")),
@@ -30,22 +37,28 @@ public record LabConfig(Path labDir, String kernelPackage, String kernelSeries, 
                 env.getOrDefault("JVMM_LAB_QEMU", "qemu-system-x86_64"));
     }
 
+    /** The same with both places at {@code dir}. */
     public LabConfig withLabDir(Path dir) {
-        return new LabConfig(dir, kernelPackage, kernelSeries, memoryMb, bootTimeout, scratchGb, qemuBinary);
+        return new LabConfig(dir, dir, kernelPackage, kernelSeries, memoryMb, bootTimeout, scratchGb, qemuBinary);
     }
 
     public LabConfig withMemoryMb(int mb) {
-        return new LabConfig(labDir, kernelPackage, kernelSeries, mb, bootTimeout, scratchGb, qemuBinary);
+        return new LabConfig(labDir, userDir, kernelPackage, kernelSeries, mb, bootTimeout, scratchGb, qemuBinary);
     }
 
-    /** Cached kits, one directory per kernel release. */
+    /** Cached kits shared by every user, one directory per kernel release. */
     public Path kitRoot() {
         return labDir.resolve("kit");
     }
 
-    /** Per-boot run directories (share, console log, scratch image). */
+    /** This user's own kits: built here when the shared cache has no current kit and is not writable by this user. */
+    public Path userKitRoot() {
+        return userDir.resolve("kit");
+    }
+
+    /** Per-boot run directories (share, console log, scratch image), this user's own. */
     public Path runRoot() {
-        return labDir.resolve("runs");
+        return userDir.resolve("runs");
     }
 
     /**
@@ -53,7 +66,7 @@ public record LabConfig(Path labDir, String kernelPackage, String kernelSeries, 
      * what L1 sees under its chroot and 9p cannot create directories there).
      */
     public Path scratchMountPoint() {
-        return labDir.resolve("l1-scratch");
+        return userDir.resolve("l1-scratch");
     }
 
     private static String blankToNull(String s) {

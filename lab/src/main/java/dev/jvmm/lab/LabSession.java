@@ -156,7 +156,8 @@ public final class LabSession implements AutoCloseable {
                 f.setLength((long) cfg.scratchGb() << 30);
             }
         } catch (IOException e) {
-            throw new LabException(LabException.Reason.IO, "cannot create the scratch disk " + scratch, e);
+            throw new LabException(LabException.Reason.IO, "cannot create the scratch disk " + scratch + " ("
+                    + dev.jvmm.sys.FileErrors.reason(e) + ")", e);
         }
         Proc.check(LabException.Reason.IO, List.of("mkfs.ext4", "-q", "-F", "-L", "jvmm-scratch",
                 "-E", "lazy_itable_init=1,lazy_journal_init=1", scratch.toString()), null, Duration.ofMinutes(2));
@@ -168,12 +169,42 @@ public final class LabSession implements AutoCloseable {
         String name = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
                 + ProcessHandle.current().pid() + "-" + RUN_SEQ.incrementAndGet();
         Path d = cfg.runRoot().resolve(name);
+        requireOwnDir(cfg.userDir());
         try {
             Files.createDirectories(d);
         } catch (IOException e) {
-            throw new LabException(LabException.Reason.IO, "cannot create " + d, e);
+            throw new LabException(LabException.Reason.IO, "cannot create the run directory " + d + " ("
+                    + dev.jvmm.sys.FileErrors.reason(e) + "); set JVMM_LAB_DIR to a directory of yours", e);
         }
         return d;
+    }
+
+    /**
+     * This user's lab directory: created private (mode 0700) when missing; when it exists it must belong to this
+     * user (a directory under the world-writable /var/tmp that someone else made is refused, not used).
+     */
+    static void requireOwnDir(Path dir) {
+        try {
+            if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.createDirectories(dir.getParent());
+                try {
+                    Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                            java.nio.file.attribute.PosixFilePermissions.fromString(
+                                    LabSetup.isRoot() ? "rwxr-xr-x" : "rwx------")));
+                } catch (java.nio.file.FileAlreadyExistsException raced) {
+                    // another lab process of this user made it a moment ago: checked below
+                }
+            }
+            String owner = Files.getOwner(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS).getName();
+            String me = System.getProperty("user.name");
+            if (!owner.equals(me) && !LabSetup.isRoot()) {
+                throw new LabException(LabException.Reason.IO, "the lab directory " + dir + " belongs to " + owner
+                        + ", not to " + me + "; remove it, or set JVMM_LAB_DIR to a directory of yours");
+            }
+        } catch (IOException e) {
+            throw new LabException(LabException.Reason.IO, "cannot create the lab directory " + dir + " ("
+                    + dev.jvmm.sys.FileErrors.reason(e) + "); set JVMM_LAB_DIR to a directory of yours", e);
+        }
     }
 
     /** Run directories of lab processes that no longer exist (killed hard, so close() never ran). */

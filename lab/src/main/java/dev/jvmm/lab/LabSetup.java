@@ -38,9 +38,34 @@ public final class LabSetup {
                 + " qemu-system-x86)" : "apt-get install -y qemu-system-x86";
     }
 
-    /** Runs the whole setup, streaming apt's output to {@code out}. */
+    /** Whether this process may install packages: root on a host with apt-get. */
+    public static boolean canInstall() {
+        return isRoot() && Proc.which("apt-get") != null;
+    }
+
+    static boolean isRoot() {
+        return "root".equals(System.getProperty("user.name"));
+    }
+
+    /**
+     * What {@code check} still finds missing after installing it with {@link #run} when {@code install} allows
+     * (the lab tier on CI, {@code jvmm demo} as root): the one place that decides "set the host up, then look again".
+     */
+    public static List<HostPrereqs.Missing> installMissing(java.util.function.Supplier<List<HostPrereqs.Missing>> check,
+                                                           boolean install, Consumer<String> out) {
+        List<HostPrereqs.Missing> missing = check.get();
+        if (missing.isEmpty() || !install) {
+            return missing;
+        }
+        out.accept("setup: missing " + missing.stream().map(HostPrereqs.Missing::what).toList()
+                + "; installing them (the same as jvmm lab setup)");
+        run(out);
+        return check.get();
+    }
+
+    /** Runs the whole setup: each apt step and each package apt sets up goes to {@code out} as it happens. */
     public static void run(Consumer<String> out) {
-        if (!"root".equals(System.getProperty("user.name"))) {
+        if (!isRoot()) {
             throw new LabException(LabException.Reason.SETUP_FAILED,
                     "jvmm lab setup installs Debian packages and must run as root; fix: sudo jvmm lab setup");
         }
@@ -73,7 +98,14 @@ public final class LabSetup {
 
     private static void apt(Consumer<String> out, List<String> cmd) {
         out.accept("setup: " + String.join(" ", cmd));
-        Proc.Result r = Proc.run(cmd, null, Duration.ofMinutes(20), Map.of("DEBIAN_FRONTEND", "noninteractive"));
+        long t0 = System.nanoTime();
+        Proc.Result r = Proc.run(cmd, null, Duration.ofMinutes(20), Map.of("DEBIAN_FRONTEND", "noninteractive"),
+                line -> {
+                    if (line.startsWith("Setting up ")) {
+                        out.accept("setup:   " + line.strip());
+                    }
+                });
+        out.accept(String.format("setup:   done in %.0f s", (System.nanoTime() - t0) / 1e9));
         if (!r.ok()) {
             throw new LabException(LabException.Reason.SETUP_FAILED,
                     String.join(" ", cmd) + " failed (exit " + r.exitCode() + "): " + r.tail());

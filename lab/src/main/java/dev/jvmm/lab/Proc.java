@@ -34,6 +34,12 @@ final class Proc {
     }
 
     static Result run(List<String> command, Path dir, Duration timeout, Map<String, String> env) {
+        return run(command, dir, timeout, env, null);
+    }
+
+    /** As {@link #run(List, Path, Duration, Map)}, giving each output line to {@code lines} as it arrives. */
+    static Result run(List<String> command, Path dir, Duration timeout, Map<String, String> env,
+                      java.util.function.Consumer<String> lines) {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         if (dir != null) {
@@ -48,7 +54,7 @@ final class Proc {
                     "cannot run " + command.get(0) + " (is it installed? try: jvmm lab setup)", e);
         }
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        Thread reader = new Thread(() -> copy(p.getInputStream(), buf), "proc-" + command.get(0));
+        Thread reader = new Thread(() -> copy(p.getInputStream(), buf, lines), "proc-" + command.get(0));
         reader.setDaemon(true);
         reader.start();
         try {
@@ -80,13 +86,22 @@ final class Proc {
         return r;
     }
 
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
+    private static void copy(InputStream in, ByteArrayOutputStream out, java.util.function.Consumer<String> lines) {
         byte[] b = new byte[8192];
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
         try (in) {
             int n;
             while ((n = in.read(b)) > 0) {
                 synchronized (out) {
                     out.write(b, 0, n);
+                }
+                for (int i = 0; lines != null && i < n; i++) {
+                    if (b[i] == '\n') {
+                        lines.accept(line.toString(StandardCharsets.UTF_8));
+                        line.reset();
+                    } else {
+                        line.write(b[i]);
+                    }
                 }
             }
         } catch (IOException ignored) {

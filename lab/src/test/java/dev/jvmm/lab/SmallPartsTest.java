@@ -2,6 +2,7 @@ package dev.jvmm.lab;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,11 +88,51 @@ class SmallPartsTest {
 
     @Test
     void config() {
-        LabConfig c = LabConfig.fromEnvironment(Map.of("JVMM_LAB_DIR", "/x/lab", "JVMM_LAB_KERNEL_SERIES", "6.1"));
+        LabConfig c = LabConfig.fromEnvironment(Map.of("JVMM_LAB_DIR", "/x/lab", "JVMM_LAB_KERNEL_SERIES", "6.1"), "ann");
         assertEquals(Path.of("/x/lab/kit"), c.kitRoot());
         assertEquals(Path.of("/x/lab/l1-scratch"), c.scratchMountPoint());
+        assertEquals(Path.of("/x/lab/runs"), c.runRoot());
         assertEquals("6.1", c.kernelSeries());
-        assertEquals(LabConfig.DEFAULT_DIR, LabConfig.fromEnvironment(Map.of()).labDir());
+        LabConfig root = LabConfig.fromEnvironment(Map.of(), "root");
+        assertEquals(LabConfig.DEFAULT_DIR, root.labDir());
+        assertEquals(LabConfig.DEFAULT_DIR, root.userDir());
+    }
+
+    @Test
+    void anotherUserSharesTheKitButNotTheRuns() {
+        LabConfig ann = LabConfig.fromEnvironment(Map.of(), "ann");
+        assertEquals(Path.of("/var/tmp/jvmm-lab/kit"), ann.kitRoot());
+        assertEquals(Path.of("/var/tmp/jvmm-lab-ann/runs"), ann.runRoot());
+        assertEquals(Path.of("/var/tmp/jvmm-lab-ann/l1-scratch"), ann.scratchMountPoint());
+        assertEquals(Path.of("/var/tmp/jvmm-lab-ann/kit"), ann.userKitRoot());
+        assertEquals(Path.of("/var/tmp/jvmm-lab-a_b/runs"), LabConfig.fromEnvironment(Map.of(), "a/b").runRoot());
+    }
+
+    @Test
+    void aBuiltKitIsMadeReadableByAll(@TempDir Path dir) throws IOException {
+        Path kit = Files.createDirectories(dir.resolve("kit/6.12"));
+        Path f = Files.writeString(kit.resolve("vmlinuz"), "k");
+        Path x = Files.writeString(kit.resolve("helper"), "#!");
+        Files.setPosixFilePermissions(kit, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Files.setPosixFilePermissions(x, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        GuestKit.readableByAll(kit, Integer.MAX_VALUE);
+        assertEquals("rwxr-xr-x", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(kit)));
+        assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)));
+        assertEquals("rwxr-xr-x", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(x)));
+    }
+
+    @Test
+    void aLabDirectoryOfAnotherUserIsRefusedWithItsOwnerNamed(@TempDir Path dir) throws IOException {
+        Path mine = dir.resolve("lab-me");
+        LabSession.requireOwnDir(mine);
+        assertTrue(Files.isDirectory(mine));
+        LabSession.requireOwnDir(mine); // again: exists and is ours
+        // a directory whose parent is a file cannot be made: the message names the path and the reason
+        Path file = Files.writeString(dir.resolve("file"), "");
+        LabException e = assertThrows(LabException.class, () -> LabSession.requireOwnDir(file.resolve("lab")));
+        assertTrue(e.getMessage().contains(file.resolve("lab").toString()) && e.getMessage().contains("file exists"),
+                e.getMessage());
     }
 
     @Test

@@ -42,13 +42,8 @@ public final class LabExtension implements BeforeAllCallback, ParameterResolver 
     /** Empty string when the host is ready, else the description of what is missing. */
     private static String checkHost() {
         LabConfig cfg = LabConfig.fromEnvironment();
-        LabPolicy policy = LabPolicy.fromEnvironment();
-        List<HostPrereqs.Missing> missing = HostPrereqs.checkAll(cfg);
-        if (!missing.isEmpty() && policy.autoSetup("root".equals(System.getProperty("user.name")))) {
-            System.err.println("[lab] host pieces missing, running jvmm lab setup: " + missing);
-            LabSetup.run(line -> System.err.println("[lab] " + line));
-            missing = HostPrereqs.checkAll(cfg);
-        }
+        List<HostPrereqs.Missing> missing = LabSetup.installMissing(() -> HostPrereqs.checkAll(cfg),
+                LabPolicy.fromEnvironment().autoSetup(LabSetup.canInstall()), line -> System.err.println("[lab] " + line));
         return missing.isEmpty() ? "" : HostPrereqs.describe(missing);
     }
 

@@ -4,9 +4,11 @@ import dev.jvmm.lab.Classpath;
 import dev.jvmm.lab.CommandResult;
 import dev.jvmm.lab.GuestCommandLine;
 import dev.jvmm.lab.GuestKit;
+import dev.jvmm.lab.HostPrereqs;
 import dev.jvmm.lab.LabCommand;
 import dev.jvmm.lab.LabConfig;
 import dev.jvmm.lab.LabSession;
+import dev.jvmm.lab.LabSetup;
 import dev.jvmm.lab.ShellQuote;
 import dev.jvmm.probe.KvmSpeed;
 import dev.jvmm.sys.kvm.Kvm;
@@ -61,22 +63,41 @@ public final class DemoCommand implements Callable<Integer> {
         step("jvmm demo: virtio-blk + virtio-net with the guest's own drivers (" + (lab
                 ? "in the lab: this host's KVM cannot run a stock kernel" : "on this host") + ")");
         long t0 = System.nanoTime();
+        LabConfig cfg = LabConfig.fromEnvironment();
+        prepareHost(() -> lab ? HostPrereqs.checkAll(cfg) : HostPrereqs.checkKit());
         CommandResult r;
         if (lab) {
             step("booting the lab's emulated host (L1, about 15 s)");
-            try (LabSession s = LabSession.start(LabConfig.fromEnvironment(), DemoCommand::step, l -> { })) {
+            try (LabSession s = LabSession.start(cfg, DemoCommand::step, l -> { })) {
                 step("L1 ready after " + s.bootDuration().toSeconds() + " s");
                 r = s.run(LabCommand.of(script(javaCommand(System.getProperty("java.home")), "$JVMM_LAB_KERNEL",
                         "$JVMM_LAB_INITRD", "$JVMM_LAB_SCRATCH/jvmm-demo")).timeout(Duration.ofSeconds(timeout))
                         .lines(DemoCommand::show));
             }
         } else {
-            GuestKit.Kit kit = GuestKit.ensure(LabConfig.fromEnvironment());
+            GuestKit.Kit kit = GuestKit.ensure(cfg, DemoCommand::step);
             String sh = script(javaCommand(System.getProperty("java.home")), ShellQuote.quote(kit.kernel().toString()),
                     ShellQuote.quote(kit.initrdGuest().toString()), "/var/tmp/jvmm-demo-" + ProcessHandle.current().pid());
             r = runLocally(sh);
         }
         return summary(r.output(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * Makes sure the host has what the demo needs. As root on Debian or Ubuntu, what is missing is installed through
+     * the same code as {@code jvmm lab setup}, each step shown; otherwise the demo stops with one line that names
+     * the command to run.
+     */
+    static void prepareHost(java.util.function.Supplier<List<HostPrereqs.Missing>> check) {
+        List<HostPrereqs.Missing> missing = LabSetup.installMissing(check, LabSetup.canInstall(),
+                l -> System.out.println("    " + l));
+        if (!missing.isEmpty()) {
+            String launcher = System.getenv().getOrDefault("JVMM_LAUNCHER", "jvmm");
+            throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, "the demo needs host packages that are not installed ("
+                    + String.join("; ", missing.stream().map(HostPrereqs.Missing::what).toList())
+                    + "); install them once as root: " + (LabSetup.canInstall() ? "" : "sudo ")
+                    + launcher + " lab setup", null);
+        }
     }
 
     /** Whether /dev/kvm exists and runs guest code at hardware speed (an emulated KVM cannot boot Linux in time). */

@@ -1,5 +1,6 @@
 package dev.jvmm.vmm.cli;
 
+import dev.jvmm.sys.FileErrors;
 import picocli.CommandLine;
 
 /**
@@ -12,25 +13,26 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
 
     @Override
     public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
-        var err = cl.getErr();
+        return report(ex, cl.getErr(), debug(parseResult));
+    }
+
+    /**
+     * Prints {@code ex} as {@code Error: ...} and one {@code caused by: ...} line per cause (file-system failures
+     * with path and reason), the stack trace when {@code debug}; returns the exit code it maps to.
+     */
+    static int report(Throwable ex, java.io.PrintWriter err, boolean debug) {
         err.println("Error: " + message(ex));
         for (Throwable c = ex.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
             err.println("  caused by: " + message(c));
         }
-        if (debug(parseResult)) {
+        if (debug || "1".equals(System.getenv("JVMM_DEBUG"))) {
             ex.printStackTrace(err);
         }
         err.flush();
-        if (ex instanceof ExitCodeException e) {
-            return e.exitCode();
-        }
-        return EXIT_FAILURE;
+        return ex instanceof ExitCodeException e ? e.exitCode() : EXIT_FAILURE;
     }
 
     private static boolean debug(CommandLine.ParseResult pr) {
-        if ("1".equals(System.getenv("JVMM_DEBUG"))) {
-            return true;
-        }
         for (CommandLine.ParseResult p = pr; p != null; p = p.subcommand()) {
             if (p.originalArgs().contains("--debug")) {
                 return true;
@@ -40,7 +42,6 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
     }
 
     private static String message(Throwable t) {
-        String m = t.getMessage();
-        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+        return FileErrors.describe(t);
     }
 }

@@ -152,20 +152,8 @@ public final class LaunchCommand implements Callable<Integer> {
         try {
             return call();
         } catch (RuntimeException e) {
-            System.err.println("Error: " + message(e));
-            for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
-                System.err.println("  caused by: " + message(t));
-            }
-            if (debug || "1".equals(System.getenv("JVMM_DEBUG"))) {
-                e.printStackTrace();
-            }
-            return e instanceof ExitCodeException x ? x.exitCode() : ErrorHandler.EXIT_FAILURE;
+            return ErrorHandler.report(e, new java.io.PrintWriter(System.err, true), debug);
         }
-    }
-
-    private static String message(Throwable t) {
-        String m = t.getMessage();
-        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
     @Override
