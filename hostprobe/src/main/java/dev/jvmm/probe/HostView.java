@@ -1,5 +1,9 @@
 package dev.jvmm.probe;
 
+import dev.jvmm.sys.ErrnoException;
+import dev.jvmm.sys.Fd;
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.NativeBuffer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -11,11 +15,16 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Read-only access to a host's sysfs, procfs and /dev under configurable {@link Roots}. Every reader returns an
- * empty value for a missing file, so a check can tell "absent" from "present"; a file that exists but cannot be
- * read is reported through {@link #readError(Path)}.
+ * Read-only access to a host's sysfs, procfs, /dev (with the kernel log, {@link #kernelLog()}) and module tree
+ * under configurable {@link Roots}. Every reader returns an empty value for a missing file, so a check can tell
+ * "absent" from "present"; a file that exists but cannot be read is reported through {@link #readError(Path)}.
  */
 public final class HostView {
+    /** More records than a kernel log ring holds; a bound on reading a log that is being written fast. */
+    private static final int MAX_KMSG_RECORDS = 100_000;
+    /** read(2) on /dev/kmsg returns EPIPE when the record it was at has been overwritten; the next read goes on. */
+    private static final String EPIPE = "EPIPE";
+
     private final Roots roots;
 
     public HostView(Roots roots) {
@@ -155,5 +164,63 @@ public final class HostView {
 
     public boolean readableWritable(Path p) {
         return Files.isReadable(p) && Files.isWritable(p);
+    }
+
+    /**
+     * The kernel log's messages, oldest first, as {@code dmesg} shows them without timestamps: the text of each
+     * {@code /dev/kmsg} record ({@code 6,341,277565,-;kvm-pvm: ...}). Empty when {@code /dev/kmsg} does not exist
+     * or cannot be read ({@code kernel.dmesg_restrict=1} keeps it from users without CAP_SYSLOG). On the running
+     * host {@code /dev/kmsg} is read one record per read(2), non-blocking, so reading stops at the end of the log
+     * (see the kernel's Documentation/ABI/testing/dev-kmsg); a fake root's {@code dev/kmsg} is a plain file of
+     * records, one a line.
+     */
+    public Optional<List<String>> kernelLog() {
+        Path kmsg = dev("kmsg");
+        if (!exists(kmsg)) {
+            return Optional.empty();
+        }
+        if (Files.isRegularFile(kmsg)) {
+            return read(kmsg).map(s -> {
+                List<String> out = new ArrayList<>();
+                for (String record : s.split("\n")) {
+                    if (!record.startsWith(" ")) { // continuation lines (" SUBSYSTEM=...") carry no text
+                        out.add(kmsgText(record));
+                    }
+                }
+                return out;
+            });
+        }
+        List<String> out = new ArrayList<>();
+        try (Fd fd = Fd.open(kmsg.toString(), Native.O_RDONLY | Native.O_NONBLOCK);
+                NativeBuffer buf = new NativeBuffer(8192)) { // a record is at most 1024 bytes of text
+            while (out.size() < MAX_KMSG_RECORDS) {
+                long n;
+                try {
+                    n = fd.read(buf.address(), buf.size());
+                } catch (ErrnoException e) {
+                    if (e.errnoName().equals(EPIPE)) {
+                        continue;
+                    }
+                    throw e;
+                }
+                if (n <= 0) { // -1: EAGAIN, the end of the log
+                    break;
+                }
+                byte[] b = new byte[(int) n];
+                buf.get(0, b, 0, b.length);
+                out.add(kmsgText(new String(b, StandardCharsets.ISO_8859_1)));
+            }
+        } catch (RuntimeException | LinkageError e) { // EPERM/EACCES (dmesg_restrict), or no native access
+            return Optional.empty();
+        }
+        return Optional.of(out);
+    }
+
+    /** The message of one /dev/kmsg record: after the first {@code ;}, up to the end of its first line. */
+    static String kmsgText(String record) {
+        int semi = record.indexOf(';');
+        String t = semi < 0 ? record : record.substring(semi + 1);
+        int nl = t.indexOf('\n');
+        return nl < 0 ? t : t.substring(0, nl);
     }
 }

@@ -1,5 +1,8 @@
 package dev.jvmm.probe;
 
+import static dev.jvmm.probe.CheckList.ev;
+
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
@@ -73,6 +76,57 @@ final class ProbeContext {
             }
         }
         return false;
+    }
+
+    /** The running kernel's module tree, {@code /lib/modules/$(uname -r)}: where modprobe looks for modules. */
+    Path moduleTree() {
+        return h.modules(kernelRelease);
+    }
+
+    /**
+     * Whether modprobe can load anything: only when the running kernel's module tree exists. Without it (a VM
+     * whose kernel the hypervisor supplies, a kernel built without module support) a missing feature must be
+     * built into the kernel.
+     */
+    boolean canLoadModules() {
+        return !kernelRelease.isEmpty() && h.isDirectory(moduleTree());
+    }
+
+    /**
+     * What {@link #canLoadModules()} was decided from: the module tree, and when it is missing whether
+     * {@code /proc/modules} exists (it does not on a kernel built without loadable-module support).
+     */
+    List<Evidence> moduleEvidence() {
+        List<Evidence> ev = new ArrayList<>();
+        ev.add(ev(h.show(moduleTree()), canLoadModules() ? "present" : "absent"));
+        if (!canLoadModules()) {
+            Path procModules = h.proc("modules");
+            ev.add(ev(h.show(procModules), h.exists(procModules) ? "present"
+                    : "absent (kernel without loadable-module support)"));
+        }
+        return ev;
+    }
+
+    /**
+     * The remedy for a kernel feature that is missing: {@code modprobeAdvice} where modules can be loaded, else
+     * that the feature has to be built into the kernel. The one place that decides whether modprobe is advised.
+     *
+     * @param modprobeAdvice what to do where modules load ({@code modprobe vhost_net})
+     * @param feature        the feature, as people call it ({@code vhost-net})
+     * @param config         the kernel options that build it in ({@code CONFIG_VHOST_NET=y})
+     */
+    String loadRemedy(String modprobeAdvice, String feature, String config) {
+        if (canLoadModules()) {
+            return modprobeAdvice;
+        }
+        String tree = h.show(moduleTree());
+        if (!h.exists(h.proc("modules"))) {
+            return "This kernel has no loadable modules (" + tree + " and /proc/modules are missing), so none can"
+                    + " be loaded: " + feature + " must be built into the kernel (" + config + ") or provided by"
+                    + " whoever supplies this kernel (the host or hypervisor)";
+        }
+        return "No module can be loaded here (" + tree + " is missing): install this kernel's modules there, or"
+                + " use a kernel with " + feature + " built in (" + config + ")";
     }
 
     KvmFacts kvm() {

@@ -23,7 +23,7 @@ final class VfioChecks {
         if (c.kernelRelease.isEmpty()) {
             return ModState.MISSING;
         }
-        Path dir = h.modules(c.kernelRelease);
+        Path dir = c.moduleTree();
         String file = module.replace('_', '-');
         String file2 = module;
         for (String line : h.read(dir.resolve("modules.builtin")).orElse("").split("\n")) {
@@ -62,19 +62,20 @@ final class VfioChecks {
                 missing.add(m);
             }
         }
-        Path modDir = h.modules(c.kernelRelease);
-        ev.add(ev(h.show(modDir), h.isDirectory(modDir) ? "present" : "absent"));
+        ev.addAll(c.moduleEvidence());
+        String vfioConfig = "CONFIG_VFIO=y, CONFIG_VFIO_PCI=y, CONFIG_VFIO_IOMMU_TYPE1=y";
         if (missing.isEmpty() && loadable.isEmpty()) {
             out.add("vfio.modules", "vfio", Status.PASS, "vfio, vfio_pci and vfio_iommu_type1 are loaded or built in",
                     "", ev);
         } else if (missing.isEmpty()) {
             out.add("vfio.modules", "vfio", Status.WARN, "Not loaded but loadable: " + String.join(", ", loadable),
-                    "modprobe vfio-pci (it pulls in vfio and vfio_iommu_type1); make it permanent in"
-                            + " /etc/modules-load.d/vfio.conf", ev);
+                    c.loadRemedy("modprobe vfio-pci (it pulls in vfio and vfio_iommu_type1); make it permanent in"
+                            + " /etc/modules-load.d/vfio.conf", "VFIO", vfioConfig), ev);
         } else {
             out.add("vfio.modules", "vfio", Status.FAIL, "Not loaded and not available: " + String.join(", ", missing),
-                    "Install a kernel built with CONFIG_VFIO, CONFIG_VFIO_PCI and CONFIG_VFIO_IOMMU_TYPE1 (Debian's"
-                            + " stock kernel has them as modules) with its /lib/modules tree", ev);
+                    c.loadRemedy("Install a kernel built with CONFIG_VFIO, CONFIG_VFIO_PCI and CONFIG_VFIO_IOMMU_TYPE1"
+                            + " (Debian's stock kernel has them as modules) with its /lib/modules tree", "VFIO",
+                            vfioConfig), ev);
         }
 
         Path container = h.dev("vfio/vfio");
@@ -89,10 +90,10 @@ final class VfioChecks {
                     "Run as root or give the user access to /dev/vfio/*", cev);
         } else if (missing.isEmpty()) {
             out.add("vfio.container", "vfio", Status.WARN, "/dev/vfio/vfio appears once vfio is loaded",
-                    "modprobe vfio-pci", cev);
+                    c.loadRemedy("modprobe vfio-pci", "VFIO", vfioConfig), cev);
         } else {
             out.add("vfio.container", "vfio", Status.FAIL, "/dev/vfio/vfio is missing and vfio cannot be loaded",
-                    "Install a kernel with VFIO support", cev);
+                    c.loadRemedy("Install a kernel with VFIO support", "VFIO", vfioConfig), cev);
         }
 
         Path iommufd = h.dev("iommu");

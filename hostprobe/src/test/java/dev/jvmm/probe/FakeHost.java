@@ -27,6 +27,7 @@ final class FakeHost {
         mkdir("sys/class/iommu");
         mkdir("sys/bus/pci/devices");
         mkdir("sys/firmware/acpi/tables");
+        mkdir("lib/modules/" + KERNEL); // a host that can load modules; pvmGuest() and tests remove it
         cpu("vmx");
     }
 
@@ -189,6 +190,25 @@ final class FakeHost {
                     ips, 3) : null;
             return new KvmFacts(null, 12, caps, true, false, s, null);
         };
+    }
+
+    /** The kvm-pvm record this project's build VM logs (its kernel is itself a PVM guest, so kvm_pvm stays off). */
+    static final String PVM_NOT_BINDING = "kvm-pvm: this kernel is itself a kvm-pvm guest; not binding";
+
+    /**
+     * A VM like this project's build machine: a kvm-pvm guest (hypervisor flag, no vmx/svm, kvm and kvm_pvm built
+     * in) with no /dev/kvm, no /dev/vhost-net, no /lib/modules and no /proc/modules, whose kernel log says why.
+     */
+    static FakeHost pvmGuest(Path base) {
+        FakeHost f = new FakeHost(base).cpu("hypervisor");
+        f.remove("lib/modules/" + KERNEL);
+        f.devices("net/tun");
+        f.module("kvm").module("kvm_pvm");
+        f.file("dev/kmsg", "6,0,0,-;Linux version " + KERNEL + "\n"
+                + "6,80,2,-;kvm-clock: Using msrs 4b564d01 and 4b564d00\n"
+                + "6,341,277565,-;" + PVM_NOT_BINDING + "\n"
+                + " SUBSYSTEM=virtual\n");
+        return f;
     }
 
     /** A complete passthrough-ready host, like the lab's L1: VT-d with IR, two SR-IOV PFs behind root ports. */

@@ -265,7 +265,125 @@ class HostProbeTest {
         Check c = check(f.probe(FakeHost.kvm(1e6)), "cpu.virt");
         assertEquals(Status.FAIL, c.status());
         assertTrue(c.title().contains("kvm_pvm"), c.title());
-        assertEquals("kvm, kvm_pvm", c.evidence("loaded KVM modules").orElseThrow());
+        assertEquals("kvm, kvm_pvm", c.evidence("KVM modules (loaded or built in)").orElseThrow());
+    }
+
+    private static void noModprobeAnywhere(ProbeReport r) {
+        for (Check c : r.checks()) {
+            assertFalse(c.remedy().contains("modprobe"), "modprobe advised where no module can load: " + c);
+        }
+    }
+
+    @Test
+    void pvmGuestWithoutDevKvmOrModulesIsToldSoWithEvidence() {
+        // (a) this project's build VM: a kvm-pvm guest, no /dev/kvm, no /lib/modules
+        FakeHost f = FakeHost.pvmGuest(tmp);
+        ProbeReport r = f.probe((dev, m) -> {
+            throw new AssertionError("must not open a missing /dev/kvm");
+        });
+        Check dev = check(r, "kvm.device");
+        assertEquals(Status.FAIL, dev.status());
+        assertEquals("/dev/kvm does not exist: this host is itself a paravirtualised (kvm-pvm) guest, and KVM does"
+                + " not bind inside one", dev.title());
+        assertEquals("missing", dev.evidence("/dev/kvm").orElseThrow());
+        assertEquals("present (kvm_pvm is loaded or built in)", dev.evidence("/sys/module/kvm_pvm").orElseThrow());
+        assertEquals("present (this host is a VM)", dev.evidence("/proc/cpuinfo hypervisor flag").orElseThrow());
+        assertEquals("neither vmx nor svm", dev.evidence("/proc/cpuinfo flags").orElseThrow());
+        assertEquals(FakeHost.PVM_NOT_BINDING, dev.evidence("/dev/kmsg KVM lines").orElseThrow());
+        for (String help : List.of("VT-x/AMD-V", "nested virtualization", "jvmm lab")) {
+            assertTrue(dev.remedy().contains(help), dev.remedy());
+        }
+        Check cpu = check(r, "cpu.virt");
+        assertTrue(cpu.title().endsWith("; this host is itself a kvm-pvm guest"), cpu.title());
+        assertTrue(cpu.remedy().startsWith("This host is a VM: "), cpu.remedy());
+        assertFalse(cpu.remedy().contains("firmware"), "a VM has no firmware switch of its own: " + cpu.remedy());
+        assertTrue(blocking(r, UseCase.VIRTIO).contains("kvm.device"));
+        assertTrue(r.check("kvm.speed").isEmpty());
+
+        Check vhost = check(r, "devices.vhost-net");
+        assertEquals(Status.WARN, vhost.status());
+        assertTrue(vhost.remedy().startsWith("This kernel has no loadable modules (/lib/modules/" + FakeHost.KERNEL
+                + " and /proc/modules are missing)"), vhost.remedy());
+        assertTrue(vhost.remedy().contains("CONFIG_VHOST_NET=y"), vhost.remedy());
+        assertEquals("absent", vhost.evidence("/lib/modules/" + FakeHost.KERNEL).orElseThrow());
+        assertTrue(check(r, "vfio.modules").remedy().contains("CONFIG_VFIO=y"));
+        noModprobeAnywhere(r);
+
+        // the same verdict without the kernel log (dmesg_restrict, or no /dev/kmsg): sysfs and cpuinfo suffice
+        f.remove("dev/kmsg");
+        dev = check(f.probe(FakeHost.kvm(3e9)), "kvm.device");
+        assertTrue(dev.title().contains("kvm-pvm"), dev.title());
+        assertEquals("absent", dev.evidence("/dev/kmsg KVM lines").orElseThrow());
+    }
+
+    @Test
+    void vmWithoutVirtualizationIsNotToldToLoadModules() {
+        // a VM whose hypervisor hides VT-x/AMD-V, with a module tree: loading kvm_intel cannot help
+        FakeHost f = new FakeHost(tmp).cpu("hypervisor").devices("net/tun", "vhost-net");
+        Check dev = check(f.probe(FakeHost.kvm(3e9)), "kvm.device");
+        assertEquals(Status.FAIL, dev.status());
+        assertTrue(dev.title().startsWith("/dev/kvm does not exist: this host is a VM whose CPU shows no"
+                + " VT-x/AMD-V"), dev.title());
+        assertFalse(dev.remedy().contains("modprobe"), dev.remedy());
+        assertTrue(dev.remedy().contains("nested virtualization"), dev.remedy());
+    }
+
+    @Test
+    void hostWithModulesButNoKvmLoadedIsToldToModprobeItsVendorModule() {
+        // (b) a normal host: VT-x, /lib/modules present, KVM not loaded
+        FakeHost f = new FakeHost(tmp).devices("net/tun");
+        ProbeReport r = f.probe(FakeHost.kvm(3e9));
+        Check dev = check(r, "kvm.device");
+        assertEquals(Status.FAIL, dev.status());
+        assertEquals("/dev/kvm does not exist", dev.title());
+        assertTrue(dev.remedy().startsWith("modprobe kvm_intel"), dev.remedy());
+        assertEquals("present", dev.evidence("/lib/modules/" + FakeHost.KERNEL).orElseThrow());
+        assertEquals("modprobe vhost_net", check(r, "devices.vhost-net").remedy());
+        f.cpu("svm");
+        assertTrue(check(f.probe(FakeHost.kvm(3e9)), "kvm.device").remedy().startsWith("modprobe kvm_amd"));
+        // loaded already: modprobe would change nothing
+        f.module("kvm").module("kvm_amd");
+        Check loaded = check(f.probe(FakeHost.kvm(3e9)), "kvm.device");
+        assertTrue(loaded.remedy().startsWith("kvm_amd is loaded but /dev/kvm is missing"), loaded.remedy());
+    }
+
+    @Test
+    void hostWithoutModuleTreeIsToldToBuildFeaturesIn() {
+        // (c) no /lib/modules and vhost-net (and tun) missing
+        FakeHost f = FakeHost.labLike(tmp);
+        f.remove("lib/modules/" + FakeHost.KERNEL).remove("dev/vhost-net").remove("dev/kvm");
+        f.file("proc/modules", "kvm_intel 413696 0 - Live 0x0000000000000000\n");
+        ProbeReport r = f.probe(FakeHost.kvm(3e9));
+        Check vhost = check(r, "devices.vhost-net");
+        assertEquals(Status.WARN, vhost.status());
+        assertEquals("No module can be loaded here (/lib/modules/" + FakeHost.KERNEL + " is missing): install this"
+                + " kernel's modules there, or use a kernel with vhost-net built in (CONFIG_VHOST_NET=y)",
+                vhost.remedy());
+        assertEquals("absent", vhost.evidence("/lib/modules/" + FakeHost.KERNEL).orElseThrow());
+        assertEquals("present", vhost.evidence("/proc/modules").orElseThrow());
+        assertTrue(check(r, "kvm.device").remedy().startsWith("kvm_intel is loaded"));
+
+        f.remove("proc/modules").remove("sys/module/kvm_intel/parameters/nested")
+                .remove("sys/module/kvm_intel/parameters").remove("sys/module/kvm_intel").remove("dev/net/tun");
+        r = f.probe(FakeHost.kvm(3e9));
+        Check kvm = check(r, "kvm.device");
+        assertTrue(kvm.remedy().startsWith("This kernel has no loadable modules"), kvm.remedy());
+        assertTrue(kvm.remedy().contains("KVM must be built into the kernel (CONFIG_KVM=y, CONFIG_KVM_INTEL=y)"),
+                kvm.remedy());
+        Check tun = check(r, "devices.tun");
+        assertTrue(tun.remedy().contains("CONFIG_TUN=y"), tun.remedy());
+        assertEquals("absent (kernel without loadable-module support)", tun.evidence("/proc/modules").orElseThrow());
+        noModprobeAnywhere(r);
+    }
+
+    @Test
+    void kernelLogRecordsAreReadWithoutTheirPrefix() {
+        FakeHost f = FakeHost.pvmGuest(tmp);
+        assertEquals(List.of("Linux version " + FakeHost.KERNEL, "kvm-clock: Using msrs 4b564d01 and 4b564d00",
+                FakeHost.PVM_NOT_BINDING), new HostView(f.roots).kernelLog().orElseThrow());
+        assertEquals("a;b", HostView.kmsgText("6,1,2,-;a;b\n SUBSYSTEM=x"));
+        f.remove("dev/kmsg");
+        assertTrue(new HostView(f.roots).kernelLog().isEmpty());
     }
 
     @Test
