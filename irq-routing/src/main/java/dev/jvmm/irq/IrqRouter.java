@@ -136,6 +136,11 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
     }
 
     @Override
+    public IrqfdRegistration levelIrqfd(EventFd trigger, int gsi, EventFd resample) {
+        return irqfd(trigger, gsi, resample);
+    }
+
+    @Override
     public void setIrqLine(int gsi, boolean high) {
         vm.irqLine(gsi, high ? 1 : 0);
     }
@@ -144,8 +149,10 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
     private final class Vector implements MsiInterrupt {
         private final int gsi;
         private final EventFd efd;
-        private final IrqfdRegistration reg;
+        /** Null while held. */
+        private IrqfdRegistration reg;
         private boolean open = true;
+        private boolean heldSignal;
 
         Vector(int gsi, EventFd efd, IrqfdRegistration reg) {
             this.gsi = gsi;
@@ -169,6 +176,31 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
         }
 
         @Override
+        public synchronized void hold(boolean held) {
+            if (!open || held == (reg == null)) {
+                return;
+            }
+            if (held) {
+                reg.close(); // KVM_IRQFD with DEASSIGN: the eventfd stays, signals now wait in its counter
+                reg = null;
+                return;
+            }
+            if (heldSignal) {
+                efd.signal(); // drained by heldSignal(): put it back for KVM to see
+                heldSignal = false;
+            }
+            reg = irqfd(efd, gsi, null); // assigning an irqfd whose eventfd is signalled injects at once
+        }
+
+        @Override
+        public synchronized boolean heldSignal() {
+            if (reg == null && efd.drain() > 0) {
+                heldSignal = true;
+            }
+            return heldSignal;
+        }
+
+        @Override
         public int gsi() {
             return gsi;
         }
@@ -181,7 +213,9 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
             }
             open = false;
             try {
-                reg.close();
+                if (reg != null) {
+                    reg.close();
+                }
                 synchronized (IrqRouter.this) {
                     if (msi.remove(gsi) != null) {
                         commit();

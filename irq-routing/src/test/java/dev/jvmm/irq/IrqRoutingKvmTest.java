@@ -1,6 +1,7 @@
 package dev.jvmm.irq;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,6 +42,42 @@ class IrqRoutingKvmTest {
             assertEquals(0, router.gsis().inUse(), "closing the vector freed its GSI");
             assertEquals(legacy, router.table().size(), "and removed its route");
             System.out.println("irq-routing: MSI via GSI " + v.gsi() + " delivered vector 0x40; serial " + g.serial);
+        }
+    }
+
+    /**
+     * A held vector (what a passed-through device's masked MSI-X vector is): the device's signal waits in the
+     * eventfd while the guest sits in hlt with interrupts on, is seen as pending, and is delivered on release.
+     */
+    @Test
+    void aHeldVectorWaitsInItsEventfdAndIsDeliveredOnRelease() throws Exception {
+        try (TinyGuest g = new TinyGuest(true); IrqRouter router = new IrqRouter(g.vm)) {
+            MsiInterrupt v = router.allocateMsi("held");
+            v.route(0xFEE00000L, 0x40);
+            v.hold(true);
+            assertFalse(v.heldSignal(), "nothing signalled yet");
+            g.realMode(TinyGuest.concat(TinyGuest.picInit(0xFF), TinyGuest.readyThenWait()));
+            g.ivt(0x40, 0x1100, PRINT_AND_DONE_M);
+            g.enableLapic();
+            String[] whileHeld = new String[1];
+            boolean[] pending = new boolean[1];
+            assertEquals(ExitReason.IO, g.runFiringWhenReady(() -> {
+                v.trigger(); // the device signals the masked vector while the guest waits with interrupts enabled
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                whileHeld[0] = g.serial.toString();
+                pending[0] = v.heldSignal();
+                v.hold(false);
+            }));
+            assertEquals("R", whileHeld[0], "nothing reached the guest while the vector was held");
+            assertTrue(pending[0], "the signal was seen as the vector's pending bit");
+            assertEquals("RM", g.serial.toString(), "released: the held signal was delivered");
+            v.close();
+            System.out.println("irq-routing: held MSI vector: serial '" + whileHeld[0] + "' while held, '"
+                    + g.serial + "' after release");
         }
     }
 

@@ -43,10 +43,10 @@ public final class GuestKit {
 
     /** Modules the emulated host loads at boot (with their dependencies). */
     public static final List<String> L1_MODULES = List.of("virtio_pci", "9pnet_virtio", "9p", "virtio_blk", "ext4",
-            "kvm_amd", "vfio-pci", "vfio_iommu_type1", "igb", "igbvf", "nvme", "tun", "vhost_net", "virtio_net");
+            "kvm_amd", "vfio-pci", "vfio_iommu_type1", "igb", "igbvf", "e1000e", "nvme", "tun", "vhost_net", "virtio_net");
     /** Modules of the small guest image. */
     public static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
-            "ext4", "nvme", "igbvf", "pvpanic-mmio");
+            "ext4", "nvme", "igbvf", "e1000e", "pvpanic-mmio");
     /** Static helper programs compiled from this module's resources. */
     public static final List<String> HELPERS = List.of("kvmtest", "vfiotest", "nvme-virtmgmt");
 

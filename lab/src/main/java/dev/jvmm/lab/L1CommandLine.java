@@ -9,8 +9,21 @@ import java.util.Map;
 /**
  * The QEMU command line of the emulated host (L1): q35 under TCG with {@code -cpu max} (its emulated SVM gives
  * kvm_amd inside), one vCPU (two panic under nested network load, see docs/lab.md), intel-iommu with interrupt
- * remapping and caching mode, an igb SR-IOV PF and an NVMe SR-IOV PF each behind its own PCIe root port, the host
- * root read-only over 9p, no NIC that reaches outside.
+ * remapping and caching mode, an igb SR-IOV PF and an NVMe SR-IOV PF each behind its own PCIe root port, an e1000e
+ * (82574L) behind a third root port for whole-function passthrough, the host root read-only over 9p.
+ *
+ * <p>The wire: the igb PF and the e1000e are the two ports of one QEMU hub ({@code -netdev hubport}), so whatever a
+ * VF or the e1000e sends (from L1 or from an L2 guest they are passed to) reaches the other side and L1's igb PF
+ * netdev; igb's own switch connects the PF and its VFs. No port of the hub leaves QEMU: no traffic reaches the host.
+ *
+ * <p>Memory: all of L1's RAM stays below 4 GiB ({@link #DEFAULT_MEMORY_MB}) because of a QEMU 10.0.2 bug: QEMU
+ * commit cab1398a60eb ("pcie_sriov: Reuse SR-IOV VF device instances") realizes the VFs before igb declares the VF
+ * BAR type, so every VF BAR is registered as 32-bit and QEMU maps it at the low 32 bits of the 64-bit address the
+ * guest programs. With RAM above 4 GiB, SeaBIOS puts the root port's 64-bit prefetchable window at 0xc0_0000_0000,
+ * the VF BARs land there (low 32 bits 0), and QEMU maps none: every VF register reads 0 and igbvf says
+ * "PF still in reset state". Fixed upstream by "pcie_sriov: Fix broken MMIO accesses from SR-IOV VFs" (2e54e5fda779,
+ * QEMU 10.0.6 and 10.1); bookworm-backports ships 10.0.2. At 2815 MiB q35 keeps all RAM low and Linux places the
+ * window below 4 GiB (0xfe800000). SriovLabTest fails, naming this bug, if a VF BAR is ever at or above 4 GiB.
  */
 public final class L1CommandLine {
 
@@ -18,11 +31,24 @@ public final class L1CommandLine {
     public static final String IGB_PF_ID = "8086:10c9";
     /** PCI vendor:device of QEMU's NVMe controller. */
     public static final String NVME_PF_ID = "1b36:0010";
+    /** PCI vendor:device of the e1000e (82574L). */
+    public static final String E1000E_ID = "8086:10d3";
+    /** The e1000e's address in L1 (behind root port 3). */
+    public static final String E1000E_BDF = "0000:03:00.0";
+    /** The e1000e's MAC. */
+    public static final String E1000E_MAC = "52:54:00:00:e1:0e";
+    /** The igb PF's MAC. */
+    public static final String IGB_PF_MAC = "52:54:00:00:1b:00";
+    /**
+     * L1's default memory: the most q35 keeps entirely below 4 GiB (it splits RAM at 2 GiB from 2816 MiB up), which
+     * keeps the igb VF BARs below 4 GiB, where QEMU 10.0.2 maps them (see the class comment).
+     */
+    public static final int DEFAULT_MEMORY_MB = 2815;
 
     private String qemu = "qemu-system-x86_64";
     private Path kernel;
     private Path initrd;
-    private int memoryMb = 3072;
+    private int memoryMb = DEFAULT_MEMORY_MB;
     private final Map<String, String> env = new LinkedHashMap<>();
     private boolean quiet = true;
     private Path runShare;
@@ -105,12 +131,17 @@ public final class L1CommandLine {
                 "-device", "intel-iommu,intremap=on,caching-mode=on",
                 // igb SR-IOV PF (7 VFs) behind root port 1: PF 01:00.0, VFs 01:10.0, 01:10.2, ...
                 "-device", "pcie-root-port,id=jvmm_rp1,bus=pcie.0,chassis=1,slot=1",
-                "-device", "igb,bus=jvmm_rp1",
+                "-netdev", "hubport,id=jvmm_wire_igb,hubid=0",
+                "-device", "igb,bus=jvmm_rp1,netdev=jvmm_wire_igb,mac=" + IGB_PF_MAC,
                 // NVMe SR-IOV PF (2 VFs) behind root port 2; flexible resources: VQ >= 2 x VFs, VI >= VFs
                 "-device", "pcie-root-port,id=jvmm_rp2,bus=pcie.0,chassis=2,slot=2",
                 "-device", "nvme-subsys,id=jvmm_nvmesubsys",
                 "-device", "nvme,serial=jvmmlab0,subsys=jvmm_nvmesubsys,bus=jvmm_rp2,"
                         + "sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2",
+                // e1000e (82574L: MSI-X, MSI and INTx) behind root port 3, the igb's peer on the hub: 03:00.0
+                "-device", "pcie-root-port,id=jvmm_rp3,bus=pcie.0,chassis=3,slot=3",
+                "-netdev", "hubport,id=jvmm_wire_e1000e,hubid=0",
+                "-device", "e1000e,bus=jvmm_rp3,netdev=jvmm_wire_e1000e,mac=" + E1000E_MAC,
                 "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"));
         if (!interactive) {
             c.addAll(List.of("-monitor", "none"));

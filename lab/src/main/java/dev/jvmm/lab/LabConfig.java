@@ -11,7 +11,7 @@ import java.util.Map;
  * another user's runs go to {@code /var/tmp/jvmm-lab-USER}, so one root run does not lock everybody else out (the
  * lab needs no root: QEMU runs under TCG). {@link #fromEnvironment()} reads:
  * {@code JVMM_LAB_DIR} (both places; default as above), {@code JVMM_LAB_KERNEL} (an exact kernel package name),
- * {@code JVMM_LAB_KERNEL_SERIES} (e.g. {@code 6.1}), {@code JVMM_LAB_MEM_MB} (L1 memory, default 3072),
+ * {@code JVMM_LAB_KERNEL_SERIES} (e.g. {@code 6.1}), {@code JVMM_LAB_MEM_MB} (L1 memory, default {@value L1CommandLine#DEFAULT_MEMORY_MB}: see there why no more),
  * {@code JVMM_LAB_BOOT_TIMEOUT_S} (default 180), {@code JVMM_LAB_SCRATCH_GB} (scratch disk size, default 8).
  */
 public record LabConfig(Path labDir, Path userDir, String kernelPackage, String kernelSeries, int memoryMb,
@@ -31,7 +31,7 @@ public record LabConfig(Path labDir, Path userDir, String kernelPackage, String 
         return new LabConfig(shared, own,
                 blankToNull(env.get("JVMM_LAB_KERNEL")),
                 blankToNull(env.get("JVMM_LAB_KERNEL_SERIES")),
-                Integer.parseInt(env.getOrDefault("JVMM_LAB_MEM_MB", "3072")),
+                Integer.parseInt(env.getOrDefault("JVMM_LAB_MEM_MB", Integer.toString(L1CommandLine.DEFAULT_MEMORY_MB))),
                 Duration.ofSeconds(Long.parseLong(env.getOrDefault("JVMM_LAB_BOOT_TIMEOUT_S", "180"))),
                 Integer.parseInt(env.getOrDefault("JVMM_LAB_SCRATCH_GB", "8")),
                 env.getOrDefault("JVMM_LAB_QEMU", "qemu-system-x86_64"));

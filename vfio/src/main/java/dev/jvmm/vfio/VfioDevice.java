@@ -139,6 +139,19 @@ public final class VfioDevice implements AutoCloseable {
      * from the host straight into KVM.
      */
     public void setIrqEventfds(int index, int start, int... eventfds) {
+        setIrqsEventfds(VfioConstants.VFIO_IRQ_SET_ACTION_TRIGGER, index, start, eventfds);
+    }
+
+    /**
+     * {@code VFIO_DEVICE_SET_IRQS} {@code DATA_EVENTFD | ACTION_UNMASK}: a signal of {@code eventfd} unmasks vector
+     * {@code vector} of a maskable (INTx) irq. Give it KVM's resamplefd, and the guest's EOI unmasks the host line
+     * without passing through the VMM.
+     */
+    public void setIrqUnmaskEventfd(int index, int vector, int eventfd) {
+        setIrqsEventfds(VfioConstants.VFIO_IRQ_SET_ACTION_UNMASK, index, vector, eventfd);
+    }
+
+    private void setIrqsEventfds(int action, int index, int start, int... eventfds) {
         checkIrqIndex(index);
         if (eventfds.length == 0 || start < 0) {
             throw new VfioException(VfioException.Reason.INVALID_ARGUMENT, bdf + ": SET_IRQS needs start >= 0 and at "
@@ -150,13 +163,13 @@ public final class VfioDevice implements AutoCloseable {
                     + " vectors; vectors " + start + ".." + (start + eventfds.length - 1) + " requested");
         }
         try (FlexArray a = new FlexArray(VfioIrqSet.SIZEOF, 4, eventfds.length)) {
-            header(a, VfioConstants.VFIO_IRQ_SET_DATA_EVENTFD | VfioConstants.VFIO_IRQ_SET_ACTION_TRIGGER, index, start,
-                    eventfds.length);
+            header(a, VfioConstants.VFIO_IRQ_SET_DATA_EVENTFD | action, index, start, eventfds.length);
             for (int i = 0; i < eventfds.length; i++) {
                 a.buffer().putInt(a.entry(i), eventfds[i]);
             }
             ioctl("VFIO_DEVICE_SET_IRQS", VfioIoctls.VFIO_DEVICE_SET_IRQS, a.address(),
-                    "index=" + index + " start=" + start + " count=" + eventfds.length);
+                    "index=" + index + " start=" + start + " count=" + eventfds.length + " action=0x"
+                            + Integer.toHexString(action));
         }
     }
 

@@ -27,6 +27,25 @@ class BusTest {
     }
 
     @Test
+    void exitsAreCountedPerNameAndSurviveARelocation() {
+        Bus bus = new Bus("mmio");
+        Recorder a = new Recorder();
+        bus.register(0x1000, 0x100, a, "vfio-0-bar3+2000");
+        bus.read(0x1000, 4);
+        bus.write(0x1004, 4, 1);
+        bus.write(0x1008, 4, 1);
+        bus.read(0x9000, 4); // unclaimed: no device took the exit
+        assertTrue(bus.unregister(0x1000));
+        bus.register(0x5000, 0x100, a, "vfio-0-bar3+2000"); // the guest moved the BAR
+        bus.read(0x5000, 4);
+        Bus.Exits e = bus.exitCounts().get("vfio-0-bar3+2000");
+        assertEquals(2, e.reads());
+        assertEquals(2, e.writes());
+        assertEquals(1, bus.exitCounts().size());
+        assertEquals(1, bus.unclaimedCount());
+    }
+
+    @Test
     void dispatchesByRangeWithRelativeOffsets() {
         Bus bus = new Bus("pio");
         Recorder a = new Recorder();

@@ -25,6 +25,8 @@ final class Vcpu implements AutoCloseable {
     private final Bus mmio;
     private final Consumer<VmExit> onExit;
     private final Thread thread;
+    /** KVM_RUN returns by {@link ExitReason#ordinal()}; written by this vCPU's thread only, read after it stopped. */
+    private final long[] exits = new long[ExitReason.values().length];
     private volatile boolean stopping;
     private volatile int tid;
 
@@ -45,6 +47,22 @@ final class Vcpu implements AutoCloseable {
         }
     }
 
+    /** Exits to userspace by reason (only those that happened); read once the vCPU has stopped. */
+    java.util.Map<ExitReason, Long> exitCounts() {
+        java.util.Map<ExitReason, Long> m = new java.util.EnumMap<>(ExitReason.class);
+        for (ExitReason r : ExitReason.values()) {
+            if (exits[r.ordinal()] != 0) {
+                m.put(r, exits[r.ordinal()]);
+            }
+        }
+        return m;
+    }
+
+    /** This vCPU's index. */
+    int id() {
+        return fd.id();
+    }
+
     void start() {
         thread.start();
     }
@@ -57,6 +75,7 @@ final class Vcpu implements AutoCloseable {
         try {
             while (!stopping) {
                 ExitReason r = fd.run();
+                exits[r.ordinal()]++;
                 switch (r) {
                     case IO -> io();
                     case MMIO -> mmio();

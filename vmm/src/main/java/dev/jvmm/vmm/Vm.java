@@ -45,6 +45,11 @@ public final class Vm implements AutoCloseable {
         this.exit = exit;
     }
 
+    /** The vCPUs (their exit counts, for {@link VmStats}). */
+    List<Vcpu> vcpus() {
+        return vcpus;
+    }
+
     public GuestMemory memory() {
         return memory;
     }

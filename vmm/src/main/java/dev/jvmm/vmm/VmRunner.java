@@ -26,12 +26,22 @@ public final class VmRunner {
 
     /** As {@link #run(VmConfig, Console)}, attaching {@code extensions} to every (re)built VM. */
     public static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions) {
+        return run(cfg, console, extensions, vm -> { });
+    }
+
+    /**
+     * As {@link #run(VmConfig, Console, java.util.List)}; {@code atExit} sees each VM after its vCPUs stopped and
+     * before it is torn down (for {@link VmStats}).
+     */
+    public static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions,
+                             java.util.function.Consumer<Vm> atExit) {
         int boots = 0;
         while (true) {
             boots++;
             VmExit e;
             try (Vm vm = VmBuilder.build(cfg, console, extensions)) {
                 e = vm.run();
+                atExit.accept(vm);
             }
             if (e.kind() == VmExit.Kind.RESET && cfg.onReboot() == VmConfig.OnReboot.RESTART) {
                 log.info("{}; restarting the VM (boot {})", e.message(), boots + 1);

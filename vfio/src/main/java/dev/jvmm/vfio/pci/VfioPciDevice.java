@@ -6,11 +6,13 @@ import dev.jvmm.core.MemorySlot;
 import dev.jvmm.core.MemorySlotSink;
 import dev.jvmm.core.irq.InterruptController;
 import dev.jvmm.core.irq.MsiInterrupt;
+import dev.jvmm.core.pci.MsiCapability;
 import dev.jvmm.core.pci.MsixCapability;
 import dev.jvmm.core.pci.MsixTable;
 import dev.jvmm.core.pci.PciBar;
 import dev.jvmm.core.pci.PciConfigSpace;
 import dev.jvmm.core.pci.PciFunction;
+import dev.jvmm.sys.EventFd;
 import dev.jvmm.sys.Mmap;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.vfio.VfioDevice;
@@ -26,11 +28,17 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Config space is virtualised: the header (identity, class, subsystem) is copied from the device, the BARs are
  * emulated (sizing, placement and relocation by the guest, with decoding following the command register), the
- * command register's memory, bus-master and INTx-disable bits are also written to the device, and the only
- * capability the guest sees is an emulated MSI-X capability with the device's own table size and table/PBA
- * location. The guest's MSI-X table is emulated ({@link MsixTable}); each vector is an irq-routing MSI route plus
+ * command register's memory, bus-master and INTx-disable bits are also written to the device, and the guest sees
+ * emulated MSI-X and MSI capabilities shaped like the device's own (table size and location; vector count), and no
+ * other capability. The guest's MSI-X table is emulated ({@link MsixTable}); each vector is an irq-routing MSI route plus
  * irqfd, and when the guest enables MSI-X, {@code VFIO_DEVICE_SET_IRQS} hands the <em>irqfds' eventfds</em> to
  * VFIO, so the device's interrupts go from the host's interrupt handler straight into KVM, never through Java.
+ * A vector the guest masks is held ({@link MsixTable#deviceSignalled}): its irqfd is detached from KVM, so it does
+ * not fire; what the device signals meanwhile is its pending bit in the PBA, and unmasking delivers it.
+ *
+ * <p>Interrupts: one kind at a time is handed to VFIO, the one the guest has on (MSI-X, else MSI, else INTx). MSI
+ * vectors are irq-routing routes plus irqfds like MSI-X ones; INTx is a level irqfd on the slot's irqchip pin whose
+ * resamplefd is VFIO's unmask eventfd, so the guest's EOI unmasks the host line without passing through Java.
  *
  * <p>BARs: a BAR the kernel lets us mmap is mmap'd once and mapped into the guest as KVM memory slots at the address
  * the guest programs (the slots move when the guest moves the BAR), except the pages that hold the MSI-X table or
@@ -53,10 +61,28 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private final Bus mmio;
     private final MemorySlotSink slots;
     private final int firstSlot;
+    /** Null when the device has no MSI-X. */
     private final MsixTable msix;
     private final MsixCapability msixCap;
+    /** -1 when the device has no MSI-X. */
     private final int msixBar;
     private final List<MsiInterrupt> vectors = new ArrayList<>();
+    /** Null when the device has no MSI. */
+    private final MsiCapability msiCap;
+    private final List<MsiInterrupt> msiVectors = new ArrayList<>();
+    /** The MSI vectors on the device now, and the message each was routed with. */
+    private int msiOnDevice;
+    private final long[] msiRoutedAddress = new long[32];
+    private final int[] msiRoutedData = new int[32];
+    /** INTx: VFIO's trigger eventfd is the irqfd, its unmask eventfd KVM's resamplefd; all null without INTx. */
+    private EventFd intxTrigger;
+    private EventFd intxResample;
+    private AutoCloseable intxIrqfd;
+
+    /** Which of the device's interrupt kinds is handed to VFIO now (at most one: vfio-pci allows one at a time). */
+    enum Mode { NONE, INTX, MSI, MSIX }
+
+    private Mode onDevice = Mode.NONE;
     private final Mmap[] maps = new Mmap[6];
     /** Per BAR: its pieces in offset order, each mapped directly (a KVM slot) or trapped (MMIO bus). */
     private final List<List<Piece>> pieces = new ArrayList<>();
@@ -66,7 +92,6 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     /** A page-aligned part of a BAR; {@code slot} is its KVM slot number when {@code direct}. */
     record Piece(long offset, long length, boolean direct, int slot) {
     }
-    private boolean msixOnDevice;
     private boolean closed;
 
     /**
@@ -75,9 +100,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
      * @param mmio      where trapped BARs are registered
      * @param slots     where BAR memory slots go ({@code VmFd::setUserMemoryRegion})
      * @param firstSlot the first of {@link #SLOTS} KVM slot numbers reserved for this device's BARs
+     * @param intxGsi   the irqchip pin of the slot's INTx pin 0..3 (INTA#..INTD#), as the firmware tables route it
      */
     public VfioPciDevice(String name, VfioDevice dev, InterruptController irqs, Bus mmio, MemorySlotSink slots,
-            int firstSlot) {
+            int firstSlot, java.util.function.IntUnaryOperator intxGsi) {
         super(name, dev.readConfig(PciConfigSpace.VENDOR_ID, 2), dev.readConfig(PciConfigSpace.DEVICE_ID, 2),
                 dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1), false);
         this.dev = dev;
@@ -94,29 +120,59 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             setSubsystem(dev.readConfig(PciConfigSpace.SUBSYSTEM_VENDOR_ID, 2), dev.readConfig(PciConfigSpace.SUBSYSTEM_ID, 2));
             declareBars();
             int cap = findCapability(MsixCapability.CAP_ID);
-            if (cap < 0) {
-                throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " has no MSI-X capability; "
-                        + "jvmm passes through MSI-X devices only (no MSI, no INTx yet)");
+            int msiAt = findCapability(MsiCapability.CAP_ID);
+            int pin = dev.readConfig(PciConfigSpace.INTERRUPT_PIN, 1);
+            boolean intx = pin >= 1 && pin <= 4 && dev.irq(VfioConstants.VFIO_PCI_INTX_IRQ_INDEX).count() > 0;
+            if (cap < 0 && msiAt < 0 && !intx) {
+                throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " has no usable interrupt: no "
+                        + "MSI-X or MSI capability, and no INTx (interrupt pin " + pin + ", VFIO INTx count "
+                        + dev.irq(VfioConstants.VFIO_PCI_INTX_IRQ_INDEX).count() + ")");
             }
-            int n = (dev.readConfig(cap + MsixCapability.MESSAGE_CONTROL, 2) & 0x7ff) + 1;
-            int table = dev.readConfig(cap + MsixCapability.TABLE_OFFSET, 4);
-            int pba = dev.readConfig(cap + MsixCapability.PBA_OFFSET, 4);
-            msixBar = table & 7;
-            if ((pba & 7) != msixBar) {
-                throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table (BAR"
-                        + msixBar + ") and PBA (BAR" + (pba & 7) + ") are in different BARs");
+            if (cap >= 0) {
+                int n = (dev.readConfig(cap + MsixCapability.MESSAGE_CONTROL, 2) & 0x7ff) + 1;
+                int table = dev.readConfig(cap + MsixCapability.TABLE_OFFSET, 4);
+                int pba = dev.readConfig(cap + MsixCapability.PBA_OFFSET, 4);
+                msixBar = table & 7;
+                if ((pba & 7) != msixBar) {
+                    throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table (BAR"
+                            + msixBar + ") and PBA (BAR" + (pba & 7) + ") are in different BARs");
+                }
+                msix = MsixTable.deviceSignalled(name, n); // the device signals the irqfds itself: masks hold them
+                for (int v = 0; v < n; v++) {
+                    MsiInterrupt m = irqs.allocateMsi(name + "-msix" + v);
+                    vectors.add(m);
+                    msix.bind(v, m);
+                }
+                msixCap = MsixCapability.install(this, msix, msixBar, table & ~7L, pba & ~7L);
+            } else {
+                msix = null;
+                msixCap = null;
+                msixBar = -1;
             }
-            msix = new MsixTable(name, n);
-            for (int v = 0; v < n; v++) {
-                MsiInterrupt m = irqs.allocateMsi(name + "-msix" + v);
-                vectors.add(m);
-                msix.bind(v, m);
+            if (msiAt >= 0) {
+                int mmc = (dev.readConfig(msiAt + MsiCapability.CONTROL, 2) >>> 1) & 7;
+                int count = Math.min(Math.min(1 << Math.min(mmc, 5), 32),
+                        Math.max(1, dev.irq(VfioConstants.VFIO_PCI_MSI_IRQ_INDEX).count()));
+                msiCap = MsiCapability.install(this, Integer.numberOfTrailingZeros(Integer.highestOneBit(count)));
+                for (int v = 0; v < msiCap.capableVectors(); v++) {
+                    msiVectors.add(irqs.allocateMsi(name + "-msi" + v));
+                }
+            } else {
+                msiCap = null;
             }
-            msixCap = MsixCapability.install(this, msix, msixBar, table & ~7L, pba & ~7L);
+            if (intx) {
+                int gsi = intxGsi.applyAsInt(pin - 1);
+                setInterrupt(pin, gsi);
+                intxTrigger = EventFd.create(name + "-intx");
+                intxResample = EventFd.create(name + "-intx-resample");
+                intxIrqfd = irqs.levelIrqfd(intxTrigger, gsi, intxResample);
+            }
             mapBars();
             super.setBarListener((f, b, o, nw) -> barMoved(b, o, nw));
-            log.info("{}: {} {} {}, {} MSI-X vectors (table in BAR{})", name, dev.bdf(),
-                    String.format("%04x:%04x", dev.readConfig(0, 2), dev.readConfig(2, 2)), describeBars(), n, msixBar);
+            syncInterrupts(); // INTx is live from the start, as on a freshly reset function
+            log.info("{}: {} {} {}; interrupts: {}", name, dev.bdf(),
+                    String.format("%04x:%04x", dev.readConfig(0, 2), dev.readConfig(2, 2)), describeBars(),
+                    describeInterrupts());
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -127,8 +183,29 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         return dev;
     }
 
+    /** The emulated MSI-X table, or null when the device has no MSI-X. */
     public MsixTable msix() {
         return msix;
+    }
+
+    /** Which interrupt kind VFIO delivers now. */
+    public synchronized Mode interruptMode() {
+        return onDevice;
+    }
+
+    private String describeInterrupts() {
+        List<String> l = new ArrayList<>();
+        if (msix != null) {
+            l.add(msix.vectors() + " MSI-X (table in BAR" + msixBar + ")");
+        }
+        if (msiCap != null) {
+            l.add(msiCap.capableVectors() + " MSI (per-vector mask)");
+        }
+        if (intxIrqfd != null) {
+            l.add("INTx pin " + (char) ('A' + config().get(PciConfigSpace.INTERRUPT_PIN, 1) - 1) + " on GSI "
+                    + config().get(PciConfigSpace.INTERRUPT_LINE, 1) + " (irqfd + resamplefd)");
+        }
+        return String.join(", ", l);
     }
 
     /** The capability with {@code id} in the device's own list, or -1. */
@@ -334,27 +411,96 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             int hw = dev.readConfig(PciConfigSpace.COMMAND, 2);
             dev.writeConfig(PciConfigSpace.COMMAND, 2, (hw & ~CMD_PASSED) | cmd);
         }
-        msixCap.configWritten(offset, size);
-        syncMsix();
+        if (msixCap != null) {
+            msixCap.configWritten(offset, size);
+        }
+        syncInterrupts();
     }
 
-    /** Enables or disables MSI-X on the device when the guest flips MSI-X Enable. */
-    private synchronized void syncMsix() {
-        boolean want = msix.enabled();
-        if (want == msixOnDevice || closed) {
+    /**
+     * Hands VFIO the interrupt kind the guest has on: MSI-X when enabled, else MSI when enabled, else INTx. vfio-pci
+     * takes one kind at a time, so the old one is turned off first. With MSI on, each enabled vector is routed to the
+     * message the guest programmed ({@code data | vector}) and held while its mask bit is set.
+     */
+    private synchronized void syncInterrupts() {
+        if (closed) {
             return;
         }
-        if (want) {
-            int[] fds = new int[vectors.size()];
-            for (int v = 0; v < fds.length; v++) {
-                fds[v] = vectors.get(v).eventFd().fd();
-            }
-            dev.setIrqEventfds(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX, 0, fds);
-        } else {
-            dev.disableIrqs(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX);
+        Mode want = msix != null && msix.enabled() ? Mode.MSIX
+                : msiCap != null && msiCap.enabled() ? Mode.MSI
+                : intxIrqfd != null ? Mode.INTX : Mode.NONE;
+        if (want == Mode.MSI && onDevice == Mode.MSI && msiCap.vectors() != msiOnDevice) {
+            turnOff(Mode.MSI); // the guest changed Multiple Message Enable while enabled: start over
         }
-        msixOnDevice = want;
-        log.debug("{}: MSI-X {} on the device", name(), want ? "enabled" : "disabled");
+        if (want != onDevice) {
+            turnOff(onDevice);
+            turnOn(want);
+            log.debug("{}: interrupts now {}", name(), want);
+        }
+        if (onDevice == Mode.MSI) {
+            int pending = 0;
+            for (int v = 0; v < msiOnDevice; v++) {
+                MsiInterrupt m = msiVectors.get(v);
+                long a = msiCap.address();
+                int d = msiCap.data(v);
+                if (a != msiRoutedAddress[v] || d != msiRoutedData[v]) {
+                    m.route(a, d);
+                    msiRoutedAddress[v] = a;
+                    msiRoutedData[v] = d;
+                }
+                m.hold(msiCap.masked(v));
+                if (msiCap.masked(v) && m.heldSignal()) {
+                    pending |= 1 << v;
+                }
+            }
+            msiCap.setPending(pending);
+        }
+    }
+
+    private void turnOn(Mode m) {
+        switch (m) {
+            case MSIX -> {
+                int[] fds = new int[vectors.size()];
+                for (int v = 0; v < fds.length; v++) {
+                    fds[v] = vectors.get(v).eventFd().fd();
+                }
+                dev.setIrqEventfds(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX, 0, fds);
+            }
+            case MSI -> {
+                int n = msiCap.vectors();
+                int[] fds = new int[n];
+                for (int v = 0; v < n; v++) {
+                    msiRoutedAddress[v] = -1;
+                    fds[v] = msiVectors.get(v).eventFd().fd();
+                }
+                msiOnDevice = n;
+                dev.setIrqEventfds(VfioConstants.VFIO_PCI_MSI_IRQ_INDEX, 0, fds);
+            }
+            case INTX -> {
+                dev.setIrqEventfds(VfioConstants.VFIO_PCI_INTX_IRQ_INDEX, 0, intxTrigger.fd());
+                // the guest's EOI (KVM's resamplefd) unmasks the host line, which VFIO masked when it fired
+                dev.setIrqUnmaskEventfd(VfioConstants.VFIO_PCI_INTX_IRQ_INDEX, 0, intxResample.fd());
+            }
+            case NONE -> { }
+        }
+        onDevice = m;
+    }
+
+    private void turnOff(Mode m) {
+        switch (m) {
+            case MSIX -> dev.disableIrqs(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX);
+            case MSI -> {
+                dev.disableIrqs(VfioConstants.VFIO_PCI_MSI_IRQ_INDEX);
+                for (int v = 0; v < msiOnDevice; v++) {
+                    msiVectors.get(v).hold(false);
+                    msiVectors.get(v).unroute();
+                }
+                msiOnDevice = 0;
+            }
+            case INTX -> dev.disableIrqs(VfioConstants.VFIO_PCI_INTX_IRQ_INDEX);
+            case NONE -> { }
+        }
+        onDevice = Mode.NONE;
     }
 
     @Override
@@ -373,13 +519,14 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             mmio.unregister(a);
         }
         liveTraps.clear();
-        if (msixOnDevice) {
-            try {
-                dev.disableIrqs(VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX);
-            } catch (RuntimeException e) {
-                log.warn("{}: {}", name(), e.getMessage());
-            }
+        try {
+            turnOff(onDevice);
+        } catch (RuntimeException e) {
+            log.warn("{}: {}", name(), e.getMessage());
         }
+        closeQuietly(intxIrqfd);
+        closeQuietly(intxTrigger);
+        closeQuietly(intxResample);
         for (Mmap m : maps) {
             if (m != null) {
                 m.close();
@@ -388,6 +535,20 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         for (MsiInterrupt m : vectors) {
             m.close();
         }
+        for (MsiInterrupt m : msiVectors) {
+            m.close();
+        }
         dev.close();
+    }
+
+    private void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.warn("{}: {}", name(), e.toString());
+        }
     }
 }

@@ -7,4 +7,13 @@ public interface InterruptController {
 
     /** Drives a legacy irqchip line (INTx, the UART's IRQ 4). */
     void setIrqLine(int gsi, boolean high);
+
+    /**
+     * A level-triggered irqfd on irqchip pin {@code gsi}: a signal of {@code trigger} raises the line; when the guest
+     * ends the interrupt (EOI), KVM lowers it and signals {@code resample}. For a passed-through INTx (VFIO's
+     * trigger and unmask eventfds), so the interrupt never passes through the VMM. Closing it deassigns the irqfd.
+     */
+    default AutoCloseable levelIrqfd(dev.jvmm.sys.EventFd trigger, int gsi, dev.jvmm.sys.EventFd resample) {
+        throw new UnsupportedOperationException("this interrupt controller has no irqfds");
+    }
 }

@@ -17,6 +17,20 @@ public interface MsiInterrupt extends AutoCloseable {
     /** Removes the route: a signal is then dropped by KVM (used while the guest has the vector disabled). */
     void unroute();
 
+    /**
+     * Detaches ({@code true}) or re-attaches ({@code false}) the eventfd from KVM. While held, signals collect in
+     * the eventfd and nothing reaches the guest; re-attaching delivers one that came meanwhile (KVM looks at the
+     * eventfd when an irqfd is assigned). For a masked vector whose eventfd a device signals directly (VFIO).
+     */
+    default void hold(boolean held) {
+        throw new UnsupportedOperationException("this interrupt cannot be held");
+    }
+
+    /** While held: whether the device signalled (the vector's pending bit). Sticky until the hold ends. */
+    default boolean heldSignal() {
+        return false;
+    }
+
     /** The GSI backing this vector. */
     int gsi();
 

@@ -16,6 +16,11 @@ import org.slf4j.LoggerFactory;
  * and the interrupt is sent when the guest unmasks (§6.8.3.5). The vector's KVM route follows what the guest
  * programmed, updated when the vector is unmasked with a changed message.
  *
+ * <p>A passed-through device signals its vectors' eventfds itself, never through {@link #signal(int)}. For such a
+ * table ({@link #deviceSignalled()}), a vector that is not deliverable (MSI-X disabled, function or vector masked)
+ * has its interrupt held ({@link MsiInterrupt#hold}): the device's signals wait in the eventfd, a PBA read reports
+ * them as pending, and unmasking delivers one, as the PCI spec asks of a masked vector.
+ *
  * <p>Thread-safe: device threads signal while vCPU threads write the table; both hold this object's lock for
  * a few field accesses, so a mask and a concurrent signal can never lose the interrupt.
  */
@@ -37,6 +42,20 @@ public final class MsixTable {
     private boolean enabled;
     private boolean functionMasked;
     private final AtomicLong rejected = new AtomicLong();
+    private boolean deviceSignalled;
+    /** Device-signalled tables: whether vector v's interrupt is held now. */
+    private final boolean[] held;
+
+    /** A table whose vectors a device signals directly (VFIO): masks hold the interrupt, see the class comment. */
+    public static MsixTable deviceSignalled(String owner, int vectors) {
+        MsixTable t = new MsixTable(owner, vectors);
+        t.deviceSignalled = true;
+        return t;
+    }
+
+    public boolean deviceSignalled() {
+        return deviceSignalled;
+    }
 
     public MsixTable(String owner, int vectors) {
         if (vectors < 1 || vectors > MAX_VECTORS) {
@@ -53,6 +72,7 @@ public final class MsixTable {
         routedAddr = new long[vectors];
         routedData = new int[vectors];
         sinks = new MsiInterrupt[vectors];
+        held = new boolean[vectors];
         reset();
     }
 
@@ -74,7 +94,9 @@ public final class MsixTable {
     public synchronized void bind(int vector, MsiInterrupt interrupt) {
         sinks[vector] = interrupt;
         routed[vector] = false;
+        held[vector] = false;
         updateRoute(vector);
+        syncHold(vector);
     }
 
     /** Back to the power-on state: every vector masked, messages zero, nothing pending, MSI-X disabled. */
@@ -86,6 +108,23 @@ public final class MsixTable {
         java.util.Arrays.fill(pending, 0);
         enabled = false;
         functionMasked = false;
+        for (int i = 0; i < vectors; i++) {
+            syncHold(i);
+        }
+    }
+
+    /** Whether vector v can be delivered now: MSI-X enabled, neither function nor vector masked. */
+    private boolean deliverable(int v) {
+        return enabled && !functionMasked && (control[v] & VECTOR_MASKED) == 0;
+    }
+
+    /** Device-signalled tables: holds a vector's interrupt exactly while it is not deliverable. */
+    private void syncHold(int v) {
+        if (!deviceSignalled || sinks[v] == null || held[v] == !deliverable(v)) {
+            return;
+        }
+        held[v] = !deliverable(v);
+        sinks[v].hold(held[v]);
     }
 
     public synchronized boolean enabled() {
@@ -101,7 +140,8 @@ public final class MsixTable {
     }
 
     public synchronized boolean isPending(int vector) {
-        return (pending[vector >>> 6] & (1L << vector)) != 0;
+        return (pending[vector >>> 6] & (1L << vector)) != 0
+                || (deviceSignalled && held[vector] && sinks[vector].heldSignal());
     }
 
     /** The message address the guest programmed into {@code vector}. */
@@ -123,6 +163,9 @@ public final class MsixTable {
                 updateRoute(v);
                 deliverPending(v);
             }
+        }
+        for (int v = 0; v < vectors; v++) {
+            syncHold(v); // after the routes: a released vector's held signal is delivered on its new route
         }
     }
 
@@ -192,6 +235,7 @@ public final class MsixTable {
                     updateRoute(v);
                     deliverPending(v);
                 }
+                syncHold(v);
                 return;
             }
         }
@@ -206,7 +250,13 @@ public final class MsixTable {
             reject("read", offset, size, "PBA");
             return size >= 8 ? -1L : (1L << (8 * size)) - 1;
         }
-        long q = pending[(int) (offset >>> 3)];
+        int word = (int) (offset >>> 3);
+        long q = pending[word];
+        for (int v = word * 64; deviceSignalled && v < Math.min(vectors, word * 64 + 64); v++) {
+            if (held[v] && sinks[v].heldSignal()) {
+                q |= 1L << (v & 63); // the device's own pending state: it signalled while the vector was masked
+            }
+        }
         return size == 8 ? q : (q >>> (8 * (offset & 7))) & 0xffff_ffffL;
     }
 

@@ -31,6 +31,24 @@ class MsixTableTest {
             return 24;
         }
 
+        /** Holds as the router does: while held, signals stay in the eventfd (read here as the pending state). */
+        final List<Boolean> holds = new ArrayList<>();
+        boolean heldSignal;
+
+        public void hold(boolean held) {
+            holds.add(held);
+            if (!held) {
+                heldSignal = false;
+            }
+        }
+
+        public boolean heldSignal() {
+            if (!holds.isEmpty() && holds.get(holds.size() - 1) && fd.drain() > 0) {
+                heldSignal = true;
+            }
+            return heldSignal;
+        }
+
         public void close() {
             fd.close();
         }
@@ -53,6 +71,47 @@ class MsixTableTest {
         PciFunction f = new PciFunction("t", 0x1af4, 0x1042, 0x018000, 1, false);
         f.addBar(new PciBar(0, PciBar.Kind.MEM64, 0x4000, false));
         return f;
+    }
+
+    @Test
+    void aDeviceSignalledVectorIsHeldWhileMaskedAndItsPendingBitIsTheDevices() {
+        MsixTable t = MsixTable.deviceSignalled("vfio-t", 2);
+        RecordingMsi a = msi();
+        RecordingMsi b = msi();
+        t.bind(0, a);
+        t.bind(1, b);
+        assertEquals(List.of(true), a.holds, "power-on: every vector masked, so held");
+        t.writeTable(0, 8, 0xFEE00000L);
+        t.writeTable(8, 4, 0x41);
+        t.writeTable(12, 4, 0); // unmask vector 0 while MSI-X is still disabled: still not deliverable
+        assertEquals(List.of(true), a.holds);
+        t.setControl(true, false);
+        assertEquals(List.of(true, false), a.holds, "enabled and unmasked: released");
+        assertEquals(List.of(true), b.holds, "vector 1 is still masked");
+        // the device signals masked vector 1: nothing is delivered, the PBA shows it pending
+        b.fd.signal();
+        assertEquals(0b10, t.readPba(0, 8));
+        assertTrue(t.isPending(1));
+        assertFalse(t.isPending(0));
+        // the guest masks vector 0 again: held again
+        t.writeTable(12, 4, MsixTable.VECTOR_MASKED);
+        assertEquals(List.of(true, false, true), a.holds);
+        // function mask holds everything unmasked; clearing it releases vector 1 once unmasked
+        t.writeTable(16, 8, 0xFEE00000L);
+        t.writeTable(24, 4, 0x42);
+        t.setControl(true, true);
+        t.writeTable(28, 4, 0);
+        assertEquals(List.of(true), b.holds, "unmasked under function mask: still held");
+        t.setControl(true, false);
+        assertEquals(List.of(true, false), b.holds, "function mask cleared: released, its held signal delivered");
+        assertFalse(b.heldSignal);
+        assertEquals(0, t.readPba(0, 8) & 0b10);
+        // a table that is not device-signalled never holds (its device raises vectors through signal())
+        MsixTable v = new MsixTable("virtio-t", 1);
+        RecordingMsi c = msi();
+        v.bind(0, c);
+        v.setControl(true, true);
+        assertTrue(c.holds.isEmpty());
     }
 
     @Test

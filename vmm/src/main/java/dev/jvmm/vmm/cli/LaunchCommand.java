@@ -48,6 +48,9 @@ public final class LaunchCommand implements Callable<Integer> {
     java.util.List<String> devices;
     @Option(names = "--config", paramLabel = "FILE", description = "a JSON config file (CLI options override it)")
     Path config;
+    @Option(names = "--stats", paramLabel = "FILE", description = "at exit, write the VM's exits to userspace as JSON "
+            + "(per vCPU and reason, per device and BAR; docs/launch.md)")
+    Path stats;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
 
@@ -118,6 +121,13 @@ public final class LaunchCommand implements Callable<Integer> {
                         return null;
                     }
                 }
+                case 8 -> {
+                    try {
+                        c.stats = Path.of(v);
+                    } catch (RuntimeException e) {
+                        return null;
+                    }
+                }
                 default -> {
                     return null;
                 }
@@ -133,8 +143,8 @@ public final class LaunchCommand implements Callable<Integer> {
      * checks that it matches the annotations.
      */
     static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
-        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--debug"}};
-    static final int QUICK_DEBUG = 8;
+        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--debug"}};
+    static final int QUICK_DEBUG = 9;
 
     private static int quickOption(String name) {
         for (int i = 0; i < QUICK_OPTIONS.length; i++) {
@@ -173,9 +183,24 @@ public final class LaunchCommand implements Callable<Integer> {
         } catch (VmmException e) {
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
         }
+        if (stats != null) {
+            Path dir = stats.toAbsolutePath().getParent();
+            if (dir == null || !java.nio.file.Files.isDirectory(dir) || !java.nio.file.Files.isWritable(dir)) {
+                throw new ExitCodeException(EXIT_CONFIG, "--stats " + stats + ": the directory " + dir
+                        + (dir != null && java.nio.file.Files.isDirectory(dir) ? " is not writable" : " does not exist"), null);
+            }
+        }
         VmExit exit;
         try {
-            exit = VmRunner.run(cfg);
+            Path statsFile = stats;
+            try (dev.jvmm.vmm.Console console = dev.jvmm.vmm.Console.open(cfg.console())) {
+                exit = VmRunner.run(cfg, console, java.util.List.of(),
+                        vm -> {
+                            if (statsFile != null) {
+                                dev.jvmm.vmm.VmStats.write(vm, statsFile);
+                            }
+                        });
+            }
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
                     "launch failed: " + e.getMessage(), e.getCause());

@@ -17,6 +17,7 @@ import dev.jvmm.vfio.VfioException;
 import dev.jvmm.vfio.pci.VfioPciDevice;
 import dev.jvmm.vmm.ResourceStack;
 import dev.jvmm.vmm.VmmException;
+import dev.jvmm.vmm.acpi.AcpiTables;
 import dev.jvmm.vmm.config.VfioConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -85,7 +86,9 @@ public final class VfioDevices {
             try {
                 VfioGroup g = container.groupFor(bdf);
                 VfioDevice dev = VfioDevice.open(g, bdf);
-                d = res.push(new VfioPciDevice(name, dev, router, mmio, vm::setUserMemoryRegion, FIRST_BAR_SLOT + VfioPciDevice.SLOTS * i));
+                int pciSlot = slot;
+                d = res.push(new VfioPciDevice(name, dev, router, mmio, vm::setUserMemoryRegion,
+                        FIRST_BAR_SLOT + VfioPciDevice.SLOTS * i, pin -> AcpiTables.intxGsi(pciSlot, pin)));
             } catch (IommuException | VfioException e) {
                 throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + bdf + ": " + e.getMessage(), e);
             }
