@@ -15,8 +15,13 @@ public final class VmRunner {
     }
 
     public static VmExit run(VmConfig cfg) {
+        return run(cfg, vm -> { });
+    }
+
+    /** As {@link #run(VmConfig)}; {@code atExit} sees each VM after its vCPUs stopped (for {@link VmStats}). */
+    public static VmExit run(VmConfig cfg, java.util.function.Consumer<Vm> atExit) {
         try (Console console = Console.open(cfg.console())) {
-            return run(cfg, console);
+            return run(cfg, console, java.util.List.of(), atExit);
         }
     }
 

@@ -168,6 +168,14 @@ public final class LaunchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (stats != null) {
+            // checked before the VM is built, so a typo does not cost a whole run and then the counts
+            Path dir = stats.toAbsolutePath().getParent();
+            if (dir == null || !java.nio.file.Files.isDirectory(dir) || !java.nio.file.Files.isWritable(dir)) {
+                throw new ExitCodeException(EXIT_CONFIG, "--stats " + stats + ": the directory " + dir
+                        + (dir != null && java.nio.file.Files.isDirectory(dir) ? " is not writable" : " does not exist"), null);
+            }
+        }
         VmConfig cfg;
         try {
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
@@ -183,24 +191,10 @@ public final class LaunchCommand implements Callable<Integer> {
         } catch (VmmException e) {
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
         }
-        if (stats != null) {
-            Path dir = stats.toAbsolutePath().getParent();
-            if (dir == null || !java.nio.file.Files.isDirectory(dir) || !java.nio.file.Files.isWritable(dir)) {
-                throw new ExitCodeException(EXIT_CONFIG, "--stats " + stats + ": the directory " + dir
-                        + (dir != null && java.nio.file.Files.isDirectory(dir) ? " is not writable" : " does not exist"), null);
-            }
-        }
         VmExit exit;
         try {
             Path statsFile = stats;
-            try (dev.jvmm.vmm.Console console = dev.jvmm.vmm.Console.open(cfg.console())) {
-                exit = VmRunner.run(cfg, console, java.util.List.of(),
-                        vm -> {
-                            if (statsFile != null) {
-                                dev.jvmm.vmm.VmStats.write(vm, statsFile);
-                            }
-                        });
-            }
+            exit = VmRunner.run(cfg, statsFile == null ? vm -> { } : vm -> dev.jvmm.vmm.VmStats.write(vm, statsFile));
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
                     "launch failed: " + e.getMessage(), e.getCause());

@@ -34,6 +34,17 @@ class LaunchCommandTest {
     }
 
     @Test
+    void aStatsFileInAMissingDirectoryIsAConfigErrorBeforeAnythingRuns() {
+        LaunchCommand c = LaunchCommand.quickParse(new String[] {"--kernel", "/nonexistent/vmlinuz", "--stats",
+            "/nonexistent-jvmm-dir/stats.json"});
+        assertNotNull(c);
+        ExitCodeException e = org.junit.jupiter.api.Assertions.assertThrows(ExitCodeException.class, c::call);
+        org.junit.jupiter.api.Assertions.assertEquals(LaunchCommand.EXIT_CONFIG, e.exitCode());
+        org.junit.jupiter.api.Assertions.assertEquals(
+                "--stats /nonexistent-jvmm-dir/stats.json: the directory /nonexistent-jvmm-dir does not exist", e.getMessage());
+    }
+
+    @Test
     void anythingElseGoesToPicocli() {
         assertNull(LaunchCommand.quickParse(new String[] {"--help"}));
         assertNull(LaunchCommand.quickParse(new String[] {"-V"}));
