@@ -153,11 +153,11 @@ public final class GuestKit {
                     continue;
                 }
                 var perms = java.util.EnumSet.copyOf(Files.getPosixFilePermissions(p));
-                boolean before = perms.addAll(List.of(PosixFilePermission.GROUP_READ, PosixFilePermission.OTHERS_READ));
+                boolean changed = perms.addAll(List.of(PosixFilePermission.GROUP_READ, PosixFilePermission.OTHERS_READ));
                 if (Files.isDirectory(p) || perms.contains(PosixFilePermission.OWNER_EXECUTE)) {
-                    before |= perms.addAll(List.of(PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_EXECUTE));
+                    changed |= perms.addAll(List.of(PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_EXECUTE));
                 }
-                if (before) {
+                if (changed) {
                     Files.setPosixFilePermissions(p, perms);
                 }
             }

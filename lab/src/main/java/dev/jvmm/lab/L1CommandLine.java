@@ -23,7 +23,7 @@ import java.util.Map;
  * the VF BARs land there (low 32 bits 0), and QEMU maps none: every VF register reads 0 and igbvf says
  * "PF still in reset state". Fixed upstream by "pcie_sriov: Fix broken MMIO accesses from SR-IOV VFs" (2e54e5fda779,
  * QEMU 10.0.6 and 10.1); bookworm-backports ships 10.0.2. At 2815 MiB q35 keeps all RAM low and Linux places the
- * window below 4 GiB (0xfe800000). SriovLabTest fails, naming this bug, if a VF BAR is ever at or above 4 GiB.
+ * window below 4 GiB (0xfe800000). VfioPassthroughLabTest fails, naming this bug, if a VF BAR is ever at or above 4 GiB.
  */
 public final class L1CommandLine {
 

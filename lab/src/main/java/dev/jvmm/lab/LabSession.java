@@ -388,46 +388,10 @@ public final class LabSession implements AutoCloseable {
             if (n <= 0) {
                 return pos;
             }
-            byte[] b = java.util.Arrays.copyOf(buf.array(), n);
-            splitter.accept(b, output);
+            splitter.accept(buf.array(), n, output);
             return pos + n;
         } catch (IOException e) {
             return pos;
-        }
-    }
-
-    /** Splits bytes into UTF-8 lines for a line sink; keeps an incomplete trailing line (and multibyte char) until later. */
-    private static final class LineSplitter {
-        private final Consumer<String> sink;
-        private final java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
-
-        LineSplitter(Consumer<String> sink) {
-            this.sink = sink;
-        }
-
-        void accept(byte[] b, StringBuilder output) {
-            for (byte x : b) {
-                if (x == '\n') {
-                    String line = pending.toString(StandardCharsets.UTF_8);
-                    pending.reset();
-                    output.append(line).append('\n');
-                    if (sink != null) {
-                        sink.accept(line);
-                    }
-                } else {
-                    pending.write(x);
-                }
-            }
-        }
-
-        void finish() {
-            if (pending.size() > 0) {
-                String line = pending.toString(StandardCharsets.UTF_8);
-                pending.reset();
-                if (sink != null) {
-                    sink.accept(line);
-                }
-            }
         }
     }
 

@@ -88,24 +88,22 @@ final class Proc {
 
     private static void copy(InputStream in, ByteArrayOutputStream out, java.util.function.Consumer<String> lines) {
         byte[] b = new byte[8192];
-        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        LineSplitter splitter = lines == null ? null : new LineSplitter(lines);
         try (in) {
             int n;
             while ((n = in.read(b)) > 0) {
                 synchronized (out) {
                     out.write(b, 0, n);
                 }
-                for (int i = 0; lines != null && i < n; i++) {
-                    if (b[i] == '\n') {
-                        lines.accept(line.toString(StandardCharsets.UTF_8));
-                        line.reset();
-                    } else {
-                        line.write(b[i]);
-                    }
+                if (splitter != null) {
+                    splitter.accept(b, n, null);
                 }
             }
         } catch (IOException ignored) {
             // the process ended; what was read is kept
+        }
+        if (splitter != null) {
+            splitter.finish();
         }
     }
 

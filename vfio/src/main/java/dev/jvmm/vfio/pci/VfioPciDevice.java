@@ -80,7 +80,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private AutoCloseable intxIrqfd;
 
     /** Which of the device's interrupt kinds is handed to VFIO now (at most one: vfio-pci allows one at a time). */
-    enum Mode { NONE, INTX, MSI, MSIX }
+    private enum Mode { NONE, INTX, MSI, MSIX }
 
     private Mode onDevice = Mode.NONE;
     private final Mmap[] maps = new Mmap[6];
@@ -151,8 +151,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             }
             if (msiAt >= 0) {
                 int mmc = (dev.readConfig(msiAt + MsiCapability.CONTROL, 2) >>> 1) & 7;
-                int count = Math.min(Math.min(1 << Math.min(mmc, 5), 32),
-                        Math.max(1, dev.irq(VfioConstants.VFIO_PCI_MSI_IRQ_INDEX).count()));
+                int count = Math.min(1 << Math.min(mmc, 5), Math.max(1, dev.irq(VfioConstants.VFIO_PCI_MSI_IRQ_INDEX).count()));
                 msiCap = MsiCapability.install(this, Integer.numberOfTrailingZeros(Integer.highestOneBit(count)));
                 for (int v = 0; v < msiCap.capableVectors(); v++) {
                     msiVectors.add(irqs.allocateMsi(name + "-msi" + v));
@@ -186,11 +185,6 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     /** The emulated MSI-X table, or null when the device has no MSI-X. */
     public MsixTable msix() {
         return msix;
-    }
-
-    /** Which interrupt kind VFIO delivers now. */
-    public synchronized Mode interruptMode() {
-        return onDevice;
     }
 
     private String describeInterrupts() {

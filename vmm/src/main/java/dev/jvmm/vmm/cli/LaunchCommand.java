@@ -114,18 +114,17 @@ public final class LaunchCommand implements Callable<Integer> {
                 case 4 -> c.cpus = v;
                 case 5 -> c.console = v;
                 case 6 -> c.onReboot = v;
-                case 7 -> {
+                case 7, 8 -> {
+                    Path p;
                     try {
-                        c.config = Path.of(v);
+                        p = Path.of(v);
                     } catch (RuntimeException e) {
-                        return null;
+                        return null; // picocli reports the bad path
                     }
-                }
-                case 8 -> {
-                    try {
-                        c.stats = Path.of(v);
-                    } catch (RuntimeException e) {
-                        return null;
+                    if (opt == 7) {
+                        c.config = p;
+                    } else {
+                        c.stats = p;
                     }
                 }
                 default -> {
