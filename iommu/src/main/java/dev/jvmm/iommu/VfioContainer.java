@@ -7,7 +7,10 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
+import dev.jvmm.sys.vfio.uapi.VfioInfoCapHeader;
 import dev.jvmm.sys.vfio.uapi.VfioIommuType1DmaMap;
+import dev.jvmm.sys.vfio.uapi.VfioIommuType1Info;
+import dev.jvmm.sys.vfio.uapi.VfioIovaRangeCap;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +41,20 @@ public final class VfioContainer implements AutoCloseable {
     private final Map<Integer, VfioGroup> attached = new LinkedHashMap<>();
     private final List<DmaMapping> mappings = new ArrayList<>();
     private boolean iommuSet;
+    /** VFIO_IOMMU_GET_INFO's IOVA ranges, read when the IOMMU is set; null when the kernel gives none. */
+    private List<IovaRange> iovaRanges;
+
+    /** An IOVA range the container's IOMMU can map, {@code start..end} inclusive. */
+    public record IovaRange(long start, long end) {
+        boolean holds(long iova, long size) {
+            return Long.compareUnsigned(iova, start) >= 0 && Long.compareUnsigned(iova + size - 1, end) <= 0;
+        }
+
+        @Override
+        public String toString() {
+            return String.format("0x%x-0x%x", start, end);
+        }
+    }
     private boolean closed;
 
     private VfioContainer(Path devVfio, IommuGroups groups, Fd fd) {
@@ -124,6 +141,8 @@ public final class VfioContainer implements AutoCloseable {
             if (!iommuSet) {
                 ioctl("VFIO_SET_IOMMU", VfioIoctls.VFIO_SET_IOMMU, VfioConstants.VFIO_TYPE1v2_IOMMU);
                 iommuSet = true;
+                iovaRanges = readIovaRanges();
+                LOG.debug("vfio: IOVA ranges {}", iovaRanges);
             }
         } catch (RuntimeException e) {
             g.close();
@@ -132,6 +151,11 @@ public final class VfioContainer implements AutoCloseable {
         attached.put(groupId, g);
         LOG.debug("vfio: group {} attached to the container", groupId);
         return g;
+    }
+
+    /** The groups attached so far, in attach order. */
+    public synchronized List<VfioGroup> attachedGroups() {
+        return List.copyOf(attached.values());
     }
 
     /**
@@ -146,6 +170,11 @@ public final class VfioContainer implements AutoCloseable {
         if (!iommuSet) {
             throw new IommuException(IommuException.Reason.INVALID_ARGUMENT,
                     "no group is attached to the container yet: attach a group before mapping DMA");
+        }
+        if (iovaRanges != null && iovaRanges.stream().noneMatch(r -> r.holds(iova, size))) {
+            throw new IommuException(IommuException.Reason.INVALID_ARGUMENT, String.format(
+                    "IOVA 0x%x-0x%x is outside the ranges the IOMMU can map (%s; VFIO_IOMMU_GET_INFO): the "
+                    + "rest is reserved, e.g. for MSI or by the firmware", iova, iova + size - 1, iovaRanges));
         }
         String ctx = String.format("vaddr=0x%x iova=0x%x size=0x%x", vaddr, iova, size);
         try (NativeBuffer b = new NativeBuffer(VfioIommuType1DmaMap.SIZEOF)) {
@@ -169,6 +198,61 @@ public final class VfioContainer implements AutoCloseable {
         DmaMapping m = new DmaMapping(this, vaddr, iova, size);
         mappings.add(m);
         return m;
+    }
+
+    /**
+     * The IOVA ranges the IOMMU can map ({@code VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE}), known once a group is
+     * attached; empty before that, and when the kernel reports none (then nothing is checked here).
+     */
+    public synchronized List<IovaRange> iovaRanges() {
+        return iovaRanges == null ? List.of() : iovaRanges;
+    }
+
+    /** {@code VFIO_IOMMU_GET_INFO}, asked twice when the capability chain needs a larger buffer. */
+    private List<IovaRange> readIovaRanges() {
+        int argsz = VfioIommuType1Info.SIZEOF;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try (NativeBuffer b = new NativeBuffer(argsz)) {
+                b.putInt(VfioIommuType1Info.ARGSZ, argsz);
+                ioctl("VFIO_IOMMU_GET_INFO", VfioIoctls.VFIO_IOMMU_GET_INFO, b.address());
+                int flags = b.getInt(VfioIommuType1Info.FLAGS);
+                int need = b.getInt(VfioIommuType1Info.ARGSZ);
+                if ((flags & VfioConstants.VFIO_IOMMU_INFO_CAPS) == 0) {
+                    return null;
+                }
+                if (need > argsz) {
+                    argsz = need;
+                    continue;
+                }
+                return iovaRanges(b, b.getInt(VfioIommuType1Info.CAP_OFFSET), argsz);
+            }
+        }
+        return null;
+    }
+
+    /** The IOVA ranges in the capability chain at {@code at} of {@code b} ({@code len} bytes), null when absent. */
+    static List<IovaRange> iovaRanges(NativeBuffer b, int at, int len) {
+        for (int guard = 0; at != 0 && guard < 16; guard++) {
+            if (at < 0 || at + VfioInfoCapHeader.SIZEOF > len) {
+                throw new IommuException(IommuException.Reason.IOCTL, "VFIO_IOMMU_GET_INFO capability at " + at
+                        + " lies outside the " + len + "-byte answer");
+            }
+            if ((b.getShort(at + VfioInfoCapHeader.ID) & 0xffff) == VfioConstants.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+                int n = b.getInt(at + VfioIovaRangeCap.NR_IOVAS);
+                if (n < 0 || at + VfioIovaRangeCap.IOVA_RANGES + (long) n * VfioIovaRangeCap.RANGE_SIZE > len) {
+                    throw new IommuException(IommuException.Reason.IOCTL, "IOVA range capability with " + n
+                            + " ranges does not fit the " + len + "-byte answer");
+                }
+                List<IovaRange> l = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int e = at + VfioIovaRangeCap.IOVA_RANGES + i * VfioIovaRangeCap.RANGE_SIZE;
+                    l.add(new IovaRange(b.getLong(e), b.getLong(e + 8)));
+                }
+                return List.copyOf(l);
+            }
+            at = b.getInt(at + VfioInfoCapHeader.NEXT);
+        }
+        return null;
     }
 
     /** MAP_DMA's arguments: page aligned, size above 0, no wrap-around of the IOVA or the address. */

@@ -105,6 +105,11 @@ public final class VfioGroup implements AutoCloseable {
         }
     }
 
+    /** The raw group fd, for {@code KVM_DEV_VFIO_GROUP_ADD}. */
+    public int fd() {
+        return fd.fd();
+    }
+
     public boolean isOpen() {
         return fd.isOpen();
     }

@@ -28,4 +28,26 @@ class DmaRangeTest {
         assertEquals("DMA mapping vaddr=0x1000 iova=0x1001 size=0x1000: all must be 4 KiB aligned, vaddr and size not 0",
                 e.getMessage());
     }
+
+    /** VFIO_IOMMU_GET_INFO's IOVA ranges as intel-iommu reports them: all but the MSI window, from bytes built here. */
+    @Test
+    void iovaRangesFromTheInfoCapabilityChain() {
+        try (dev.jvmm.sys.NativeBuffer b = new dev.jvmm.sys.NativeBuffer(72)) {
+            b.put(0, new byte[72], 0, 72);
+            b.putShort(24, dev.jvmm.sys.vfio.uapi.VfioConstants.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+            b.putInt(32, 2);
+            b.putLong(40, 0);
+            b.putLong(48, 0xfedfffffL);
+            b.putLong(56, 0xfef00000L);
+            b.putLong(64, 0x7fffffffffffL);
+            var ranges = VfioContainer.iovaRanges(b, 24, 72);
+            assertEquals("[0x0-0xfedfffff, 0xfef00000-0x7fffffffffff]", ranges.toString());
+            assertEquals(true, ranges.get(0).holds(0, 0xc0000000L));
+            assertEquals(false, ranges.get(0).holds(0xfe000000L, 0x1000000));
+            b.putInt(32, 4); // more ranges than the answer holds
+            IommuException e = assertThrows(IommuException.class, () -> VfioContainer.iovaRanges(b, 24, 72));
+            assertEquals("IOVA range capability with 4 ranges does not fit the 72-byte answer", e.getMessage());
+            assertEquals(null, VfioContainer.iovaRanges(b, 0, 72));
+        }
+    }
 }

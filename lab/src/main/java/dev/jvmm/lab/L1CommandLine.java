@@ -53,6 +53,8 @@ public final class L1CommandLine {
     private boolean quiet = true;
     private Path runShare;
     private Path scratchImage;
+    private Path e1000eRom;
+    private Path nvmeNamespace;
     private boolean interactive;
     private final List<String> extra = new ArrayList<>();
 
@@ -98,6 +100,21 @@ public final class L1CommandLine {
         return this;
     }
 
+    /** The e1000e's expansion ROM image ({@link OptionRom}); without it QEMU looks for iPXE's. */
+    public L1CommandLine e1000eRom(Path image) {
+        this.e1000eRom = image;
+        return this;
+    }
+
+    /**
+     * A raw image as namespace 1 of the NVMe subsystem, created detached: a test attaches it to a VF's secondary
+     * controller (Namespace Attachment), so that a guest's nvme driver has blocks to read and write.
+     */
+    public L1CommandLine nvmeNamespace(Path image) {
+        this.nvmeNamespace = image;
+        return this;
+    }
+
     /** Serial console and QEMU monitor on stdio ({@code Ctrl-A X} quits), for {@code jvmm lab shell}. */
     public L1CommandLine interactive(boolean interactive) {
         this.interactive = interactive;
@@ -136,18 +153,23 @@ public final class L1CommandLine {
                 // NVMe SR-IOV PF (2 VFs) behind root port 2; flexible resources: VQ >= 2 x VFs, VI >= VFs
                 "-device", "pcie-root-port,id=jvmm_rp2,bus=pcie.0,chassis=2,slot=2",
                 "-device", "nvme-subsys,id=jvmm_nvmesubsys",
-                "-device", "nvme,serial=jvmmlab0,subsys=jvmm_nvmesubsys,bus=jvmm_rp2,"
+                "-device", "nvme,id=jvmm_nvme,serial=jvmmlab0,subsys=jvmm_nvmesubsys,bus=jvmm_rp2,"
                         + "sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2",
                 // e1000e (82574L: MSI-X, MSI and INTx) behind root port 3, the igb's peer on the hub: 03:00.0
                 "-device", "pcie-root-port,id=jvmm_rp3,bus=pcie.0,chassis=3,slot=3",
                 "-netdev", "hubport,id=jvmm_wire_e1000e,hubid=0",
-                "-device", "e1000e,bus=jvmm_rp3,netdev=jvmm_wire_e1000e,mac=" + E1000E_MAC,
+                "-device", "e1000e,bus=jvmm_rp3,netdev=jvmm_wire_e1000e,mac=" + E1000E_MAC
+                        + (e1000eRom == null ? "" : ",romfile=" + e1000eRom),
                 "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"));
         if (!interactive) {
             c.addAll(List.of("-monitor", "none"));
         }
         if (runShare != null) {
             c.addAll(List.of("-virtfs", "local,path=" + runShare + ",mount_tag=jvmmrun,security_model=none,multidevs=remap"));
+        }
+        if (nvmeNamespace != null) {
+            c.addAll(List.of("-drive", "file=" + nvmeNamespace + ",if=none,id=jvmm_nvm1,format=raw,cache=unsafe",
+                    "-device", "nvme-ns,drive=jvmm_nvm1,bus=jvmm_nvme,nsid=1,shared=on,detached=on"));
         }
         if (scratchImage != null) {
             c.addAll(List.of("-drive", "file=" + scratchImage + ",if=none,id=jvmm_scratch,format=raw,cache=unsafe",

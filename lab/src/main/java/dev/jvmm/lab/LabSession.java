@@ -118,7 +118,8 @@ public final class LabSession implements AutoCloseable {
             throw new LabException(LabException.Reason.IO, "cannot prepare the run directory " + runDir, e);
         }
         List<String> cmd = new L1CommandLine().qemu(cfg.qemuBinary()).kernel(kit.kernel(), kit.initrdL1())
-                .memoryMb(cfg.memoryMb()).runShare(share).scratchImage(scratch)
+                .memoryMb(cfg.memoryMb()).runShare(share).scratchImage(scratch).e1000eRom(OptionRom.write(runDir))
+                .nvmeNamespace(sparseFile(share.resolve(NVME_NAMESPACE_FILE), NVME_NAMESPACE_BYTES))
                 .env("JVMM_MODE", "batch").env("JVMM_RUN", share.toString())
                 .env("JVMM_SCRATCH", cfg.scratchMountPoint().toString()).build();
         try {
@@ -145,6 +146,27 @@ public final class LabSession implements AutoCloseable {
         }
         prog.accept(String.format("lab: L1 ready after %.1f s", s.bootDuration.toMillis() / 1000.0));
         return s;
+    }
+
+    /** The size of the NVMe subsystem's namespace 1 ({@link L1CommandLine#nvmeNamespace}). */
+    public static final long NVME_NAMESPACE_BYTES = 64L << 20;
+    static final String NVME_NAMESPACE_FILE = "nvme-ns1.img";
+
+    /**
+     * The image behind the NVMe subsystem's namespace 1, in the run share: the same path on the host and in L1, so
+     * a test can check in L1 what a guest wrote through the namespace.
+     */
+    public Path nvmeNamespaceImage() {
+        return runDir.resolve("share").resolve(NVME_NAMESPACE_FILE);
+    }
+
+    static Path sparseFile(Path p, long size) {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(size);
+        } catch (IOException e) {
+            throw new LabException(LabException.Reason.IO, "cannot create " + p, e);
+        }
+        return p;
     }
 
     /** A sparse ext4 image for L1's scratch disk, and its (empty) mount point on the host. */

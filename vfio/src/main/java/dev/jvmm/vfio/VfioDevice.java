@@ -10,7 +10,9 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
+import dev.jvmm.sys.vfio.uapi.VfioInfoCapHeader;
 import dev.jvmm.sys.vfio.uapi.VfioIrqSet;
+import dev.jvmm.sys.vfio.uapi.VfioSparseMmapCap;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -82,8 +84,16 @@ public final class VfioDevice implements AutoCloseable {
                     + " out of range (the device has " + regions.length + ")");
         }
         if (regions[index] == null) {
-            try (NativeBuffer b = new NativeBuffer(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.SIZEOF)) {
-                b.putInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.ARGSZ, dev.jvmm.sys.vfio.uapi.VfioRegionInfo.SIZEOF);
+            regions[index] = queryRegion(index);
+        }
+        return regions[index];
+    }
+
+    private VfioRegionInfo queryRegion(int index) {
+        int argsz = dev.jvmm.sys.vfio.uapi.VfioRegionInfo.SIZEOF;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try (NativeBuffer b = new NativeBuffer(argsz)) {
+                b.putInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.ARGSZ, argsz);
                 b.putInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.INDEX, index);
                 try {
                     fd.ioctl("VFIO_DEVICE_GET_REGION_INFO", VfioIoctls.VFIO_DEVICE_GET_REGION_INFO, b.address(),
@@ -93,15 +103,63 @@ public final class VfioDevice implements AutoCloseable {
                         throw new VfioException(VfioException.Reason.IOCTL, e.getMessage(), e);
                     }
                     // vfio-pci answers EINVAL for a region the device lacks (the VGA region of a non-VGA device)
-                    regions[index] = new VfioRegionInfo(index, 0, 0, 0);
-                    return regions[index];
+                    return new VfioRegionInfo(index, 0, 0, 0);
                 }
-                regions[index] = new VfioRegionInfo(index, b.getInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.FLAGS),
-                        b.getLong(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.SIZE),
-                        b.getLong(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.OFFSET));
+                int flags = b.getInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.FLAGS);
+                int need = b.getInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.ARGSZ);
+                if ((flags & VfioConstants.VFIO_REGION_INFO_FLAG_CAPS) != 0 && need > argsz) {
+                    argsz = need; // the capability chain did not fit: ask again with the size the kernel named
+                    continue;
+                }
+                long size = b.getLong(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.SIZE);
+                List<VfioRegionInfo.Area> sparse = (flags & VfioConstants.VFIO_REGION_INFO_FLAG_CAPS) == 0 ? null
+                        : sparseAreas(b, b.getInt(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.CAP_OFFSET), argsz, size);
+                return new VfioRegionInfo(index, flags, size, b.getLong(dev.jvmm.sys.vfio.uapi.VfioRegionInfo.OFFSET),
+                        sparse);
             }
         }
-        return regions[index];
+        throw new VfioException(VfioException.Reason.IOCTL, bdf + ": region " + index
+                + ": VFIO_DEVICE_GET_REGION_INFO kept asking for a larger argsz");
+    }
+
+    /**
+     * The {@code VFIO_REGION_INFO_CAP_SPARSE_MMAP} areas in the capability chain at {@code capOffset} of {@code b}
+     * ({@code len} bytes), or null when the chain has none. Areas outside the region are an error: the kernel's
+     * answer is trusted no further than its bounds.
+     */
+    static List<VfioRegionInfo.Area> sparseAreas(NativeBuffer b, int capOffset, int len, long regionSize) {
+        int at = capOffset;
+        for (int guard = 0; at != 0 && guard < 16; guard++) {
+            if (at < 0 || at + VfioInfoCapHeader.SIZEOF > len) {
+                throw new VfioException(VfioException.Reason.IOCTL, "region info capability at " + at
+                        + " lies outside the " + len + "-byte answer");
+            }
+            int id = b.getShort(at + VfioInfoCapHeader.ID) & 0xffff;
+            if (id == VfioConstants.VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+                int n = b.getInt(at + VfioSparseMmapCap.NR_AREAS);
+                if (n < 0 || at + VfioSparseMmapCap.AREAS + (long) n * VfioSparseMmapCap.AREA_SIZE > len) {
+                    throw new VfioException(VfioException.Reason.IOCTL, "sparse mmap capability with " + n
+                            + " areas does not fit the " + len + "-byte answer");
+                }
+                List<VfioRegionInfo.Area> l = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int e = at + VfioSparseMmapCap.AREAS + i * VfioSparseMmapCap.AREA_SIZE;
+                    long off = b.getLong(e);
+                    long size = b.getLong(e + 8);
+                    if (off < 0 || size < 0 || off + size > regionSize) {
+                        throw new VfioException(VfioException.Reason.IOCTL, String.format(
+                                "sparse mmap area 0x%x+0x%x lies outside the region (0x%x bytes)", off, size, regionSize));
+                    }
+                    if (size > 0) {
+                        l.add(new VfioRegionInfo.Area(off, size));
+                    }
+                }
+                l.sort((x, y) -> Long.compare(x.offset(), y.offset()));
+                return l;
+            }
+            at = b.getInt(at + VfioInfoCapHeader.NEXT);
+        }
+        return null;
     }
 
     /** All regions, by index. */

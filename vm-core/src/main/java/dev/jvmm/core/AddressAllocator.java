@@ -23,6 +23,10 @@ public final class AddressAllocator {
         this.end = base + size;
     }
 
+    public String name() {
+        return name;
+    }
+
     public long base() {
         return base;
     }

@@ -95,6 +95,9 @@ public final class VmBuilder {
 
     private static Vm build(VmConfig cfg, Console console, ResourceStack res, List<VmExtension> extensions) {
         step("building the VM");
+        // VFIO devices are checked first, from sysfs: a device that cannot be passed through is named before KVM,
+        // guest RAM or any fd is touched
+        dev.jvmm.vmm.devices.VfioDevices.preflight(cfg.vfio());
         Kvm kvm;
         try {
             kvm = res.push(Kvm.open());
@@ -183,7 +186,7 @@ public final class VmBuilder {
         List<dev.jvmm.vmm.devices.VirtioDevices.Attached> virtio = dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem,
                 mmio, pci, mmio32, res, router);
         // VFIO devices (--device vfio=BDF): next slots, guest RAM DMA-mapped
-        dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, mmio, pci, router,
+        dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, pio, mmio, pci, router,
                 dev.jvmm.vmm.devices.VirtioDevices.FIRST_SLOT + virtio.size(), mmio32, res);
 
         if (!extensions.isEmpty()) {

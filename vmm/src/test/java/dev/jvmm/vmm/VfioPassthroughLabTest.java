@@ -165,8 +165,14 @@ class VfioPassthroughLabTest {
      * The e1000e (82574L) passed through whole, once per interrupt kind the lab can prove: the guest's e1000e driver
      * is loaded with {@code IntMode=2} and {@code 0} (MSI-X, legacy INTx through the irqfd + resamplefd), and each
      * time pings L1's igb PF address over the QEMU-internal wire and sends 16 MiB over TCP (sha256 checked in L1),
-     * while its interrupts count in /proc/interrupts as PCI-MSIX and IO-APIC. Two L2 boots in one L1 command; the
-     * function goes back to L1's e1000e driver afterwards.
+     * while its interrupts count in /proc/interrupts as PCI-MSIX and IO-APIC. The first boot also has an NVMe VF of
+     * L1's NVMe SR-IOV controller (another IOMMU group) in the same VM, with the subsystem's namespace 1 attached to
+     * it: the guest's nvme driver writes 16 MiB and reads them back (and L1 finds them in the namespace's image),
+     * and the same boot checks what jvmm presents of the e1000e: the capability list filtered (PM, MSI, PCIe as a
+     * Root Complex Integrated Endpoint, MSI-X; no extended capability), the expansion ROM read whole and unchanged
+     * by a write, and the I/O BAR trapped and forwarded (the MAC read through IOADDR/IODATA). Both devices stay on
+     * vfio-pci after each run, no /dev/vfio fd is left, jvmm's locked memory is 0 once it unmapped guest RAM; the
+     * functions go back to L1's drivers at the end.
      *
      * <p>Not {@code IntMode=1} (MSI): in this lab the e1000e driver's MSI self-test fails even in L1 itself, with no
      * VFIO and no jvmm involved ({@code eth1: MSI interrupt test failed, using legacy interrupt} from L1's own
@@ -174,9 +180,12 @@ class VfioPassthroughLabTest {
      * tell a working MSI path from a broken one (docs/vfio.md).
      */
     @Test
-    void e1000eCarriesTrafficWithMsixAndIntx(LabSession lab) {
+    void e1000eAndAnNvmeVfInOneGuest(LabSession lab) {
         String bdf = dev.jvmm.lab.L1CommandLine.E1000E_BDF;
         String mac = dev.jvmm.lab.L1CommandLine.E1000E_MAC;
+        String nvmePf = "/sys/bus/pci/devices/0000:02:00.0";
+        String mgmt = lab.kit().helper("nvme-virtmgmt").toString();
+        String nsattach = lab.kit().helper("nvme-nsattach").toString();
         String guest = """
                 M=$(find /lib/modules -name 'e1000e.ko*' | head -1)
                 rmmod e1000e 2>/dev/null; insmod $M IntMode=$E1000E_MODE; echo GUEST-INSMOD-RC $?
@@ -190,8 +199,32 @@ class VfioPassthroughLabTest {
                 grep "$N" /proc/interrupts | sed 's/^/GUEST-IRQ /'
                 echo GUEST-IRQ-SUM $(grep "$N" /proc/interrupts | awk '{s+=$2} END {print s+0}')
                 dmesg | grep -i -E 'e1000e|msi' | sed 's/^/GUEST-DMESG /'
+                if [ "$E1000E_MODE" = 2 ]; then
+                  E=$(dirname $(dirname $(readlink -f /sys/class/net/$N)))
+                  echo GUEST-CONFIG $(od -An -tx1 -v -N 256 $E/config)
+                  echo GUEST-EXT $(od -An -tx4 -j 256 -N 4 $E/config)
+                  le4() { printf "$(printf '\\\\%%03o\\\\%%03o\\\\%%03o\\\\%%03o' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"; }
+                  rcfg() { od -An -tu4 -j $1 -N 4 $E/config | tr -d ' '; }
+                  wcfg() { le4 $2 | dd of=$E/config bs=4 seek=$(($1 / 4)) count=1 conv=notrunc 2>/dev/null; }
+                  echo 1 > $E/rom; echo GUEST-ROM $(sha256sum $E/rom | cut -d' ' -f1) $(wc -c < $E/rom); echo 0 > $E/rom
+                  R=$(rcfg 48); wcfg 48 $((R | 1)); A=$((R & 0xfffff800))
+                  echo GUEST-ROM-WORD $(devmem $A 32); devmem $A 32 0x12345678; echo GUEST-ROM-WORD-AFTER $(devmem $A 32)
+                  wcfg 48 $R
+                  io() { le4 $1 | dd of=$E/resource2 bs=4 count=1 conv=notrunc 2>/dev/null; dd if=$E/resource2 bs=4 skip=1 count=1 2>/dev/null | od -An -tx4 | tr -d ' '; }
+                  C=$(rcfg 4); wcfg 4 $(((C & 0xffff) | 1))
+                  echo GUEST-IO-RAL0 $(io 0x5400) $(io 0x5404)
+                  for i in $(seq 100); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
+                  echo GUEST-NVME $(cat /sys/class/nvme/nvme0/state) $(cat /sys/block/nvme0n1/size)
+                  dd if=/dev/urandom of=/tmp/nv bs=1M count=16 2>/dev/null
+                  echo GUEST-NVME-SHA $(sha256sum /tmp/nv | cut -d' ' -f1)
+                  dd if=/tmp/nv of=/dev/nvme0n1 bs=1M conv=fsync 2>/dev/null; echo GUEST-NVME-WRITE-RC $?
+                  echo 3 > /proc/sys/vm/drop_caches
+                  echo GUEST-NVME-READ-SHA $(dd if=/dev/nvme0n1 bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)
+                  echo GUEST-NVME-IRQS $(grep nvme0q /proc/interrupts | awk '{s+=$2} END {print s+0}')
+                fi
                 """.formatted(mac);
         String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
+        String image = lab.nvmeNamespaceImage().toString();
         List<String> steps = new ArrayList<>(List.of(
                 "set -u; W=$JVMM_LAB_SCRATCH/vfio-e1000e; rm -rf $W; mkdir -p $W/fs && cd $W",
                 "gcc -O2 -static -o fs/tcpxfer " + ShellQuote.quote(src) + " && cp fs/tcpxfer .",
@@ -199,25 +232,49 @@ class VfioPassthroughLabTest {
                 "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",
                 "P=$(ls " + PFS + "/net); ip link set dev $P up; ip addr add 10.99.0.1/24 dev $P",
                 "D=/sys/bus/pci/devices/" + bdf + "; echo L1-DRIVER-BEFORE $(basename $(readlink $D/driver))",
+                "echo 1 > $D/rom; echo L1-ROM $(sha256sum $D/rom | cut -d' ' -f1) $(wc -c < $D/rom); echo 0 > $D/rom",
+                "echo L1-EXT $(od -An -tx4 -j 256 -N 4 $D/config)",
+                // the NVMe VF (the secondary-controller steps of docs/lab.md) with namespace 1 attached to it
+                "for i in $(seq 50); do [ -c /dev/nvme0 ] && break; sleep 0.1; done",
+                mgmt + " /dev/nvme0 0 1 1 0 >/dev/null; " + mgmt + " /dev/nvme0 0 0 1 0 >/dev/null",
+                "echo 1 > " + nvmePf + "/reset; echo 0 > " + nvmePf + "/sriov_drivers_autoprobe; echo 1 > " + nvmePf + "/sriov_numvfs",
+                mgmt + " /dev/nvme0 1 1 8 1 >/dev/null; " + mgmt + " /dev/nvme0 1 0 8 2 >/dev/null; " + mgmt + " /dev/nvme0 1 0 9 0 >/dev/null",
+                nsattach + " /dev/nvme0 1 1 | sed 's/^/L1-NSATTACH /'",
+                "V=$(basename $(readlink -f " + nvmePf + "/virtfn0)); echo L1-NVME-VF $V",
+                "echo vfio-pci > /sys/bus/pci/devices/$V/driver_override; echo $V > /sys/bus/pci/drivers_probe",
                 "echo vfio-pci > $D/driver_override; echo " + bdf + " > $D/driver/unbind; echo " + bdf
                         + " > /sys/bus/pci/drivers_probe; echo L1-DRIVER-PT $(basename $(readlink $D/driver))"));
         for (int mode : new int[] {2, 0}) {
             int port = 5100 + mode;
+            List<String> launch = new ArrayList<>(List.of("launch", "--kernel", lab.kit().kernel().toString(), "--initrd",
+                    lab.kit().initrdGuest().toString(), "--memory", "512M", "--disk", "path=disk.img", "--device", "vfio=" + bdf));
+            if (mode == 2) {
+                launch.addAll(List.of("--device", "vfio=$V"));
+            }
+            launch.addAll(List.of("--cmdline", "console=ttyS0 quiet panic=-1 E1000E_MODE=" + mode + " E1000E_PORT=" + port + " "
+                    + GuestCommandLine.scriptWord("mount -t ext4 /dev/vda /mnt && sh /mnt/guest.sh")));
             steps.add("./tcpxfer recv " + port + " recv" + mode + ".bin & RECV=$!");
-            steps.add("{ " + jvmm("launch", "--kernel", lab.kit().kernel().toString(), "--initrd",
-                    lab.kit().initrdGuest().toString(), "--memory", "512M", "--disk", "path=disk.img", "--device", "vfio=" + bdf,
-                    "--cmdline", "console=ttyS0 quiet panic=-1 E1000E_MODE=" + mode + " E1000E_PORT=" + port + " "
-                            + GuestCommandLine.scriptWord("mount -t ext4 /dev/vda /mnt && sh /mnt/guest.sh"))
+            steps.add("{ " + jvmm(launch.toArray(String[]::new)).replace("'vfio=$V'", "vfio=$V")
                     + " 2>&1; echo L1-LAUNCH-RC $?; } | sed 's/^/MODE" + mode + " /'");
             steps.add("sleep 1; kill $RECV 2>/dev/null; wait $RECV");
             steps.add("echo MODE" + mode + " L1-RECV-SHA $(sha256sum recv" + mode + ".bin | cut -d' ' -f1) $(stat -c %s recv"
                     + mode + ".bin)");
+            steps.add("echo MODE" + mode + " L1-VFIO-FDS $(ls -l /proc/*/fd 2>/dev/null | grep -c /dev/vfio/)");
         }
+        steps.add("echo L1-NS-SHA $(dd if=" + ShellQuote.quote(image) + " bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)");
+        steps.add("echo L1-NVME-VF-DRIVER $(basename $(readlink /sys/bus/pci/devices/$V/driver))");
         steps.add("echo > $D/driver_override; echo " + bdf + " > $D/driver/unbind; echo " + bdf
                 + " > /sys/bus/pci/drivers_probe; echo L1-DRIVER-AFTER $(basename $(readlink $D/driver))");
         steps.add("ip addr del 10.99.0.1/24 dev $P; cd /; rm -rf $W");
-        CommandResult r = lab.run(String.join("\n", steps), Duration.ofMinutes(10));
-        System.out.println("[vfio-e2e] e1000e:\n" + r.output());
+        CommandResult r;
+        try {
+            r = lab.run(String.join("\n", steps), Duration.ofMinutes(12));
+        } finally {
+            lab.run("for v in " + nvmePf + "/virtfn*; do [ -e $v/driver ] && echo $(basename $(readlink -f $v)) > $v/driver/unbind; "
+                    + "echo > $v/driver_override; done 2>/dev/null; echo 0 > " + nvmePf + "/sriov_numvfs; echo 1 > " + nvmePf
+                    + "/sriov_drivers_autoprobe", T);
+        }
+        System.out.println("[vfio-e2e] e1000e + nvme:\n" + r.output());
         String out = r.output();
         assertEquals("e1000e", line(out, "L1-DRIVER-BEFORE"), out);
         assertEquals("vfio-pci", line(out, "L1-DRIVER-PT"), out);
@@ -236,51 +293,120 @@ class VfioPassthroughLabTest {
             String kind = kinds[mode];
             assertTrue(irqs.stream().allMatch(l -> l.contains(kind)), "IntMode=" + mode + " uses " + kind + ": " + irqs);
             assertTrue(Long.parseLong(line(out, p + "GUEST-IRQ-SUM")) > 0, "IntMode=" + mode + " interrupts counted: " + irqs);
+            // cleanup: no fd of /dev/vfio in any process, nothing pinned once guest RAM was unmapped
+            assertEquals("0", line(out, p + "L1-VFIO-FDS"), "no /dev/vfio fd left after jvmm exited:\n" + out);
+            assertTrue(out.contains(p + "[main] INFO dev.jvmm.vmm.devices.VfioDevices - vfio: after unmapping, VmLck: 0 kB"),
+                    "jvmm's locked memory is 0 after the container closed:\n" + out);
         }
+        // two devices from two IOMMU groups in one container, both known to KVM's VFIO device
+        Matcher groups = Pattern.compile("MODE2 .*vfio: KVM-VFIO device with IOMMU group\\(s\\) (\\d+), (\\d+)").matcher(out);
+        assertTrue(groups.find() && !groups.group(1).equals(groups.group(2)), "two groups in one VM:\n" + out);
+        assertTrue(out.contains("MODE2 [main] INFO dev.jvmm.iommu.VfioContainer - vfio: container closed, 1 DMA mapping(s) of 524288 KiB unmapped"), out);
+        // what the guest sees of the e1000e's config space: PM, MSI, PCIe (an RCiEP on the VM's root bus), MSI-X;
+        // L1 sees extended capabilities (at 0x100), the guest none
+        int[] cfg = java.util.Arrays.stream(line(out, "MODE2 GUEST-CONFIG").split("\\s+")).mapToInt(h -> Integer.parseInt(h, 16)).toArray();
+        assertEquals(256, cfg.length, out);
+        List<Integer> ids = new ArrayList<>();
+        int expType = -1;
+        for (int at = cfg[0x34] & 0xfc, guard = 0; at != 0 && guard < 48; at = cfg[at + 1] & 0xfc, guard++) {
+            ids.add(cfg[at]);
+            if (cfg[at] == 0x10) {
+                expType = cfg[at + 2] >>> 4;
+            }
+        }
+        assertEquals(List.of(0x01, 0x05, 0x10, 0x11), ids.stream().sorted().toList(), "capabilities the guest sees: " + ids);
+        assertEquals(9, expType, "the PCIe capability says Root Complex Integrated Endpoint");
+        assertEquals("00000000", line(out, "MODE2 GUEST-EXT"), "no extended capability in the guest");
+        assertFalse(line(out, "L1-EXT").equals("00000000"), "L1's view has extended capabilities to hide: " + line(out, "L1-EXT"));
+        // the expansion ROM: the guest reads what L1 reads (the lab's OptionRom image), and a write changes nothing
+        assertEquals(line(out, "L1-ROM"), line(out, "MODE2 GUEST-ROM"), "the ROM as the guest reads it:\n" + out);
+        assertTrue(line(out, "L1-ROM").endsWith(" " + dev.jvmm.lab.OptionRom.SIZE), line(out, "L1-ROM"));
+        assertEquals("0x0080AA55", line(out, "MODE2 GUEST-ROM-WORD"), out);
+        assertEquals("0x0080AA55", line(out, "MODE2 GUEST-ROM-WORD-AFTER"), "the ROM is read-only:\n" + out);
+        // the I/O BAR (decoded once the guest sets I/O Space in the command register; Linux's e1000e driver uses only
+        // memory): IOADDR/IODATA reach the device; RAL0/RAH0 hold the MAC 52:54:00:00:e1:0e (RAH0 bit 31: valid)
+        assertEquals("00005452 80000ee1", line(out, "MODE2 GUEST-IO-RAL0"), "receive address through the I/O BAR:\n" + out);
+        // the NVMe VF: live, namespace 1 (64 MiB = 131072 sectors), 16 MiB written and read back, also in L1's image
+        assertEquals("live 131072", line(out, "MODE2 GUEST-NVME"), out);
+        assertEquals("0", line(out, "MODE2 GUEST-NVME-WRITE-RC"), out);
+        String nv = line(out, "MODE2 GUEST-NVME-SHA");
+        assertEquals(nv, line(out, "MODE2 GUEST-NVME-READ-SHA"), "16 MiB read back from the NVMe VF:\n" + out);
+        assertEquals(nv, line(out, "L1-NS-SHA"), "the 16 MiB reached namespace 1's image:\n" + out);
+        assertTrue(Long.parseLong(line(out, "MODE2 GUEST-NVME-IRQS")) > 0, "NVMe completions as MSI-X interrupts:\n" + out);
+        assertEquals("vfio-pci", line(out, "L1-NVME-VF-DRIVER"), out);
         assertEquals("e1000e", line(out, "L1-DRIVER-AFTER"), "the function is back on L1's driver:\n" + out);
     }
 
     /**
-     * An NVMe VF of L1's emulated NVMe SR-IOV controller: the guest's stock nvme driver brings the controller live,
-     * which needs real DMA (admin queues and Identify data in guest RAM, reached through the IOMMU mapping of guest
-     * RAM at IOVA = guest-physical) and real MSI-X interrupts (VFIO signals the irqfd, KVM injects; counted in the
-     * guest's /proc/interrupts).
+     * Bad input a user gives {@code --device vfio=}, each refused before the guest starts with an error that names
+     * the device and what is in the way, leaving every driver as it was and no /dev/vfio fd open: a device in a
+     * group that is not viable (the ICH9 SMBus function on vfio-pci while its group siblings keep their host
+     * drivers), a group another process holds open, RLIMIT_MEMLOCK too low without CAP_IPC_LOCK, a function with no
+     * usable interrupt (q35's host bridge), and {@code iommu=iommufd} on a kernel without iommufd. (No IOMMU at all
+     * is {@code VfioPreflightTest}'s, on a host without one.)
      */
     @Test
-    void nvmeVfIsLiveInAJvmmGuestWithDmaAndInterrupts(LabSession lab) {
-        String nvmePf = "/sys/bus/pci/devices/0000:02:00.0";
-        String mgmt = lab.kit().helper("nvme-virtmgmt").toString();
-        try {
-            // the secondary-controller resource steps of QEMU's NVMe SR-IOV (docs/lab.md): take the flexible
-            // resources from the primary, reset it, create one VF, give the VF 2 queues and 1 vector, set it online
-            String vf = lab.run("set -e; for i in $(seq 50); do [ -c /dev/nvme0 ] && break; sleep 0.1; done; "
-                    + mgmt + " /dev/nvme0 0 1 1 0 >/dev/null; " + mgmt + " /dev/nvme0 0 0 1 0 >/dev/null; "
-                    + "echo 1 > " + nvmePf + "/reset; echo 0 > " + nvmePf + "/sriov_drivers_autoprobe; echo 1 > " + nvmePf + "/sriov_numvfs; "
-                    + mgmt + " /dev/nvme0 1 1 8 1 >/dev/null; " + mgmt + " /dev/nvme0 1 0 8 2 >/dev/null; " + mgmt + " /dev/nvme0 1 0 9 0 >/dev/null; "
-                    + "V=$(basename $(readlink -f " + nvmePf + "/virtfn0)); echo vfio-pci > /sys/bus/pci/devices/$V/driver_override; "
-                    + "echo $V > /sys/bus/pci/drivers_probe; echo $V", T).assertOk().output().trim();
-            String bdf = vf.substring(vf.lastIndexOf('\n') + 1);
-            String script = "for i in $(seq 100); do [ -c /dev/nvme0 ] && break; sleep 0.1; done; "
-                    + "for f in model serial state; do echo GUEST-NVME $f $(cat /sys/class/nvme/nvme0/$f); done; "
-                    + "grep nvme /proc/interrupts | sed 's/^/GUEST-IRQ /'; poweroff -f";
-            CommandResult r = lab.run(jvmm("launch", "--kernel", lab.kit().kernel().toString(),
-                    "--initrd", lab.kit().initrdGuest().toString(), "--memory", "512M", "--device", "vfio=" + bdf,
-                    "--cmdline", "console=ttyS0 quiet panic=-1 " + GuestCommandLine.scriptWord(script)), T);
-            System.out.println("[vfio-e2e] nvme launch:\n" + r.output());
-            assertEquals(0, r.exitCode(), "jvmm exit code:\n" + r.output());
-            assertTrue(r.output().contains("GUEST-NVME state live"), "the guest's nvme driver brought the VF live:\n" + r.output());
-            assertTrue(r.output().contains("GUEST-NVME model QEMU NVMe Ctrl"), "Identify data came back by DMA:\n" + r.output());
-            Matcher irq = Pattern.compile("GUEST-IRQ\\s+\\d+:\\s+(\\d+)\\s+PCI-MSIX-\\S+\\s+\\d+-edge\\s+nvme0q0").matcher(r.output());
-            assertTrue(irq.find(), r.output());
-            assertTrue(Long.parseLong(irq.group(1)) > 0, "admin queue completions arrived as MSI-X interrupts:\n" + r.output());
-            assertTrue(r.output().contains("vfio: container closed, 1 DMA mapping(s) of 524288 KiB unmapped"), r.output());
-            String after = lab.run("basename $(readlink /sys/bus/pci/devices/" + bdf + "/driver)", T).output().trim();
-            assertEquals("vfio-pci", after);
-            System.out.println("[vfio-e2e] nvme0q0 interrupts in the guest: " + irq.group(1));
-        } finally {
-            lab.run("for v in " + nvmePf + "/virtfn*; do [ -e $v/driver ] && echo $(basename $(readlink -f $v)) > $v/driver/unbind; "
-                    + "echo > $v/driver_override; done 2>/dev/null; echo 0 > " + nvmePf + "/sriov_numvfs; echo 1 > " + nvmePf
-                    + "/sriov_drivers_autoprobe", T);
+    void badDevicesAreRefusedBeforeTheGuestStarts(LabSession lab) {
+        String e1000e = dev.jvmm.lab.L1CommandLine.E1000E_BDF;
+        String smbus = "0000:00:1f.3";
+        String bridge = "0000:00:00.0";
+        String launch = jvmm("launch", "--kernel", lab.kit().kernel().toString(), "--memory", "64M", "--device", "vfio=XX");
+        String steps = String.join("\n",
+                "set -u; modprobe vfio-pci 2>/dev/null",
+                "bind() { echo vfio-pci > /sys/bus/pci/devices/$1/driver_override; [ -e /sys/bus/pci/devices/$1/driver ] && "
+                        + "echo $1 > /sys/bus/pci/devices/$1/driver/unbind; echo $1 > /sys/bus/pci/drivers_probe; }",
+                "unbind() { echo > /sys/bus/pci/devices/$1/driver_override; [ -e /sys/bus/pci/devices/$1/driver ] && "
+                        + "echo $1 > /sys/bus/pci/devices/$1/driver/unbind; echo $1 > /sys/bus/pci/drivers_probe; }",
+                "drv() { basename $(readlink /sys/bus/pci/devices/$1/driver) 2>/dev/null || echo none; }",
+                "fds() { ls -l /proc/*/fd 2>/dev/null | grep -c /dev/vfio/; }",
+                // try TAG BDF [wrapper...]: launch with the device, print its error line as TAG-ERROR, then the
+                // device's driver and the count of /dev/vfio fds as TAG-AFTER
+                "try() { T=$1; B=$2; shift 2; \"$@\" " + launch.replace("vfio=XX", "vfio=$B") + " 2>&1 | grep -E '^Error' "
+                        + "| sed \"s/^/$T-ERROR /\"; echo $T-AFTER $(drv ${B%%,*}) $(fds); }",
+                // 1. a group that is not viable
+                "echo SMBUS-GROUP $(ls /sys/bus/pci/devices/" + smbus + "/iommu_group/devices | tr '\\n' ' ')",
+                "echo SMBUS-DRIVER $(drv " + smbus + "); bind " + smbus,
+                "try NONVIABLE " + smbus,
+                "unbind " + smbus + "; echo SMBUS-RESTORED $(drv " + smbus + ")",
+                // 2. a group another process holds
+                "bind " + e1000e + "; G=$(basename $(readlink /sys/bus/pci/devices/" + e1000e + "/iommu_group))",
+                "sh -c \"exec 3<>/dev/vfio/$G; echo \\$\\$ > /tmp/holder.pid; exec sleep 120\" & sleep 1; H=$(cat /tmp/holder.pid)",
+                "echo BUSY-HOLDER $H; try BUSY " + e1000e + "; kill $H; wait 2>/dev/null; echo BUSY-RELEASED $(fds)",
+                // 3. RLIMIT_MEMLOCK too low, without CAP_IPC_LOCK (root's bypass)
+                "( ulimit -l 64; try MEMLOCK " + e1000e + " setpriv --bounding-set -ipc_lock )",
+                // 4. iommu=iommufd where the kernel has none
+                "try IOMMUFD " + e1000e + ",iommu=iommufd",
+                "unbind " + e1000e + "; echo E1000E-RESTORED $(drv " + e1000e + ")",
+                // 5. no usable interrupt: the host bridge has no MSI, MSI-X or interrupt pin
+                "echo BRIDGE-DRIVER $(drv " + bridge + "); bind " + bridge,
+                "try NOIRQ " + bridge,
+                "unbind " + bridge + "; echo BRIDGE-RESTORED $(drv " + bridge + ")");
+        CommandResult r = lab.run(steps, Duration.ofMinutes(6));
+        System.out.println("[vfio-e2e] bad devices:\n" + r.output());
+        String out = r.output();
+        String smbusDriver = line(out, "SMBUS-DRIVER");
+        assertTrue(line(out, "SMBUS-GROUP").split(" ").length > 1, "the SMBus function shares its group: " + out);
+        assertTrue(line(out, "NONVIABLE-ERROR").startsWith("Error: launch failed: --device vfio=" + smbus + ": IOMMU group "),
+                out);
+        assertTrue(line(out, "NONVIABLE-ERROR").contains(" is not viable: every device in it must be bound to vfio-pci (or "
+                + "have no driver); these are not: 0000:00:1f.0 (lpc_ich)"), out);
+        assertEquals(smbusDriver, line(out, "SMBUS-RESTORED"), out);
+        assertTrue(line(out, "BUSY-ERROR").contains("is in use by another process: pid " + line(out, "BUSY-HOLDER")
+                + " (sleep)"), out);
+        assertTrue(line(out, "MEMLOCK-ERROR").startsWith("Error: launch failed: --device vfio: guest RAM for device DMA: "
+                + "cannot pin 65536 KiB for device DMA: RLIMIT_MEMLOCK is too low (soft limit 65536 bytes)"), out);
+        assertEquals("Error: launch failed: --device vfio: iommu=iommufd: /dev/iommu is missing: this kernel has no iommufd "
+                + "(CONFIG_IOMMUFD; Debian's kernels do not enable it); use iommu=type1 (or auto)", line(out, "IOMMUFD-ERROR"));
+        assertTrue(line(out, "NOIRQ-ERROR").startsWith("Error: launch failed: --device vfio=" + bridge + ": " + bridge
+                + " has no usable interrupt: no MSI-X or MSI capability, and no INTx"), out);
+        // each refusal left the device on the driver it had, and no process with /dev/vfio open (the holder's fd
+        // counts while it lives)
+        for (String t : List.of("NONVIABLE", "MEMLOCK", "IOMMUFD", "NOIRQ")) {
+            assertEquals("vfio-pci 0", line(out, t + "-AFTER"), t + ":\n" + out);
         }
+        assertEquals("vfio-pci 1", line(out, "BUSY-AFTER"), out);
+        assertEquals("0", line(out, "BUSY-RELEASED"), out);
+        assertEquals("e1000e", line(out, "E1000E-RESTORED"), out);
+        assertEquals(line(out, "BRIDGE-DRIVER"), line(out, "BRIDGE-RESTORED"), out);
     }
 }

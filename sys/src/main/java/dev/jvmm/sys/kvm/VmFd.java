@@ -168,6 +168,17 @@ public final class VmFd implements AutoCloseable {
         return r;
     }
 
+    /**
+     * KVM_CREATE_DEVICE of {@code type} ({@code KVM_DEV_TYPE_*}): an in-kernel device such as the KVM-VFIO pseudo
+     * device. The caller owns the returned device fd.
+     */
+    public synchronized KvmDevice createDevice(int type) {
+        arg.clear();
+        arg.putInt(dev.jvmm.sys.kvm.uapi.KvmCreateDevice.TYPE, type);
+        fd.ioctl("KVM_CREATE_DEVICE", KVM_CREATE_DEVICE, arg.address(), "type=" + type);
+        return new KvmDevice(new Fd(arg.getInt(dev.jvmm.sys.kvm.uapi.KvmCreateDevice.FD), "kvm-device-" + type), type);
+    }
+
     /** KVM_CHECK_EXTENSION on the VM (some capabilities are per VM). */
     public int checkExtension(int cap) {
         return fd.ioctl("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION, cap, "cap=" + cap);

@@ -54,11 +54,22 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private static final int PAGE = 4096;
     /** KVM slot numbers a device may use from its {@code firstSlot}: 6 BARs, plus up to 2 more for the MSI-X BAR's split. */
     public static final int SLOTS = 8;
-    private static final int CMD_PASSED = PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER
-            | PciConfigSpace.COMMAND_INTX_DISABLE;
+    private static final int CMD_PASSED = PciConfigSpace.COMMAND_IO | PciConfigSpace.COMMAND_MEMORY
+            | PciConfigSpace.COMMAND_BUS_MASTER | PciConfigSpace.COMMAND_INTX_DISABLE;
+    /** Expansion ROM base address register (type 0 header) and its enable bit. */
+    private static final int ROM_BAR = 0x30;
+    private static final int ROM_ENABLE = 1;
 
     private final VfioDevice dev;
     private final Bus mmio;
+    private final Bus pio;
+    private final PassedCapabilities passedCaps;
+    /** What the guest's capability list shows beyond MSI and MSI-X, and what it hides. */
+    private final List<String> shownCaps = new ArrayList<>();
+    private final List<String> hiddenCaps = new ArrayList<>();
+    /** The expansion ROM (read-only, trapped): its size (0: none) and where it is decoded now (-1: nowhere). */
+    private long romSize;
+    private long romDecoded = -1;
     private final MemorySlotSink slots;
     private final int firstSlot;
     /** Null when the device has no MSI-X. */
@@ -83,11 +94,13 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private enum Mode { NONE, INTX, MSI, MSIX }
 
     private Mode onDevice = Mode.NONE;
-    private final Mmap[] maps = new Mmap[6];
+    /** Per BAR: the mmap of each of its pieces (null for trapped ones), in piece order. */
+    private final List<List<Mmap>> maps = new ArrayList<>();
     /** Per BAR: its pieces in offset order, each mapped directly (a KVM slot) or trapped (MMIO bus). */
     private final List<List<Piece>> pieces = new ArrayList<>();
     private final List<MemorySlot> liveSlots = new ArrayList<>();
     private final List<Long> liveTraps = new ArrayList<>();
+    private final List<Long> liveIo = new ArrayList<>();
 
     /** A page-aligned part of a BAR; {@code slot} is its KVM slot number when {@code direct}. */
     record Piece(long offset, long length, boolean direct, int slot) {
@@ -95,21 +108,36 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private boolean closed;
 
     /**
-     * @param dev       the opened VFIO device (owned from now on: closed with this object, also on failure)
-     * @param irqs      MSI vectors (irq-routing's router)
-     * @param mmio      where trapped BARs are registered
+     * Where a passed-through function lives in the VM.
+     *
+     * @param irqs      MSI vectors (irq-routing's router) and INTx irqfds
+     * @param mmio      where trapped memory BAR pages and the expansion ROM are registered
+     * @param pio       where I/O BARs are registered (every access is trapped and forwarded)
      * @param slots     where BAR memory slots go ({@code VmFd::setUserMemoryRegion})
      * @param firstSlot the first of {@link #SLOTS} KVM slot numbers reserved for this device's BARs
      * @param intxGsi   the irqchip pin of the slot's INTx pin 0..3 (INTA#..INTD#), as the firmware tables route it
      */
-    public VfioPciDevice(String name, VfioDevice dev, InterruptController irqs, Bus mmio, MemorySlotSink slots,
-            int firstSlot, java.util.function.IntUnaryOperator intxGsi) {
+    public record Placement(InterruptController irqs, Bus mmio, Bus pio, MemorySlotSink slots, int firstSlot,
+            java.util.function.IntUnaryOperator intxGsi) {
+    }
+
+    /** @param dev the opened VFIO device (owned from now on: closed with this object, also on failure) */
+    public VfioPciDevice(String name, VfioDevice dev, Placement at) {
+        this(name, dev, at, PassedCapabilities.list(dev));
+    }
+
+    private VfioPciDevice(String name, VfioDevice dev, Placement at, List<PassedCapabilities.Cap> caps) {
         super(name, dev.readConfig(PciConfigSpace.VENDOR_ID, 2), dev.readConfig(PciConfigSpace.DEVICE_ID, 2),
-                dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1), false);
+                dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1),
+                PassedCapabilities.find(caps, PassedCapabilities.CAP_EXP) >= 0);
+        InterruptController irqs = at.irqs();
+        java.util.function.IntUnaryOperator intxGsi = at.intxGsi();
         this.dev = dev;
-        this.mmio = mmio;
-        this.slots = slots;
-        this.firstSlot = firstSlot;
+        this.mmio = at.mmio();
+        this.pio = at.pio();
+        this.slots = at.slots();
+        this.firstSlot = at.firstSlot();
+        this.passedCaps = new PassedCapabilities(dev);
         try {
             if (!dev.info().isPci()) {
                 throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " is not a vfio-pci device");
@@ -119,8 +147,8 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             }
             setSubsystem(dev.readConfig(PciConfigSpace.SUBSYSTEM_VENDOR_ID, 2), dev.readConfig(PciConfigSpace.SUBSYSTEM_ID, 2));
             declareBars();
-            int cap = findCapability(MsixCapability.CAP_ID);
-            int msiAt = findCapability(MsiCapability.CAP_ID);
+            int cap = PassedCapabilities.find(caps, MsixCapability.CAP_ID);
+            int msiAt = PassedCapabilities.find(caps, MsiCapability.CAP_ID);
             int pin = dev.readConfig(PciConfigSpace.INTERRUPT_PIN, 1);
             boolean intx = pin >= 1 && pin <= 4 && dev.irq(VfioConstants.VFIO_PCI_INTX_IRQ_INDEX).count() > 0;
             if (cap < 0 && msiAt < 0 && !intx) {
@@ -159,6 +187,20 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             } else {
                 msiCap = null;
             }
+            for (PassedCapabilities.Cap c : caps) {
+                String shown = switch (c.id()) {
+                    case PassedCapabilities.CAP_EXP -> passedCaps.passExpress(this, c.offset());
+                    case PassedCapabilities.CAP_PM -> passedCaps.passPowerManagement(this, c.offset());
+                    case MsiCapability.CAP_ID, MsixCapability.CAP_ID -> "";
+                    default -> null;
+                };
+                if (shown == null) {
+                    hiddenCaps.add(String.format("0x%02x@0x%02x", c.id(), c.offset()));
+                } else if (!shown.isEmpty()) {
+                    shownCaps.add(shown);
+                }
+            }
+            declareRom();
             if (intx) {
                 int gsi = intxGsi.applyAsInt(pin - 1);
                 setInterrupt(pin, gsi);
@@ -169,9 +211,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             mapBars();
             super.setBarListener((f, b, o, nw) -> barMoved(b, o, nw));
             syncInterrupts(); // INTx is live from the start, as on a freshly reset function
-            log.info("{}: {} {} {}; interrupts: {}", name, dev.bdf(),
+            log.info("{}: {} {} {}{}; interrupts: {}; capabilities: {}{}", name, dev.bdf(),
                     String.format("%04x:%04x", dev.readConfig(0, 2), dev.readConfig(2, 2)), describeBars(),
-                    describeInterrupts());
+                    romSize == 0 ? "" : String.format(", ROM 0x%x (read-only, trapped)", romSize), describeInterrupts(),
+                    String.join(", ", shownCaps), hiddenCaps.isEmpty() ? "" : "; hidden: " + String.join(" ", hiddenCaps));
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -202,21 +245,6 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         return String.join(", ", l);
     }
 
-    /** The capability with {@code id} in the device's own list, or -1. */
-    private int findCapability(int id) {
-        if ((dev.readConfig(PciConfigSpace.STATUS, 2) & PciConfigSpace.STATUS_CAP_LIST) == 0) {
-            return -1;
-        }
-        int p = dev.readConfig(PciConfigSpace.CAPABILITIES_POINTER, 1) & 0xfc;
-        for (int i = 0; p >= 0x40 && i < 48; i++) {
-            if (dev.readConfig(p, 1) == id) {
-                return p;
-            }
-            p = dev.readConfig(p + 1, 1) & 0xfc;
-        }
-        return -1;
-    }
-
     /** One emulated BAR per BAR region the device has, with the kind and prefetchable bit of the device's BAR. */
     private void declareBars() {
         for (int i = 0; i < 6; i++) {
@@ -233,74 +261,191 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         }
     }
 
-    private boolean mappable(PciBar b) {
-        VfioRegionInfo r = dev.region(b.index());
-        return b.isMemory() && r.mappable() && r.size() >= PAGE && (r.size() % PAGE) == 0 && r.size() == b.size();
+    /**
+     * The expansion ROM, when vfio-pci offers one: a ROM BAR the guest sizes and places, decoded (enable bit and
+     * memory space on) as a trapped, read-only MMIO range whose reads come from the device's ROM region.
+     */
+    private void declareRom() {
+        VfioRegionInfo r = dev.region(VfioConstants.VFIO_PCI_ROM_REGION_INDEX);
+        if (!r.exists() || !r.readable() || Long.bitCount(r.size()) != 1 || r.size() > (1L << 31)) {
+            return;
+        }
+        romSize = Math.max(r.size(), 2048);
+        config().set(ROM_BAR, 4, 0);
+        config().setWritable(ROM_BAR, 4, (int) ~(romSize - 1) & 0xfffff800 | ROM_ENABLE);
+    }
+
+    /** The expansion ROM's size, 0 when the device has none. */
+    public long romSize() {
+        return romSize;
+    }
+
+    /** Places the expansion ROM (as firmware would; the guest enables it when it reads the ROM). */
+    public synchronized void setRomAddress(long address) {
+        if (romSize == 0 || (address & (romSize - 1)) != 0 || address >>> 32 != 0) {
+            throw new IllegalArgumentException(String.format("%s: ROM address 0x%x (ROM size 0x%x)", name(), address,
+                    romSize));
+        }
+        config().set(ROM_BAR, 4, (int) address | (config().get(ROM_BAR, 4) & ROM_ENABLE));
+        syncRom();
+    }
+
+    /** Registers the ROM where the guest decodes it now, or nowhere. */
+    private void syncRom() {
+        if (romSize == 0 || closed) {
+            return;
+        }
+        int bar = config().get(ROM_BAR, 4);
+        long addr = bar & 0xfffff800L;
+        boolean on = (bar & ROM_ENABLE) != 0 && (config().get(PciConfigSpace.COMMAND, 2) & PciConfigSpace.COMMAND_MEMORY) != 0
+                && addr != 0 && addr != (~(romSize - 1) & 0xfffff800L);
+        long now = on ? addr : -1;
+        if (now == romDecoded) {
+            return;
+        }
+        if (romDecoded >= 0) {
+            mmio.unregister(romDecoded);
+        }
+        if (now >= 0) {
+            mmio.register(now, romSize, new Rom(), name() + "-rom");
+        }
+        romDecoded = now;
+    }
+
+    /** The expansion ROM as the guest reads it: the device's ROM region; writes are dropped. */
+    private final class Rom implements BusDevice {
+        private final long regionSize = dev.region(VfioConstants.VFIO_PCI_ROM_REGION_INDEX).size();
+
+        @Override
+        public long read(long offset, int size) {
+            if (offset + size > regionSize) {
+                return size == 8 ? -1L : (1L << (8 * size)) - 1; // past the image, in the BAR's rounding
+            }
+            try {
+                return dev.read(VfioConstants.VFIO_PCI_ROM_REGION_INDEX, offset, size);
+            } catch (VfioException e) {
+                log.warn("{}: ROM read at 0x{}: {}", name(), Long.toHexString(offset), e.getMessage());
+                return size == 8 ? -1L : (1L << (8 * size)) - 1;
+            }
+        }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            log.debug("{}: write to the read-only ROM at 0x{} dropped", name(), Long.toHexString(offset));
+        }
     }
 
     /** mmaps what can be mapped and cuts each BAR into direct and trapped pieces (slot numbers assigned here). */
     private void mapBars() {
         for (int i = 0; i < 6; i++) {
             pieces.add(List.of());
+            maps.add(new ArrayList<>());
         }
         int slot = firstSlot;
         for (PciBar b : bars()) {
             int i = b.index();
-            if (!mappable(b)) {
-                pieces.set(i, List.of(new Piece(0, b.size(), false, -1)));
-                continue;
+            VfioRegionInfo r = dev.region(i);
+            List<long[]> traps = i == msixBar
+                    ? List.of(pages(msixCap.tableOffset(), msix.tableSize()), pages(msixCap.pbaOffset(), msix.pbaSize()))
+                    : List.of();
+            // a BAR smaller than a page, or one the kernel will not let us map, is trapped whole
+            List<VfioRegionInfo.Area> areas = b.isMemory() && r.size() >= PAGE && r.size() == b.size()
+                    ? r.mappableAreas() : List.of();
+            List<Piece> l = layout(b.size(), areas, traps, slot, firstSlot + SLOTS);
+            List<Piece> done = new ArrayList<>();
+            for (Piece p : l) {
+                if (!p.direct()) {
+                    maps.get(i).add(null);
+                    done.add(p);
+                    continue;
+                }
+                try {
+                    maps.get(i).add(dev.mmapRegion(i, p.offset(), p.length()));
+                    done.add(p);
+                    slot = p.slot() + 1;
+                } catch (VfioException e) {
+                    log.info("{}: BAR{} 0x{}+0x{} cannot be mmap'd ({}); trapping it", name(), i,
+                            Long.toHexString(p.offset()), Long.toHexString(p.length()), e.getMessage());
+                    maps.get(i).add(null);
+                    done.add(new Piece(p.offset(), p.length(), false, -1));
+                }
             }
-            try {
-                maps[i] = dev.mmapRegion(i);
-            } catch (VfioException e) {
-                // without interrupt remapping vfio-pci refuses to map the MSI-X table (it offers a sparse mmap
-                // around it instead, which is not used yet): trap the whole BAR
-                log.info("{}: BAR{} cannot be mmap'd whole ({}); trapping it", name(), i, e.getMessage());
-                pieces.set(i, List.of(new Piece(0, b.size(), false, -1)));
-                continue;
-            }
-            List<Piece> l = i == msixBar
-                    ? split(b.size(), msixCap.tableOffset(), msix.tableSize(), msixCap.pbaOffset(), msix.pbaSize(), slot)
-                    : List.of(new Piece(0, b.size(), true, slot));
-            slot += (int) l.stream().filter(Piece::direct).count();
-            pieces.set(i, List.copyOf(l));
-        }
-        if (slot > firstSlot + SLOTS) {
-            throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": needs " + (slot - firstSlot)
-                    + " memory slots for its BARs, more than " + SLOTS);
+            pieces.set(i, List.copyOf(done));
         }
     }
 
     /**
-     * Cuts a mappable BAR of {@code size} bytes around the pages holding the MSI-X table and PBA: those pages are
-     * trapped, the rest are direct pieces numbered with KVM slots from {@code slot}.
+     * Cuts a BAR of {@code size} bytes into pieces: the page-aligned parts of the mmap-able {@code areas} that hold
+     * no trapped page ({@code traps}: [start, end) page ranges of the MSI-X table and PBA) are direct pieces
+     * numbered with KVM slots from {@code slot} (below {@code slotLimit}; what finds no slot is trapped), the rest
+     * trapped pieces, neighbouring trapped parts merged. Pieces cover the BAR in offset order.
      */
-    static List<Piece> split(long size, long tableOff, long tableLen, long pbaOff, long pbaLen, int slot) {
-        List<long[]> traps = new ArrayList<>(List.of(pages(tableOff, tableLen), pages(pbaOff, pbaLen)));
-        traps.sort((x, y) -> Long.compare(x[0], y[0]));
+    static List<Piece> layout(long size, List<VfioRegionInfo.Area> areas, List<long[]> traps, int slot, int slotLimit) {
+        List<long[]> direct = new ArrayList<>();
+        for (VfioRegionInfo.Area a : areas) {
+            long from = (a.offset() + PAGE - 1) & -PAGE;
+            long to = Math.min((a.offset() + a.size()) & -PAGE, size);
+            List<long[]> parts = new ArrayList<>();
+            if (to > from) {
+                parts.add(new long[] {from, to});
+            }
+            for (long[] t : traps) {
+                List<long[]> next = new ArrayList<>();
+                for (long[] p : parts) {
+                    if (t[1] <= p[0] || t[0] >= p[1]) {
+                        next.add(p);
+                        continue;
+                    }
+                    if (t[0] > p[0]) {
+                        next.add(new long[] {p[0], t[0]});
+                    }
+                    if (t[1] < p[1]) {
+                        next.add(new long[] {t[1], p[1]});
+                    }
+                }
+                parts = next;
+            }
+            direct.addAll(parts);
+        }
+        direct.sort((x, y) -> Long.compare(x[0], y[0]));
         List<Piece> l = new ArrayList<>();
         long at = 0;
-        for (long[] t : traps) {
-            long start = Math.max(t[0], at);
-            long end = Math.min(t[1], size);
-            if (end <= start) {
-                continue;
+        for (long[] d : direct) {
+            if (d[0] < at) {
+                continue; // overlapping areas: the first one wins
             }
-            if (start > at) {
-                l.add(new Piece(at, start - at, true, slot++));
+            if (d[0] > at) {
+                addTrap(l, at, d[0]);
             }
             Piece last = l.isEmpty() ? null : l.get(l.size() - 1);
-            if (last != null && !last.direct() && last.offset() + last.length() == start) {
-                l.set(l.size() - 1, new Piece(last.offset(), end - last.offset(), false, -1)); // adjacent traps: one
+            if (last != null && last.direct() && last.offset() + last.length() == d[0]) {
+                l.set(l.size() - 1, new Piece(last.offset(), d[1] - last.offset(), true, last.slot()));
+            } else if (slot < slotLimit) {
+                l.add(new Piece(d[0], d[1] - d[0], true, slot++));
             } else {
-                l.add(new Piece(start, end - start, false, -1));
+                addTrap(l, d[0], d[1]);
             }
-            at = end;
+            at = d[1];
         }
         if (at < size) {
-            l.add(new Piece(at, size - at, true, slot));
+            addTrap(l, at, size);
         }
         return List.copyOf(l);
+    }
+
+    private static void addTrap(List<Piece> l, long from, long to) {
+        Piece last = l.isEmpty() ? null : l.get(l.size() - 1);
+        if (last != null && !last.direct() && last.offset() + last.length() == from) {
+            l.set(l.size() - 1, new Piece(last.offset(), to - last.offset(), false, -1));
+        } else {
+            l.add(new Piece(from, to - from, false, -1));
+        }
+    }
+
+    /** {@link #layout} of a BAR mappable whole, with the MSI-X table and PBA at the given places (tests). */
+    static List<Piece> split(long size, long tableOff, long tableLen, long pbaOff, long pbaLen, int slot) {
+        return layout(size, List.of(new VfioRegionInfo.Area(0, size)),
+                List.of(pages(tableOff, tableLen), pages(pbaOff, pbaLen)), slot, Integer.MAX_VALUE);
     }
 
     /** [start, end) of the pages covering {@code len} bytes at {@code off}. */
@@ -327,10 +472,22 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
 
     /** BAR relocation: the memory slots and MMIO traps follow the guest (-1: not decoded). */
     private synchronized void barMoved(PciBar b, long oldAddress, long newAddress) {
-        if (closed || !b.isMemory()) {
+        if (closed) {
             return;
         }
         int i = b.index();
+        if (!b.isMemory()) {
+            // an I/O BAR: every port access is trapped and forwarded to the device's BAR region
+            if (oldAddress >= 0) {
+                pio.unregister(oldAddress);
+                liveIo.remove(Long.valueOf(oldAddress));
+            }
+            if (newAddress >= 0) {
+                pio.register(newAddress, b.size(), new TrappedBar(i, 0), name() + "-bar" + i);
+                liveIo.add(newAddress);
+            }
+            return;
+        }
         for (Piece p : pieces.get(i)) {
             if (oldAddress >= 0) {
                 if (p.direct()) {
@@ -348,7 +505,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             if (newAddress >= 0) {
                 if (p.direct()) {
                     liveSlots.add(MemorySlot.register(slots, p.slot(), 0, newAddress + p.offset(), p.length(),
-                            maps[i].address() + p.offset()));
+                            maps.get(i).get(pieces.get(i).indexOf(p)).address()));
                 } else {
                     mmio.register(newAddress + p.offset(), p.length(), new TrappedBar(i, p.offset()),
                             name() + "-bar" + i + (p.offset() == 0 ? "" : "+" + Long.toHexString(p.offset())));
@@ -399,7 +556,24 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     }
 
     @Override
+    public int configRead(int offset, int size) {
+        int v = super.configRead(offset, size);
+        if (offset < 0x40 || !config().validAccess(offset, size)) {
+            return v;
+        }
+        Integer passed = passedCaps.read(offset, size, v);
+        return passed != null ? passed : v;
+    }
+
+    @Override
     protected void onConfigWrite(int offset, int size, int value) {
+        if (offset >= 0x40 && config().validAccess(offset, size) && passedCaps.write(offset, size, value)) {
+            return;
+        }
+        if (offset < ROM_BAR + 4 && offset + size > ROM_BAR || offset < PciConfigSpace.COMMAND + 2
+                && offset + size > PciConfigSpace.COMMAND) {
+            syncRom();
+        }
         if (offset < PciConfigSpace.COMMAND + 2 && offset + size > PciConfigSpace.COMMAND) {
             int cmd = config().get(PciConfigSpace.COMMAND, 2) & CMD_PASSED;
             int hw = dev.readConfig(PciConfigSpace.COMMAND, 2);
@@ -513,6 +687,14 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             mmio.unregister(a);
         }
         liveTraps.clear();
+        for (long a : liveIo) {
+            pio.unregister(a);
+        }
+        liveIo.clear();
+        if (romDecoded >= 0) {
+            mmio.unregister(romDecoded);
+            romDecoded = -1;
+        }
         try {
             turnOff(onDevice);
         } catch (RuntimeException e) {
@@ -521,9 +703,11 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         closeQuietly(intxIrqfd);
         closeQuietly(intxTrigger);
         closeQuietly(intxResample);
-        for (Mmap m : maps) {
-            if (m != null) {
-                m.close();
+        for (List<Mmap> l : maps) {
+            for (Mmap m : l) {
+                if (m != null) {
+                    m.close();
+                }
             }
         }
         for (MsiInterrupt m : vectors) {

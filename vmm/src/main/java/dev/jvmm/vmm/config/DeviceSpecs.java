@@ -212,7 +212,8 @@ public final class DeviceSpecs {
     }
 
     /**
-     * Validates VFIO devices: {@code vfio=DDDD:BB:DD.F} (or {@code BB:DD.F}), each at most once. Whether the device
+     * Validates VFIO devices: {@code vfio=DDDD:BB:DD.F} (or {@code BB:DD.F}), each at most once, with an optional
+     * {@code iommu=auto|type1|iommufd} that the VM's devices must not contradict. Whether the device
      * exists and is bound to vfio-pci is checked when the VM is built, with the host's errors.
      */
     public static List<VfioConfig> vfio(List<Spec> specs) {
@@ -233,7 +234,20 @@ public final class DeviceSpecs {
                     throw fail(s.origin(), "vfio: " + bdf + " is given twice");
                 }
             }
-            out.add(new VfioConfig(bdf));
+            String im = s.values().getOrDefault("iommu", "auto").trim().toLowerCase(Locale.ROOT);
+            VfioConfig.Iommu iommu = switch (im) {
+                case "auto" -> VfioConfig.Iommu.AUTO;
+                case "type1" -> VfioConfig.Iommu.TYPE1;
+                case "iommufd" -> VfioConfig.Iommu.IOMMUFD;
+                default -> throw fail(s.origin(), "iommu: \"" + im + "\" is not auto, type1 or iommufd");
+            };
+            for (VfioConfig c : out) {
+                if (c.iommu() != VfioConfig.Iommu.AUTO && iommu != VfioConfig.Iommu.AUTO && c.iommu() != iommu) {
+                    throw fail(s.origin(), "iommu: " + bdf + " asks for " + im + " but " + c.bdf() + " for "
+                            + c.iommu().name().toLowerCase(Locale.ROOT) + "; one VM has one IOMMU address space");
+                }
+            }
+            out.add(new VfioConfig(bdf, iommu));
         }
         return out;
     }

@@ -49,7 +49,25 @@ class VfioConfigTest {
                 cliError("vfio=0000:01:10"));
         assertEquals("--device: vfio: 0000:01:10.0 is given twice", cliError("vfio=0000:01:10.0", "01:10.0"));
         assertEquals("--device: vfio=DDDD:BB:DD.F is required (e.g. vfio=0000:01:10.0)", cliError("vfio="));
-        assertEquals("--device: unknown key \"host\" (expected vfio)", cliError("host=0000:01:10.0"));
+        assertEquals("--device: unknown key \"host\" (expected vfio, iommu)", cliError("host=0000:01:10.0"));
+        assertEquals("--device: iommu: \"vfio\" is not auto, type1 or iommufd", cliError("vfio=01:10.0,iommu=vfio"));
+        assertEquals("--device: iommu: 0000:01:10.2 asks for type1 but 0000:01:10.0 for iommufd; one VM has one IOMMU "
+                + "address space", cliError("vfio=01:10.0,iommu=iommufd", "vfio=01:10.2,iommu=type1"));
+    }
+
+    @Test
+    void iommuInterfaceChoice() throws Exception {
+        assertEquals(List.of(new VfioConfig("0000:01:10.0", VfioConfig.Iommu.TYPE1), new VfioConfig("0000:01:10.2")),
+                cli("vfio=01:10.0,iommu=type1", "vfio=01:10.2,iommu=auto").vfio());
+        Path none = dir.resolve("iommu");
+        assertEquals("type1 (auto: " + none + " is missing: the kernel has no iommufd)",
+                dev.jvmm.vmm.devices.VfioDevices.iommuInterface(cli("vfio=01:10.0").vfio(), none));
+        assertEquals("type1 (iommu=type1)",
+                dev.jvmm.vmm.devices.VfioDevices.iommuInterface(cli("vfio=01:10.0,iommu=type1").vfio(), none));
+        VmmException e = assertThrows(VmmException.class, () -> dev.jvmm.vmm.devices.VfioDevices.iommuInterface(
+                cli("vfio=01:10.0,iommu=iommufd").vfio(), none));
+        assertEquals("--device vfio: iommu=iommufd: " + none + " is missing: this kernel has no iommufd (CONFIG_IOMMUFD; "
+                + "Debian's kernels do not enable it); use iommu=type1 (or auto)", e.getMessage());
     }
 
     @Test

@@ -44,6 +44,13 @@ public final class KvmConstants {
     public static final int KVM_CAP_PIT = 11;
     public static final int KVM_CAP_IOMMU = 18;
     public static final int KVM_CAP_IRQ_ROUTING = 25;
+    public static final int KVM_CAP_DEVICE_CTRL = 89;
+
+    // KVM_CREATE_DEVICE types (enum kvm_device_type) and the VFIO device's attributes
+    public static final int KVM_DEV_TYPE_VFIO = 4;
+    public static final int KVM_DEV_VFIO_GROUP = 1;
+    public static final int KVM_DEV_VFIO_GROUP_ADD = 1;
+    public static final int KVM_DEV_VFIO_GROUP_DEL = 2;
     public static final int KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
     public static final int KVM_CAP_IRQFD = 32;
     public static final int KVM_CAP_PIT2 = 33;

@@ -27,6 +27,13 @@ public final class VfioConstants {
     public static final int VFIO_REGION_INFO_FLAG_MMAP = 4;
     public static final int VFIO_REGION_INFO_FLAG_CAPS = 8;
 
+    // capability chains (struct vfio_info_cap_header ids)
+    public static final int VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
+    public static final int VFIO_IOMMU_INFO_PGSIZES = 1;
+    public static final int VFIO_IOMMU_INFO_CAPS = 2;
+    public static final int VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
+    public static final int VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = 3;
+
     // vfio_irq_info.flags
     public static final int VFIO_IRQ_INFO_EVENTFD = 1;
     public static final int VFIO_IRQ_INFO_MASKABLE = 2;

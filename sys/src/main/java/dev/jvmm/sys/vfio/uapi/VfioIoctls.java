@@ -29,6 +29,7 @@ public final class VfioIoctls {
     public static final long VFIO_DEVICE_SET_IRQS = Ioctl.io(VFIO_TYPE, VFIO_BASE + 10);
     public static final long VFIO_DEVICE_RESET = Ioctl.io(VFIO_TYPE, VFIO_BASE + 11);
     // type1 IOMMU (container)
+    public static final long VFIO_IOMMU_GET_INFO = Ioctl.io(VFIO_TYPE, VFIO_BASE + 12);
     public static final long VFIO_IOMMU_MAP_DMA = Ioctl.io(VFIO_TYPE, VFIO_BASE + 13);
     public static final long VFIO_IOMMU_UNMAP_DMA = Ioctl.io(VFIO_TYPE, VFIO_BASE + 14);
 
