@@ -5,6 +5,8 @@ import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.pci.IommuGroups;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioGroupStatus;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
@@ -34,9 +36,9 @@ public final class VfioGroup implements AutoCloseable {
             fd = Fd.open(node.toString(), Native.O_RDWR);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.ENOENT) {
-                IommuGroups.Viability v = groups.viability(id);
+                IommuGroups.Viability v = IommuException.mapping(() -> groups.viability(id));
                 if (!v.viable()) {
-                    throw v.notViable();
+                    throw IommuException.of(v.notViable());
                 }
                 throw new IommuException(IommuException.Reason.NOT_BOUND_TO_VFIO, node + " is missing: no device of "
                         + "IOMMU group " + id + " " + v.devices() + " is bound to vfio-pci", e);
@@ -46,10 +48,10 @@ public final class VfioGroup implements AutoCloseable {
         VfioGroup g = new VfioGroup(id, fd, groups);
         try {
             if ((g.status() & VfioConstants.VFIO_GROUP_FLAGS_VIABLE) == 0) {
-                IommuGroups.Viability v = groups.viability(id);
+                IommuGroups.Viability v = IommuException.mapping(() -> groups.viability(id));
                 throw v.viable() ? new IommuException(IommuException.Reason.GROUP_NOT_VIABLE, "IOMMU group " + id
                         + " is not viable (VFIO_GROUP_GET_STATUS), although sysfs shows every device of "
-                        + v.devices() + " bound to vfio-pci or no driver") : v.notViable();
+                        + v.devices() + " bound to vfio-pci or no driver") : IommuException.of(v.notViable());
             }
             return g;
         } catch (RuntimeException e) {
@@ -83,8 +85,9 @@ public final class VfioGroup implements AutoCloseable {
      * to vfio-pci (checked first, so that the error says so). The caller owns the returned fd.
      */
     public Fd openDevice(String bdf) {
-        String b = IommuGroups.canonicalBdf(bdf);
-        int g = groups.requireVfioReady(b);
+        PciAddress a = IommuException.mapping(() -> PciAddress.parse(bdf));
+        String b = a.toString();
+        int g = IommuException.mapping(() -> groups.requireVfioReady(a));
         if (g != id) {
             throw new IommuException(IommuException.Reason.INVALID_ARGUMENT, "PCI device " + b + " is in IOMMU group "
                     + g + ", not in group " + id);

@@ -4,7 +4,7 @@ import dev.jvmm.core.AddressAllocator;
 import dev.jvmm.core.Bus;
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.core.VmCoreException;
-import dev.jvmm.core.pci.PciAddress;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.core.pci.PciBar;
 import dev.jvmm.core.pci.PciRootBus;
 import dev.jvmm.iommu.IommuException;
