@@ -4,6 +4,8 @@ import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.pci.PciDevices;
+import dev.jvmm.sys.pci.Sysfs;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -26,9 +28,16 @@ public final class HostView {
     private static final String EPIPE = "EPIPE";
 
     private final Roots roots;
+    private final PciDevices pci;
 
     public HostView(Roots roots) {
         this.roots = roots;
+        this.pci = new PciDevices(new Sysfs(roots.sys()));
+    }
+
+    /** The host's PCI functions, read from this view's sysfs. */
+    public PciDevices pci() {
+        return pci;
     }
 
     public Roots roots() {

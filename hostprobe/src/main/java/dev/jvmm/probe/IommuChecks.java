@@ -2,6 +2,10 @@ package dev.jvmm.probe;
 
 import static dev.jvmm.probe.CheckList.ev;
 
+import dev.jvmm.sys.pci.IommuGroups;
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciException;
+import dev.jvmm.sys.pci.PciFunction;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,26 +20,24 @@ final class IommuChecks {
 
     /** Reads every IOMMU group with its members; empty when the IOMMU is off. */
     static List<IommuGroup> groups(HostView h) {
-        Pci pci = new Pci(h);
+        IommuGroups groups = new IommuGroups(h.pci());
         List<IommuGroup> out = new ArrayList<>();
-        List<String> ids = new ArrayList<>(h.list(h.sys("kernel/iommu_groups")));
-        ids.sort((a, b) -> {
+        for (int id : groups.all()) {
+            List<PciFunction> devs = new ArrayList<>();
+            boolean viable;
             try {
-                return Integer.compare(Integer.parseInt(a), Integer.parseInt(b));
-            } catch (NumberFormatException e) {
-                return a.compareTo(b);
+                for (PciAddress a : groups.devices(id)) {
+                    devs.add(h.pci().function(a));
+                }
+                viable = groups.viability(id).viable();
+            } catch (PciException e) {
+                viable = false; // a member vanished or reads oddly: report what was read, not as usable
             }
-        });
-        for (String id : ids) {
-            Path g = h.sys("kernel/iommu_groups/" + id);
-            List<PciDevice> devs = new ArrayList<>();
-            for (String bdf : h.list(g.resolve("devices"))) {
-                devs.add(pci.device(bdf));
-            }
-            List<PciDevice> endpoints = devs.stream().filter(d -> !d.isBridge()).toList();
-            boolean viable = !endpoints.isEmpty() && endpoints.stream().allMatch(PciDevice::assignable);
+            List<PciFunction> endpoints = devs.stream().filter(d -> !d.isBridge()).toList();
             boolean isolated = endpoints.size() == 1;
-            out.add(new IommuGroup(id, h.line(g.resolve("type")).orElse(""), devs, viable, isolated));
+            String type = groups.type(id);
+            out.add(new IommuGroup(Integer.toString(id), type == null ? "" : type, devs, viable && !endpoints.isEmpty(),
+                    isolated));
         }
         return out;
     }
@@ -178,11 +180,11 @@ final class IommuChecks {
         int viable = 0;
         for (IommuGroup g : groups) {
             StringBuilder sb = new StringBuilder();
-            for (PciDevice d : g.devices()) {
+            for (PciFunction d : g.devices()) {
                 if (sb.length() > 0) {
                     sb.append(", ");
                 }
-                sb.append(d.bdf()).append(' ').append(d.id()).append(" [").append(d.driver().isEmpty() ? "no driver"
+                sb.append(d.address()).append(' ').append(d.id()).append(" [").append(d.driver() == null ? "no driver"
                         : d.driver()).append(']');
                 if (d.isBridge()) {
                     sb.append(" bridge");
@@ -203,11 +205,11 @@ final class IommuChecks {
     /** ACS on the PCIe root and downstream ports above each endpoint, the way libvirt's virpci.c walks it. */
     private static void acs(ProbeContext c, List<IommuGroup> groups, CheckList out) {
         HostView h = c.h;
-        Pci pci = new Pci(h);
-        Map<String, String> ports = new LinkedHashMap<>();
+        Pci pci = new Pci(h.pci());
+        Map<PciAddress, String> ports = new LinkedHashMap<>();
         for (IommuGroup g : groups) {
-            for (PciDevice d : g.endpoints()) {
-                for (String b : pci.upstreamBridges(d.bdf())) {
+            for (PciFunction d : g.endpoints()) {
+                for (PciAddress b : h.pci().upstreamBridges(d.address())) {
                     if (ports.containsKey(b)) {
                         continue;
                     }
@@ -221,7 +223,7 @@ final class IommuChecks {
             }
         }
         List<Evidence> ev = new ArrayList<>();
-        ports.forEach((b, v) -> ev.add(ev(h.show(pci.dir(b).resolve("config")), v)));
+        ports.forEach((b, v) -> ev.add(ev(h.show(h.pci().dir(b).resolve("config")), v)));
         long missing = ports.values().stream().filter(v -> v.endsWith("ACS missing") || v.contains("partial")).count();
         long unreadable = ports.values().stream().filter(v -> v.contains("unreadable")).count();
         if (ports.isEmpty()) {

@@ -1,41 +1,15 @@
 package dev.jvmm.probe;
 
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciDevices;
 import java.util.Optional;
 
-/** Reads PCI functions from {@code /sys/bus/pci/devices} and walks their config space. */
+/** Walks PCI config space (read through {@link PciDevices}) for the capabilities the IOMMU checks look at: ACS. */
 final class Pci {
-    private final HostView h;
+    private final PciDevices pci;
 
-    Pci(HostView h) {
-        this.h = h;
-    }
-
-    Path dir(String bdf) {
-        return h.sys("bus/pci/devices").resolve(bdf);
-    }
-
-    List<String> all() {
-        return h.list(h.sys("bus/pci/devices"));
-    }
-
-    PciDevice device(String bdf) {
-        Path d = dir(bdf);
-        return new PciDevice(bdf, hex4(h.line(d.resolve("vendor"))), hex4(h.line(d.resolve("device"))),
-                strip(h.line(d.resolve("class")).orElse("")), h.linkName(d.resolve("driver")).orElse(""),
-                h.number(d.resolve("numa_node")).map(Long::intValue).orElse(-1));
-    }
-
-    private static String hex4(Optional<String> v) {
-        return strip(v.orElse("????"));
-    }
-
-    private static String strip(String v) {
-        String s = v.trim().toLowerCase(Locale.ROOT);
-        return s.startsWith("0x") ? s.substring(2) : s;
+    Pci(PciDevices pci) {
+        this.pci = pci;
     }
 
     /** A PCI config space image (as much as was readable). */
@@ -84,31 +58,14 @@ final class Pci {
         }
     }
 
-    Optional<Config> config(String bdf) {
-        return h.bytes(dir(bdf).resolve("config"), 4096).map(Config::new);
+    Optional<Config> config(PciAddress a) {
+        return pci.config(a, 4096).map(Config::new);
     }
 
     /** PCIe device/port type from the PCI Express capability, or -1. */
     static int pcieType(Config c) {
         int p = c.capability(0x10);
         return p < 0 ? -1 : (c.u16(p + 2) >> 4) & 0xf;
-    }
-
-    /**
-     * The bridges between the root complex and {@code bdf}, nearest first, from the device's real sysfs path
-     * ({@code /sys/devices/pci0000:00/0000:00:02.0/0000:01:00.0}).
-     */
-    List<String> upstreamBridges(String bdf) {
-        Path real = h.real(dir(bdf));
-        List<String> out = new ArrayList<>();
-        for (Path p = real.getParent(); p != null && p.getFileName() != null; p = p.getParent()) {
-            String name = p.getFileName().toString();
-            if (!name.matches("\\p{XDigit}{4,}:\\p{XDigit}{2}:\\p{XDigit}{2}\\.\\p{XDigit}")) {
-                break;
-            }
-            out.add(name);
-        }
-        return out;
     }
 
     /** ACS Source Validation, Request Redirect, Completion Redirect, Upstream Forwarding, as libvirt requires. */
@@ -118,8 +75,8 @@ final class Pci {
      * The ACS state of one downstream or root port: "enabled", "missing", "partial (ctrl=0x..)", or "unreadable"
      * when the extended config space cannot be read (it needs CAP_SYS_ADMIN).
      */
-    String acs(String bridgeBdf) {
-        Optional<Config> c = config(bridgeBdf);
+    String acs(PciAddress bridge) {
+        Optional<Config> c = config(bridge);
         if (c.isEmpty() || c.get().b().length <= 0x100) {
             return "unreadable (extended config space needs root)";
         }

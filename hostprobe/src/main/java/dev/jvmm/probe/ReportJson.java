@@ -1,6 +1,7 @@
 package dev.jvmm.probe;
 
 import dev.jvmm.sys.json.Json;
+import dev.jvmm.sys.pci.PciFunction;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,7 +74,7 @@ public final class ReportJson {
             m.put("viable", g.viable());
             m.put("isolated", g.isolated());
             List<Object> devs = new ArrayList<>();
-            for (PciDevice d : g.devices()) {
+            for (PciFunction d : g.devices()) {
                 devs.add(device(d));
             }
             m.put("devices", devs);
@@ -96,13 +97,13 @@ public final class ReportJson {
         return Json.write(root);
     }
 
-    private static Map<String, Object> device(PciDevice d) {
+    private static Map<String, Object> device(PciFunction d) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("bdf", d.bdf());
+        m.put("bdf", d.address().toString());
         m.put("vendor", d.vendor());
         m.put("device", d.device());
         m.put("class", d.pciClass());
-        m.put("driver", d.driver());
+        m.put("driver", d.driver() == null ? "" : d.driver());
         m.put("numaNode", d.numaNode());
         return m;
     }

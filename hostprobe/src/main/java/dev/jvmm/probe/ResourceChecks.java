@@ -2,6 +2,7 @@ package dev.jvmm.probe;
 
 import static dev.jvmm.probe.CheckList.ev;
 
+import dev.jvmm.sys.Sizes;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -2,9 +2,14 @@ package dev.jvmm.probe;
 
 import static dev.jvmm.probe.CheckList.ev;
 
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciDevices;
+import dev.jvmm.sys.pci.PciException;
+import dev.jvmm.sys.pci.PciFunction;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /** Every SR-IOV capable PCI function: totalvfs, numvfs, driver, netdev, link state, NUMA node. */
 final class SriovChecks {
@@ -12,26 +17,20 @@ final class SriovChecks {
     }
 
     static List<SriovDevice> devices(HostView h) {
-        Pci pci = new Pci(h);
+        PciDevices pci = h.pci();
         List<SriovDevice> out = new ArrayList<>();
-        for (String bdf : pci.all()) {
-            Path d = pci.dir(bdf);
-            var total = h.number(d.resolve("sriov_totalvfs"));
-            if (total.isEmpty()) {
+        for (PciAddress a : pci.all()) {
+            PciFunction f;
+            try {
+                f = pci.function(a);
+            } catch (PciException e) {
+                continue; // gone meanwhile, or an attribute that does not read as it should: not a PF we can judge
+            }
+            if (f.sriov() == null) {
                 continue;
             }
-            List<String> netdevs = h.list(d.resolve("net"));
-            String oper = netdevs.isEmpty() ? "" : h.line(d.resolve("net/" + netdevs.get(0) + "/operstate")).orElse("");
-            List<String> vfs = new ArrayList<>();
-            for (String e : h.list(d)) {
-                if (e.startsWith("virtfn")) {
-                    h.linkName(d.resolve(e)).ifPresent(vfs::add);
-                }
-            }
-            out.add(new SriovDevice(pci.device(bdf), total.get().intValue(),
-                    h.number(d.resolve("sriov_numvfs")).orElse(0L).intValue(), netdevs, oper, vfs,
-                    h.line(d.resolve("sriov_drivers_autoprobe")).orElse(""),
-                    h.linkName(d.resolve("iommu_group")).orElse("")));
+            String oper = f.netdevs().isEmpty() ? "" : Optional.ofNullable(pci.operstate(a, f.netdev())).orElse("");
+            out.add(new SriovDevice(f, oper));
         }
         return out;
     }
@@ -47,17 +46,17 @@ final class SriovChecks {
         long usable = pfs.stream().filter(p -> p.totalVfs() > 0).count();
         List<Evidence> sum = new ArrayList<>();
         for (SriovDevice p : pfs) {
-            sum.add(ev(p.pf().bdf(), p.pf().id() + " totalvfs=" + p.totalVfs()));
+            sum.add(ev(p.pf().address().toString(), p.pf().id() + " totalvfs=" + p.totalVfs()));
         }
         out.add("sriov.devices", "sriov", usable > 0 ? Status.PASS : Status.FAIL, pfs.size()
                 + " SR-IOV physical functions, " + usable + " with VFs available",
                 "Every PF reports sriov_totalvfs=0: enable SR-IOV in the firmware / device configuration", sum);
         for (SriovDevice p : pfs) {
-            Path d = h.sys("bus/pci/devices/" + p.pf().bdf());
+            Path d = h.pci().dir(p.pf().address());
             List<Evidence> ev = new ArrayList<>();
             ev.add(ev(h.show(d.resolve("sriov_totalvfs")), p.totalVfs()));
             ev.add(ev(h.show(d.resolve("sriov_numvfs")), p.numVfs()));
-            ev.add(ev(h.show(d.resolve("driver")), p.pf().driver().isEmpty() ? "none" : p.pf().driver()));
+            ev.add(ev(h.show(d.resolve("driver")), p.driver().isEmpty() ? "none" : p.driver()));
             ev.add(ev(h.show(d.resolve("net")), p.netdevs().isEmpty() ? "none" : String.join(" ", p.netdevs())));
             if (!p.netdevs().isEmpty()) {
                 ev.add(ev(h.show(d.resolve("net/" + p.netdevs().get(0) + "/operstate")), p.operstate()));
@@ -70,15 +69,15 @@ final class SriovChecks {
             if (!p.vfs().isEmpty()) {
                 ev.add(ev("VFs", String.join(" ", p.vfs())));
             }
-            String what = p.pf().bdf() + " " + p.pf().id() + (p.pf().driver().isEmpty() ? "" : " (" + p.pf().driver()
+            String what = p.pf().address() + " " + p.pf().id() + (p.driver().isEmpty() ? "" : " (" + p.driver()
                     + ")") + (p.netdevs().isEmpty() ? "" : " " + String.join(",", p.netdevs())) + ": " + p.numVfs()
                     + " of " + p.totalVfs() + " VFs";
-            String id = "sriov.pf[" + p.pf().bdf() + "]";
+            String id = "sriov.pf[" + p.pf().address() + "]";
             if (p.totalVfs() == 0) {
                 out.add(id, "sriov", Status.WARN, what + "; the device offers no VFs",
                         "Enable SR-IOV in the firmware or device configuration (firmware limit, not a kernel one)",
                         ev);
-            } else if (p.pf().driver().isEmpty()) {
+            } else if (p.driver().isEmpty()) {
                 out.add(id, "sriov", Status.WARN, what + "; no PF driver bound, so VFs cannot be created",
                         "Bind the PF's own driver (or pci-pf-stub) before writing sriov_numvfs", ev);
             } else if (!p.netdevs().isEmpty() && !p.operstate().equals("up") && !p.operstate().equals("unknown")) {

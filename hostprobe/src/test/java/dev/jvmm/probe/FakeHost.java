@@ -1,10 +1,10 @@
 package dev.jvmm.probe;
 
+import dev.jvmm.sys.pci.FakePciHost;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -13,10 +13,12 @@ final class FakeHost {
     static final String KERNEL = "6.1.0-test-amd64";
     final Path base;
     final Roots roots;
+    private final FakePciHost pci;
 
     FakeHost(Path base) {
         this.base = base;
         this.roots = Roots.under(base);
+        this.pci = new FakePciHost(base.resolve("sys"));
         file("proc/sys/kernel/osrelease", KERNEL + "\n");
         file("proc/self/limits", "Limit                     Soft Limit           Hard Limit           Units\n"
                 + "Max locked memory         unlimited            unlimited            bytes\n");
@@ -103,53 +105,34 @@ final class FakeHost {
     }
 
     /**
-     * A PCI function at {@code /sys/devices/pci0000:00/<parents...>/<bdf>}, linked from /sys/bus/pci/devices.
-     * {@code parents} are the bridge BDFs above it, outermost first.
+     * A PCI function at {@code /sys/devices/pci0000:00/<parents...>/<bdf>}, linked from /sys/bus/pci/devices (the
+     * tree {@link FakePciHost} builds). {@code parents} are the bridge BDFs above it, outermost first, each made
+     * with pci() before.
      */
     FakeHost pci(String bdf, String vendor, String device, String cls, String driver, String... parents) {
-        StringBuilder path = new StringBuilder("sys/devices/pci0000:00");
-        for (String p : parents) {
-            path.append('/').append(p);
-        }
-        path.append('/').append(bdf);
-        String dir = path.toString();
-        file(dir + "/vendor", "0x" + vendor + "\n");
-        file(dir + "/device", "0x" + device + "\n");
-        file(dir + "/class", "0x" + cls + "\n");
-        file(dir + "/numa_node", "-1\n");
-        if (driver != null) {
-            link(dir + "/driver", "../../../bus/pci/drivers/" + driver);
-        }
-        String depth = "../../../" + dir.substring("sys/".length());
-        link("sys/bus/pci/devices/" + bdf, depth);
-        devDirs.put(bdf, dir);
+        pci.device(bdf, vendor, device, cls, driver, parents.length == 0 ? null : parents[parents.length - 1]);
         return this;
     }
 
-    private final Map<String, String> devDirs = new HashMap<>();
-
+    /** The device's directory below {@code base} ({@code sys/devices/pci0000:00/.../BDF}). */
     String devDir(String bdf) {
-        return devDirs.get(bdf);
+        try {
+            return base.toRealPath().relativize(pci.realDir(bdf)).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     FakeHost group(String id, String... bdfs) {
-        mkdir("sys/kernel/iommu_groups/" + id + "/devices");
-        file("sys/kernel/iommu_groups/" + id + "/type", "DMA\n");
-        for (String b : bdfs) {
-            link("sys/kernel/iommu_groups/" + id + "/devices/" + b, "../../../../devices/" + devDir(b).substring(
-                    "sys/devices/".length()));
-            link(devDir(b) + "/iommu_group", "../../../../kernel/iommu_groups/" + id);
-        }
+        pci.group(Integer.parseInt(id), bdfs);
         return this;
     }
 
     FakeHost sriov(String bdf, int total, int num, String netdev, String operstate) {
-        String d = devDir(bdf);
-        file(d + "/sriov_totalvfs", total + "\n");
-        file(d + "/sriov_numvfs", num + "\n");
-        file(d + "/sriov_drivers_autoprobe", "1\n");
+        pci.attr(bdf, "sriov_totalvfs", Integer.toString(total)).attr(bdf, "sriov_numvfs", Integer.toString(num))
+                .attr(bdf, "sriov_drivers_autoprobe", "1");
         if (netdev != null) {
-            file(d + "/net/" + netdev + "/operstate", operstate + "\n");
+            pci.netdev(bdf, netdev, operstate);
         }
         return this;
     }

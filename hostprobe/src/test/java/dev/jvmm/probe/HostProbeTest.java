@@ -39,7 +39,7 @@ class HostProbeTest {
         assertEquals("Nested virtualization available to guests", check(r, "kvm.nested").title());
         assertEquals(5, r.iommuGroups().size());
         IommuGroup igb = r.iommuGroups().get(3);
-        assertEquals("0000:01:00.0", igb.devices().get(0).bdf());
+        assertEquals("0000:01:00.0", igb.devices().get(0).address().toString());
         assertTrue(igb.isolated());
         assertFalse(igb.viable(), "igb is bound to its host driver, not vfio-pci");
         assertEquals(2, r.sriov().size());

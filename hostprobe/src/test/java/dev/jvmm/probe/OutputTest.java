@@ -69,23 +69,6 @@ class OutputTest {
     }
 
     @Test
-    void sizes() {
-        assertEquals(1L << 30, Sizes.parse("1G"));
-        assertEquals(512L << 20, Sizes.parse("512m"));
-        assertEquals(4L << 30, Sizes.parse("4GiB"));
-        assertEquals(4096, Sizes.parse("4096"));
-        for (String bad : List.of("", "x", "-1G", "0", "1Q", "99999999999T")) {
-            ProbeException e = assertThrows(ProbeException.class, () -> Sizes.parse(bad), bad);
-            assertEquals(ProbeException.Reason.BAD_ARGUMENT, e.reason());
-            assertTrue(e.getMessage().startsWith("invalid size '" + bad + "'"), e.getMessage());
-        }
-        assertEquals("1 GiB", Sizes.human(1L << 30));
-        assertEquals("1.5 GiB", Sizes.human(1536L << 20));
-        assertEquals("1000 MiB", Sizes.human(1000L << 20));
-        assertEquals("23.5 GiB", Sizes.human((long) (23.5 * (1L << 30))));
-    }
-
-    @Test
     void useCases() {
         assertEquals(UseCase.PASSTHROUGH, UseCase.parse("Passthrough"));
         ProbeException e = assertThrows(ProbeException.class, () -> UseCase.parse("gpu"));

@@ -5,6 +5,8 @@ import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.pci.IommuGroups;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
 import dev.jvmm.sys.vfio.uapi.VfioInfoCapHeader;
@@ -122,7 +124,7 @@ public final class VfioContainer implements AutoCloseable {
      * viable ({@link IommuGroups#requireVfioReady}). A group already attached is returned as it is.
      */
     public synchronized VfioGroup groupFor(String bdf) {
-        return group(groups.requireVfioReady(bdf));
+        return group(IommuException.mapping(() -> groups.requireVfioReady(PciAddress.parse(bdf))));
     }
 
     /**

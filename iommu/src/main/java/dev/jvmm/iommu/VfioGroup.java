@@ -5,11 +5,16 @@ import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.pci.IommuGroups;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioGroupStatus;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
 import java.nio.charset.StandardCharsets;
+import dev.jvmm.sys.pci.VfioUsers;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * A VFIO group ({@code /dev/vfio/N}): the unit of isolation the IOMMU gives to userspace. Made and owned by
@@ -34,28 +39,48 @@ public final class VfioGroup implements AutoCloseable {
             fd = Fd.open(node.toString(), Native.O_RDWR);
         } catch (ErrnoException e) {
             if (e.errno() == Errno.ENOENT) {
-                IommuGroups.Viability v = groups.viability(id);
+                IommuGroups.Viability v = IommuException.mapping(() -> groups.viability(id));
                 if (!v.viable()) {
-                    throw v.notViable();
+                    throw IommuException.of(v.notViable());
                 }
                 throw new IommuException(IommuException.Reason.NOT_BOUND_TO_VFIO, node + " is missing: no device of "
                         + "IOMMU group " + id + " " + v.devices() + " is bound to vfio-pci", e);
+            }
+            if (e.errno() == Errno.EBUSY) {
+                throw busy(node, id, e);
             }
             throw new IommuException(IommuException.Reason.IOCTL, "cannot open " + node + ": " + e.getMessage(), e);
         }
         VfioGroup g = new VfioGroup(id, fd, groups);
         try {
             if ((g.status() & VfioConstants.VFIO_GROUP_FLAGS_VIABLE) == 0) {
-                IommuGroups.Viability v = groups.viability(id);
+                IommuGroups.Viability v = IommuException.mapping(() -> groups.viability(id));
                 throw v.viable() ? new IommuException(IommuException.Reason.GROUP_NOT_VIABLE, "IOMMU group " + id
                         + " is not viable (VFIO_GROUP_GET_STATUS), although sysfs shows every device of "
-                        + v.devices() + " bound to vfio-pci or no driver") : v.notViable();
+                        + v.devices() + " bound to vfio-pci or no driver") : IommuException.of(v.notViable());
             }
             return g;
         } catch (RuntimeException e) {
             g.close();
             throw e;
         }
+    }
+
+    /** EBUSY on open: VFIO gives a group to one user at a time; the error names who holds it, from /proc. */
+    private static IommuException busy(Path node, int id, ErrnoException e) {
+        String who;
+        try {
+            VfioUsers users = VfioUsers.scan(Path.of("/proc"));
+            List<VfioUsers.User> holders = users.of(node.toString());
+            who = holders.isEmpty() ? "no process jvmm can see holds it" + (users.unreadable() > 0
+                    ? " (" + users.unreadable() + " process(es) could not be read: run as root to see them)" : "")
+                    : holders.stream().map(VfioUsers.User::toString).collect(Collectors.joining(", "));
+        } catch (RuntimeException scan) {
+            who = "its holder could not be found: " + scan.getMessage();
+        }
+        return new IommuException(IommuException.Reason.GROUP_BUSY, "IOMMU group " + id + " (" + node
+                + ") is in use by another process: " + who + "; VFIO lets one process hold a group: stop it, or pass "
+                + "the device to that VM", e);
     }
 
     public int id() {
@@ -83,8 +108,9 @@ public final class VfioGroup implements AutoCloseable {
      * to vfio-pci (checked first, so that the error says so). The caller owns the returned fd.
      */
     public Fd openDevice(String bdf) {
-        String b = IommuGroups.canonicalBdf(bdf);
-        int g = groups.requireVfioReady(b);
+        PciAddress a = IommuException.mapping(() -> PciAddress.parse(bdf));
+        String b = a.toString();
+        int g = IommuException.mapping(() -> groups.requireVfioReady(a));
         if (g != id) {
             throw new IommuException(IommuException.Reason.INVALID_ARGUMENT, "PCI device " + b + " is in IOMMU group "
                     + g + ", not in group " + id);

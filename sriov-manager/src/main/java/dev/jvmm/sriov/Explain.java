@@ -2,6 +2,7 @@ package dev.jvmm.sriov;
 
 import dev.jvmm.sys.Errno;
 import dev.jvmm.sys.ErrnoException;
+import dev.jvmm.sys.pci.PciAddress;
 
 /** Turns the errno of a failed SR-IOV operation into a reason and advice an operator can act on. */
 final class Explain {

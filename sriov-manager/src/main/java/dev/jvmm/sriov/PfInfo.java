@@ -1,5 +1,6 @@
 package dev.jvmm.sriov;
 
+import dev.jvmm.sys.pci.PciAddress;
 import java.util.List;
 
 /**

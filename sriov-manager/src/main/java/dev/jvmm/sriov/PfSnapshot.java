@@ -1,5 +1,7 @@
 package dev.jvmm.sriov;
 
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -58,7 +60,7 @@ public record PfSnapshot(PciAddress pf, int numVfs, boolean autoprobe, List<VfSt
             }
             return new PfSnapshot(PciAddress.parse((String) m.get("pf")), i(m.get("numVfs")), (Boolean) m.get("autoprobe"),
                     List.copyOf(vfs));
-        } catch (ClassCastException | NullPointerException e) {
+        } catch (ClassCastException | NullPointerException | PciException e) {
             throw new SriovException(SriovException.Reason.STATE, "state record is malformed: " + e.getMessage(), e);
         }
     }

@@ -5,6 +5,8 @@ import static dev.jvmm.sriov.SriovException.Reason.ROLLBACK_FAILED;
 import static dev.jvmm.sriov.SriovException.Reason.STATE;
 
 import dev.jvmm.sys.netlink.VfAttribute;
+import dev.jvmm.sys.pci.DriverBinder;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.netlink.VfInfo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -159,17 +161,17 @@ public final class SriovApply {
                 continue;
             }
             VfDevice v = p.vf(vs.index());
-            DriverBinder.Binding now = m.binder().binding(v.bdf());
+            DriverBinder.Binding now = m.binding(v.bdf());
             if (vs.driver().equals("host")) {
                 if (now.override() != null || now.driver() == null) {
-                    String d = m.binder().bindHost(v.bdf());
+                    String d = m.unbind(v.bdf());
                     if (!Objects.equals(d, now.driver())) {
                         actions.add("VF " + vs.index() + " " + v.bdf() + ": " + (now.driver() == null ? "unbound" : now.driver())
                                 + " -> host driver " + (d == null ? "(none matched)" : d));
                     }
                 }
             } else if (!vs.driver().equals(now.driver()) || !vs.driver().equals(now.override())) {
-                m.binder().bind(v.bdf(), vs.driver());
+                m.bind(v.bdf(), vs.driver());
                 actions.add("VF " + vs.index() + " " + v.bdf() + ": " + (now.driver() == null ? "unbound" : now.driver())
                         + " -> " + vs.driver());
             }
@@ -236,7 +238,7 @@ public final class SriovApply {
                 }
             }
             try {
-                m.binder().restore(cur.bdf(), new DriverBinder.Binding(v.driver(), v.driverOverride()));
+                m.restore(cur.bdf(), new DriverBinder.Binding(v.driver(), v.driverOverride()));
             } catch (RuntimeException e) {
                 errs.add(e);
             }

@@ -3,37 +3,43 @@ package dev.jvmm.sriov;
 import static dev.jvmm.sriov.SriovException.Reason.NOT_FOUND;
 import static dev.jvmm.sriov.SriovException.Reason.NOT_SRIOV;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciDevices;
+import dev.jvmm.sys.pci.PciFunction;
+import dev.jvmm.sys.pci.Sysfs;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
- * Finds SR-IOV PFs and their VFs in sysfs ({@code Documentation/ABI/testing/sysfs-bus-pci}): a PF has
- * {@code sriov_totalvfs}; its VFs are the {@code virtfnN} links; each VF links back with {@code physfn}.
+ * Finds SR-IOV PFs and their VFs ({@code Documentation/ABI/testing/sysfs-bus-pci}): a PF has
+ * {@code sriov_totalvfs}; its VFs are the {@code virtfnN} links; each VF links back with {@code physfn}. The sysfs
+ * facts come from {@link PciDevices}; this turns them into {@link PfInfo} and {@link VfDevice}.
  */
 public final class SriovDiscovery {
     private final Sysfs sysfs;
+    private final PciDevices pci;
 
     public SriovDiscovery(Sysfs sysfs) {
         this.sysfs = sysfs;
+        this.pci = new PciDevices(sysfs);
     }
 
     public Sysfs sysfs() {
         return sysfs;
     }
 
+    public PciDevices pci() {
+        return pci;
+    }
+
     /** Every PCI function with an SR-IOV capability, sorted by address. */
     public List<PfInfo> pfs() {
         List<PfInfo> out = new ArrayList<>();
-        for (String name : sysfs.list(sysfs.pciDevices())) {
-            Path dev = sysfs.pciDevices().resolve(name);
-            if (Files.exists(dev.resolve("sriov_totalvfs")) && PciAddress.looksLike(name)) {
-                out.add(pf(PciAddress.parse(name)));
+        for (PciAddress a : SriovException.mapping(pci::all)) {
+            if (sysfs.read(pci.dir(a).resolve("sriov_totalvfs")) != null) {
+                out.add(pf(a));
             }
         }
-        out.sort(Comparator.comparing(PfInfo::bdf));
         return out;
     }
 
@@ -42,74 +48,52 @@ public final class SriovDiscovery {
      */
     public PciAddress resolve(String pfOrIfname) {
         if (pfOrIfname.contains(":")) { // interface names cannot hold ':' in a useful way; treat as a BDF
-            PciAddress.parse(pfOrIfname);
+            SriovException.mapping(() -> PciAddress.parse(pfOrIfname));
         }
         if (PciAddress.looksLike(pfOrIfname)) {
             PciAddress a = PciAddress.parse(pfOrIfname);
-            if (!Files.isDirectory(sysfs.pciDevice(a))) {
-                throw new SriovException(NOT_FOUND, "no PCI device " + a + " (" + sysfs.pciDevice(a) + " does not exist)");
+            if (!pci.exists(a)) {
+                throw new SriovException(NOT_FOUND, "no PCI device " + a + " (" + pci.dir(a) + " does not exist)");
             }
             return a;
         }
         if (pfOrIfname.isEmpty() || pfOrIfname.contains("/")) {
             throw new SriovException(SriovException.Reason.INVALID_ARGUMENT, "'" + pfOrIfname + "' is neither a PCI address nor an interface name");
         }
-        Path dev = sysfs.classNet().resolve(pfOrIfname).resolve("device");
-        String target = sysfs.linkName(dev);
-        if (target == null) {
+        PciAddress a = SriovException.mapping(() -> pci.byInterface(pfOrIfname));
+        if (a == null) {
             throw new SriovException(NOT_FOUND, "no network interface '" + pfOrIfname + "' backed by a PCI device ("
-                    + dev + " missing)");
+                    + sysfs.classNet().resolve(pfOrIfname).resolve("device") + " missing)");
         }
-        return PciAddress.parse(target);
+        return a;
     }
 
     /** The PF at {@code a}; NOT_SRIOV when it has no SR-IOV capability (no {@code sriov_totalvfs}). */
     public PfInfo pf(PciAddress a) {
-        Path dev = sysfs.pciDevice(a);
-        if (!Files.isDirectory(dev)) {
+        if (!pci.exists(a)) {
             throw new SriovException(NOT_FOUND, "no PCI device " + a);
         }
-        Integer total = sysfs.readInt(dev.resolve("sriov_totalvfs"));
-        if (total == null) {
-            String phys = sysfs.linkName(dev.resolve("physfn"));
-            throw new SriovException(NOT_SRIOV, a + (phys != null ? " is a VF of " + phys + ", not a PF"
+        PciFunction f = SriovException.mapping(() -> pci.function(a));
+        if (f.sriov() == null) {
+            throw new SriovException(NOT_SRIOV, a + (f.physfn() != null ? " is a VF of " + f.physfn() + ", not a PF"
                     : " has no SR-IOV capability (no sriov_totalvfs in sysfs), or its driver does not support SR-IOV"));
         }
-        Integer num = sysfs.readInt(dev.resolve("sriov_numvfs"));
-        Integer auto = sysfs.readInt(dev.resolve("sriov_drivers_autoprobe"));
         List<VfDevice> vfs = new ArrayList<>();
-        for (String n : sysfs.list(dev)) {
-            if (n.startsWith("virtfn") && n.substring(6).chars().allMatch(Character::isDigit) && n.length() > 6) {
-                String target = sysfs.linkName(dev.resolve(n));
-                if (target != null) {
-                    vfs.add(vf(Integer.parseInt(n.substring(6)), PciAddress.parse(target)));
-                }
-            }
+        for (PciFunction.Vf v : f.sriov().vfs()) {
+            vfs.add(vf(v.index(), v.address()));
         }
-        vfs.sort(Comparator.comparingInt(VfDevice::index));
-        return new PfInfo(a, vendorDevice(dev), sysfs.linkName(dev.resolve("driver")), total, num == null ? 0 : num,
-                auto == null || auto != 0, sysfs.list(dev.resolve("net")), List.copyOf(vfs));
-    }
-
-    private String vendorDevice(Path dev) {
-        String v = sysfs.read(dev.resolve("vendor"));
-        String d = sysfs.read(dev.resolve("device"));
-        return (v == null ? "?" : v.replace("0x", "")) + ":" + (d == null ? "?" : d.replace("0x", ""));
+        return new PfInfo(a, f.id(), f.driver(), f.sriov().totalVfs(), f.sriov().numVfs(),
+                f.sriov().autoprobe() == null || f.sriov().autoprobe(), f.netdevs(), List.copyOf(vfs));
     }
 
     /** A VF's sysfs facts. */
     public VfDevice vf(int index, PciAddress bdf) {
-        Path dev = sysfs.pciDevice(bdf);
-        String ovr = sysfs.read(dev.resolve("driver_override"));
-        String group = sysfs.linkName(dev.resolve("iommu_group"));
-        List<String> net = sysfs.list(dev.resolve("net"));
-        return new VfDevice(index, bdf, sysfs.linkName(dev.resolve("driver")),
-                ovr == null || ovr.isEmpty() || ovr.equals("(null)") ? null : ovr,
-                group == null ? null : Integer.valueOf(group), net.isEmpty() ? null : net.get(0), null);
+        PciFunction f = SriovException.mapping(() -> pci.function(bdf));
+        return new VfDevice(index, bdf, f.driver(), f.driverOverride(), f.iommuGroup(), f.netdev(), null);
     }
 
     /** Driver bound to any PCI device, or null. */
     public String driverOf(PciAddress a) {
-        return sysfs.linkName(sysfs.pciDevice(a).resolve("driver"));
+        return SriovException.mapping(() -> pci.driver(a));
     }
 }

@@ -1,5 +1,8 @@
 package dev.jvmm.sriov;
 
+import dev.jvmm.sys.pci.PciException;
+import java.util.function.Supplier;
+
 /** Every failure of the SR-IOV manager: a {@link Reason} and a message that says what was wrong and what to do. */
 public class SriovException extends RuntimeException {
     /** Why it failed; the CLI maps these to exit codes and advice. */
@@ -44,5 +47,26 @@ public class SriovException extends RuntimeException {
 
     public Reason reason() {
         return reason;
+    }
+
+    /**
+     * A failure of the host PCI layer ({@code dev.jvmm.sys.pci}: sysfs, addresses, driver binding) as the SR-IOV
+     * manager's own: same message, reason mapped. Translated rather than wrapped, so that the message is printed
+     * once; the original's cause is chained and its stack trace kept.
+     */
+    public static SriovException of(PciException e) {
+        Reason r = switch (e.reason()) {
+            case BAD_ADDRESS -> Reason.INVALID_ARGUMENT;
+            case DEVICE_NOT_FOUND -> Reason.NOT_FOUND;
+            case NO_IOMMU_GROUP, NOT_BOUND_TO_VFIO, GROUP_NOT_VIABLE, IN_USE, DRIVER -> Reason.DRIVER;
+            case TIMEOUT -> Reason.TIMEOUT;
+            case SYSFS -> Reason.SYSFS;
+        };
+        return e.translatedTo(new SriovException(r, e.getMessage(), e.getCause()));
+    }
+
+    /** Runs {@code f}, a call into {@code dev.jvmm.sys.pci}, with its failures as {@link #of SriovExceptions}. */
+    public static <T> T mapping(Supplier<T> f) {
+        return PciException.translating(f, SriovException::of);
     }
 }

@@ -9,6 +9,10 @@ import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.netlink.Link;
 import dev.jvmm.sys.netlink.VfAttribute;
 import dev.jvmm.sys.netlink.VfInfo;
+import dev.jvmm.sys.pci.DriverBinder;
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciException;
+import dev.jvmm.sys.pci.Sysfs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,8 +48,14 @@ public class SriovManager implements AutoCloseable {
         return discovery;
     }
 
-    public DriverBinder binder() {
-        return binder;
+    /** The binding {@code a} has now: driver and {@code driver_override}. */
+    public DriverBinder.Binding binding(PciAddress a) {
+        return SriovException.mapping(() -> binder.binding(a));
+    }
+
+    /** Puts back a binding that {@link #bind} or {@link #binding} returned; returns the driver bound afterwards. */
+    public String restore(PciAddress a, DriverBinder.Binding before) {
+        return SriovException.mapping(() -> binder.restore(a, before));
     }
 
     public Sysfs sysfs() {
@@ -82,12 +92,15 @@ public class SriovManager implements AutoCloseable {
     /** Sets {@code sriov_drivers_autoprobe}; a no-op when it already has that value. */
     public void setAutoprobe(PciAddress pf, boolean on) {
         Path f = sysfs().pciDevice(pf).resolve("sriov_drivers_autoprobe");
-        Integer cur = sysfs().readInt(f);
+        Integer cur = SriovException.mapping(() -> sysfs().readInt(f));
         if (cur == null) {
             throw new SriovException(NOT_SRIOV, pf + " has no sriov_drivers_autoprobe");
         }
         if ((cur != 0) != on) {
-            sysfs().write(f, on ? "1" : "0");
+            SriovException.mapping(() -> {
+                sysfs().write(f, on ? "1" : "0");
+                return null;
+            });
         }
     }
 
@@ -138,6 +151,8 @@ public class SriovManager implements AutoCloseable {
             sysfs().write(numvfs, Integer.toString(n));
         } catch (ErrnoException e) {
             throw Explain.numVfs(pf, n, e);
+        } catch (PciException e) {
+            throw SriovException.of(e);
         }
     }
 
@@ -227,12 +242,12 @@ public class SriovManager implements AutoCloseable {
 
     /** Binds a device (usually a VF) to {@code driver}; returns the binding it had before. */
     public DriverBinder.Binding bind(PciAddress dev, String driver) {
-        return binder.bind(dev, driver);
+        return SriovException.mapping(() -> binder.bind(dev, driver));
     }
 
     /** Gives a device back to its host driver (clears driver_override); returns the driver that took it. */
     public String unbind(PciAddress dev) {
-        return binder.bindHost(dev);
+        return SriovException.mapping(() -> binder.bindHost(dev));
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.jvmm.sriov;
 
 import dev.jvmm.sys.netlink.VfInfo;
+import dev.jvmm.sys.pci.PciAddress;
 
 /**
  * One VF: its index on the PF ({@code virtfnN}), PCI address, bound driver (null if none), {@code driver_override}

@@ -1,6 +1,7 @@
 package dev.jvmm.sriov;
 
 import dev.jvmm.sys.json.Json;
+import dev.jvmm.sys.pci.PciAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jvmm.sys.Errno;
+import dev.jvmm.sys.pci.DriverBinder;
+import dev.jvmm.sys.pci.PciAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,7 +47,7 @@ class SriovManagerTest {
         var e = assertThrows(SriovException.class, () -> m.discovery().pf(PciAddress.parse("0000:00:03.0")));
         assertEquals(SriovException.Reason.NOT_SRIOV, e.reason());
         assertEquals(SriovException.Reason.NOT_FOUND, assertThrows(SriovException.class, () -> m.resolve("eth99")).reason());
-        assertEquals(SriovException.Reason.INVALID_ARGUMENT, assertThrows(SriovException.class, () -> PciAddress.parse("1:2:3")).reason());
+        assertEquals(SriovException.Reason.INVALID_ARGUMENT, assertThrows(SriovException.class, () -> m.resolve("1:2:3")).reason());
     }
 
     @Test
@@ -155,7 +157,7 @@ class SriovManagerTest {
         m.bind(vf1, "vfio-pci");
         assertEquals(List.of(), host.writes, "already bound: no-op");
         assertEquals("igbvf", m.unbind(vf1));
-        assertEquals(new DriverBinder.Binding("igbvf", null), m.binder().binding(vf1));
+        assertEquals(new DriverBinder.Binding("igbvf", null), m.binding(vf1));
         // no IOMMU group: refused before anything is written
         Files.delete(host.devices().resolve(vf1.toString()).resolve("iommu_group"));
         host.writes.clear();
@@ -176,6 +178,6 @@ class SriovManagerTest {
         assertTrue(e.getMessage().contains("ENODEV"), e.getMessage());
         host.failWrite.clear();
         // restore tried drivers_probe too and failed under the injection; the override is cleared at least
-        assertEquals(null, m.binder().binding(vf0).override());
+        assertEquals(null, m.binding(vf0).override());
     }
 }

@@ -53,7 +53,7 @@ public final class VfioDevice implements AutoCloseable {
     public static VfioDevice open(VfioGroup group, String bdf) {
         Fd fd = group.openDevice(bdf);
         try {
-            return new VfioDevice(dev.jvmm.iommu.IommuGroups.canonicalBdf(bdf), fd);
+            return new VfioDevice(dev.jvmm.sys.pci.PciAddress.parse(bdf).toString(), fd);
         } catch (RuntimeException e) {
             fd.close();
             throw e;

@@ -2,7 +2,6 @@ package dev.jvmm.vfio;
 
 import dev.jvmm.iommu.DmaMapping;
 import dev.jvmm.iommu.IommuException;
-import dev.jvmm.iommu.IommuGroups;
 import dev.jvmm.iommu.VfioContainer;
 import dev.jvmm.iommu.VfioGroup;
 import dev.jvmm.sys.EventFd;
@@ -74,10 +73,11 @@ public final class VfioLabScenario {
     }
 
     static void basics(String bdf) throws Exception {
-        IommuGroups groups = IommuGroups.system();
+        dev.jvmm.sys.pci.IommuGroups groups = dev.jvmm.sys.pci.IommuGroups.system();
+        dev.jvmm.sys.pci.PciAddress a = dev.jvmm.sys.pci.PciAddress.parse(bdf);
         String fds0 = vfioFds();
-        out("GROUP", groups.groupOf(bdf));
-        out("VIABLE", groups.viability(groups.groupOf(bdf)).viable());
+        out("GROUP", groups.groupOf(a));
+        out("VIABLE", groups.viability(groups.groupOf(a)).viable());
         try (VfioContainer c = VfioContainer.open()) {
             out("API", c.apiVersion());
             out("TYPE1v2", c.checkExtension(VfioConstants.VFIO_TYPE1v2_IOMMU));

@@ -338,6 +338,84 @@ class VfioPassthroughLabTest {
     }
 
     /**
+     * {@code jvmm vfio list|bind|unbind} on L1's real sysfs: the listing shows the igb PF and the e1000e with their
+     * IOMMU groups and drivers; {@code bind} moves the e1000e to vfio-pci and remembers e1000e (the listing shows
+     * both); {@code unbind}, a separate process, puts e1000e back from that record and clears driver_override. The
+     * e1000e is left as it was found, on e1000e, whatever fails.
+     */
+    @Test
+    void vfioCommandBindsTheE1000eAndGivesItBack(LabSession lab) {
+        String bdf = dev.jvmm.lab.L1CommandLine.E1000E_BDF;
+        String d = "/sys/bus/pci/devices/" + bdf;
+        try {
+            CommandResult r = lab.run(String.join("\n",
+                    "D=" + d,
+                    "echo L1-BEFORE $(basename $(readlink $D/driver)) $(cat $D/driver_override)",
+                    "echo LIST0-BEGIN; " + jvmm("vfio", "list", "--json") + "; echo LIST0-END $?",
+                    jvmm("vfio", "list"),
+                    jvmm("vfio", "bind", bdf) + "; echo BIND-RC $?",
+                    "echo L1-BOUND $(basename $(readlink $D/driver)) $(cat $D/driver_override)",
+                    "echo LIST1-BEGIN; " + jvmm("vfio", "list", "--json") + "; echo LIST1-END $?",
+                    jvmm("vfio", "unbind", bdf) + "; echo UNBIND-RC $?",
+                    "echo L1-AFTER $(basename $(readlink $D/driver)) $(cat $D/driver_override)",
+                    "ls /run/jvmm/vfio/ 2>/dev/null | sed 's/^/RECORD-LEFT /'"), T);
+            String out = r.output();
+            System.out.println("[vfio-cli] " + out);
+            assertEquals("e1000e (null)", line(out, "L1-BEFORE"), out);
+            assertEquals("0", line(out, "LIST0-END"), out);
+            Map<String, Map<String, Object>> before = functions(section(out, "LIST0"));
+            Map<String, Object> igb = before.get("0000:01:00.0");
+            assertTrue(igb != null && "igb".equals(igb.get("driver")) && igb.get("iommuGroup") instanceof Number,
+                    "the igb PF with its driver and IOMMU group: " + igb);
+            Map<String, Object> nic = before.get(bdf);
+            assertTrue(nic != null && "e1000e".equals(nic.get("driver")) && nic.get("iommuGroup") instanceof Number,
+                    "the e1000e with its driver and IOMMU group: " + nic);
+            assertEquals("not-viable", nic.get("viability"), "e1000e on its host driver blocks its group: " + nic);
+            assertEquals("0", line(out, "BIND-RC"), out);
+            assertTrue(out.contains(bdf + ": bound to vfio-pci (was e1000e); /run/jvmm/vfio/" + bdf + ".json remembers it"),
+                    out);
+            assertEquals("vfio-pci vfio-pci", line(out, "L1-BOUND"), out);
+            assertEquals("0", line(out, "LIST1-END"), out);
+            Map<String, Object> bound = functions(section(out, "LIST1")).get(bdf);
+            assertEquals("vfio-pci", bound.get("driver"), "list shows the bind: " + bound);
+            assertEquals(Map.of("driver", "e1000e"), onlyDriver(bound.get("recorded")), "and the driver it remembers: " + bound);
+            assertEquals("0", line(out, "UNBIND-RC"), out);
+            assertTrue(out.contains(bdf + ": restored to e1000e, as recorded by 'jvmm vfio bind'"), out);
+            assertEquals("e1000e (null)", line(out, "L1-AFTER"), "back on e1000e, override cleared:\n" + out);
+            assertFalse(out.contains("RECORD-LEFT " + bdf), "the record is gone:\n" + out);
+        } finally {
+            // leave the e1000e as the other tests expect it: on e1000e, no override, no record
+            lab.run("D=" + d + "; if [ \"$(basename $(readlink $D/driver) 2>/dev/null)\" != e1000e ]; then echo > $D/driver_override; "
+                    + "[ -e $D/driver ] && echo " + bdf + " > $D/driver/unbind; echo " + bdf + " > /sys/bus/pci/drivers_probe; fi; "
+                    + "echo > $D/driver_override; rm -f /run/jvmm/vfio/" + bdf + ".json", T);
+        }
+    }
+
+    private static String section(String out, String name) {
+        int a = out.indexOf(name + "-BEGIN\n");
+        int b = out.indexOf(name + "-END");
+        assertTrue(a >= 0 && b > a, name + " missing:\n" + out);
+        return out.substring(a + name.length() + 7, b);
+    }
+
+    /** The {@code functions} of {@code jvmm vfio list --json}, by BDF. */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Map<String, Object>> functions(String json) {
+        Map<String, Map<String, Object>> by = new java.util.LinkedHashMap<>();
+        for (Object f : (List<Object>) ((Map<String, Object>) parseJson(json)).get("functions")) {
+            Map<String, Object> m = (Map<String, Object>) f;
+            by.put((String) m.get("bdf"), m);
+        }
+        return by;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> onlyDriver(Object recorded) {
+        return recorded instanceof Map<?, ?> m ? Map.of("driver", String.valueOf(((Map<String, Object>) m).get("driver")))
+                : Map.of();
+    }
+
+    /**
      * Bad input a user gives {@code --device vfio=}, each refused before the guest starts with an error that names
      * the device and what is in the way, leaving every driver as it was and no /dev/vfio fd open: a device in a
      * group that is not viable (the ICH9 SMBus function on vfio-pci while its group siblings keep their host

@@ -1,6 +1,7 @@
 package dev.jvmm.core.pci;
 
 import dev.jvmm.core.BusDevice;
+import dev.jvmm.sys.pci.PciAddress;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;

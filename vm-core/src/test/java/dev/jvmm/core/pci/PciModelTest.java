@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.jvmm.core.AddressAllocator;
 import dev.jvmm.core.BusDevice;
 import dev.jvmm.core.VmCoreException;
+import dev.jvmm.sys.pci.PciAddress;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

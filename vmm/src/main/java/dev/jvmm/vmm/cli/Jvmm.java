@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
                 LaunchCommand.class,
                 ProbeCommand.class,
                 SriovCommand.class,
+                VfioCommand.class,
                 LabCommand.class,
                 DemoCommand.class,
                 CommandLine.HelpCommand.class

@@ -6,8 +6,8 @@ import dev.jvmm.probe.ProbeOptions;
 import dev.jvmm.probe.ProbeReport;
 import dev.jvmm.probe.ReportJson;
 import dev.jvmm.probe.ReportTable;
-import dev.jvmm.probe.Sizes;
 import dev.jvmm.probe.UseCase;
+import dev.jvmm.sys.Sizes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -80,11 +80,16 @@ public final class ProbeCommand implements Callable<Integer> {
     static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
         @Override
         public Long convert(String value) {
+            long v;
             try {
-                return Sizes.parse(value);
-            } catch (ProbeException e) {
+                v = Sizes.parse(value);
+            } catch (IllegalArgumentException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
+            if (v <= 0) {
+                throw new CommandLine.TypeConversionException("\"" + value + "\" is not a size above 0");
+            }
+            return v;
         }
     }
 }

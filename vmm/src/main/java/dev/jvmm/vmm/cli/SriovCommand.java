@@ -1,13 +1,14 @@
 package dev.jvmm.vmm.cli;
 
-import dev.jvmm.sriov.DriverBinder;
-import dev.jvmm.sriov.PciAddress;
 import dev.jvmm.sriov.SriovApply;
 import dev.jvmm.sriov.SriovException;
 import dev.jvmm.sriov.SriovManager;
 import dev.jvmm.sriov.SriovReport;
 import dev.jvmm.sriov.SriovSpec;
 import dev.jvmm.sriov.VfNetConfig;
+import dev.jvmm.sys.pci.DriverBinder;
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.sys.pci.PciException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +46,11 @@ public final class SriovCommand implements Callable<Integer> {
                 throw new ExitCodeException(2, e.getMessage(), e.getCause());
             }
             throw e;
+        } catch (PciException e) {
+            if (e.reason() == PciException.Reason.BAD_ADDRESS) {
+                throw new ExitCodeException(2, e.getMessage(), e.getCause());
+            }
+            throw SriovException.of(e);
         } catch (IllegalArgumentException e) {
             throw new ExitCodeException(2, e.getMessage(), e);
         }

@@ -1,5 +1,6 @@
 package dev.jvmm.vmm.config;
 
+import dev.jvmm.sys.Sizes;
 import dev.jvmm.sys.json.Json;
 import dev.jvmm.vmm.VmmException;
 import java.io.IOException;
@@ -143,7 +144,7 @@ public final class ConfigLoader {
         if (r.memory != null) {
             String o = origin(r, "memory", "--memory");
             try {
-                memory = Sizes.parse(r.memory);
+                memory = Sizes.parse(r.memory, Sizes.MIB); // a bare number is MiB, as in QEMU's -m
             } catch (IllegalArgumentException e) {
                 throw fail(o, e.getMessage());
             }

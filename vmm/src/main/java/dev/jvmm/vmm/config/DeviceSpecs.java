@@ -225,8 +225,8 @@ public final class DeviceSpecs {
             }
             String bdf;
             try {
-                bdf = dev.jvmm.iommu.IommuGroups.canonicalBdf(v);
-            } catch (dev.jvmm.iommu.IommuException e) {
+                bdf = dev.jvmm.sys.pci.PciAddress.parse(v).toString();
+            } catch (dev.jvmm.sys.pci.PciException e) {
                 throw fail(s.origin(), "vfio: " + e.getMessage());
             }
             for (VfioConfig c : out) {

@@ -4,15 +4,16 @@ import dev.jvmm.core.AddressAllocator;
 import dev.jvmm.core.Bus;
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.core.VmCoreException;
-import dev.jvmm.core.pci.PciAddress;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.core.pci.PciBar;
 import dev.jvmm.core.pci.PciRootBus;
 import dev.jvmm.iommu.IommuException;
-import dev.jvmm.iommu.IommuGroups;
 import dev.jvmm.iommu.VfioContainer;
 import dev.jvmm.iommu.VfioGroup;
 import dev.jvmm.irq.IrqRouter;
 import dev.jvmm.sys.ErrnoException;
+import dev.jvmm.sys.pci.IommuGroups;
+import dev.jvmm.sys.pci.PciException;
 import dev.jvmm.sys.kvm.KvmDevice;
 import dev.jvmm.sys.kvm.VmFd;
 import dev.jvmm.sys.kvm.uapi.KvmConstants;
@@ -132,8 +133,8 @@ public final class VfioDevices {
         IommuGroups groups = IommuGroups.system();
         for (VfioConfig c : devices) {
             try {
-                groups.requireVfioReady(c.bdf());
-            } catch (IommuException e) {
+                groups.requireVfioReady(PciAddress.parse(c.bdf()));
+            } catch (PciException e) {
                 throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + c.bdf() + ": " + e.getMessage(), e);
             }
         }

@@ -2,8 +2,6 @@ package dev.jvmm.vmm.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Tag;
@@ -12,33 +10,23 @@ import org.junit.jupiter.api.Test;
 /** {@code jvmm probe}: options, exit codes and --require against this host's own verdicts. */
 @Tag("unit")
 class ProbeCommandTest {
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Jvmm.commandLine();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
-
     @Test
     void badOptionsAreUsageErrors() {
-        Run r = run("probe", "--require", "gpu");
+        CliRun r = CliRun.of("probe", "--require", "gpu");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown use case 'gpu'; expected one of virtio, passthrough, sriov"), r.err());
-        r = run("probe", "--memory", "lots");
+        r = CliRun.of("probe", "--memory", "lots");
         assertEquals(2, r.code());
-        assertTrue(r.err().contains("invalid size 'lots'"), r.err());
+        assertTrue(r.err().contains("\"lots\" is not a size (use e.g. 512M or 2G)"), r.err());
+        r = CliRun.of("probe", "--memory", "0");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("\"0\" is not a size above 0"), r.err());
     }
 
     @Test
     void requireExitsThreeExactlyWhenTheVerdictSaysNotReady() {
         // the JSON verdict is the truth; the exit code must follow it (0 ready, 3 not ready)
-        Run r = run("probe", "--json", "--no-kvm-speed", "--require", "passthrough");
+        CliRun r = CliRun.of("probe", "--json", "--no-kvm-speed", "--require", "passthrough");
         assertTrue(r.out().startsWith("{"), r.out() + r.err());
         int v = r.out().indexOf("\"passthrough\": {");
         assertTrue(v > 0, r.out());
@@ -48,12 +36,12 @@ class ProbeCommandTest {
             assertEquals(3, r.code(), "no IOMMU groups here, so passthrough cannot be ready");
         }
         // without --require the report is printed and the exit code is 0 whatever the verdicts
-        assertEquals(0, run("probe", "--no-kvm-speed").code());
+        assertEquals(0, CliRun.of("probe", "--no-kvm-speed").code());
     }
 
     @Test
     void tableWithoutATerminalHasNoColour() {
-        Run r = run("probe", "--no-kvm-speed");
+        CliRun r = CliRun.of("probe", "--no-kvm-speed");
         String out = r.out();
         assertFalse(out.contains("\u001b["), "System.console() is null under the test runner");
         assertTrue(out.contains("VERDICTS"), out);

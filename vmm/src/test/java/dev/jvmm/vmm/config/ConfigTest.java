@@ -1,5 +1,6 @@
 package dev.jvmm.vmm.config;
 
+import dev.jvmm.sys.Sizes;
 import dev.jvmm.sys.json.Json;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -22,12 +23,12 @@ class ConfigTest {
 
     @Test
     void sizes() {
-        assertEquals(512L << 20, Sizes.parse("512M"));
-        assertEquals(2L << 30, Sizes.parse("2G"));
-        assertEquals(256L << 20, Sizes.parse("256"));
+        assertEquals(512L << 20, Sizes.parse("512M", Sizes.MIB));
+        assertEquals(2L << 30, Sizes.parse("2G", Sizes.MIB));
+        assertEquals(256L << 20, Sizes.parse("256", Sizes.MIB), "memory: a bare number is MiB");
         assertEquals("1536M", Sizes.format(1536L << 20));
         assertEquals("\"12Q\" is not a size (use e.g. 512M or 2G)",
-                assertThrows(IllegalArgumentException.class, () -> Sizes.parse("12Q")).getMessage());
+                assertThrows(IllegalArgumentException.class, () -> Sizes.parse("12Q", Sizes.MIB)).getMessage());
     }
 
     @Test

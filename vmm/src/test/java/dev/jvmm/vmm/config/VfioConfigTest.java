@@ -45,7 +45,7 @@ class VfioConfigTest {
 
     @Test
     void cliErrorsNameTheOption() throws Exception {
-        assertEquals("--device: vfio: '0000:01:10' is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:01:10.0)",
+        assertEquals("--device: vfio: '0000:01:10' is not a PCI address (expected DDDD:BB:DD.F, for example 0000:01:00.0)",
                 cliError("vfio=0000:01:10"));
         assertEquals("--device: vfio: 0000:01:10.0 is given twice", cliError("vfio=0000:01:10.0", "01:10.0"));
         assertEquals("--device: vfio=DDDD:BB:DD.F is required (e.g. vfio=0000:01:10.0)", cliError("vfio="));
@@ -87,7 +87,7 @@ class VfioConfigTest {
         Files.writeString(f, "{\"kernel\": \"" + k + "\", \"devices\": [{\"vfio\": \"nope\"}]}");
         ConfigLoader.Raw r3 = new ConfigLoader.Raw();
         ConfigLoader.readFile(f, r3);
-        assertEquals("vm.json: field \"devices\"[0]: vfio: 'nope' is not a PCI address (expected DDDD:BB:DD.F, e.g. 0000:01:10.0)",
+        assertEquals("vm.json: field \"devices\"[0]: vfio: 'nope' is not a PCI address (expected DDDD:BB:DD.F, for example 0000:01:00.0)",
                 assertThrows(VmmException.class, () -> ConfigLoader.validate(r3, 8)).getMessage());
     }
 }
