@@ -9,7 +9,7 @@ import dev.jvmm.sys.pci.IommuGroups;
 import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
-import dev.jvmm.sys.vfio.uapi.VfioInfoCapHeader;
+import dev.jvmm.sys.vfio.InfoCaps;
 import dev.jvmm.sys.vfio.uapi.VfioIommuType1DmaMap;
 import dev.jvmm.sys.vfio.uapi.VfioIommuType1Info;
 import dev.jvmm.sys.vfio.uapi.VfioIovaRangeCap;
@@ -233,28 +233,21 @@ public final class VfioContainer implements AutoCloseable {
     }
 
     /** The IOVA ranges in the capability chain at {@code at} of {@code b} ({@code len} bytes), null when absent. */
-    static List<IovaRange> iovaRanges(NativeBuffer b, int at, int len) {
-        for (int guard = 0; at != 0 && guard < 16; guard++) {
-            if (at < 0 || at + VfioInfoCapHeader.SIZEOF > len) {
-                throw new IommuException(IommuException.Reason.IOCTL, "VFIO_IOMMU_GET_INFO capability at " + at
-                        + " lies outside the " + len + "-byte answer");
-            }
-            if ((b.getShort(at + VfioInfoCapHeader.ID) & 0xffff) == VfioConstants.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-                int n = b.getInt(at + VfioIovaRangeCap.NR_IOVAS);
-                if (n < 0 || at + VfioIovaRangeCap.IOVA_RANGES + (long) n * VfioIovaRangeCap.RANGE_SIZE > len) {
-                    throw new IommuException(IommuException.Reason.IOCTL, "IOVA range capability with " + n
-                            + " ranges does not fit the " + len + "-byte answer");
-                }
-                List<IovaRange> l = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    int e = at + VfioIovaRangeCap.IOVA_RANGES + i * VfioIovaRangeCap.RANGE_SIZE;
-                    l.add(new IovaRange(b.getLong(e), b.getLong(e + 8)));
-                }
-                return List.copyOf(l);
-            }
-            at = b.getInt(at + VfioInfoCapHeader.NEXT);
+    static List<IovaRange> iovaRanges(NativeBuffer b, int first, int len) {
+        java.util.function.Function<String, RuntimeException> err = m -> new IommuException(IommuException.Reason.IOCTL,
+                "VFIO_IOMMU_GET_INFO: " + m);
+        int at = InfoCaps.find(b, first, len, VfioConstants.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, err);
+        if (at < 0) {
+            return null;
         }
-        return null;
+        int n = b.getInt(at + VfioIovaRangeCap.NR_IOVAS);
+        InfoCaps.checkEntries(at + VfioIovaRangeCap.IOVA_RANGES, n, VfioIovaRangeCap.RANGE_SIZE, len, "IOVA range capability", err);
+        List<IovaRange> l = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int e = at + VfioIovaRangeCap.IOVA_RANGES + i * VfioIovaRangeCap.RANGE_SIZE;
+            l.add(new IovaRange(b.getLong(e), b.getLong(e + 8)));
+        }
+        return List.copyOf(l);
     }
 
     /** MAP_DMA's arguments: page aligned, size above 0, no wrap-around of the IOVA or the address. */

@@ -46,7 +46,7 @@ class DmaRangeTest {
             assertEquals(false, ranges.get(0).holds(0xfe000000L, 0x1000000));
             b.putInt(32, 4); // more ranges than the answer holds
             IommuException e = assertThrows(IommuException.class, () -> VfioContainer.iovaRanges(b, 24, 72));
-            assertEquals("IOVA range capability with 4 ranges does not fit the 72-byte answer", e.getMessage());
+            assertEquals("VFIO_IOMMU_GET_INFO: IOVA range capability with 4 entries does not fit the 72-byte answer", e.getMessage());
             assertEquals(null, VfioContainer.iovaRanges(b, 0, 72));
         }
     }

@@ -10,7 +10,7 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
 import dev.jvmm.sys.vfio.uapi.VfioIoctls;
-import dev.jvmm.sys.vfio.uapi.VfioInfoCapHeader;
+import dev.jvmm.sys.vfio.InfoCaps;
 import dev.jvmm.sys.vfio.uapi.VfioIrqSet;
 import dev.jvmm.sys.vfio.uapi.VfioSparseMmapCap;
 import java.util.ArrayList;
@@ -128,38 +128,29 @@ public final class VfioDevice implements AutoCloseable {
      * answer is trusted no further than its bounds.
      */
     static List<VfioRegionInfo.Area> sparseAreas(NativeBuffer b, int capOffset, int len, long regionSize) {
-        int at = capOffset;
-        for (int guard = 0; at != 0 && guard < 16; guard++) {
-            if (at < 0 || at + VfioInfoCapHeader.SIZEOF > len) {
-                throw new VfioException(VfioException.Reason.IOCTL, "region info capability at " + at
-                        + " lies outside the " + len + "-byte answer");
-            }
-            int id = b.getShort(at + VfioInfoCapHeader.ID) & 0xffff;
-            if (id == VfioConstants.VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
-                int n = b.getInt(at + VfioSparseMmapCap.NR_AREAS);
-                if (n < 0 || at + VfioSparseMmapCap.AREAS + (long) n * VfioSparseMmapCap.AREA_SIZE > len) {
-                    throw new VfioException(VfioException.Reason.IOCTL, "sparse mmap capability with " + n
-                            + " areas does not fit the " + len + "-byte answer");
-                }
-                List<VfioRegionInfo.Area> l = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    int e = at + VfioSparseMmapCap.AREAS + i * VfioSparseMmapCap.AREA_SIZE;
-                    long off = b.getLong(e);
-                    long size = b.getLong(e + 8);
-                    if (off < 0 || size < 0 || off + size > regionSize) {
-                        throw new VfioException(VfioException.Reason.IOCTL, String.format(
-                                "sparse mmap area 0x%x+0x%x lies outside the region (0x%x bytes)", off, size, regionSize));
-                    }
-                    if (size > 0) {
-                        l.add(new VfioRegionInfo.Area(off, size));
-                    }
-                }
-                l.sort((x, y) -> Long.compare(x.offset(), y.offset()));
-                return l;
-            }
-            at = b.getInt(at + VfioInfoCapHeader.NEXT);
+        java.util.function.Function<String, RuntimeException> err = m -> new VfioException(VfioException.Reason.IOCTL,
+                "VFIO_DEVICE_GET_REGION_INFO: " + m);
+        int at = InfoCaps.find(b, capOffset, len, VfioConstants.VFIO_REGION_INFO_CAP_SPARSE_MMAP, err);
+        if (at < 0) {
+            return null;
         }
-        return null;
+        int n = b.getInt(at + VfioSparseMmapCap.NR_AREAS);
+        InfoCaps.checkEntries(at + VfioSparseMmapCap.AREAS, n, VfioSparseMmapCap.AREA_SIZE, len, "sparse mmap capability", err);
+        List<VfioRegionInfo.Area> l = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int e = at + VfioSparseMmapCap.AREAS + i * VfioSparseMmapCap.AREA_SIZE;
+            long off = b.getLong(e);
+            long size = b.getLong(e + 8);
+            if (off < 0 || size < 0 || off + size > regionSize) {
+                throw err.apply(String.format("sparse mmap area 0x%x+0x%x lies outside the region (0x%x bytes)", off,
+                        size, regionSize));
+            }
+            if (size > 0) {
+                l.add(new VfioRegionInfo.Area(off, size));
+            }
+        }
+        l.sort((x, y) -> Long.compare(x.offset(), y.offset()));
+        return l;
     }
 
     /** All regions, by index. */

@@ -62,7 +62,7 @@ class RegionCapsTest {
             b.putShort(32, (short) VfioConstants.VFIO_REGION_INFO_CAP_SPARSE_MMAP);
             b.putInt(40, 3); // three areas need 48 bytes after the 16-byte header: 96 > 64
             e = assertThrows(VfioException.class, () -> VfioDevice.sparseAreas(b, 32, 64, 0x4000));
-            assertTrue(e.getMessage().contains("3 areas does not fit"), e.getMessage());
+            assertTrue(e.getMessage().contains("sparse mmap capability with 3 entries does not fit"), e.getMessage());
             b.putInt(40, 1);
             b.putLong(48, 0x3000);
             b.putLong(56, 0x2000);

@@ -418,10 +418,10 @@ class VfioPassthroughLabTest {
     /**
      * Bad input a user gives {@code --device vfio=}, each refused before the guest starts with an error that names
      * the device and what is in the way, leaving every driver as it was and no /dev/vfio fd open: a device in a
-     * group that is not viable (the ICH9 SMBus function on vfio-pci while its group siblings keep their host
-     * drivers), a group another process holds open, RLIMIT_MEMLOCK too low without CAP_IPC_LOCK, a function with no
-     * usable interrupt (q35's host bridge), and {@code iommu=iommufd} on a kernel without iommufd. (No IOMMU at all
-     * is {@code VfioPreflightTest}'s, on a host without one.)
+     * group that is not viable (the ICH9 SMBus function on vfio-pci while its group sibling, the SATA controller,
+     * keeps its host driver, ahci), a group another process holds open, RLIMIT_MEMLOCK too low without
+     * CAP_IPC_LOCK, a function with no usable interrupt (q35's host bridge), and {@code iommu=iommufd} on a kernel
+     * without iommufd. (No IOMMU at all is {@code VfioPreflightTest}'s, on a host without one.)
      */
     @Test
     void badDevicesAreRefusedBeforeTheGuestStarts(LabSession lab) {
@@ -467,7 +467,7 @@ class VfioPassthroughLabTest {
         assertTrue(line(out, "NONVIABLE-ERROR").startsWith("Error: launch failed: --device vfio=" + smbus + ": IOMMU group "),
                 out);
         assertTrue(line(out, "NONVIABLE-ERROR").contains(" is not viable: every device in it must be bound to vfio-pci (or "
-                + "have no driver); these are not: 0000:00:1f.0 (lpc_ich)"), out);
+                + "have no driver); these are not: 0000:00:1f.2 (ahci)"), out);
         assertEquals(smbusDriver, line(out, "SMBUS-RESTORED"), out);
         assertTrue(line(out, "BUSY-ERROR").contains("is in use by another process: pid " + line(out, "BUSY-HOLDER")
                 + " (sleep)"), out);

@@ -103,10 +103,12 @@ public final class IommuGroups {
     }
 
     /**
-     * Checks that {@code a} is bound to vfio-pci and that its group is viable; returns the group number.
-     * The errors say which driver is in the way and how to rebind.
+     * Checks that {@code a} has an IOMMU group (first: without an IOMMU, binding advice would be no help), is bound
+     * to vfio-pci, and that its group is viable; returns the group number. The errors say what is missing, which
+     * driver is in the way and how to rebind.
      */
     public int requireVfioReady(PciAddress a) {
+        int group = groupOf(a);
         String drv = pci.driver(a);
         if (!VFIO_PCI.equals(drv)) {
             String unbind = drv == null ? "" : "echo " + a + " > /sys/bus/pci/drivers/" + drv + "/unbind; ";
@@ -115,7 +117,6 @@ public final class IommuGroups {
                     + "; bind it with: modprobe vfio-pci; echo vfio-pci > /sys/bus/pci/devices/" + a + "/driver_override; "
                     + unbind + "echo " + a + " > /sys/bus/pci/drivers_probe");
         }
-        int group = groupOf(a);
         Viability v = viability(group);
         if (!v.viable()) {
             throw v.notViable();
