@@ -17,13 +17,19 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
     }
 
     /**
-     * Prints {@code ex} as {@code Error: ...} and one {@code caused by: ...} line per cause (file-system failures
-     * with path and reason), the stack trace when {@code debug}; returns the exit code it maps to.
+     * Prints {@code ex} as {@code Error: ...} and one {@code caused by: ...} line per cause that adds something
+     * (file-system failures with path and reason; a cause whose message the line before already holds is left out), the stack trace when {@code debug}; returns the exit code it maps to.
      */
     static int report(Throwable ex, java.io.PrintWriter err, boolean debug) {
-        err.println("Error: " + message(ex));
+        String said = message(ex);
+        err.println("Error: " + said);
         for (Throwable c = ex.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
-            err.println("  caused by: " + message(c));
+            String m = message(c);
+            if (said.contains(m)) {
+                continue; // a wrapper that added context: its cause says nothing new
+            }
+            err.println("  caused by: " + m);
+            said = m;
         }
         if (debug || "1".equals(System.getenv("JVMM_DEBUG"))) {
             ex.printStackTrace(err);
