@@ -3,6 +3,9 @@ package dev.jvmm.sys.netlink;
 import static dev.jvmm.sys.netlink.uapi.IfLinkConstants.*;
 import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.AF_UNSPEC;
 import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.NLM_F_ACK;
+import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.NLM_F_CREATE;
+import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.NLM_F_EXCL;
+import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.RTM_DELLINK;
 import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.NLM_F_DUMP;
 import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.NLM_F_REQUEST;
 import static dev.jvmm.sys.netlink.uapi.NetlinkConstants.RTM_GETLINK;
@@ -75,6 +78,48 @@ public final class RtLinkCodec {
         }
         b.endNest(info);
         b.endNest(list);
+        return b;
+    }
+
+    /**
+     * {@code RTM_NEWLINK} with {@code NLM_F_CREATE | NLM_F_EXCL}: a macvtap named {@code name} on {@code parent}
+     * in bridge mode ({@code IFLA_LINKINFO { IFLA_INFO_KIND "macvtap", IFLA_INFO_DATA { IFLA_MACVLAN_MODE } }}),
+     * with MAC {@code mac} (null: the kernel picks one).
+     */
+    public static NlMessageBuilder newMacvtap(String name, int parent, byte[] mac) {
+        NlMessageBuilder b = new NlMessageBuilder(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+                .ifinfomsg(AF_UNSPEC, 0, 0, 0, 0)
+                .attrString(IFLA_IFNAME, name)
+                .attrU32(IFLA_LINK, parent);
+        if (mac != null) {
+            b.attr(IFLA_ADDRESS, mac);
+        }
+        int info = b.beginNest(IFLA_LINKINFO);
+        b.attrString(IFLA_INFO_KIND, "macvtap");
+        int data = b.beginNest(IFLA_INFO_DATA);
+        b.attrU32(IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE);
+        b.endNest(data);
+        b.endNest(info);
+        return b;
+    }
+
+    /** {@code RTM_DELLINK} of link {@code ifindex}. */
+    public static NlMessageBuilder delLink(int ifindex) {
+        return new NlMessageBuilder(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK).ifinfomsg(AF_UNSPEC, 0, ifindex, 0, 0);
+    }
+
+    /**
+     * {@code RTM_SETLINK} of link {@code ifindex}: {@code IFLA_MASTER} {@code master} (a bridge's index; 0 takes
+     * the link out of its bridge) when {@code master >= 0}, and the administrative state {@code IFF_UP} when
+     * {@code up} is not null.
+     */
+    public static NlMessageBuilder setLink(int ifindex, int master, Boolean up) {
+        int iffUp = 1;
+        NlMessageBuilder b = new NlMessageBuilder(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK)
+                .ifinfomsg(AF_UNSPEC, 0, ifindex, up != null && up ? iffUp : 0, up == null ? 0 : iffUp);
+        if (master >= 0) {
+            b.attrU32(IFLA_MASTER, master);
+        }
         return b;
     }
 

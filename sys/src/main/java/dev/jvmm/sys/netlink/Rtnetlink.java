@@ -67,6 +67,26 @@ public final class Rtnetlink implements AutoCloseable {
                         + attr.kernelName() + " (" + attr.describe() + ")");
     }
 
+    /**
+     * Creates macvtap {@code name} (bridge mode) on link {@code parent} with MAC {@code mac} (null: a random one)
+     * and returns it; {@code EEXIST} when the name is taken.
+     */
+    public Link newMacvtap(String name, int parent, byte[] mac) {
+        sock.request(RtLinkCodec.newMacvtap(name, parent, mac), "RTM_NEWLINK", "macvtap " + name + " link ifindex " + parent);
+        return link(name);
+    }
+
+    /** Deletes link {@code ifindex} ({@code RTM_DELLINK}). */
+    public void deleteLink(int ifindex, String name) {
+        sock.request(RtLinkCodec.delLink(ifindex), "RTM_DELLINK", "dev " + name);
+    }
+
+    /** Enslaves link {@code ifindex} to bridge {@code master} (0: frees it) and/or sets it up or down. */
+    public void setLink(int ifindex, String name, int master, Boolean up) {
+        sock.request(RtLinkCodec.setLink(ifindex, master, up), "RTM_SETLINK",
+                "dev " + name + (master >= 0 ? " master ifindex " + master : "") + (up == null ? "" : up ? " up" : " down"));
+    }
+
     @Override
     public void close() {
         sock.close();

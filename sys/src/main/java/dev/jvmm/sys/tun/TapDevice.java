@@ -78,6 +78,35 @@ public final class TapDevice implements AutoCloseable {
     }
 
     /**
+     * Opens the character device of macvtap {@code ifname} ({@code /dev/tapN}, N its ifindex) {@code queues}
+     * times, one fd per queue, with the same flags as a TAP ({@code TUNSETIFF}: IFF_TAP | IFF_NO_PI, IFF_VNET_HDR,
+     * IFF_MULTI_QUEUE for more than one). The macvtap itself belongs to whoever created it; closing this closes
+     * the fds only.
+     */
+    public static TapDevice openMacvtap(Path node, String ifname, int queues, boolean vnetHdr) {
+        if (queues < 1 || queues > 256) {
+            throw new IllegalArgumentException("macvtap queues " + queues + " must be 1..256");
+        }
+        int flags = TunConstants.IFF_TAP | TunConstants.IFF_NO_PI | (vnetHdr ? TunConstants.IFF_VNET_HDR : 0)
+                | (queues > 1 ? TunConstants.IFF_MULTI_QUEUE : 0);
+        List<Fd> fds = new ArrayList<>();
+        try (NativeBuffer ifr = new NativeBuffer(Ifreq.SIZEOF)) {
+            for (int q = 0; q < queues; q++) {
+                Fd fd = Fd.open(node.toString(), Native.O_RDWR | Native.O_NONBLOCK);
+                fds.add(fd);
+                ifr.clear();
+                ifr.putShort(Ifreq.IFR_FLAGS, flags);
+                fd.ioctl("TUNSETIFF", TunConstants.TUNSETIFF, ifr.address(), "macvtap " + ifname + " (" + node
+                        + ") queue " + q + " flags=0x" + Integer.toHexString(flags));
+            }
+        } catch (RuntimeException e) {
+            fds.forEach(Fd::close);
+            throw e;
+        }
+        return new TapDevice(ifname, fds, false, flags);
+    }
+
+    /**
      * Adopts already-open TAP queue fds (e.g. passed by a management layer). They are owned from here on and
      * closed by {@link #close()}; the interface itself is not deleted unless no other fd holds it.
      */

@@ -84,4 +84,58 @@ class RtnetlinkLiveTest {
             assertEquals(v0, rt.link(v0.index()));
         }
     }
+
+    /**
+     * A macvtap made over rtnetlink on v0 (bridge mode), its /dev/tapN opened like a TAP with a virtio-net header:
+     * a frame written there leaves through v0 and arrives on v1 (counted in v1's statistics); v1 enslaved to a
+     * bridge and freed again; the macvtap deleted, and its device node gone with it.
+     */
+    @Test
+    void macvtapCarriesAFrameAndLinksJoinAndLeaveABridge() throws Exception {
+        sh("ip", "-n", NS, "link", "add", "jbr0", "type", "bridge");
+        try (Rtnetlink rt = new Rtnetlink(NetlinkSocket.openInNetns("/run/netns/" + NS, NetlinkConstants.NETLINK_ROUTE))) {
+            Link v0 = rt.link("v0");
+            Link v1 = rt.link("v1");
+            Link mvt = rt.newMacvtap("jmvt0", v0.index(), new byte[] {0x02, 0, 0, 0, (byte) 0xbb, 1});
+            assertEquals("02:00:00:00:bb:01", mvt.address());
+            String d = sh("ip", "-n", NS, "-d", "-o", "link", "show", "jmvt0");
+            assertTrue(d.contains("jmvt0@v0") && d.contains("macvtap mode bridge"), d);
+            var e = assertThrows(NetlinkErrorException.class, () -> rt.newMacvtap("jmvt0", v0.index(), null));
+            assertEquals("EEXIST", e.errnoName());
+            for (Link l : List.of(v0, v1, mvt)) {
+                rt.setLink(l.index(), l.name(), -1, true);
+            }
+            Path node = Path.of("/dev/tap" + mvt.index());
+            for (int i = 0; i < 50 && !Files.exists(node); i++) {
+                Thread.sleep(20); // devtmpfs makes the node asynchronously
+            }
+            long before = Long.parseLong(sh("ip", "netns", "exec", NS, "cat", "/sys/class/net/v1/statistics/rx_packets").trim());
+            try (dev.jvmm.sys.tun.TapDevice tap = dev.jvmm.sys.tun.TapDevice.openMacvtap(node, "jmvt0", 1, true);
+                 dev.jvmm.sys.NativeBuffer frame = new dev.jvmm.sys.NativeBuffer(10 + 60)) {
+                assertTrue(tap.vnetHdr());
+                frame.put(0, new byte[70], 0, 70); // a zero virtio-net header: no offload
+                byte[] eth = {-1, -1, -1, -1, -1, -1, 0x02, 0, 0, 0, (byte) 0xbb, 1, (byte) 0x88, (byte) 0xb5};
+                frame.put(10, eth, 0, eth.length);
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(70, tap.queue(0).write(frame.address(), 70));
+                }
+            }
+            long after = Long.parseLong(sh("ip", "netns", "exec", NS, "cat", "/sys/class/net/v1/statistics/rx_packets").trim());
+            assertTrue(after - before >= 3, "frames through the macvtap reached v1: rx_packets " + before + " -> " + after);
+
+            Link br = rt.link("jbr0");
+            rt.setLink(v1.index(), "v1", br.index(), null);
+            assertTrue(sh("ip", "-n", NS, "-o", "link", "show", "v1").contains(" master jbr0 "));
+            rt.setLink(v1.index(), "v1", 0, null);
+            assertTrue(!sh("ip", "-n", NS, "-o", "link", "show", "v1").contains(" master "));
+
+            rt.deleteLink(mvt.index(), "jmvt0");
+            var gone = assertThrows(NetlinkErrorException.class, () -> rt.link("jmvt0"));
+            assertEquals("ENODEV", gone.errnoName());
+            for (int i = 0; i < 50 && Files.exists(node); i++) {
+                Thread.sleep(20);
+            }
+            assertTrue(!Files.exists(node), node + " left behind");
+        }
+    }
 }

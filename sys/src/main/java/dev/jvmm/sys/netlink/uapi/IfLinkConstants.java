@@ -13,6 +13,12 @@ public final class IfLinkConstants {
     public static final int IFLA_IFNAME = 3;
     public static final int IFLA_MTU = 4;
     public static final int IFLA_LINK = 5;
+    public static final int IFLA_MASTER = 10;
+    public static final int IFLA_LINKINFO = 18;
+    public static final int IFLA_INFO_KIND = 1;
+    public static final int IFLA_INFO_DATA = 2;
+    public static final int IFLA_MACVLAN_MODE = 1;
+    public static final int MACVLAN_MODE_BRIDGE = 4;
     public static final int IFLA_OPERSTATE = 16;
     public static final int IFLA_NUM_VF = 21;
     public static final int IFLA_VFINFO_LIST = 22;

@@ -34,6 +34,8 @@ public final class NetlinkConstants {
     public static final int NLM_F_DUMP = 0x300;
     public static final int NLM_F_CAPPED = 0x100;
     public static final int NLM_F_ACK_TLVS = 0x200;
+    public static final int NLM_F_EXCL = 0x200;
+    public static final int NLM_F_CREATE = 0x400;
 
     public static final int NLMSG_NOOP = 1;
     public static final int NLMSG_ERROR = 2;
