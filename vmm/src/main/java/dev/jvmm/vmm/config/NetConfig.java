@@ -1,14 +1,22 @@
 package dev.jvmm.vmm.config;
 
 /**
- * One {@code --net} (or one entry of the config file's {@code "nets"}): a virtio-net device on a TAP.
+ * One {@code --net} (or one entry of the config file's {@code "nets"}, or a {@code --nic} that became virtio-net):
+ * a virtio-net device on a TAP, a TAP in a bridge, or a macvtap.
  *
- * @param tap    the TAP interface: an existing one is attached, a missing one is created (and deleted when jvmm
- *               exits); null: jvmm creates {@code jvmmtapN}
- * @param mac    the guest's MAC (6 bytes); null: {@code 52:54:00:12:34:56} plus the NIC's index
- * @param queues queue pairs (1..16); more than 1 makes a multiqueue TAP and offers VIRTIO_NET_F_MQ
+ * @param tap         the TAP interface: an existing one is attached, a missing one is created (and deleted when
+ *                    jvmm exits); null: jvmm creates {@code jvmmtapN}
+ * @param mac         the guest's MAC (6 bytes); null: {@code 52:54:00:12:34:56} plus the NIC's index
+ * @param queues      queue pairs (1..16); more than 1 makes a multiqueue TAP and offers VIRTIO_NET_F_MQ
+ * @param bridge      null, or a bridge the TAP is put into (the TAP is taken out, or deleted, when jvmm exits)
+ * @param macvtapOver null, or the link a macvtap is made on (bridge mode, the guest's MAC; deleted when jvmm
+ *                    exits) instead of a TAP: the guest is then on that link's network
  */
-public record NetConfig(String tap, byte[] mac, int queues) {
+public record NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver) {
+    public NetConfig(String tap, byte[] mac, int queues) {
+        this(tap, mac, queues, null, null);
+    }
+
     public static final java.util.List<String> KEYS = java.util.List.of("tap", "mac", "queues");
     public static final int MAX_QUEUES = 16;
 

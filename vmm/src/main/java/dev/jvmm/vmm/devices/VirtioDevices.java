@@ -85,22 +85,8 @@ public final class VirtioDevices {
         }
         for (int i = 0; i < cfg.nets().size(); i++) {
             NetConfig n = cfg.nets().get(i);
-            TapDevice tap;
-            try {
-                tap = res.push(TapDevice.open(n.tap(), n.queues(), true));
-            } catch (RuntimeException e) {
-                throw new VmmException(VmmException.Reason.HOST, "--net " + (n.tap() == null ? "" : "tap=" + n.tap())
-                        + ": cannot open the TAP (needs CAP_NET_ADMIN and /dev/net/tun; an existing TAP must have been "
-                        + "created with the same multi_queue setting and vnet_hdr): " + e.getMessage(), e);
-            }
-            if (tap.created()) {
-                try {
-                    tap.setUp(true);
-                } catch (RuntimeException e) {
-                    log.warn("{}: could not set it up: {}", tap.name(), e.getMessage());
-                }
-            }
             byte[] mac = n.mac() != null ? n.mac() : NetConfig.defaultMac(i);
+            TapDevice tap = NetBackends.open(n, i, mac, res, "--net " + (n.tap() == null ? "" : "tap=" + n.tap()));
             VirtioNet net = new VirtioNet("virtio-net-" + i, tap, mac, n.queues());
             Attached a = plug(net, slot++, bar0(mmio32), router, doorbells, memory, mmio, pci, res);
             out.add(a);
