@@ -39,7 +39,7 @@ cleanup() {
   cd /; rm -rf "$W"
 }
 trap cleanup EXIT
-modprobe vfio-pci
+modprobe vfio-pci 2>/dev/null || true  # loaded by L1's init; the chroot has the host's /lib/modules
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 gcc -O2 -static -o fs/tcpxfer "$ROOT/vmm/src/test/c/tcpxfer.c"
 cp fs/tcpxfer .
@@ -64,9 +64,13 @@ VF=$(basename $(readlink -f $PF/virtfn0))
 ip link set dev $P vf 0 mac $VF_MAC
 rebind $VF vfio-pci; rebind $E1000E vfio-pci
 
-exits() { # PID: "exits io_exits mmio_exits" of that process's VM
-  local d; d=$(ls -d /sys/kernel/debug/kvm/$1-* 2>/dev/null | head -1)
-  [ -n "$d" ] && echo "$(cat $d/exits) $(cat $d/io_exits) $(cat $d/mmio_exits)" || echo "0 0 0"
+exits() { # PID: "exits io_exits mmio_exits" of that process's VM; KVM names the directory after the thread that
+  # created the VM (for jvmm a JVM thread, not the process), so any thread of the process matches
+  local d t
+  for d in /sys/kernel/debug/kvm/*-*; do
+    t=${d##*/}; t=${t%%-*}
+    [ -d /proc/$1/task/$t ] && { echo "$(cat $d/exits) $(cat $d/io_exits) $(cat $d/mmio_exits)"; return; }
+  done
 }
 run() { # name round mac ip peer command...
   local name=$1 round=$2 mac=$3 ip=$4 peer=$5; shift 5
@@ -79,14 +83,14 @@ run() { # name round mac ip peer command...
   ( exec "${args[@]}" > "$W/$name.out" 2>&1 ) &
   local vm=$! e0="" e1=""
   while kill -0 $vm 2>/dev/null; do
-    if [ -z "$e0" ] && grep -q B-XFER-START "$W/$name.out"; then e0=$(exits $vm); fi
-    if [ -z "$e1" ] && grep -q B-XFER-END "$W/$name.out"; then e1=$(exits $vm); fi
+    if [ -z "$e0" ] && grep -q B-XFER-START "$W/$name.out"; then e0=$(exits $vm); e0=${e0:-none}; fi
+    if [ -z "$e1" ] && grep -q B-XFER-END "$W/$name.out"; then e1=$(exits $vm); e1=${e1:-none}; fi
     sleep 0.1
   done
   wait $vm || true
   wait $RECV || true; RECV=
   grep B-RESULT "$W/$name.out" | tr -d '\r' | sed "s/^.*B-RESULT/$name r$round/" | tee -a "$W/results"
-  if [ -n "$e0" ] && [ -n "$e1" ]; then
+  if [ -n "$e0" ] && [ -n "$e1" ] && [ "$e0" != none ] && [ "$e1" != none ]; then
     set -- $e0 $e1
     echo "$name r$round exits $(($4 - $1)) io $(($5 - $2)) mmio $(($6 - $3)) (during the 64 MiB transfer)" | tee -a "$W/results"
   else
