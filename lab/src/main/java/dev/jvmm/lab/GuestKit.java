@@ -49,7 +49,7 @@ public final class GuestKit {
             "ahci");
     /** Modules of the small guest image. */
     public static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
-            "ext4", "nvme", "igbvf", "e1000e", "pvpanic-mmio");
+            "ext4", "nvme", "igb", "igbvf", "e1000e", "pvpanic-mmio");
     /** Static helper programs compiled from this module's resources. */
     public static final List<String> HELPERS = List.of("kvmtest", "vfiotest", "nvme-virtmgmt", "nvme-nsattach");
 

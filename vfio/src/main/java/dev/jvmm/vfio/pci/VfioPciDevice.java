@@ -123,10 +123,19 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
 
     /** @param dev the opened VFIO device (owned from now on: closed with this object, also on failure) */
     public VfioPciDevice(String name, VfioDevice dev, Placement at) {
-        this(name, dev, at, PassedCapabilities.list(dev));
+        this(name, dev, at, true);
     }
 
-    private VfioPciDevice(String name, VfioDevice dev, Placement at, List<PassedCapabilities.Cap> caps) {
+    /**
+     * @param dev  the opened VFIO device (owned from now on: closed with this object, also on failure)
+     * @param msix false hides the device's MSI-X capability: the guest's driver then uses MSI or INTx
+     */
+    public VfioPciDevice(String name, VfioDevice dev, Placement at, boolean msix) {
+        this(name, dev, at, msix ? PassedCapabilities.list(dev) : PassedCapabilities.list(dev).stream()
+                .filter(c -> c.id() != MsixCapability.CAP_ID).toList(), msix);
+    }
+
+    private VfioPciDevice(String name, VfioDevice dev, Placement at, List<PassedCapabilities.Cap> caps, boolean msixOn) {
         super(name, dev.readConfig(PciConfigSpace.VENDOR_ID, 2), dev.readConfig(PciConfigSpace.DEVICE_ID, 2),
                 dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1),
                 PassedCapabilities.find(caps, PassedCapabilities.CAP_EXP) >= 0);
@@ -186,6 +195,9 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
                 }
             } else {
                 msiCap = null;
+            }
+            if (!msixOn) {
+                hiddenCaps.add("MSI-X (msix=off)");
             }
             for (PassedCapabilities.Cap c : caps) {
                 String shown = switch (c.id()) {

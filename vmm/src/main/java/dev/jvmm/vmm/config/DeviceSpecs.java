@@ -247,7 +247,8 @@ public final class DeviceSpecs {
                             + c.iommu().name().toLowerCase(Locale.ROOT) + "; one VM has one IOMMU address space");
                 }
             }
-            out.add(new VfioConfig(bdf, iommu));
+            boolean msix = !s.values().containsKey("msix") || bool(s.origin(), "msix", s.values().get("msix"));
+            out.add(new VfioConfig(bdf, iommu, msix));
         }
         return out;
     }

@@ -101,7 +101,7 @@ public final class VfioDevices {
                 int pciSlot = slot;
                 d = res.push(new VfioPciDevice(name, dev, new VfioPciDevice.Placement(router, mmio, pio,
                         vm::setUserMemoryRegion, FIRST_BAR_SLOT + VfioPciDevice.SLOTS * i,
-                        pin -> AcpiTables.intxGsi(pciSlot, pin))));
+                        pin -> AcpiTables.intxGsi(pciSlot, pin)), devices.get(i).msix()));
             } catch (IommuException | VfioException e) {
                 throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + bdf + ": " + e.getMessage(), e);
             }

@@ -49,7 +49,7 @@ class VfioConfigTest {
                 cliError("vfio=0000:01:10"));
         assertEquals("--device: vfio: 0000:01:10.0 is given twice", cliError("vfio=0000:01:10.0", "01:10.0"));
         assertEquals("--device: vfio=DDDD:BB:DD.F is required (e.g. vfio=0000:01:10.0)", cliError("vfio="));
-        assertEquals("--device: unknown key \"host\" (expected vfio, iommu)", cliError("host=0000:01:10.0"));
+        assertEquals("--device: unknown key \"host\" (expected vfio, iommu, msix)", cliError("host=0000:01:10.0"));
         assertEquals("--device: iommu: \"vfio\" is not auto, type1 or iommufd", cliError("vfio=01:10.0,iommu=vfio"));
         assertEquals("--device: iommu: 0000:01:10.2 asks for type1 but 0000:01:10.0 for iommufd; one VM has one IOMMU "
                 + "address space", cliError("vfio=01:10.0,iommu=iommufd", "vfio=01:10.2,iommu=type1"));
@@ -59,6 +59,8 @@ class VfioConfigTest {
     void iommuInterfaceChoice() throws Exception {
         assertEquals(List.of(new VfioConfig("0000:01:10.0", VfioConfig.Iommu.TYPE1), new VfioConfig("0000:01:10.2")),
                 cli("vfio=01:10.0,iommu=type1", "vfio=01:10.2,iommu=auto").vfio());
+        assertEquals(List.of(new VfioConfig("0000:01:00.0", VfioConfig.Iommu.AUTO, false)), cli("vfio=01:00.0,msix=off").vfio());
+        assertEquals("--device: msix: \"maybe\" is not on/off", cliError("vfio=01:00.0,msix=maybe"));
         Path none = dir.resolve("iommu");
         assertEquals("type1 (auto: " + none + " is missing: the kernel has no iommufd)",
                 dev.jvmm.vmm.devices.VfioDevices.iommuInterface(cli("vfio=01:10.0").vfio(), none));
