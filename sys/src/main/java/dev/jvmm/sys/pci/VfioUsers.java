@@ -37,6 +37,26 @@ public record VfioUsers(Map<String, List<User>> byNode, int unreadable) {
         return byNode.getOrDefault(node, List.of());
     }
 
+    /**
+     * The processes holding PCI function {@code a} through VFIO: its IOMMU group's node ({@code /dev/vfio/N}) or
+     * one of its VFIO cdevs ({@code /dev/vfio/devices/vfioX}), each process once.
+     */
+    public List<User> of(PciDevices pci, PciAddress a) {
+        List<User> out = new ArrayList<>();
+        Integer group = pci.iommuGroup(a);
+        if (group != null) {
+            out.addAll(of(groupNode(group)));
+        }
+        for (String cdev : pci.vfioCdevs(a)) {
+            for (User u : of("/dev/vfio/devices/" + cdev)) {
+                if (!out.contains(u)) {
+                    out.add(u);
+                }
+            }
+        }
+        return out;
+    }
+
     /** The group node of IOMMU group {@code group}. */
     public static String groupNode(int group) {
         return "/dev/vfio/" + group;
