@@ -34,27 +34,31 @@ public final class PoolReport {
                     .append(" (").append(p.driver() == null ? "no driver" : p.driver()).append("): ").append(p.numVfs())
                     .append(" VFs, ").append(String.join(", ", counts)).append('\n');
             for (PoolState.Slot s : p.vfs()) {
-                b.append(String.format("  VF %-2d %s  %-9s %-7s", s.index(), s.bdf(),
-                        !s.exists() ? "gone" : s.driver() == null ? "none" : s.driver(), name(s.status())));
-                LeaseRecord l = s.lease();
-                if (l != null) {
-                    b.append(" '").append(l.holder()).append("' pid ").append(l.pid()).append(" since ").append(l.acquiredAt());
-                    String cfg = settings(l.config());
-                    if (!cfg.isEmpty()) {
-                        b.append(' ').append(cfg);
-                    }
-                }
-                if (s.stale() != null) {
-                    b.append(": ").append(s.stale()).append(" ('jvmm sriov reconcile' releases it)");
-                }
-                if (!s.users().isEmpty()) {
-                    b.append(l == null ? " " : ", ").append("held through VFIO by ").append(String.join(", ",
-                            s.users().stream().map(VfioUsers.User::toString).toList())).append(l == null ? ", no lease" : "");
-                }
-                b.append('\n');
+                b.append(line(s)).append('\n');
             }
         }
         return b.toString();
+    }
+
+    private static String line(PoolState.Slot s) {
+        StringBuilder b = new StringBuilder(String.format("  VF %-2d %s  %-9s %-7s", s.index(), s.bdf(),
+                !s.exists() ? "gone" : s.driver() == null ? "none" : s.driver(), name(s.status())));
+        LeaseRecord l = s.lease();
+        if (l != null) {
+            b.append(" '").append(l.holder()).append("' pid ").append(l.pid()).append(" since ").append(l.acquiredAt());
+            String cfg = settings(l.config());
+            if (!cfg.isEmpty()) {
+                b.append(' ').append(cfg);
+            }
+        }
+        if (s.stale() != null) {
+            b.append(": ").append(s.stale()).append(" ('jvmm sriov reconcile' releases it)");
+        }
+        if (!s.users().isEmpty()) {
+            b.append(l == null ? " " : ", ").append("held through VFIO by ").append(String.join(", ",
+                    s.users().stream().map(VfioUsers.User::toString).toList())).append(l == null ? ", no lease" : "");
+        }
+        return b.toString().stripTrailing();
     }
 
     /** {@code mac=52:54:00:00:aa:01 vlan=100}: the settings a lease asked for. */
