@@ -89,14 +89,7 @@ public final class PoolReport {
                 v.put("driver", s.driver());
                 v.put("status", name(s.status()));
                 v.put("stale", s.stale());
-                List<Object> us = new ArrayList<>();
-                for (VfioUsers.User u : s.users()) {
-                    Map<String, Object> um = new LinkedHashMap<>();
-                    um.put("pid", u.pid());
-                    um.put("comm", u.comm());
-                    us.add(um);
-                }
-                v.put("vfioUsers", us);
+                v.put("vfioUsers", VfioUsers.User.toJson(s.users()));
                 v.put("lease", s.lease() == null ? null : s.lease().toJson());
                 vfs.add(v);
             }

@@ -225,7 +225,7 @@ public class SriovManager implements AutoCloseable {
      * Puts a VF back to the settings of an unassigned VF ({@link VfNetConfig#cleared}): MAC 00:00:00:00:00:00, no
      * VLAN tag, no rate limit, spoof checking on, trust off. Only what differs is sent. A setting the driver does not
      * report is left alone, and one it refuses as unsupported (EOPNOTSUPP; EINVAL for the all-zero MAC, which
-     * drivers before Linux 5.x refuse) is skipped and named in the result; any other refusal throws.
+     * the igb driver of older kernels refuses) is skipped and named in the result; any other refusal throws.
      */
     public VfReset resetVf(PciAddress pf, int vf) {
         PfInfo p = nicPf(pf, vf);

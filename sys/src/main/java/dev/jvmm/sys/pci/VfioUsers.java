@@ -6,6 +6,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -25,6 +26,18 @@ public record VfioUsers(Map<String, List<User>> byNode, int unreadable) {
         @Override
         public String toString() {
             return "pid " + pid + " (" + comm + ")";
+        }
+
+        /** {@code [{"pid": 5120, "comm": "qemu-system-x86"}, ...]}, as the JSON reports show holders. */
+        public static List<Object> toJson(List<User> users) {
+            List<Object> out = new ArrayList<>();
+            for (User u : users) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("pid", u.pid());
+                m.put("comm", u.comm());
+                out.add(m);
+            }
+            return out;
         }
     }
 

@@ -289,10 +289,8 @@ public final class SriovCommand implements Callable<Integer> {
         spec.commandLine().getOut().flush();
     }
 
-    @Command(name = "leases", mixinStandardHelpOptions = true,
-            description = "VF pools (docs/sriov.md): per PF its VFs, each free, leased (holder, pid, settings), stale"
-                    + " (the holder is gone) or in use through VFIO without a lease.")
-    static final class Leases implements Callable<Integer> {
+    /** A command on VF pools: one PF's, or every pool's, with {@code --json}. */
+    abstract static class OnPools implements Callable<Integer> {
         @Parameters(index = "0", arity = "0..1", paramLabel = "PF",
                 description = "PCI address or interface name; default: every PF with VFs or leases")
         String pf;
@@ -300,7 +298,12 @@ public final class SriovCommand implements Callable<Integer> {
         boolean json;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
+    }
 
+    @Command(name = "leases", mixinStandardHelpOptions = true,
+            description = "VF pools (docs/sriov.md): per PF its VFs, each free, leased (holder, pid, settings), stale"
+                    + " (the holder is gone) or in use through VFIO without a lease.")
+    static final class Leases extends OnPools {
         @Override
         public Integer call() {
             print(spec, run(m -> {
@@ -316,14 +319,7 @@ public final class SriovCommand implements Callable<Integer> {
             description = "Release stale VF leases (their process is gone, e.g. a VMM killed with SIGKILL): each VF"
                     + " gets the settings of a free VF (MAC 00:00:00:00:00:00, no VLAN, no rate limit, spoof checking"
                     + " on, trust off) and its driver from before the lease back. Live leases are not touched.")
-    static final class Reconcile implements Callable<Integer> {
-        @Parameters(index = "0", arity = "0..1", paramLabel = "PF", description = "PCI address or interface name; default: every PF with leases")
-        String pf;
-        @Option(names = "--json", description = "machine-readable output (schema in docs/sriov.md)")
-        boolean json;
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class Reconcile extends OnPools {
         @Override
         public Integer call() {
             List<VfPool.Released> rs = with(m -> pf == null ? pools.apply(m).reclaimStale() : pools.apply(m).reclaimStale(pf));
