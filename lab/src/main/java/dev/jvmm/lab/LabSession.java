@@ -290,10 +290,19 @@ public final class LabSession implements AutoCloseable {
      * helper main in a module's test classes.
      */
     public CommandResult runJava(String mainClass, List<String> args, Duration timeout) {
+        return run(LabCommand.of("exec " + javaCommand(mainClass, args)).timeout(timeout));
+    }
+
+    /**
+     * The shell command (quoted words) that runs a Java main class in L1 with this JVM's {@code java} and class path,
+     * for a command line of one's own: a JVM started in the background ({@code ... > log 2>&1 &}) keeps running after
+     * its {@link #run} returned.
+     */
+    public static String javaCommand(String mainClass, List<String> args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> words = new ArrayList<>(List.of(java, "-cp", Classpath.current(), mainClass));
         words.addAll(args);
-        return run(LabCommand.of("exec " + ShellQuote.join(words)).timeout(timeout));
+        return ShellQuote.join(words);
     }
 
     /** Runs a command described by {@code c}. Commands are run one at a time, in call order. */

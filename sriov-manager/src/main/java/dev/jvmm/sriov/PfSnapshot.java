@@ -49,11 +49,8 @@ public record PfSnapshot(PciAddress pf, int numVfs, boolean autoprobe, List<VfSt
             for (Object x : (List<Object>) m.get("vfs")) {
                 Map<String, Object> vm = (Map<String, Object>) x;
                 VfNetConfig net = null;
-                if (vm.get("net") instanceof Map<?, ?> n) {
-                    Map<String, Object> nm = (Map<String, Object>) n;
-                    net = new VfNetConfig((String) nm.get("mac"), i(nm.get("vlan")), i(nm.get("qos")), (String) nm.get("proto"),
-                            (Boolean) nm.get("spoofchk"), (Boolean) nm.get("trust"), (String) nm.get("linkState"),
-                            i(nm.get("minTxRate")), i(nm.get("maxTxRate")));
+                if (vm.get("net") != null) {
+                    net = SriovSpec.netFromJson(vm.get("net"));
                 }
                 vfs.add(new VfState(i(vm.get("index")), PciAddress.parse((String) vm.get("bdf")), (String) vm.get("driver"),
                         (String) vm.get("driverOverride"), net));
@@ -65,7 +62,7 @@ public record PfSnapshot(PciAddress pf, int numVfs, boolean autoprobe, List<VfSt
         }
     }
 
-    private static Integer i(Object o) {
+    static Integer i(Object o) {
         return o == null ? null : ((Number) o).intValue();
     }
 }

@@ -7,12 +7,9 @@ import static dev.jvmm.sriov.SriovException.Reason.STATE;
 import dev.jvmm.sys.netlink.VfAttribute;
 import dev.jvmm.sys.pci.DriverBinder;
 import dev.jvmm.sys.pci.PciAddress;
-import dev.jvmm.sys.netlink.VfInfo;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -185,23 +182,10 @@ public final class SriovApply {
     /** Reads the VF table back and fails when the driver reports something else than was asked. */
     private void verifyNet(PciAddress pf, SriovSpec.PfSpec ps) {
         for (SriovSpec.VfSpec vs : ps.vfs()) {
-            if (vs.net().isEmpty()) {
-                continue;
-            }
-            VfInfo back = m.readVf(pf, vs.index());
-            List<VfAttribute> left = vs.net().changes(vs.index(), back).stream()
-                    .filter(a -> !unreported(a, back)).toList();
-            if (!left.isEmpty()) {
-                throw new SriovException(SriovException.Reason.NETLINK, pf + " VF " + vs.index() + ": the driver accepted "
-                        + left.get(0).describe() + " but reads back " + back);
+            if (!vs.net().isEmpty()) {
+                m.verifyVf(pf, vs.index(), vs.net());
             }
         }
-    }
-
-    /** spoofchk/trust that the driver does not report (0xffffffff) cannot be verified; not an error. */
-    private static boolean unreported(VfAttribute a, VfInfo back) {
-        return back != null && (a instanceof VfAttribute.Spoofchk && back.spoofchk() == null
-                || a instanceof VfAttribute.Trust && back.trust() == null);
     }
 
     /**
@@ -267,10 +251,7 @@ public final class SriovApply {
         st.put("spec", SriovSpec.toJson(ps));
         st.put("before", original.toJson());
         try {
-            Files.createDirectories(stateDir);
-            Path tmp = Files.createTempFile(stateDir, pf + ".", ".tmp");
-            Files.writeString(tmp, Json.write(st), StandardCharsets.UTF_8);
-            Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            JsonFiles.write(f, st);
         } catch (IOException e) {
             throw new SriovException(STATE, "applied, but could not write the state file " + f + ": " + e.getMessage()
                     + " (use --state-dir or JVMM_STATE_DIR for a writable directory)", e);
@@ -288,11 +269,11 @@ public final class SriovApply {
     @SuppressWarnings("unchecked")
     private Map<String, Object> readStateMap(PciAddress pf) {
         Path f = stateFile(pf);
-        if (!Files.exists(f)) {
-            return null;
-        }
         try {
-            Object o = Json.parse(Files.readString(f, StandardCharsets.UTF_8));
+            Object o = JsonFiles.read(f);
+            if (o == null) {
+                return null;
+            }
             if (!(o instanceof Map) || !pf.toString().equals(((Map<String, Object>) o).get("pf"))) {
                 throw new SriovException(STATE, "state file " + f + " does not describe PF " + pf);
             }

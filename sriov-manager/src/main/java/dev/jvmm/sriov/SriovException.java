@@ -30,7 +30,15 @@ public class SriovException extends RuntimeException {
         /** The apply record (state file) is missing, unreadable or does not match the PF. */
         STATE,
         /** Apply failed and restoring the previous state failed too: the host needs attention. */
-        ROLLBACK_FAILED
+        ROLLBACK_FAILED,
+        /** A VF pool's PF has no VFs yet ({@code sriov_numvfs} is 0): create them first. */
+        NO_VFS,
+        /** Every VF of a pool is leased or held through VFIO: nothing to take (a launch in auto mode falls back). */
+        NO_FREE_VF,
+        /** The VF asked for is leased by a live process, or held open through VFIO by a process without a lease. */
+        IN_USE,
+        /** A lease file or the pool's lock cannot be read, written or taken. */
+        LEASE
     }
 
     private final Reason reason;

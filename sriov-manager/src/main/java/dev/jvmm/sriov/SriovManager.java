@@ -5,6 +5,7 @@ import static dev.jvmm.sriov.SriovException.Reason.NOT_A_NIC;
 import static dev.jvmm.sriov.SriovException.Reason.NOT_SRIOV;
 import static dev.jvmm.sriov.SriovException.Reason.TIMEOUT;
 
+import dev.jvmm.sys.Errno;
 import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.netlink.Link;
 import dev.jvmm.sys.netlink.VfAttribute;
@@ -211,6 +212,32 @@ public class SriovManager implements AutoCloseable {
      * Returns the attributes sent (empty when the VF already had these settings).
      */
     public List<VfAttribute> configureVf(PciAddress pf, int vf, VfNetConfig cfg) {
+        PfInfo p = nicPf(pf, vf);
+        Link link = netlink.pf(p.netdev());
+        return send(p, link, vf, cfg.changes(vf, link.vf(vf)), null);
+    }
+
+    /** What {@link #resetVf} did: the attributes sent, and those the driver does not support (with its errno). */
+    public record VfReset(List<VfAttribute> sent, List<String> skipped) {
+    }
+
+    /**
+     * Puts a VF back to the settings of an unassigned VF ({@link VfNetConfig#cleared}): MAC 00:00:00:00:00:00, no
+     * VLAN tag, no rate limit, spoof checking on, trust off. Only what differs is sent. A setting the driver does not
+     * report is left alone, and one it refuses as unsupported (EOPNOTSUPP; EINVAL for the all-zero MAC, which
+     * the igb driver of older kernels refuses) is skipped and named in the result; any other refusal throws.
+     */
+    public VfReset resetVf(PciAddress pf, int vf) {
+        PfInfo p = nicPf(pf, vf);
+        Link link = netlink.pf(p.netdev());
+        VfInfo now = link.vf(vf);
+        List<String> skipped = new ArrayList<>();
+        List<VfAttribute> sent = send(p, link, vf, VfNetConfig.cleared(now).changes(vf, now), skipped);
+        return new VfReset(sent, List.copyOf(skipped));
+    }
+
+    /** The NIC PF {@code pf}, checked to have VF {@code vf}. */
+    private PfInfo nicPf(PciAddress pf, int vf) {
         PfInfo p = discovery.pf(pf);
         if (!p.isNic()) {
             throw new SriovException(NOT_A_NIC, pf + " (" + p.vendorDevice() + ", driver " + p.driver()
@@ -219,16 +246,47 @@ public class SriovManager implements AutoCloseable {
         if (vf < 0 || vf >= p.numVfs()) {
             throw new SriovException(INVALID_ARGUMENT, pf + " has " + p.numVfs() + " VFs; there is no VF " + vf);
         }
-        Link link = netlink.pf(p.netdev());
-        List<VfAttribute> changes = cfg.changes(vf, link.vf(vf));
-        for (VfAttribute a : changes) {
+        return p;
+    }
+
+    /**
+     * Sends {@code attrs} one per request. With {@code skipped} non-null, an attribute the driver does not support
+     * is noted there instead of failing.
+     */
+    private List<VfAttribute> send(PfInfo p, Link link, int vf, List<VfAttribute> attrs, List<String> skipped) {
+        List<VfAttribute> sent = new ArrayList<>();
+        for (VfAttribute a : attrs) {
             try {
                 netlink.set(link, a);
+                sent.add(a);
             } catch (ErrnoException e) {
+                if (skipped != null && (e.errno() == Errno.EOPNOTSUPP || e.errno() == Errno.EINVAL && a instanceof VfAttribute.Mac)) {
+                    LOG.info("{} VF {}: {} ({}) not supported by the driver: {}", p.netdev(), vf, a.kernelName(), a.describe(), e.errnoName());
+                    skipped.add(a.kernelName() + " (" + a.describe() + "): " + e.errnoName());
+                    continue;
+                }
                 throw Explain.vfAttribute(p.netdev(), vf, a.kernelName() + " (" + a.describe() + ")", e);
             }
         }
-        return changes;
+        return sent;
+    }
+
+    /**
+     * Reads the VF table back and fails when the driver reports something else than {@code cfg} asked for
+     * (spoofchk/trust that the driver does not report cannot be checked and are not an error).
+     */
+    public void verifyVf(PciAddress pf, int vf, VfNetConfig cfg) {
+        VfInfo back = readVf(pf, vf);
+        List<VfAttribute> left = cfg.changes(vf, back).stream().filter(a -> !unreported(a, back)).toList();
+        if (!left.isEmpty()) {
+            throw new SriovException(SriovException.Reason.NETLINK, pf + " VF " + vf + ": the driver accepted "
+                    + left.get(0).describe() + " but reads back " + back);
+        }
+    }
+
+    private static boolean unreported(VfAttribute a, VfInfo back) {
+        return back != null && (a instanceof VfAttribute.Spoofchk && back.spoofchk() == null
+                || a instanceof VfAttribute.Trust && back.trust() == null);
     }
 
     /** The PF's netdev link with VF table (for read-back). */

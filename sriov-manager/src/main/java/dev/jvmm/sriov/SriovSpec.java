@@ -192,6 +192,18 @@ public record SriovSpec(List<PfSpec> pfs) {
         putIf(vm, "maxTxRate", n.maxTxRate());
     }
 
+    /**
+     * The inverse of {@link #netToJson} for records jvmm wrote itself (state and lease files); a malformed one
+     * throws ClassCastException, which the reader turns into its own error.
+     */
+    @SuppressWarnings("unchecked")
+    static VfNetConfig netFromJson(Object o) {
+        Map<String, Object> nm = (Map<String, Object>) o;
+        return new VfNetConfig((String) nm.get("mac"), PfSnapshot.i(nm.get("vlan")), PfSnapshot.i(nm.get("qos")),
+                (String) nm.get("proto"), (Boolean) nm.get("spoofchk"), (Boolean) nm.get("trust"),
+                (String) nm.get("linkState"), PfSnapshot.i(nm.get("minTxRate")), PfSnapshot.i(nm.get("maxTxRate")));
+    }
+
     private static void putIf(Map<String, Object> m, String k, Object v) {
         if (v != null) {
             m.put(k, v);

@@ -91,6 +91,17 @@ public record VfNetConfig(String mac, Integer vlan, Integer qos, String proto, B
     }
 
     /**
+     * The settings of a VF that nobody uses, as a VF pool gives it back: MAC 00:00:00:00:00:00 (igb and most drivers
+     * then let the VF's own driver pick its MAC again), no VLAN tag, no rate limit, spoof checking on, trust off.
+     * Spoof checking and trust only where {@code reported} (the VF as its PF reports it; null: unknown) shows that
+     * the driver has them; the link state is left alone.
+     */
+    public static VfNetConfig cleared(VfInfo reported) {
+        return new VfNetConfig("00:00:00:00:00:00", 0, 0, null, reported == null || reported.spoofchk() != null ? true : null,
+                reported == null || reported.trust() != null ? false : null, null, 0, 0);
+    }
+
+    /**
      * The attributes that turn {@code actual} into this config, in the kernel's own order (MAC, VLAN, rate,
      * spoofchk, link state, trust); empty when nothing differs. {@code actual} null means unknown: send all.
      */

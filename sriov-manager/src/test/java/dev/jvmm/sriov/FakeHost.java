@@ -23,16 +23,20 @@ import java.util.TreeMap;
  * part of the kernel (numvfs only 0 -> N or N -> 0, autoprobe, VFs with physfn/virtfn links and their own IOMMU
  * groups) and a fake PF driver behind rtnetlink modelled on igb (802.1ad refused with EPROTONOSUPPORT, min TX rate
  * refused with EINVAL, VF table reset when VFs go away). Used IN ADDITION to the lab tests on the real igb and NVMe PFs.
+ * Public (in this module's test jar) for the CLI tests in vmm.
  */
-final class FakeHost extends FakePciHost {
+public final class FakeHost extends FakePciHost {
     static final int EPROTONOSUPPORT = 93;
     static final int ERANGE = 34;
-    final List<String> netlinkSets = new ArrayList<>();
-    final Map<String, TreeMap<Integer, VfInfo>> vfTables = new HashMap<>();
-    final VfNetlink netlink;
+    /** Every RTM_SETLINK, as {@code enp1s0 IFLA_VF_MAC vf 0 mac=52:54:00:00:00:10}. */
+    public final List<String> netlinkSets = new ArrayList<>();
+    /** An RTM_SETLINK whose text (as in {@link #netlinkSets}) contains the key fails with that errno, every time. */
+    public final Map<String, Integer> failNetlink = new HashMap<>();
+    public final Map<String, TreeMap<Integer, VfInfo>> vfTables = new HashMap<>();
+    public final VfNetlink netlink;
     private int nextIf = 10;
 
-    FakeHost(Path root) throws IOException {
+    public FakeHost(Path root) throws IOException {
         super(root);
         for (String d : List.of("igb", "igbvf", "nvme", "vfio-pci")) {
             driver(d);
@@ -52,7 +56,13 @@ final class FakeHost extends FakePciHost {
 
             @Override
             public void set(Link pf, VfAttribute a) {
-                netlinkSets.add(pf.name() + " " + a.kernelName() + " vf " + a.vf() + " " + a.describe());
+                String w = pf.name() + " " + a.kernelName() + " vf " + a.vf() + " " + a.describe();
+                netlinkSets.add(w);
+                for (var f : failNetlink.entrySet()) {
+                    if (w.contains(f.getKey())) {
+                        throw new ErrnoException("RTM_SETLINK", f.getValue(), "dev " + pf.name() + " vf " + a.vf() + " " + a.kernelName());
+                    }
+                }
                 TreeMap<Integer, VfInfo> t = vfTables.get(pf.name());
                 VfInfo v = t.get(a.vf());
                 if (v == null) {
@@ -198,7 +208,7 @@ final class FakeHost extends FakePciHost {
         put(pf.resolve("sriov_numvfs"), Integer.toString(n));
     }
 
-    SriovManager manager() {
+    public SriovManager manager() {
         return new SriovManager(sysfs, netlink, false);
     }
 }

@@ -101,24 +101,9 @@ public final class VfioHost {
             }
             IommuGroups.Viability v = f.iommuGroup() == null ? null
                     : viability.computeIfAbsent(f.iommuGroup(), groups::viability);
-            out.add(new Entry(f, v, users(users, a, f.iommuGroup()), upNetdevs(f), recordedQuietly(a)));
+            out.add(new Entry(f, v, users.of(pci, a), upNetdevs(f), recordedQuietly(a)));
         }
         return new Listing(out, users.unreadable());
-    }
-
-    private List<VfioUsers.User> users(VfioUsers users, PciAddress a, Integer group) {
-        List<VfioUsers.User> out = new ArrayList<>();
-        if (group != null) {
-            out.addAll(users.of(VfioUsers.groupNode(group)));
-        }
-        for (String cdev : pci.vfioCdevs(a)) {
-            for (VfioUsers.User u : users.of("/dev/vfio/devices/" + cdev)) {
-                if (!out.contains(u)) {
-                    out.add(u);
-                }
-            }
-        }
-        return out;
     }
 
     private List<String> upNetdevs(PciFunction f) {
@@ -174,8 +159,7 @@ public final class VfioHost {
     }
 
     private void requireUnused(PciAddress a, Integer group) {
-        VfioUsers users = VfioUsers.scan(proc);
-        List<VfioUsers.User> us = users(users, a, group);
+        List<VfioUsers.User> us = VfioUsers.scan(proc).of(pci, a);
         if (!us.isEmpty()) {
             throw new PciException(PciException.Reason.IN_USE, a + " is in use: " + (group == null ? "its VFIO device"
                     : VfioUsers.groupNode(group)) + " is held open by " + String.join(", ",

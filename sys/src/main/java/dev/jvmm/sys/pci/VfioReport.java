@@ -88,14 +88,7 @@ public final class VfioReport {
             m.put("groupDevices", v == null ? List.of() : v.devices().stream().map(PciAddress::toString).toList());
             m.put("viability", v == null ? "no-iommu" : v.viable() ? "viable" : "not-viable");
             m.put("inTheWay", v == null ? List.of() : v.notBoundToVfio());
-            List<Object> users = new ArrayList<>();
-            for (VfioUsers.User u : e.users()) {
-                Map<String, Object> um = new LinkedHashMap<>();
-                um.put("pid", u.pid());
-                um.put("comm", u.comm());
-                users.add(um);
-            }
-            m.put("users", users);
+            m.put("users", VfioUsers.User.toJson(e.users()));
             m.put("netdevsUp", e.upNetdevs());
             Map<String, Object> rec = null;
             if (e.recorded() != null) {

@@ -6,6 +6,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -26,6 +27,18 @@ public record VfioUsers(Map<String, List<User>> byNode, int unreadable) {
         public String toString() {
             return "pid " + pid + " (" + comm + ")";
         }
+
+        /** {@code [{"pid": 5120, "comm": "qemu-system-x86"}, ...]}, as the JSON reports show holders. */
+        public static List<Object> toJson(List<User> users) {
+            List<Object> out = new ArrayList<>();
+            for (User u : users) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("pid", u.pid());
+                m.put("comm", u.comm());
+                out.add(m);
+            }
+            return out;
+        }
     }
 
     public VfioUsers {
@@ -35,6 +48,26 @@ public record VfioUsers(Map<String, List<User>> byNode, int unreadable) {
     /** The processes holding {@code node} ({@code /dev/vfio/14}), by pid; empty when none is seen. */
     public List<User> of(String node) {
         return byNode.getOrDefault(node, List.of());
+    }
+
+    /**
+     * The processes holding PCI function {@code a} through VFIO: its IOMMU group's node ({@code /dev/vfio/N}) or
+     * one of its VFIO cdevs ({@code /dev/vfio/devices/vfioX}), each process once.
+     */
+    public List<User> of(PciDevices pci, PciAddress a) {
+        List<User> out = new ArrayList<>();
+        Integer group = pci.iommuGroup(a);
+        if (group != null) {
+            out.addAll(of(groupNode(group)));
+        }
+        for (String cdev : pci.vfioCdevs(a)) {
+            for (User u : of("/dev/vfio/devices/" + cdev)) {
+                if (!out.contains(u)) {
+                    out.add(u);
+                }
+            }
+        }
+        return out;
     }
 
     /** The group node of IOMMU group {@code group}. */

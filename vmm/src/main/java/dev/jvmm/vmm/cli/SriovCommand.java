@@ -1,11 +1,14 @@
 package dev.jvmm.vmm.cli;
 
+import dev.jvmm.sriov.PoolReport;
+import dev.jvmm.sriov.PoolState;
 import dev.jvmm.sriov.SriovApply;
 import dev.jvmm.sriov.SriovException;
 import dev.jvmm.sriov.SriovManager;
 import dev.jvmm.sriov.SriovReport;
 import dev.jvmm.sriov.SriovSpec;
 import dev.jvmm.sriov.VfNetConfig;
+import dev.jvmm.sriov.VfPool;
 import dev.jvmm.sys.pci.DriverBinder;
 import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.pci.PciException;
@@ -13,10 +16,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -26,8 +32,13 @@ import picocli.CommandLine.Parameters;
         description = "Create, configure, bind and reconcile SR-IOV VFs (see docs/sriov.md).",
         subcommands = {SriovCommand.ListCmd.class, SriovCommand.Create.class, SriovCommand.Destroy.class,
                 SriovCommand.SetCmd.class, SriovCommand.Bind.class, SriovCommand.Unbind.class, SriovCommand.Apply.class,
-                SriovCommand.Reset.class})
+                SriovCommand.Reset.class, SriovCommand.Leases.class, SriovCommand.Reconcile.class})
 public final class SriovCommand implements Callable<Integer> {
+    /** The host the commands act on; tests put a fake one here. */
+    static Supplier<SriovManager> manager = SriovManager::system;
+    /** The VF pools of that host; tests use a fake /proc and a temporary lease directory. */
+    static Function<SriovManager, VfPool> pools = m -> new VfPool(m, VfPool.DEFAULT_LEASE_DIR);
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -37,9 +48,14 @@ public final class SriovCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Runs {@code f} with a manager for the real host; bad user input becomes exit code 2. */
+    /** Runs {@code f} with a manager for the host; bad user input becomes exit code 2. */
     static String run(Function<SriovManager, String> f) {
-        try (SriovManager m = SriovManager.system()) {
+        return with(f);
+    }
+
+    /** {@link #run} for a result other than the text to print. */
+    static <T> T with(Function<SriovManager, T> f) {
+        try (SriovManager m = manager.get()) {
             return f.apply(m);
         } catch (SriovException e) {
             if (e.reason() == SriovException.Reason.INVALID_ARGUMENT) {
@@ -263,6 +279,56 @@ public final class SriovCommand implements Callable<Integer> {
                 var before = new SriovApply(m, stateDir == null ? SriovApply.defaultStateDir() : stateDir, t).reset(a);
                 return a + ": reset to " + before.numVfs() + " VFs, autoprobe " + (before.autoprobe() ? "on" : "off");
             }));
+            return 0;
+        }
+    }
+
+    /** Prints {@code text} on the command's standard output (where tests can read it). */
+    private static void print(CommandLine.Model.CommandSpec spec, String text) {
+        spec.commandLine().getOut().print(text);
+        spec.commandLine().getOut().flush();
+    }
+
+    /** A command on VF pools: one PF's, or every pool's, with {@code --json}. */
+    abstract static class OnPools implements Callable<Integer> {
+        @Parameters(index = "0", arity = "0..1", paramLabel = "PF",
+                description = "PCI address or interface name; default: every PF with VFs or leases")
+        String pf;
+        @Option(names = "--json", description = "machine-readable output (schema in docs/sriov.md)")
+        boolean json;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+    }
+
+    @Command(name = "leases", mixinStandardHelpOptions = true,
+            description = "VF pools (docs/sriov.md): per PF its VFs, each free, leased (holder, pid, settings), stale"
+                    + " (the holder is gone) or in use through VFIO without a lease.")
+    static final class Leases extends OnPools {
+        @Override
+        public Integer call() {
+            print(spec, run(m -> {
+                VfPool p = pools.apply(m);
+                List<PoolState> s = pf == null ? p.states() : List.of(p.state(pf));
+                return json ? PoolReport.json(s) : PoolReport.text(s);
+            }));
+            return 0;
+        }
+    }
+
+    @Command(name = "reconcile", mixinStandardHelpOptions = true,
+            description = "Release stale VF leases (their process is gone, e.g. a VMM killed with SIGKILL): each VF"
+                    + " gets the settings of a free VF (MAC 00:00:00:00:00:00, no VLAN, no rate limit, spoof checking"
+                    + " on, trust off) and its driver from before the lease back. Live leases are not touched.")
+    static final class Reconcile extends OnPools {
+        @Override
+        public Integer call() {
+            List<VfPool.Released> rs = with(m -> pf == null ? pools.apply(m).reclaimStale() : pools.apply(m).reclaimStale(pf));
+            print(spec, json ? PoolReport.reclaimedJson(rs) : PoolReport.reclaimedText(rs));
+            long failed = rs.stream().filter(r -> !r.ok()).count();
+            if (failed > 0) {
+                throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, failed + " of " + rs.size() + " stale leases could"
+                        + " not be released (see above); their VFs stay out of the pool", null);
+            }
             return 0;
         }
     }
