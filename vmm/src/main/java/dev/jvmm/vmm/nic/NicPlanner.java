@@ -36,6 +36,9 @@ public final class NicPlanner {
     private final Map<String, Integer> free = new HashMap<>();
     /** The ids of this VM's NICs that took a VF of each PF, for "no free VF" reasons. */
     private final Map<String, List<String>> takenBy = new HashMap<>();
+    /** The pool's answers, each asked once (a NIC may need its PF twice; two NICs may share one). */
+    private final Map<String, PoolView.Pf> pfs = new HashMap<>();
+    private final Map<String, PoolView.Vf> vfs = new HashMap<>();
 
     private NicPlanner(boolean migratable, Supplier<PassthroughReadiness> readiness, PoolView pool) {
         this.migratable = migratable;
@@ -86,12 +89,12 @@ public final class NicPlanner {
         } else if (!readiness().ready()) {
             whyNot = "passthrough not ready: " + readiness().reason();
         } else if (n.vf() != null) {
-            PoolView.Vf v = pool.vf(n.vf());
+            PoolView.Vf v = vf(n.vf());
             whyNot = v.status() == PoolView.VfStatus.FREE ? null : v.detail();
             pf = v.pf();
             vf = v.bdf();
         } else {
-            pf = pool.pf(n.pf());
+            pf = pf(n.pf());
             whyNot = pf.status() == PoolView.PfStatus.SRIOV ? noFreeVf(pf) : pf.detail();
             freeBefore = pf.status() == PoolView.PfStatus.SRIOV ? free(pf) : 0;
         }
@@ -118,7 +121,8 @@ public final class NicPlanner {
         }
         List<String> ours = takenBy.getOrDefault(key(pf), List.of());
         if (ours.isEmpty()) {
-            return "no free VF on " + pf.name() + ": all " + pf.vfs() + " are leased";
+            return "no free VF on " + pf.name() + ": " + (pf.vfs() == 1 ? "its one VF is" : "all " + pf.vfs() + " are")
+                    + " leased";
         }
         int leased = pf.vfs() - pf.freeVfs();
         return "no free VF on " + pf.name() + ": of its " + pf.vfs() + ", " + (leased > 0 ? leased + (leased == 1
@@ -134,6 +138,14 @@ public final class NicPlanner {
     private void take(NicConfig n, PoolView.Pf pf) {
         free.put(key(pf), free(pf) - 1);
         takenBy.computeIfAbsent(key(pf), k -> new ArrayList<>()).add(n.id());
+    }
+
+    private PoolView.Pf pf(String name) {
+        return pfs.computeIfAbsent(name, pool::pf);
+    }
+
+    private PoolView.Vf vf(String bdf) {
+        return vfs.computeIfAbsent(bdf, pool::vf);
     }
 
     private static String key(PoolView.Pf pf) {
@@ -160,14 +172,14 @@ public final class NicPlanner {
         }
         PoolView.Pf over;
         if (n.vf() != null) {
-            PoolView.Vf v = pool.vf(n.vf());
+            PoolView.Vf v = vf(n.vf());
             if (v.pf() == null) {
                 throw new VmmException(VmmException.Reason.HOST, "NIC " + n.id() + ": vf: " + v.detail()
                         + ", so there is no PF for the fallback macvtap to sit on (" + reason + ")");
             }
             over = v.pf();
         } else {
-            over = pool.pf(n.pf());
+            over = pf(n.pf());
         }
         if (over.netdev() == null) {
             throw new VmmException(VmmException.Reason.HOST, "NIC " + n.id() + ": " + (over.status()

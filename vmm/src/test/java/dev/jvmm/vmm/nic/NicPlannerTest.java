@@ -97,6 +97,8 @@ class NicPlannerTest {
                 line(PassthroughReadiness.override("passthrough=not-ready:no IOMMU (simulated)"), pool(6), "pf=enp1s0"));
         assertEquals("eth0: virtio-net on macvtap over eth9 (fallback: eth9 has no SR-IOV capability)",
                 line(READY, pool(6), "pf=eth9"));
+        assertEquals("eth0: virtio-net on macvtap over enp1s0 (fallback: no free VF on enp1s0: its one VF is leased)",
+                line(READY, new FakePool().pf(PoolView.Pf.sriov("enp1s0", "0000:01:00.0", 1, 0)), "pf=enp1s0"));
         assertEquals("eth0: virtio-net on macvtap over enp1s0 (fallback: 0000:01:10.2 is leased by pid 4242)",
                 line(READY, pool(6), "vf=0000:01:10.2"));
         assertEquals("eth0: virtio-net on macvtap over enp1s0 (fallback: enp1s0 has no VFs (sriov_numvfs is 0; create "
@@ -184,6 +186,28 @@ class NicPlannerTest {
         assertEquals(0, asked.get(), "virtio NICs, NICs without a PF, a migratable VM: no probe");
         NicPlanner.plan(nics(false, "pf=enp1s0", "pf=enp1s0", "vf=01:10.0"), false, r, pool(6));
         assertEquals(1, asked.get());
+    }
+
+    @Test
+    void thePoolIsAskedOncePerPfAndVf() {
+        FakePool real = pool(1);
+        List<String> asked = new java.util.ArrayList<>();
+        PoolView counting = new PoolView() {
+            @Override
+            public Pf pf(String pf) {
+                asked.add(pf);
+                return real.pf(pf);
+            }
+
+            @Override
+            public Vf vf(String bdf) {
+                asked.add(bdf);
+                return real.vf(bdf);
+            }
+        };
+        NicPlanner.plan(nics(false, "pf=enp1s0", "pf=enp1s0", "vf=01:10.2", "pf=enp9s0,tap=t0"), false, () -> READY,
+                counting);
+        assertEquals(List.of("0000:01:10.2", "enp1s0", "enp9s0"), asked, "the fallbacks ask again for nothing");
     }
 
     @Test
