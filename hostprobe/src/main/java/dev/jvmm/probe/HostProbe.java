@@ -28,6 +28,33 @@ public final class HostProbe {
         return new HostProbe(Roots.host(), new DevKvm()).run(options);
     }
 
+    /**
+     * The verdict for one use case from only the checks it depends on ({@link Verdicts}): no host facts (oshi),
+     * no SR-IOV or secure-guest checks unless {@code u} needs them; with {@code measureKvmSpeed} off no guest loop
+     * either. What {@code jvmm launch} asks before it passes a NIC through, in a few milliseconds.
+     */
+    public Verdict verdict(UseCase u, ProbeOptions options) {
+        HostView h = new HostView(roots);
+        ProbeContext c = new ProbeContext(h, options, kvm);
+        CheckList out = new CheckList();
+        CpuKvmChecks.run(c, out);
+        DeviceChecks.run(c, out);
+        if (u != UseCase.VIRTIO) {
+            IommuChecks.run(c, IommuChecks.groups(h), out);
+            VfioChecks.run(c, out);
+            ResourceChecks.run(c, out);
+        }
+        if (u == UseCase.SRIOV) {
+            SriovChecks.run(c, SriovChecks.devices(h), out);
+        }
+        return Verdicts.of(out.all()).get(u);
+    }
+
+    /** {@link #verdict(UseCase, ProbeOptions)} on the running host with the real /dev/kvm. */
+    public static Verdict verdictOf(UseCase u, ProbeOptions options) {
+        return new HostProbe(Roots.host(), new DevKvm()).verdict(u, options);
+    }
+
     public ProbeReport run(ProbeOptions options) {
         HostView h = new HostView(roots);
         ProbeContext c = new ProbeContext(h, options, kvm);

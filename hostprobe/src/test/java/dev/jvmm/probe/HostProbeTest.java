@@ -456,4 +456,22 @@ class HostProbeTest {
             assertFalse(c.evidence().isEmpty() && c.status() != Status.INFO, "no evidence: " + c);
         }
     }
+
+    /** The one-use-case verdict (what jvmm launch asks) is the full report's verdict, from fewer checks. */
+    @Test
+    void aSingleVerdictMatchesTheFullReport() {
+        ProbeOptions o = new ProbeOptions(ProbeOptions.DEFAULT_MEMORY, false);
+        FakeHost noDmar = FakeHost.labLike(tmp.resolve("a"));
+        noDmar.remove("sys/firmware/acpi/tables/DMAR");
+        FakeHost bare = new FakeHost(tmp.resolve("c"));
+        for (FakeHost f : List.of(FakeHost.labLike(tmp.resolve("b")), noDmar, bare)) {
+            KvmAccess kvm = FakeHost.kvm(3e9);
+            ProbeReport full = f.probe(kvm, o);
+            for (UseCase u : UseCase.values()) {
+                assertEquals(full.verdict(u), new HostProbe(f.roots, kvm).verdict(u, o), u + " on " + f.base);
+            }
+        }
+        assertTrue(new HostProbe(bare.roots, FakeHost.kvm(3e9)).verdict(UseCase.PASSTHROUGH, o).blocking().stream()
+                .anyMatch(b -> b.check().equals("iommu.enabled")));
+    }
 }

@@ -6,7 +6,14 @@ import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.VmBuilder;
 import dev.jvmm.vmm.config.ConfigLoader;
 import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.nic.NicPlan;
+import dev.jvmm.vmm.nic.NicPlanner;
+import dev.jvmm.vmm.nic.NicWiring;
+import dev.jvmm.vmm.nic.PassthroughReadiness;
+import dev.jvmm.vmm.nic.PoolView;
+import dev.jvmm.vmm.nic.SysfsPool;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -46,6 +53,17 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "SPEC", description = "host PCI function passed through with VFIO "
             + "(repeatable): vfio=0000:01:10.0 (bound to vfio-pci; see docs/vfio.md)")
     java.util.List<String> devices;
+    @Option(names = "--nic", paramLabel = "SPEC", description = "a NIC that is an SR-IOV VF, virtio-net, or whichever "
+            + "the host allows (repeatable; docs/launch.md): [id=eth0][,mode=auto|passthrough|virtio]"
+            + "[,pf=NAME|vf=BDF][,mac=MAC][,vlan=N[,qos=N]][,spoofchk=on|off][,trust=on|off][,rate=MBPS]"
+            + "[,tap=NAME|macvtap=on|bridge=NAME][,queues=N]")
+    java.util.List<String> nics;
+    @Option(names = "--migratable", description = "the VM must stay migratable: no NIC becomes a passed-through VF")
+    boolean migratable;
+    @Option(names = "--dry-run", description = "validate, print what each --nic becomes and why, start nothing")
+    boolean dryRun;
+    @Option(names = "--json", description = "with --dry-run: print the NIC plan as JSON (schema in docs/launch.md)")
+    boolean json;
     @Option(names = "--config", paramLabel = "FILE", description = "a JSON config file (CLI options override it)")
     Path config;
     @Option(names = "--stats", paramLabel = "FILE", description = "at exit, write the VM's exits to userspace as JSON "
@@ -53,6 +71,14 @@ public final class LaunchCommand implements Callable<Integer> {
     Path stats;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Tests' seam: whether passthrough is ready for a VM of this much RAM; null: the probe ({@link PassthroughReadiness#host}). */
+    java.util.function.LongFunction<PassthroughReadiness> readiness;
+    /** Tests' seam: the VF pool as the NIC planner sees it; null: sysfs ({@link SysfsPool#host}). */
+    PoolView pool;
 
     /**
      * {@code jvmm launch} without building the whole {@code jvmm} command tree: the launcher script execs this for
@@ -91,11 +117,16 @@ public final class LaunchCommand implements Callable<Integer> {
                 return null;
             }
             seen |= 1 << opt;
-            if (opt == QUICK_DEBUG) {
+            if (opt >= QUICK_DEBUG) { // a flag
                 if (eq > 0) {
                     return null;
                 }
-                c.debug = true;
+                switch (opt) {
+                    case QUICK_DEBUG -> c.debug = true;
+                    case QUICK_DEBUG + 1 -> c.migratable = true;
+                    case QUICK_DEBUG + 2 -> c.dryRun = true;
+                    default -> c.json = true;
+                }
                 continue;
             }
             String v;
@@ -136,14 +167,29 @@ public final class LaunchCommand implements Callable<Integer> {
     }
 
     /**
-     * The single-valued options (and {@code --debug}) of the fast path, by the index {@link #quickParse} switches on.
+     * The single-valued options and then the flags ({@code --debug} first) of the fast path, by the index
+     * {@link #quickParse} switches on.
      * A plain table, not the {@link Option} annotations read by reflection: that costs annotation parsing, dynamic
      * proxies and picocli classes that the AppCDS archive cannot hold (class file version 49). LaunchCommandTest
      * checks that it matches the annotations.
      */
     static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
-        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--debug"}};
+        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--debug"}, {"--migratable"},
+        {"--dry-run"}, {"--json"}};
+    /** The first flag. */
     static final int QUICK_DEBUG = 9;
+
+    /** What each {@code --nic} becomes, and why ({@link NicPlanner}); asks the probe only if a NIC could be a VF. */
+    private List<NicPlan> planNics(VmConfig cfg) {
+        java.util.function.LongFunction<PassthroughReadiness> r = readiness != null ? readiness : PassthroughReadiness::host;
+        try {
+            return NicPlanner.plan(cfg.nics(), cfg.migratable(), () -> r.apply(cfg.memory()),
+                    pool != null ? pool : SysfsPool.host());
+        } catch (VmmException e) {
+            throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
+                    e.getMessage(), null);
+        }
+    }
 
     private static int quickOption(String name) {
         for (int i = 0; i < QUICK_OPTIONS.length; i++) {
@@ -167,6 +213,10 @@ public final class LaunchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (json && !dryRun) {
+            throw new ExitCodeException(EXIT_CONFIG, "--json goes with --dry-run (without it, stdout is the guest's "
+                    + "console)", null);
+        }
         if (stats != null) {
             // checked before the VM is built, so a typo does not cost a whole run and then the counts
             Path dir = stats.toAbsolutePath().getParent();
@@ -180,6 +230,7 @@ public final class LaunchCommand implements Callable<Integer> {
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
             dev.jvmm.vmm.config.DeviceSpecs.devicesFromCli(raw, devices); // --device (VFIO)
+            dev.jvmm.vmm.config.DeviceSpecs.nicsFromCli(raw, nics, migratable); // --nic, --migratable
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             }
@@ -190,9 +241,28 @@ public final class LaunchCommand implements Callable<Integer> {
         } catch (VmmException e) {
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
         }
+        List<NicPlan> plans = cfg.nics().isEmpty() ? List.of() : planNics(cfg);
+        if (dryRun) {
+            java.io.PrintWriter out = spec != null ? spec.commandLine().getOut() : new java.io.PrintWriter(System.out);
+            if (json) {
+                out.print(NicPlanner.json(plans));
+            } else {
+                plans.forEach(p -> out.println(p.line()));
+            }
+            out.flush();
+            return 0;
+        }
+        if (!plans.isEmpty()) { // on stderr: stdout is the guest's console
+            java.io.PrintWriter err = spec != null ? spec.commandLine().getErr() : new java.io.PrintWriter(System.err);
+            plans.forEach(p -> err.println("jvmm: " + p.line()));
+            err.flush();
+        }
         VmExit exit;
         try {
             Path statsFile = stats;
+            if (!plans.isEmpty()) {
+                cfg = NicWiring.apply(cfg, plans); // the plan becomes devices here
+            }
             exit = VmRunner.run(cfg, statsFile == null ? vm -> { } : vm -> dev.jvmm.vmm.VmStats.write(vm, statsFile));
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,

@@ -20,7 +20,7 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot", "disks", "nets", "devices");
+            "on_reboot", "disks", "nets", "devices", "nics", "migratable");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -36,6 +36,12 @@ public final class ConfigLoader {
         public List<DeviceSpecs.Spec> nets;
         /** VFIO passthrough: {@code --device} values (they replace the file's {@code "devices"} array). */
         public List<DeviceSpecs.Spec> devices;
+        /** Guest NICs: {@code --nic} values (they replace the file's {@code "nics"} array). */
+        public List<DeviceSpecs.Spec> nics;
+        /** {@code --migratable} (only ever true: the flag cannot say no) or the file's {@code "migratable"}. */
+        public Boolean migratable;
+        /** The config file read, absolute; part of the VM's identity for generated MACs. */
+        public Path configFile;
         /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
         final java.util.Map<String, String> origin = new java.util.HashMap<>();
     }
@@ -61,6 +67,9 @@ public final class ConfigLoader {
         if (!(root instanceof Map<?, ?> m)) {
             throw new VmmException(VmmException.Reason.CONFIG, where + ": the top level must be an object {...}");
         }
+        if (raw.configFile == null) {
+            raw.configFile = file.toAbsolutePath().normalize();
+        }
         Set<String> known = Set.copyOf(FIELDS);
         for (Map.Entry<?, ?> e : m.entrySet()) {
             String k = (String) e.getKey();
@@ -70,6 +79,23 @@ public final class ConfigLoader {
                         + String.join(", ", FIELDS) + ")");
             }
             Object v = e.getValue();
+            if (k.equals("nics")) { // the CLI's list wins
+                List<DeviceSpecs.Spec> specs = DeviceSpecs.nicsJson(origin, v);
+                if (raw.nics == null) {
+                    raw.nics = specs;
+                }
+                continue;
+            }
+            if (k.equals("migratable")) {
+                if (!(v instanceof Boolean b)) {
+                    throw new VmmException(VmmException.Reason.CONFIG, origin + ": must be true or false, got "
+                            + (v == null ? "null" : v.getClass().getSimpleName().toLowerCase(Locale.ROOT)));
+                }
+                if (raw.migratable == null) {
+                    raw.migratable = b;
+                }
+                continue;
+            }
             if (k.equals("devices")) { // VFIO passthrough; the CLI's list wins
                 List<DeviceSpecs.Spec> specs = DeviceSpecs.json(origin, v, "vfio", VfioConfig.KEYS);
                 if (raw.devices == null) {
@@ -186,10 +212,27 @@ public final class ConfigLoader {
                         + "\" is not valid (use exit or restart)");
             }
         }
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot,
-                r.disks == null ? null : r.disks.stream().map(DeviceSpecs::disk).toList(),
+        List<DiskConfig> disks = r.disks == null ? List.of() : r.disks.stream().map(DeviceSpecs::disk).toList();
+        boolean migratable = Boolean.TRUE.equals(r.migratable);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks,
                 r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList(),
-                r.devices == null ? null : DeviceSpecs.vfio(r.devices));
+                r.devices == null ? null : DeviceSpecs.vfio(r.devices),
+                r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable);
+    }
+
+    /**
+     * What identifies a VM for its generated MACs ({@link NicConfig#generatedMac}): its config file when it has
+     * one, else its kernel and disks (so two VMs booting one kernel from different disks get different MACs).
+     */
+    static String identity(Raw r, Path kernel, List<DiskConfig> disks) {
+        if (r.configFile != null) {
+            return "config " + r.configFile;
+        }
+        StringBuilder b = new StringBuilder("kernel ").append(kernel.toAbsolutePath().normalize());
+        for (DiskConfig d : disks) {
+            b.append("\ndisk ").append(d.path().toAbsolutePath().normalize());
+        }
+        return b.toString();
     }
 
     private static String origin(Raw r, String field, String dflt) {

@@ -9,11 +9,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
- * Parses {@code --disk path=...,readonly=on,cache=...,id=...,queues=N} and {@code --net tap=...,mac=...,queues=N}
- * (and the same keys as JSON objects in the config file's {@code "disks"} / {@code "nets"} arrays) into
- * {@link DiskConfig} / {@link NetConfig}. Every error names where it came from and the offending key:
+ * Parses {@code --disk path=...,readonly=on,cache=...,id=...,queues=N}, {@code --net tap=...,mac=...,queues=N},
+ * {@code --device vfio=BDF} and {@code --nic pf=...,mode=auto,...} (and the same keys as JSON objects in the config
+ * file's {@code "disks"} / {@code "nets"} / {@code "devices"} / {@code "nics"} arrays) into {@link DiskConfig} /
+ * {@link NetConfig} / {@link VfioConfig} / {@link NicConfig}. Every error names where it came from and the offending key:
  * {@code --disk: unknown key "cahce" (expected path, readonly, cache, id, queues)}.
  */
 public final class DeviceSpecs {
@@ -138,10 +140,7 @@ public final class DeviceSpecs {
         Map<String, String> m = s.values();
         String tap = m.get("tap");
         if (tap != null) {
-            if (tap.isEmpty() || tap.length() > 15 || tap.contains("/") || tap.contains(" ") || tap.equals(".")
-                    || tap.equals("..")) {
-                throw fail(o, "tap: \"" + tap + "\" is not an interface name (1 to 15 characters, no '/' or spaces)");
-            }
+            ifname(o, "tap", tap);
         }
         byte[] mac = null;
         if (m.containsKey("mac")) {
@@ -149,6 +148,23 @@ public final class DeviceSpecs {
         }
         int queues = m.containsKey("queues") ? number(o, "queues", m.get("queues"), 1, NetConfig.MAX_QUEUES) : 1;
         return new NetConfig(tap, mac, queues);
+    }
+
+    /** A network interface name: 1 to 15 characters (IFNAMSIZ - 1), no '/' or spaces, not {@code .} or {@code ..}. */
+    private static String ifname(String o, String k, String v) {
+        if (v.isEmpty() || v.length() > 15 || v.contains("/") || v.contains(" ") || v.equals(".") || v.equals("..")) {
+            throw fail(o, k + ": \"" + v + "\" is not an interface name (1 to 15 characters, no '/' or spaces)");
+        }
+        return v;
+    }
+
+    /** A PCI address in canonical form ({@code 0000:01:10.0}). */
+    private static String pciAddress(String o, String k, String v) {
+        try {
+            return dev.jvmm.sys.pci.PciAddress.parse(v).toString();
+        } catch (dev.jvmm.sys.pci.PciException e) {
+            throw fail(o, k + ": " + e.getMessage());
+        }
     }
 
     static byte[] mac(String o, String s) {
@@ -212,6 +228,19 @@ public final class DeviceSpecs {
     }
 
     /**
+     * Records {@code --nic} values (given ones replace the config file's {@code "nics"}) and {@code --migratable}
+     * (a flag: when absent the file decides) in {@code raw}.
+     */
+    public static void nicsFromCli(ConfigLoader.Raw raw, List<String> nics, boolean migratable) {
+        if (nics != null && !nics.isEmpty()) {
+            raw.nics = nicsCli(nics);
+        }
+        if (migratable) {
+            raw.migratable = true;
+        }
+    }
+
+    /**
      * Validates VFIO devices: {@code vfio=DDDD:BB:DD.F} (or {@code BB:DD.F}), each at most once, with an optional
      * {@code iommu=auto|type1|iommufd} that the VM's devices must not contradict. Whether the device
      * exists and is bound to vfio-pci is checked when the VM is built, with the host's errors.
@@ -223,12 +252,7 @@ public final class DeviceSpecs {
             if (v == null || v.isBlank()) {
                 throw fail(s.origin(), "vfio=DDDD:BB:DD.F is required (e.g. vfio=0000:01:10.0)");
             }
-            String bdf;
-            try {
-                bdf = dev.jvmm.sys.pci.PciAddress.parse(v).toString();
-            } catch (dev.jvmm.sys.pci.PciException e) {
-                throw fail(s.origin(), "vfio: " + e.getMessage());
-            }
+            String bdf = pciAddress(s.origin(), "vfio", v);
             for (VfioConfig c : out) {
                 if (c.bdf().equals(bdf)) {
                     throw fail(s.origin(), "vfio: " + bdf + " is given twice");
@@ -255,10 +279,15 @@ public final class DeviceSpecs {
 
     /** Parses every CLI value of one option. */
     public static List<Spec> cli(String option, List<String> values, String bareKey, List<String> keys) {
+        return cli(option, values, bareKey, keys, (i, v) -> option);
+    }
+
+    private static List<Spec> cli(String option, List<String> values, String bareKey, List<String> keys,
+            BiFunction<Integer, Object, String> origin) {
         List<Spec> out = new ArrayList<>();
         if (values != null) {
-            for (String v : values) {
-                out.add(parseCli(option, v, bareKey, keys));
+            for (int i = 0; i < values.size(); i++) {
+                out.add(parseCli(origin.apply(i, values.get(i)), values.get(i), bareKey, keys));
             }
         }
         return out;
@@ -266,14 +295,176 @@ public final class DeviceSpecs {
 
     /** Reads a config file's {@code "disks"} or {@code "nets"} array. */
     public static List<Spec> json(String origin, Object value, String bareKey, List<String> keys) {
+        return json(origin, value, bareKey, keys, (i, e) -> origin + "[" + i + "]");
+    }
+
+    private static List<Spec> json(String origin, Object value, String bareKey, List<String> keys,
+            BiFunction<Integer, Object, String> elementOrigin) {
         if (!(value instanceof List<?> l)) {
             throw fail(origin, "must be an array [...]");
         }
         List<Spec> out = new ArrayList<>();
         for (int i = 0; i < l.size(); i++) {
-            out.add(parseJson(origin + "[" + i + "]", l.get(i), bareKey, keys));
+            out.add(parseJson(elementOrigin.apply(i, l.get(i)), l.get(i), bareKey, keys));
         }
         return out;
+    }
+
+    /**
+     * Parses every {@code --nic} value. Each is named in messages by its {@code id=} ({@code --nic eth1}), or
+     * without one by its position ({@code --nic #2}), from the first error on, unknown keys included.
+     */
+    public static List<Spec> nicsCli(List<String> values) {
+        return cli("--nic", values, "pf", NicConfig.KEYS,
+                (i, v) -> nicId(v) != null ? "--nic " + nicId(v) : "--nic #" + (i + 1));
+    }
+
+    /** Reads a config file's {@code "nics"} array; an element is named {@code ...[1] (eth1)} when it has an id. */
+    public static List<Spec> nicsJson(String origin, Object value) {
+        return json(origin, value, "pf", NicConfig.KEYS,
+                (i, e) -> origin + "[" + i + "]" + (nicId(e) != null ? " (" + nicId(e) + ")" : ""));
+    }
+
+    /** The {@code id} of a NIC spec before it is parsed (to name it in parse errors), or null. */
+    private static String nicId(Object element) {
+        if (element instanceof Map<?, ?> m) {
+            return m.get("id") instanceof String s && !s.isBlank() ? s : null;
+        }
+        if (element instanceof String s) {
+            for (String part : s.split(",")) {
+                int eq = part.indexOf('=');
+                if (eq > 0 && part.substring(0, eq).trim().equalsIgnoreCase("id") && !part.substring(eq + 1).isBlank()) {
+                    return part.substring(eq + 1);
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Validates the NICs of one VM: each one's keys ({@link #nic}), then what only the whole list shows: two NICs
+     * with one id (given, or the {@code ethN} of an unnamed one), or with one VF.
+     *
+     * @param migratable the VM is {@code --migratable}: a NIC that must be a VF is refused
+     * @param vm         what identifies the VM, for generated MACs ({@link NicConfig#generatedMac})
+     */
+    public static List<NicConfig> nics(List<Spec> specs, boolean migratable, String vm) {
+        List<NicConfig> out = new ArrayList<>();
+        Map<String, Spec> byId = new LinkedHashMap<>();
+        Map<String, Spec> byVf = new LinkedHashMap<>();
+        for (int i = 0; i < specs.size(); i++) {
+            Spec s = specs.get(i);
+            NicConfig n = nic(s, i, migratable, vm);
+            Spec other = byId.putIfAbsent(n.id(), s);
+            if (other != null) {
+                String why;
+                if (!s.values().containsKey("id")) {
+                    why = "this NIC has no id= and is named " + n.id() + " by its position, but " + other.origin()
+                            + " has that id; give one of them another id=";
+                } else if (!other.values().containsKey("id")) {
+                    why = n.id() + " is also the id of " + other.origin() + ", which has no id= and is named by its "
+                            + "position; give one of them another id=";
+                } else {
+                    why = n.id() + " is given to two NICs";
+                }
+                throw fail(s.origin(), "id: " + why);
+            }
+            if (n.vf() != null && (other = byVf.putIfAbsent(n.vf(), s)) != null) {
+                throw fail(s.origin(), "vf: " + n.vf() + " is given to two NICs (" + other.origin() + " too)");
+            }
+            out.add(n);
+        }
+        return out;
+    }
+
+    /** Validates one NIC, the {@code position}-th (from 0) of its VM; see {@link NicConfig} for the keys. */
+    static NicConfig nic(Spec s, int position, boolean migratable, String vm) {
+        String o = s.origin();
+        Map<String, String> m = s.values();
+        NicConfig.Mode mode = NicConfig.Mode.AUTO;
+        if (m.containsKey("mode")) {
+            String v = m.get("mode").trim().toLowerCase(Locale.ROOT);
+            mode = switch (v) {
+                case "auto" -> NicConfig.Mode.AUTO;
+                case "passthrough" -> NicConfig.Mode.PASSTHROUGH;
+                case "virtio" -> NicConfig.Mode.VIRTIO;
+                default -> throw fail(o, "mode: \"" + m.get("mode") + "\" is not a mode (expected passthrough, virtio "
+                        + "or auto)");
+            };
+        }
+        String id = NicConfig.defaultId(position);
+        if (m.containsKey("id")) {
+            id = m.get("id");
+            if (!id.matches("[A-Za-z0-9_.-]{1,15}")) {
+                throw fail(o, "id: \"" + id + "\" must be 1 to 15 letters, digits, '_', '.' or '-'");
+            }
+        }
+        String pf = null;
+        if (m.containsKey("pf")) {
+            String v = m.get("pf").trim();
+            pf = dev.jvmm.sys.pci.PciAddress.looksLike(v) ? pciAddress(o, "pf", v) : ifname(o, "pf", v);
+        }
+        String vf = m.containsKey("vf") ? pciAddress(o, "vf", m.get("vf")) : null;
+        if (pf != null && vf != null) {
+            throw fail(o, "pf= and vf= are both given (a VF's PF is known from the VF: give one)");
+        }
+        String mac = m.containsKey("mac") ? NetConfig.format(mac(o, m.get("mac"))) : NicConfig.generatedMac(vm, id);
+        Integer vlan = m.containsKey("vlan") ? number(o, "vlan", m.get("vlan"), 0, 4095) : null;
+        Integer qos = m.containsKey("qos") ? number(o, "qos", m.get("qos"), 0, 7) : null;
+        if (qos != null && vlan == null) {
+            throw fail(o, "qos: the 802.1p priority of a VLAN tag needs vlan=");
+        }
+        Boolean spoofchk = m.containsKey("spoofchk") ? bool(o, "spoofchk", m.get("spoofchk")) : null;
+        Boolean trust = m.containsKey("trust") ? bool(o, "trust", m.get("trust")) : null;
+        Integer rate = m.containsKey("rate") ? number(o, "rate", m.get("rate"), 0, NicConfig.MAX_RATE) : null;
+        String tap = m.containsKey("tap") ? ifname(o, "tap", m.get("tap")) : null;
+        boolean macvtap = m.containsKey("macvtap") && bool(o, "macvtap", m.get("macvtap"));
+        String bridge = m.containsKey("bridge") ? ifname(o, "bridge", m.get("bridge")) : null;
+        if ((tap != null ? 1 : 0) + (macvtap ? 1 : 0) + (bridge != null ? 1 : 0) > 1) {
+            throw fail(o, "tap=, macvtap=on and bridge= are alternatives; give one");
+        }
+        Integer queues = m.containsKey("queues") ? number(o, "queues", m.get("queues"), 1, NetConfig.MAX_QUEUES) : null;
+        if (macvtap && pf == null && vf == null) {
+            throw fail(o, "macvtap: macvtap=on needs pf= (the interface the macvtap sits on)");
+        }
+        if (tap != null) {
+            for (String k : List.of("vlan", "qos", "rate")) {
+                if (m.containsKey(k)) {
+                    throw fail(o, k + ": jvmm does not manage the network behind tap=" + tap + " (set it up there, or "
+                            + "use macvtap=on or bridge=)");
+                }
+            }
+        }
+        switch (mode) {
+            case PASSTHROUGH -> {
+                if (pf == null && vf == null) {
+                    throw fail(o, "mode=passthrough needs pf= or vf=");
+                }
+                if (migratable) {
+                    throw fail(o, "mode=passthrough on a --migratable VM: a passed-through VF cannot be migrated (use "
+                            + "mode=auto or virtio)");
+                }
+                for (String k : List.of("tap", "macvtap", "bridge", "queues")) {
+                    if (m.containsKey(k)) {
+                        throw fail(o, k + ": mode=passthrough gives the guest a VF; tap=, macvtap=, bridge= and queues= "
+                                + "are for virtio-net (mode=auto falls back to it)");
+                    }
+                }
+            }
+            case VIRTIO -> {
+                if (vf != null) {
+                    throw fail(o, "vf: mode=virtio takes no VF (pf= puts virtio-net on a macvtap over the PF)");
+                }
+                for (String k : List.of("spoofchk", "trust")) {
+                    if (m.containsKey(k)) {
+                        throw fail(o, k + ": a VF setting, and mode=virtio has no VF");
+                    }
+                }
+            }
+            case AUTO -> {
+            }
+        }
+        return new NicConfig(id, mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate, tap, macvtap, bridge, queues);
     }
 
     private static VmmException fail(String origin, String msg) {

@@ -15,14 +15,25 @@ import java.nio.file.Path;
  * @param disks    virtio-blk devices ({@code --disk}), in PCI slot order
  * @param nets     virtio-net devices ({@code --net}), after the disks
  * @param vfio     host PCI functions passed through with VFIO ({@code --device}), after the virtio devices
+ * @param nics     NICs that are a VF, virtio-net or either ({@code --nic}); what each becomes is planned by
+ *                 {@link dev.jvmm.vmm.nic.NicPlanner} before the VM is built
+ * @param migratable the VM must stay migratable ({@code --migratable}): no NIC may be a passed-through VF
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
         OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets,
-        java.util.List<VfioConfig> vfio) {
+        java.util.List<VfioConfig> vfio, java.util.List<NicConfig> nics, boolean migratable) {
     public VmConfig {
         disks = disks == null ? java.util.List.of() : java.util.List.copyOf(disks);
         nets = nets == null ? java.util.List.of() : java.util.List.copyOf(nets);
         vfio = vfio == null ? java.util.List.of() : java.util.List.copyOf(vfio);
+        nics = nics == null ? java.util.List.of() : java.util.List.copyOf(nics);
+    }
+
+    /** A VM with virtio and VFIO devices and no {@code --nic}. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
+            OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets,
+            java.util.List<VfioConfig> vfio) {
+        this(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio, null, false);
     }
 
     /** A VM with virtio devices and no VFIO devices. */
@@ -39,12 +50,12 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
 
     /** The same VM with these virtio devices. */
     public VmConfig withDevices(java.util.List<DiskConfig> d, java.util.List<NetConfig> n) {
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n, vfio);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n, vfio, nics, migratable);
     }
 
     /** The same VM with these VFIO devices. */
     public VmConfig withVfio(java.util.List<VfioConfig> v) {
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, v);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, v, nics, migratable);
     }
 
     /** The default kernel command line: serial console, reboot on panic (which jvmm reports as a crash). */
@@ -62,6 +73,6 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
     }
 
     public VmConfig withKernel(Path k) {
-        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio);
+        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio, nics, migratable);
     }
 }

@@ -12,7 +12,7 @@ import picocli.CommandLine;
 /** The launch fast path parses exactly what picocli would, and hands everything else to picocli. */
 class LaunchCommandTest {
     private static final String[] ARGS = {"--kernel", "/k", "--initrd=/i", "--cmdline", "console=ttyS0 quiet",
-        "-m", "1G", "--cpus=2", "--console", "file=/tmp/c", "--on-reboot", "restart", "--config", "vm.json", "--debug"};
+        "-m", "1G", "--cpus=2", "--console", "file=/tmp/c", "--on-reboot", "restart", "--config", "vm.json", "--debug", "--migratable", "--dry-run", "--json"};
 
     @Test
     void quickParseMatchesPicocli() {
@@ -30,6 +30,9 @@ class LaunchCommandTest {
             assertEquals("restart", c.onReboot);
             assertEquals(Path.of("vm.json"), c.config);
             assertTrue(c.debug);
+            assertTrue(c.migratable);
+            assertTrue(c.dryRun);
+            assertTrue(c.json);
         }
     }
 
@@ -52,6 +55,9 @@ class LaunchCommandTest {
         assertNull(LaunchCommand.quickParse(new String[] {"--bogus", "x"}), "unknown option");
         assertNull(LaunchCommand.quickParse(new String[] {"--kernel", "a", "--kernel", "b"}), "repeated option");
         assertNull(LaunchCommand.quickParse(new String[] {"--debug=true"}));
+        assertNull(LaunchCommand.quickParse(new String[] {"--dry-run=true"}));
+        assertNull(LaunchCommand.quickParse(new String[] {"--json", "--json"}), "repeated flag");
+        assertNull(LaunchCommand.quickParse(new String[] {"--nic", "pf=enp1s0"}), "repeatable: picocli");
         assertNull(LaunchCommand.quickParse(new String[] {"stray"}));
         assertNotNull(LaunchCommand.quickParse(new String[0]));
     }

@@ -115,13 +115,17 @@ class DeviceSpecsTest {
             {"\"nets\": [{\"queues\": 99}]", "vm.json: field \"nets\"[0]: queues: must be between 1 and 16, got 99"},
         };
         for (String[] c : cases) {
-            Path json = Files.writeString(dir.resolve("vm.json"), "{\"kernel\": \"" + k + "\", " + c[0] + "}");
-            VmmException e = assertThrows(VmmException.class, () -> {
-                ConfigLoader.Raw r = new ConfigLoader.Raw();
-                ConfigLoader.readFile(json, r);
-                ConfigLoader.validate(r, 255);
-            });
-            assertEquals(c[1], e.getMessage());
+            assertEquals(c[1], fileError(dir.resolve("vm.json"), "{\"kernel\": \"" + k + "\", " + c[0] + "}"));
         }
+    }
+
+    /** Writes {@code json} to {@code file}, reads and validates it as launch does; returns the error's message. */
+    static String fileError(Path file, String json) throws java.io.IOException {
+        Files.writeString(file, json);
+        return assertThrows(VmmException.class, () -> {
+            ConfigLoader.Raw r = new ConfigLoader.Raw();
+            ConfigLoader.readFile(file, r);
+            ConfigLoader.validate(r, 255);
+        }).getMessage();
     }
 }
