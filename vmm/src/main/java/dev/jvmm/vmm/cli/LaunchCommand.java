@@ -79,6 +79,8 @@ public final class LaunchCommand implements Callable<Integer> {
     java.util.function.LongFunction<PassthroughReadiness> readiness;
     /** Tests' seam: the VF pool as the NIC planner sees it; null: sysfs ({@link SysfsPool#host}). */
     PoolView pool;
+    /** The VF pool launch takes leases from (null: the host's, {@code /run/jvmm/leases}); a test sets a fake one. */
+    java.util.function.Supplier<dev.jvmm.sriov.VfPool> vfPoolFactory;
 
     /**
      * {@code jvmm launch} without building the whole {@code jvmm} command tree: the launcher script execs this for
@@ -180,11 +182,22 @@ public final class LaunchCommand implements Callable<Integer> {
     static final int QUICK_DEBUG = 9;
 
     /** What each {@code --nic} becomes, and why ({@link NicPlanner}); asks the probe only if a NIC could be a VF. */
+    /** The host's VF pool; a test sets {@link #vfPoolFactory} instead. */
+    private dev.jvmm.sriov.VfPool vfPool() {
+        return vfPoolFactory != null ? vfPoolFactory.get() : dev.jvmm.sriov.VfPool.system();
+    }
+
+    private void say(String line) {
+        java.io.PrintWriter err = spec != null ? spec.commandLine().getErr() : new java.io.PrintWriter(System.err);
+        err.println(line);
+        err.flush();
+    }
+
     private List<NicPlan> planNics(VmConfig cfg) {
         java.util.function.LongFunction<PassthroughReadiness> r = readiness != null ? readiness : PassthroughReadiness::host;
-        try {
+        try (dev.jvmm.sriov.VfPool leases = pool != null ? null : vfPool()) {
             return NicPlanner.plan(cfg.nics(), cfg.migratable(), () -> r.apply(cfg.memory()),
-                    pool != null ? pool : SysfsPool.host());
+                    pool != null ? pool : new dev.jvmm.vmm.nic.LeasedPool(SysfsPool.host(), leases));
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
                     e.getMessage(), null);
@@ -258,15 +271,39 @@ public final class LaunchCommand implements Callable<Integer> {
             err.flush();
         }
         VmExit exit;
-        try {
-            Path statsFile = stats;
-            if (!plans.isEmpty()) {
-                cfg = NicWiring.apply(cfg, plans); // the plan becomes devices here
+        boolean passthrough = plans.stream().anyMatch(p -> p.choice() == NicPlan.Choice.PASSTHROUGH);
+        // a signal must not end the JVM before the VFs are given back: this hook waits for the teardown below
+        java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
+        Thread waitForRelease = new Thread(() -> {
+            try {
+                released.await(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
             }
-            exit = VmRunner.run(cfg, statsFile == null ? vm -> { } : vm -> dev.jvmm.vmm.VmStats.write(vm, statsFile));
+        }, "nic-release");
+        if (passthrough) {
+            Runtime.getRuntime().addShutdownHook(waitForRelease);
+        }
+        try (dev.jvmm.sriov.VfPool vfPool = passthrough ? vfPool() : null;
+             NicWiring.Wired wired = NicWiring.wire(cfg, plans, vfPool, "jvmm pid " + ProcessHandle.current().pid(),
+                     line -> say("jvmm: " + line))) {
+            Path statsFile = stats;
+            exit = VmRunner.run(wired.config(), statsFile == null ? vm -> { } : vm -> dev.jvmm.vmm.VmStats.write(vm, statsFile));
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
                     "launch failed: " + e.getMessage(), e.getCause());
+        } catch (dev.jvmm.sriov.SriovException e) {
+            throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, "launch failed: releasing a VF: " + e.getMessage(),
+                    e.getCause());
+        } finally {
+            released.countDown();
+            if (passthrough) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(waitForRelease);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs: it has just been let go
+                }
+            }
         }
         switch (exit.kind()) {
             case POWEROFF, RESET -> {

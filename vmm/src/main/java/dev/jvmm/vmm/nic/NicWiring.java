@@ -1,43 +1,129 @@
 package dev.jvmm.vmm.nic;
 
+import dev.jvmm.sriov.SriovException;
+import dev.jvmm.sriov.VfPool;
 import dev.jvmm.sys.netlink.Macs;
+import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.config.NetConfig;
+import dev.jvmm.vmm.config.VfioConfig;
 import dev.jvmm.vmm.config.VmConfig;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
- * Where a NIC plan becomes devices of the VM: the one place {@code jvmm launch} hands its {@link NicPlan}s to.
- * Today only virtio-net on a TAP is carried out, as a {@link NetConfig} after the VM's {@code --net} NICs (so
- * {@code --nic mode=virtio,tap=NAME} is {@code --net tap=NAME}); a VF, a macvtap or a bridge is refused before
- * anything is built, naming the NIC. Taking VF leases, macvtap and bridge backends and their cleanup belong here.
+ * Where NIC plans become devices of the VM, the one place {@code jvmm launch} hands its {@link NicPlan}s to:
+ * <ul>
+ * <li>a VF: a lease from the PF's pool ({@link VfPool#acquire}: a free VF, or the one named; its MAC, VLAN/QoS,
+ * spoof-check, trust and rate set through the PF; bound to vfio-pci), passed through as a {@code --device vfio=};
+ * stale leases the pool releases on the way are reported;</li>
+ * <li>virtio-net on a TAP, a TAP in a bridge, or a macvtap on the PF: a {@link NetConfig} after the VM's
+ * {@code --net} NICs (the devices layer makes and removes the TAP or macvtap).</li>
+ * </ul>
+ * The {@link Wired} result owns the leases: close it after the VM is torn down (its VFIO devices closed), and each
+ * VF is reset to its pool state, given back to its previous driver and released.
  */
 public final class NicWiring {
     private NicWiring() {
     }
 
-    /**
-     * The VM with its planned NICs as devices.
-     *
-     * @throws VmmException HOST: a plan this jvmm cannot carry out yet (checked for every plan before any is used)
-     */
-    public static VmConfig apply(VmConfig cfg, List<NicPlan> plans) {
-        for (NicPlan p : plans) {
-            if (p.choice() != NicPlan.Choice.VIRTIO || p.backend() != NicPlan.Backend.TAP) {
-                throw new VmmException(VmmException.Reason.HOST, "NIC " + p.id() + ": " + p.what() + " is planned, but "
-                        + (p.choice() == NicPlan.Choice.PASSTHROUGH ? "passing a VF through" : p.backend() == NicPlan.Backend.MACVTAP
-                                ? "a macvtap backend" : "a bridge backend")
-                        + " is not wired into launch yet (--dry-run shows the plan; mode=virtio,tap=NAME works)");
+    /** The VM's configuration with its NICs as devices, and the leases taken for them. */
+    public static final class Wired implements AutoCloseable {
+        private final VmConfig config;
+        private final List<VfPool.Lease> leases;
+
+        Wired(VmConfig config, List<VfPool.Lease> leases) {
+            this.config = config;
+            this.leases = List.copyOf(leases);
+        }
+
+        public VmConfig config() {
+            return config;
+        }
+
+        public List<VfPool.Lease> leases() {
+            return leases;
+        }
+
+        /** Releases the leases, last taken first; a failure is reported after every lease had its turn. */
+        @Override
+        public void close() {
+            RuntimeException first = null;
+            for (int i = leases.size() - 1; i >= 0; i--) {
+                try {
+                    leases.get(i).close();
+                } catch (RuntimeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
             }
         }
-        if (plans.isEmpty()) {
-            return cfg;
-        }
+    }
+
+    /**
+     * Takes what the plans need and returns the VM with them as devices. On failure what was taken is given back.
+     *
+     * @param pool   the VF pool; may be null when no plan is a passthrough
+     * @param holder how leases name this VM (e.g. {@code jvmm pid 4242})
+     * @param say    where a line for the user goes (a VF taken, a stale lease released)
+     */
+    public static Wired wire(VmConfig cfg, List<NicPlan> plans, VfPool pool, String holder, Consumer<String> say) {
+        List<VfPool.Lease> leases = new ArrayList<>();
         List<NetConfig> nets = new ArrayList<>(cfg.nets());
-        for (NicPlan p : plans) {
-            nets.add(new NetConfig(p.device(), Macs.parse(p.mac()), p.nic().queuePairs()));
+        List<VfioConfig> vfio = new ArrayList<>(cfg.vfio());
+        try {
+            for (NicPlan p : plans) {
+                if (p.choice() == NicPlan.Choice.PASSTHROUGH) {
+                    VfPool.Lease l = lease(p, pool, holder, say);
+                    leases.add(l);
+                    vfio.add(new VfioConfig(l.vf().toString()));
+                    say.accept(p.id() + ": took VF " + l.vf() + " (VF " + l.index() + " of " + l.pfNetdev() + "), mac "
+                            + p.mac() + "; lease " + l.file());
+                    continue;
+                }
+                byte[] mac = Macs.parse(p.mac());
+                int queues = p.nic().queuePairs();
+                nets.add(switch (p.backend()) {
+                    case TAP -> new NetConfig(p.device(), mac, queues);
+                    case BRIDGE -> new NetConfig(null, mac, queues, p.device(), null);
+                    case MACVTAP -> new NetConfig(null, mac, queues, null, p.device());
+                });
+            }
+        } catch (RuntimeException e) {
+            Wired partial = new Wired(cfg, leases);
+            try {
+                partial.close();
+            } catch (RuntimeException c) {
+                e.addSuppressed(c);
+            }
+            throw e;
         }
-        return cfg.withDevices(cfg.disks(), nets);
+        return new Wired(cfg.withDevices(cfg.disks(), nets).withVfio(vfio), leases);
+    }
+
+    private static VfPool.Lease lease(NicPlan p, VfPool pool, String holder, Consumer<String> say) {
+        if (pool == null) {
+            throw new IllegalStateException("NIC " + p.id() + ": a passthrough plan needs the VF pool");
+        }
+        VfPool.Lease l;
+        try {
+            l = pool.acquire(p.pfBdf() != null ? p.pfBdf() : p.pf(), p.vf() == null ? null : PciAddress.parse(p.vf()),
+                    p.vfSettings(), holder + " nic " + p.id());
+        } catch (SriovException e) {
+            throw new VmmException(VmmException.Reason.HOST, "NIC " + p.id() + ": cannot take a VF of " + p.pf() + ": "
+                    + e.getMessage(), e);
+        }
+        for (VfPool.Released r : l.reclaimed()) {
+            say.accept(p.id() + ": released the stale lease of VF " + r.lease().vf() + " (" + r.stale() + ")"
+                    + (r.actions().isEmpty() ? "" : ": " + String.join(", ", r.actions())));
+        }
+        return l;
     }
 }

@@ -46,7 +46,12 @@ class LaunchNicTest {
     }
 
     private CliRun launch(PassthroughReadiness readiness, PoolView pool, String... args) {
+        return launch(readiness, pool, null, args);
+    }
+
+    private CliRun launch(PassthroughReadiness readiness, PoolView pool, dev.jvmm.sriov.VfPool vfPool, String... args) {
         LaunchCommand c = new LaunchCommand();
+        c.vfPoolFactory = vfPool == null ? null : () -> vfPool;
         List<Long> asked = new ArrayList<>();
         c.readiness = memory -> {
             asked.add(memory);
@@ -149,13 +154,30 @@ class LaunchNicTest {
         assertEquals("Error: --json goes with --dry-run (without it, stdout is the guest's console)\n", json.err());
     }
 
+    /**
+     * Without --dry-run the plan is printed, the VF is leased (its settings applied, on vfio-pci) before the VM is
+     * built, and given back when the launch ends, here because the "kernel" is not one (or this host has no KVM).
+     */
     @Test
-    void withoutDryRunThePlanIsPrintedThenHandedToTheWiring() {
-        CliRun r = launch(PassthroughReadiness.ready("IOMMU ready"), pool(6), "--nic", "pf=enp1s0");
-        assertEquals(ErrorHandler.EXIT_FAILURE, r.code());
+    void withoutDryRunTheVfIsLeasedForTheVmAndGivenBackAfterIt() throws Exception {
+        dev.jvmm.sriov.FakeHost host = new dev.jvmm.sriov.FakeHost(dir.resolve("sys"));
+        dev.jvmm.sriov.FakeProc proc = new dev.jvmm.sriov.FakeProc(dir.resolve("proc"));
+        dev.jvmm.sriov.SriovManager m = host.manager();
+        dev.jvmm.sys.pci.PciAddress igb = dev.jvmm.sys.pci.PciAddress.parse("0000:01:00.0");
+        m.setNumVfs(igb, 2, false, java.time.Duration.ofSeconds(5));
+        dev.jvmm.sriov.VfPool vfPool = new dev.jvmm.sriov.VfPool(m, dir.resolve("leases"), proc.root,
+                java.time.Duration.ofSeconds(5));
+        CliRun r = launch(PassthroughReadiness.ready("IOMMU ready"), pool(6), vfPool, "--nic", "pf=enp1s0,mac=52:54:00:00:13:01");
+        assertEquals(ErrorHandler.EXIT_FAILURE, r.code(), r.err());
         assertEquals("", r.out());
-        assertEquals("jvmm: eth0: VF of enp1s0 (passthrough: IOMMU ready, 6 free VFs)\n"
-                + "Error: launch failed: NIC eth0: VF of enp1s0 is planned, but passing a VF through is not wired into "
-                + "launch yet (--dry-run shows the plan; mode=virtio,tap=NAME works)\n", r.err());
+        List<String> err = r.err().lines().toList();
+        assertEquals("jvmm: eth0: VF of enp1s0 (passthrough: IOMMU ready, 6 free VFs)", err.get(0));
+        assertTrue(err.get(1).startsWith("jvmm: eth0: took VF 0000:01:10.0 (VF 0 of enp1s0), mac 52:54:00:00:13:01; lease "),
+                r.err());
+        assertTrue(err.get(2).startsWith("Error: launch failed: "), r.err());
+        assertTrue(host.netlinkSets.stream().anyMatch(l -> l.contains("52:54:00:00:13:01")), "the MAC was set: "
+                + host.netlinkSets);
+        assertEquals("00:00:00:00:00:00", m.readVf(igb, 0).mac(), "reset when the launch ended");
+        assertEquals(2, vfPool.state("enp1s0").available().size(), "and released");
     }
 }
