@@ -46,7 +46,9 @@ public final class GuestKit {
             "kvm_amd", "vfio-pci", "vfio_iommu_type1", "igb", "igbvf", "e1000e", "nvme", "tun", "vhost_net", "virtio_net",
             // q35's SATA controller (00:1f.2) on its host driver: its IOMMU group (the ICH9 functions) is then not
             // viable, as on real hosts, and the tests check that jvmm says so
-            "ahci");
+            "ahci",
+            // virtio-net backends jvmm makes: a TAP in a bridge, a macvtap on the igb PF
+            "bridge", "macvtap");
     /** Modules of the small guest image. */
     public static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
             "ext4", "nvme", "igb", "igbvf", "e1000e", "pvpanic-mmio");

@@ -11,10 +11,20 @@ package dev.jvmm.vmm.config;
  * @param bridge      null, or a bridge the TAP is put into (the TAP is taken out, or deleted, when jvmm exits)
  * @param macvtapOver null, or the link a macvtap is made on (bridge mode, the guest's MAC; deleted when jvmm
  *                    exits) instead of a TAP: the guest is then on that link's network
+ * @param label       how errors name the NIC ({@code --nic eth1}); null: by its {@code --net} option
  */
-public record NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver) {
+public record NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label) {
     public NetConfig(String tap, byte[] mac, int queues) {
-        this(tap, mac, queues, null, null);
+        this(tap, mac, queues, null, null, null);
+    }
+
+    public NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver) {
+        this(tap, mac, queues, bridge, macvtapOver, null);
+    }
+
+    /** How errors name this NIC: its label ({@code --nic eth1}), else the {@code --net} option it came from. */
+    public String what() {
+        return label != null ? label : "--net " + (tap == null ? "" : "tap=" + tap);
     }
 
     public static final java.util.List<String> KEYS = java.util.List.of("tap", "mac", "queues");

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * PF would be). Everything made here is owned by {@code res}: the TAP or macvtap fds close, a made macvtap is
  * deleted, a TAP put into a bridge leaves it.
  */
-final class NetBackends {
+public final class NetBackends {
     private static final Logger log = LoggerFactory.getLogger(NetBackends.class);
 
     private NetBackends() {
@@ -69,8 +69,39 @@ final class NetBackends {
         }
     }
 
+    /** The name of NIC {@code index}'s macvtap: it carries jvmm's pid, so a later jvmm can tell whose it was. */
+    static String macvtapName(long pid, int index) {
+        return "mvt" + pid + "n" + index;
+    }
+
+    private static final java.util.regex.Pattern MACVTAP_NAME = java.util.regex.Pattern.compile("mvt(\\d+)n\\d+");
+
+    /**
+     * Deletes the macvtaps a jvmm that is gone left behind (killed with SIGKILL, it could not delete its own); a
+     * jvmm that runs keeps its. Returns what was deleted.
+     */
+    public static java.util.List<String> sweepStaleMacvtaps() {
+        java.util.List<String> gone = new java.util.ArrayList<>();
+        try (Rtnetlink rt = Rtnetlink.open()) {
+            for (Link l : rt.links()) {
+                java.util.regex.Matcher m = l.name() == null ? null : MACVTAP_NAME.matcher(l.name());
+                if (m == null || !m.matches() || ProcessHandle.of(Long.parseLong(m.group(1))).map(ProcessHandle::isAlive)
+                        .orElse(false)) {
+                    continue;
+                }
+                try {
+                    rt.deleteLink(l.index(), l.name());
+                    gone.add(l.name());
+                } catch (RuntimeException e) {
+                    log.warn("macvtap {} of a jvmm that is gone: could not delete it: {}", l.name(), e.getMessage());
+                }
+            }
+        }
+        return gone;
+    }
+
     private static TapDevice macvtap(NetConfig n, int index, byte[] mac, ResourceStack res, String what) {
-        String name = "mvt" + ProcessHandle.current().pid() + "n" + index;
+        String name = macvtapName(ProcessHandle.current().pid(), index);
         Link made;
         try (Rtnetlink rt = Rtnetlink.open()) {
             Link parent;
@@ -84,7 +115,7 @@ final class NetBackends {
                 made = rt.newMacvtap(name, parent.index(), mac);
             } catch (NetlinkErrorException e) {
                 throw new VmmException(VmmException.Reason.HOST, what + ": cannot make macvtap " + name + " on "
-                        + parent.name() + ": " + e.getMessage() + ("EOPNOTSUPP".equals(e.errnoName())
+                        + parent.name() + ": " + e.getMessage() + (e.errno() == dev.jvmm.sys.Errno.EOPNOTSUPP
                         ? " (is the macvtap module loaded? modprobe macvtap)" : ""), e);
             }
             Link m = made;

@@ -86,7 +86,7 @@ public final class VirtioDevices {
         for (int i = 0; i < cfg.nets().size(); i++) {
             NetConfig n = cfg.nets().get(i);
             byte[] mac = n.mac() != null ? n.mac() : NetConfig.defaultMac(i);
-            TapDevice tap = NetBackends.open(n, i, mac, res, "--net " + (n.tap() == null ? "" : "tap=" + n.tap()));
+            TapDevice tap = NetBackends.open(n, i, mac, res, n.what());
             VirtioNet net = new VirtioNet("virtio-net-" + i, tap, mac, n.queues());
             Attached a = plug(net, slot++, bar0(mmio32), router, doorbells, memory, mmio, pci, res);
             out.add(a);

@@ -75,6 +75,15 @@ public final class NicWiring {
      * @param say    where a line for the user goes (a VF taken, a stale lease released)
      */
     public static Wired wire(VmConfig cfg, List<NicPlan> plans, VfPool pool, String holder, Consumer<String> say) {
+        if (!plans.isEmpty()) {
+            try {
+                for (String g : dev.jvmm.vmm.devices.NetBackends.sweepStaleMacvtaps()) {
+                    say.accept("deleted macvtap " + g + ": the jvmm that made it is gone");
+                }
+            } catch (RuntimeException e) {
+                say.accept("could not look for macvtaps left by jvmm processes that are gone: " + e.getMessage());
+            }
+        }
         List<VfPool.Lease> leases = new ArrayList<>();
         List<NetConfig> nets = new ArrayList<>(cfg.nets());
         List<VfioConfig> vfio = new ArrayList<>(cfg.vfio());
@@ -90,10 +99,11 @@ public final class NicWiring {
                 }
                 byte[] mac = Macs.parse(p.mac());
                 int queues = p.nic().queuePairs();
+                String label = "--nic " + p.id();
                 nets.add(switch (p.backend()) {
-                    case TAP -> new NetConfig(p.device(), mac, queues);
-                    case BRIDGE -> new NetConfig(null, mac, queues, p.device(), null);
-                    case MACVTAP -> new NetConfig(null, mac, queues, null, p.device());
+                    case TAP -> new NetConfig(p.device(), mac, queues, null, null, label);
+                    case BRIDGE -> new NetConfig(null, mac, queues, p.device(), null, label);
+                    case MACVTAP -> new NetConfig(null, mac, queues, null, p.device(), label);
                 });
             }
         } catch (RuntimeException e) {
