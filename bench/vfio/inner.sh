@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 modprobe vfio-pci 2>/dev/null || true  # loaded by L1's init; the chroot has the host's /lib/modules
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-gcc -O2 -static -o fs/tcpxfer "$ROOT/vmm/src/test/c/tcpxfer.c"
+gcc -O2 -static -o fs/tcpxfer "$ROOT/lab/src/main/resources/dev/jvmm/lab/tcpxfer.c"
 cp fs/tcpxfer .
 cat > fs/guest.sh <<'G'
 for i in $(seq 50); do for n in /sys/class/net/*; do [ "$(cat $n/address)" = "$B_MAC" ] && N=$(basename $n); done; [ -n "$N" ] && break; sleep 0.1; done

@@ -21,7 +21,7 @@ W=${JVMM_LAB_SCRATCH:-/var/tmp}/virtio-bench; rm -rf "$W"; mkdir -p "$W/fs"; cd 
 cleanup() { ip link del jb0 2>/dev/null || true; [ -n "${RECV:-}" ] && kill "$RECV" 2>/dev/null || true; cd /; rm -rf "$W"; }
 trap cleanup EXIT
 gcc -O2 -static -o fs/blkbench "$ROOT/bench/virtio/blkbench.c"
-gcc -O2 -static -o fs/tcpxfer "$ROOT/vmm/src/test/c/tcpxfer.c"
+gcc -O2 -static -o fs/tcpxfer "$ROOT/lab/src/main/resources/dev/jvmm/lab/tcpxfer.c"
 cp fs/tcpxfer .
 cat > fs/guest.sh <<'G'
 ip link set eth0 up; ip addr add 10.88.0.2/24 dev eth0

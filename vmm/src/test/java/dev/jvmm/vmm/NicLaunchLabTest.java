@@ -87,11 +87,10 @@ class NicLaunchLabTest {
                 /mnt/tcpxfer send 10.96.0.1 5302 /tmp/blob; echo GUEST-MACVTAP-SEND-RC $?
                 echo GUEST-DISK $(cat /mnt/hello.txt)
                 """;
-        String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
         try {
             CommandResult r = lab.run(String.join("\n",
                     "set -u; W=$JVMM_LAB_SCRATCH/nic; rm -rf $W; mkdir -p $W/fs && cd $W",
-                    "gcc -O2 -static -o fs/tcpxfer " + ShellQuote.quote(src) + " && cp fs/tcpxfer .",
+                    "cp " + lab.kit().helper("tcpxfer") + " fs/tcpxfer && cp fs/tcpxfer .",
                     "cat > fs/guest.sh <<'EOF'\n" + guest + "EOF",
                     "echo hello-from-the-disk > fs/hello.txt",
                     "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",

@@ -104,10 +104,9 @@ class VfioPassthroughLabTest {
                     dmesg | grep -i igbvf | sed 's/^/GUEST-DMESG /'
                     umount /mnt
                     """.formatted(MAC);
-            String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
-            CommandResult r = lab.run(String.join("\n",
+                CommandResult r = lab.run(String.join("\n",
                     "set -u; W=$JVMM_LAB_SCRATCH/vfio-igb; rm -rf $W; mkdir -p $W/fs && cd $W",
-                    "gcc -O2 -static -o fs/tcpxfer " + ShellQuote.quote(src) + " && cp fs/tcpxfer .",
+                    "cp " + lab.kit().helper("tcpxfer") + " fs/tcpxfer && cp fs/tcpxfer .",
                     "cat > fs/guest.sh <<'EOF'\n" + guest + "EOF",
                     "truncate -s 128M disk.img && mkfs.ext4 -q -F -d fs disk.img",
                     "P=$(ls " + PFS + "/net); ip addr add 10.99.0.1/24 dev $P",
@@ -223,11 +222,10 @@ class VfioPassthroughLabTest {
                   echo GUEST-NVME-IRQS $(grep nvme0q /proc/interrupts | awk '{s+=$2} END {print s+0}')
                 fi
                 """.formatted(mac);
-        String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
         String image = lab.nvmeNamespaceImage().toString();
         List<String> steps = new ArrayList<>(List.of(
                 "set -u; W=$JVMM_LAB_SCRATCH/vfio-e1000e; rm -rf $W; mkdir -p $W/fs && cd $W",
-                "gcc -O2 -static -o fs/tcpxfer " + ShellQuote.quote(src) + " && cp fs/tcpxfer .",
+                "cp " + lab.kit().helper("tcpxfer") + " fs/tcpxfer && cp fs/tcpxfer .",
                 "cat > fs/guest.sh <<'EOF'\n" + guest + "EOF",
                 "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",
                 "P=$(ls " + PFS + "/net); ip link set dev $P up; ip addr add 10.99.0.1/24 dev $P",
@@ -509,10 +507,9 @@ class VfioPassthroughLabTest {
                 grep "$N" /proc/interrupts | sed 's/^/GUEST-IRQ /'
                 echo GUEST-IRQ-SUM $(grep "$N" /proc/interrupts | awk '{s+=$2} END {print s+0}')
                 """.formatted(dev.jvmm.lab.L1CommandLine.IGB_PF_MAC);
-        String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
         String steps = String.join("\n",
                 "set -u; W=$JVMM_LAB_SCRATCH/vfio-msi; rm -rf $W; mkdir -p $W/fs && cd $W",
-                "gcc -O2 -static -o fs/tcpxfer " + ShellQuote.quote(src) + " && cp fs/tcpxfer .",
+                "cp " + lab.kit().helper("tcpxfer") + " fs/tcpxfer && cp fs/tcpxfer .",
                 "cat > fs/guest.sh <<'EOF'\n" + guest + "EOF",
                 "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",
                 // L1's end of the wire is now the e1000e; the igb PF goes to vfio-pci

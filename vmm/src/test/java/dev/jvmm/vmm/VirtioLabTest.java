@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jvmm.lab.CommandResult;
 import dev.jvmm.lab.GuestCommandLine;
 import dev.jvmm.lab.LabSession;
-import dev.jvmm.lab.ShellQuote;
 import dev.jvmm.lab.junit.LabTest;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,12 +78,11 @@ class VirtioLabTest {
         if (output != null) {
             return output;
         }
-        String src = Path.of("src/test/c/tcpxfer.c").toAbsolutePath().toString();
         String mountAndRun = "mount -t ext4 /dev/vda /mnt && cp /mnt/%s /tmp/s.sh && sh /tmp/s.sh";
         String script = String.join("\n",
                 "set -u",
                 "W=$JVMM_LAB_SCRATCH/virtio-lab; rm -rf $W; mkdir -p $W/fs && cd $W",
-                "gcc -O2 -static -o fs/tcpxfer " + ShellQuote.quote(src) + " && cp fs/tcpxfer .",
+                "cp " + lab.kit().helper("tcpxfer") + " fs/tcpxfer && cp fs/tcpxfer .",
                 "cat > fs/boot1.sh <<'EOF'\n" + BOOT1 + "EOF",
                 "cat > fs/boot2.sh <<'EOF'\n" + BOOT2 + "EOF",
                 "truncate -s 256M disk.img && mkfs.ext4 -q -F -d fs disk.img",
