@@ -1,5 +1,6 @@
 package dev.jvmm.vmm;
 
+import static dev.jvmm.vmm.LabCli.line;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -187,9 +188,4 @@ class LaunchLabTest {
         assertEquals("0", line(out, "LEFT-MAPS"), out);
     }
 
-    private static String line(String out, String key) {
-        Matcher m = Pattern.compile("(?m)^" + key + " ?(.*)$").matcher(out);
-        assertTrue(m.find(), key + " missing:\n" + out);
-        return m.group(1).strip();
-    }
 }

@@ -1,19 +1,16 @@
 package dev.jvmm.vmm;
 
+import static dev.jvmm.vmm.LabCli.jvmm;
+import static dev.jvmm.vmm.LabCli.line;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jvmm.lab.Classpath;
 import dev.jvmm.lab.CommandResult;
 import dev.jvmm.lab.GuestCommandLine;
 import dev.jvmm.lab.LabSession;
-import dev.jvmm.lab.ShellQuote;
 import dev.jvmm.lab.junit.LabTest;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -29,18 +26,7 @@ class NicLaunchLabTest {
     private static final String PF = "0000:01:00.0";
     private static final String PFS = "/sys/bus/pci/devices/" + PF;
 
-    private static String line(String out, String key) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(key) + " ?(.*)$").matcher(out);
-        assertTrue(m.find(), key + " missing:\n" + out);
-        return m.group(1).strip();
-    }
 
-    private static String jvmm(String... args) {
-        List<String> w = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", Classpath.current(), "dev.jvmm.vmm.cli.Jvmm"));
-        w.addAll(List.of(args));
-        return ShellQuote.join(w);
-    }
 
     /** L1's side: the wire peer on the e1000e, VFs on the igb PF (autoprobe off), a TAP and a bridge. */
     private static String setUp(int vfs) {

@@ -1,16 +1,16 @@
 package dev.jvmm.vmm;
 
+import static dev.jvmm.vmm.LabCli.jvmm;
+import static dev.jvmm.vmm.LabCli.line;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jvmm.lab.Classpath;
 import dev.jvmm.lab.CommandResult;
 import dev.jvmm.lab.GuestCommandLine;
 import dev.jvmm.lab.LabSession;
 import dev.jvmm.lab.ShellQuote;
 import dev.jvmm.lab.junit.LabTest;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,11 +34,6 @@ class VfioPassthroughLabTest {
     private static final String PFS = "/sys/bus/pci/devices/" + PF;
     private static final String MAC = "52:54:00:00:00:42";
 
-    private static String line(String out, String key) {
-        Matcher m = Pattern.compile("(?m)^" + key + " ?(.*)$").matcher(out);
-        assertTrue(m.find(), key + " missing:\n" + out);
-        return m.group(1).strip();
-    }
 
     private static Object parseJson(String s) {
         try {
@@ -48,12 +43,6 @@ class VfioPassthroughLabTest {
         }
     }
 
-    private static String jvmm(String... args) {
-        List<String> w = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", Classpath.current(), "dev.jvmm.vmm.cli.Jvmm"));
-        w.addAll(List.of(args));
-        return ShellQuote.join(w);
-    }
 
     @Test
     void igbVfInAJvmmGuestWithItsMacAndInterrupts(LabSession lab) {
