@@ -129,7 +129,8 @@ class NicLaunchLabTest {
     /**
      * The rest of the issue's lab list in one L1 command, with 2 VFs: the fallbacks (--migratable, the probe override
      * saying no IOMMU, no free VF while two other VMs hold both) each lead to virtio-net on a macvtap with the reason
-     * named; two VMs at once take different VFs; SIGTERM ends a VM and gives its VF back reset; SIGKILL leaves a stale
+     * named; two VMs at once take different VFs; SIGTERM ends a VM (a VF, a macvtap and a TAP jvmm made) and gives
+     * its VF back reset, its macvtap and TAP deleted; SIGKILL leaves a stale
      * lease and a macvtap, which the next launch on that PF reports and removes; bad --nic input is refused naming
      * the NIC and the key, with nothing left.
      */
@@ -150,7 +151,8 @@ class NicLaunchLabTest {
                     "echo DRY-NOIOMMU $(JVMM_PROBE_OVERRIDE='passthrough=not-ready:no IOMMU (simulated)' " + dry
                             + " --nic \"pf=$P\" 2>&1 | grep -v WARN)",
                     // two VMs at once, each with a VF (auto); B also has a macvtap over the PF
-                    vm.apply("--nic \"id=eth0,pf=$P\"", "sleep 600") + " > a.log 2>&1 & A=$!; echo $A > vm.pids",
+                    vm.apply("--nic \"id=eth0,pf=$P\" --nic \"id=eth1,mode=virtio,pf=$P\" --nic id=eth2,mode=virtio",
+                            "sleep 600") + " > a.log 2>&1 & A=$!; echo $A > vm.pids",
                     "for i in $(seq 600); do grep -q 'took VF' a.log && break; sleep 0.2; done",
                     vm.apply("--nic \"id=eth0,pf=$P\" --nic \"id=eth1,mode=virtio,pf=$P\"", "sleep 600") + " > b.log 2>&1 & B=$!; echo $B >> vm.pids",
                     "for i in $(seq 600); do grep -q 'Linux version\\|took VF.*' b.log && grep -q 'took VF' b.log && break; sleep 0.2; done",
@@ -167,6 +169,7 @@ class NicLaunchLabTest {
                     "AVF=$(grep -o 'took VF [0-9a-f:.]*' a.log | cut -d' ' -f3); AIDX=$(grep -o 'VF [0-9] of' a.log | cut -d' ' -f2)",
                     "kill -TERM $A; wait $A; echo A-RC $?",
                     "echo A-AFTER $(vf $AIDX) $(ls " + leases + "/$AVF.json 2>/dev/null | wc -l) $(basename $(readlink /sys/bus/pci/devices/$AVF/driver) 2>/dev/null || echo no-driver)",
+                    "echo A-LINKS-LEFT $(ip -o link | grep -c -E \"mvt${A}n|jvmmtap\")",
                     // SIGKILL B: a stale lease and its macvtap stay behind until the next launch
                     "kill -KILL $B; wait $B 2>/dev/null; sleep 1",
                     "echo B-LEFT $(ls " + leases + " | grep -c json) $(ip -o link | grep -c \"mvt${B}n\")",
@@ -194,6 +197,7 @@ class NicLaunchLabTest {
             assertTrue(line(out, "BAD-NOTVF").contains("no SR-IOV VF at " + dev.jvmm.lab.L1CommandLine.E1000E_BDF)
                     && !line(out, "BAD-NOTVF").endsWith("rc=0"), out);
             assertEquals("link/ether 00:00:00:00:00:00 0 no-driver", line(out, "A-AFTER"), "SIGTERM gave A's VF back:\n" + out);
+            assertEquals("0", line(out, "A-LINKS-LEFT"), "SIGTERM left no macvtap or TAP of A:\n" + out);
             assertEquals("1 1", line(out, "B-LEFT"), "SIGKILL left B's lease and macvtap:\n" + out);
             assertEquals("0", line(out, "C-RC"), out);
             assertTrue(Pattern.compile("C-SAYS jvmm: eth0: released the stale lease of VF 0000:01:10\\.\\d \\(.*\\)").matcher(out).find(),
