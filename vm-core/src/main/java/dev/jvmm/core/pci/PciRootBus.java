@@ -91,7 +91,15 @@ public final class PciRootBus {
     public synchronized void configWrite(int bus, int slot, int function, int offset, int size, int value) {
         PciDevice d = bus == 0 ? functions[slot][function] : null;
         if (d != null) {
-            d.configWrite(offset, size, value);
+            try {
+                d.configWrite(offset, size, value);
+            } catch (RuntimeException e) {
+                // what the guest asked cannot be done (a BAR moved onto another device's range, say): as on hardware,
+                // the VM goes on, without that decode; one line says what was refused
+                log.warn("pci{}: {} ({}): config write of 0x{} at 0x{} not carried out: {}", segment,
+                        String.format("%02x:%02x.%x", bus, slot, function), d.name(), Integer.toHexString(value),
+                        Integer.toHexString(offset), e.getMessage());
+            }
         } else if (log.isTraceEnabled()) {
             log.trace("pci{}: config write to absent {} dropped", segment, String.format("%02x:%02x.%x", bus, slot, function));
         }

@@ -83,6 +83,26 @@ class PciModelTest {
         assertEquals(0x00010010 | e2 << 20, f.configRead(0x100, 4));
     }
 
+    /**
+     * A guest write the device cannot carry out (here, a BAR placed on another device's range makes the device's
+     * listener fail, as a bus overlap does) is refused with a log line; the VM's config space stays usable.
+     */
+    @Test
+    void aConfigWriteTheDeviceRefusesDoesNotEndTheVm() {
+        PciRootBus bus = new PciRootBus(0);
+        PciFunction f = device();
+        f.setBarListener((fn, b, o, n) -> {
+            if (n >= 0) {
+                throw new dev.jvmm.core.VmCoreException(dev.jvmm.core.VmCoreException.Reason.OVERLAP, "overlaps pci-ecam");
+            }
+        });
+        PciAddress a = bus.add(f);
+        bus.configWrite(0, a.device(), 0, PciConfigSpace.BAR0, 4, 0xe000_0000);
+        bus.configWrite(0, a.device(), 0, PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY); // listener throws
+        assertEquals(0xe000_0000, bus.configRead(0, a.device(), 0, PciConfigSpace.BAR0, 4) & 0xffff_fff0);
+        assertEquals(0x1af4, bus.configRead(0, a.device(), 0, 0, 2), "the bus still answers");
+    }
+
     @Test
     void conf1AndEcamReachTheSameFunctions() {
         PciRootBus bus = new PciRootBus(0);
