@@ -272,7 +272,8 @@ public final class LaunchCommand implements Callable<Integer> {
         }
         VmExit exit;
         boolean passthrough = plans.stream().anyMatch(p -> p.choice() == NicPlan.Choice.PASSTHROUGH);
-        // a signal must not end the JVM before the VFs are given back: this hook waits for the teardown below
+        // a signal must not end the JVM before the VFs are given back and the macvtaps deleted: this hook waits for
+        // the teardown below
         java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
         Thread waitForRelease = new Thread(() -> {
             try {
@@ -281,7 +282,7 @@ public final class LaunchCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }, "nic-release");
-        if (passthrough) {
+        if (!plans.isEmpty()) {
             Runtime.getRuntime().addShutdownHook(waitForRelease);
         }
         try (dev.jvmm.sriov.VfPool vfPool = passthrough ? vfPool() : null;
@@ -297,7 +298,7 @@ public final class LaunchCommand implements Callable<Integer> {
                     e.getCause());
         } finally {
             released.countDown();
-            if (passthrough) {
+            if (!plans.isEmpty()) {
                 try {
                     Runtime.getRuntime().removeShutdownHook(waitForRelease);
                 } catch (IllegalStateException shuttingDown) {
