@@ -151,13 +151,14 @@ class NicLaunchLabTest {
                     "echo DRY-NOIOMMU $(JVMM_PROBE_OVERRIDE='passthrough=not-ready:no IOMMU (simulated)' " + dry
                             + " --nic \"pf=$P\" 2>&1 | grep -v WARN)",
                     // two VMs at once, each with a VF (auto); B also has a macvtap over the PF
-                    vm.apply("--nic \"id=eth0,pf=$P\" --nic \"id=eth1,mode=virtio,pf=$P\" --nic id=eth2,mode=virtio",
+                    vm.apply("--nic \"id=eth0,pf=$P\" --nic \"id=eth1,mode=virtio,pf=$P,mac=52:54:00:00:a0:01\" --nic id=eth2,mode=virtio",
                             "sleep 600") + " > a.log 2>&1 & A=$!; echo $A > vm.pids",
                     "for i in $(seq 600); do grep -q 'took VF' a.log && break; sleep 0.2; done",
-                    vm.apply("--nic \"id=eth0,pf=$P\" --nic \"id=eth1,mode=virtio,pf=$P\"", "sleep 600") + " > b.log 2>&1 & B=$!; echo $B >> vm.pids",
+                    vm.apply("--nic \"id=eth0,pf=$P\" --nic \"id=eth1,mode=virtio,pf=$P,mac=52:54:00:00:b0:01\"", "sleep 600") + " > b.log 2>&1 & B=$!; echo $B >> vm.pids",
                     "for i in $(seq 600); do grep -q 'Linux version\\|took VF.*' b.log && grep -q 'took VF' b.log && break; sleep 0.2; done",
                     "sleep 2; echo A-VF $(grep -o 'took VF [0-9a-f:.]*' a.log); echo B-VF $(grep -o 'took VF [0-9a-f:.]*' b.log)",
                     "echo LEASES-RUNNING $(ls " + leases + " | grep -c json)",
+                    "kill -0 $A 2>/dev/null || tail -5 a.log | sed 's/^/A-LOG /'; kill -0 $B 2>/dev/null || tail -5 b.log | sed 's/^/B-LOG /'",
                     "echo DRY-NOFREE $(" + dry + " --nic \"pf=$P\" 2>&1)",
                     // bad input
                     "echo BAD-VLAN $(" + dry + " --nic \"id=eth1,pf=$P,vlan=5000\" 2>&1; echo rc=$?)",

@@ -120,7 +120,14 @@ public final class NetBackends {
             }
             Link m = made;
             res.push(() -> delete(m));
-            rt.setLink(m.index(), m.name(), -1, true);
+            try {
+                rt.setLink(m.index(), m.name(), -1, true);
+            } catch (NetlinkErrorException e) {
+                throw new VmmException(VmmException.Reason.HOST, what + ": cannot set macvtap " + m.name() + " up: "
+                        + e.getMessage() + (e.errno() == dev.jvmm.sys.Errno.EADDRINUSE ? " (another macvtap or macvlan on "
+                        + n.macvtapOver() + " has MAC " + NetConfig.format(mac) + ": two VMs with the same generated MAC? "
+                        + "give each NIC its own mac=)" : ""), e);
+            }
         }
         Path node = Path.of("/dev/tap" + made.index());
         for (int i = 0; i < 100 && !Files.exists(node); i++) {
