@@ -181,7 +181,6 @@ public final class LaunchCommand implements Callable<Integer> {
     /** The first flag. */
     static final int QUICK_DEBUG = 9;
 
-    /** What each {@code --nic} becomes, and why ({@link NicPlanner}); asks the probe only if a NIC could be a VF. */
     /** The host's VF pool; a test sets {@link #vfPoolFactory} instead. */
     private dev.jvmm.sriov.VfPool vfPool() {
         return vfPoolFactory != null ? vfPoolFactory.get() : dev.jvmm.sriov.VfPool.system();
@@ -193,6 +192,7 @@ public final class LaunchCommand implements Callable<Integer> {
         err.flush();
     }
 
+    /** What each {@code --nic} becomes, and why ({@link NicPlanner}); asks the probe only if a NIC could be a VF. */
     private List<NicPlan> planNics(VmConfig cfg) {
         java.util.function.LongFunction<PassthroughReadiness> r = readiness != null ? readiness : PassthroughReadiness::host;
         try (dev.jvmm.sriov.VfPool leases = pool != null ? null : vfPool()) {
@@ -265,11 +265,7 @@ public final class LaunchCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        if (!plans.isEmpty()) { // on stderr: stdout is the guest's console
-            java.io.PrintWriter err = spec != null ? spec.commandLine().getErr() : new java.io.PrintWriter(System.err);
-            plans.forEach(p -> err.println("jvmm: " + p.line()));
-            err.flush();
-        }
+        plans.forEach(p -> say("jvmm: " + p.line())); // on stderr: stdout is the guest's console
         VmExit exit;
         boolean passthrough = plans.stream().anyMatch(p -> p.choice() == NicPlan.Choice.PASSTHROUGH);
         // a signal must not end the JVM before the VFs are given back and the macvtaps deleted: this hook waits for

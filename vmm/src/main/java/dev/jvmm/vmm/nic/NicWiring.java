@@ -4,6 +4,7 @@ import dev.jvmm.sriov.SriovException;
 import dev.jvmm.sriov.VfPool;
 import dev.jvmm.sys.netlink.Macs;
 import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.vmm.ResourceStack;
 import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.config.NetConfig;
 import dev.jvmm.vmm.config.VfioConfig;
@@ -32,10 +33,12 @@ public final class NicWiring {
     public static final class Wired implements AutoCloseable {
         private final VmConfig config;
         private final List<VfPool.Lease> leases;
+        private final ResourceStack owned;
 
-        Wired(VmConfig config, List<VfPool.Lease> leases) {
+        Wired(VmConfig config, List<VfPool.Lease> leases, ResourceStack owned) {
             this.config = config;
             this.leases = List.copyOf(leases);
+            this.owned = owned;
         }
 
         public VmConfig config() {
@@ -49,21 +52,7 @@ public final class NicWiring {
         /** Releases the leases, last taken first; a failure is reported after every lease had its turn. */
         @Override
         public void close() {
-            RuntimeException first = null;
-            for (int i = leases.size() - 1; i >= 0; i--) {
-                try {
-                    leases.get(i).close();
-                } catch (RuntimeException e) {
-                    if (first == null) {
-                        first = e;
-                    } else {
-                        first.addSuppressed(e);
-                    }
-                }
-            }
-            if (first != null) {
-                throw first;
-            }
+            owned.close();
         }
     }
 
@@ -85,12 +74,13 @@ public final class NicWiring {
             }
         }
         List<VfPool.Lease> leases = new ArrayList<>();
+        ResourceStack owned = new ResourceStack();
         List<NetConfig> nets = new ArrayList<>(cfg.nets());
         List<VfioConfig> vfio = new ArrayList<>(cfg.vfio());
         try {
             for (NicPlan p : plans) {
                 if (p.choice() == NicPlan.Choice.PASSTHROUGH) {
-                    VfPool.Lease l = lease(p, pool, holder, say);
+                    VfPool.Lease l = owned.push(lease(p, pool, holder, say));
                     leases.add(l);
                     vfio.add(new VfioConfig(l.vf().toString()));
                     say.accept(p.id() + ": took VF " + l.vf() + " (VF " + l.index() + " of " + l.pfNetdev() + "), mac "
@@ -107,15 +97,14 @@ public final class NicWiring {
                 });
             }
         } catch (RuntimeException e) {
-            Wired partial = new Wired(cfg, leases);
             try {
-                partial.close();
+                owned.close();
             } catch (RuntimeException c) {
                 e.addSuppressed(c);
             }
             throw e;
         }
-        return new Wired(cfg.withDevices(cfg.disks(), nets).withVfio(vfio), leases);
+        return new Wired(cfg.withDevices(cfg.disks(), nets).withVfio(vfio), leases, owned);
     }
 
     private static VfPool.Lease lease(NicPlan p, VfPool pool, String holder, Consumer<String> say) {
