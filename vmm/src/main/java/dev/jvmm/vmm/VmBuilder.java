@@ -17,7 +17,9 @@ import dev.jvmm.vmm.boot.CpuBoot;
 import dev.jvmm.vmm.boot.KernelLoader;
 import dev.jvmm.vmm.boot.Layout;
 import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.devices.GedDevice;
 import dev.jvmm.vmm.devices.I8042;
+import dev.jvmm.vmm.devices.PciHotplugController;
 import dev.jvmm.vmm.devices.PowerDevice;
 import dev.jvmm.vmm.devices.PvPanic;
 import dev.jvmm.vmm.devices.Serial16550;
@@ -129,7 +131,8 @@ public final class VmBuilder {
         AcpiTables.Platform platform = new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
                 Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
                 layout.mmio64Start(), Layout.MMIO64_SIZE, PowerDevice.SLEEP_CONTROL, PowerDevice.SLEEP_STATUS,
-                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ, PvPanic.PORT);
+                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ, PvPanic.PORT,
+                GedDevice.PORT, GedDevice.GSI, PciHotplugController.PORT);
         List<AcpiTables.Table> tables = AcpiTables.build(platform, Layout.ACPI_START);
         for (AcpiTables.Table t : tables) {
             if (t.address() + t.bytes().length > Layout.ACPI_END) {
@@ -171,6 +174,13 @@ public final class VmBuilder {
         pio.register(PowerDevice.PORT, PowerDevice.LENGTH, new PowerDevice(events), "acpi-power");
         pio.register(PvPanic.PORT, 1, new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
                 "guest kernel panic (reported by the guest's pvpanic driver)"))), "pvpanic");
+        // ACPI GED (power button, PCI hotplug events) and the PCI hotplug controller the DSDT describes; nothing
+        // requests hotplug or presses the button yet, and an eject the guest asks for is only logged
+        GedDevice ged = new GedDevice(level -> vm.irqLine(GedDevice.GSI, level ? 1 : 0));
+        pio.register(GedDevice.PORT, GedDevice.LENGTH, ged, "acpi-ged");
+        PciHotplugController hotplug = new PciHotplugController(ged,
+                slot -> log.warn("the guest ejected PCI slot {}; jvmm does not remove devices yet", slot));
+        pio.register(PciHotplugController.PORT, PciHotplugController.LENGTH, hotplug, "pci-hotplug");
         PciRootBus pci = new PciRootBus(0);
         pci.add(new PciHostBridge(), 0, 0);
         pio.register(PciRootBus.CONFIG_ADDRESS_PORT, PciRootBus.CONFIG_PORTS, pci.configPorts(), "pci-conf1");

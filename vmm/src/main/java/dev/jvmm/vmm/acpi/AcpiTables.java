@@ -11,8 +11,10 @@ import java.util.List;
 /**
  * Generates the ACPI tables jvmm gives the guest (ACPI 6.5): RSDP, XSDT, a hardware-reduced FADT (with reset
  * register and sleep control/status registers), MADT (one LAPIC per vCPU, the IOAPIC, ISA IRQ0 override, LINT1
- * NMI), MCFG (ECAM of segment 0) and a DSDT with the PCI host bridge (PNP0A08: _CRS windows, _PRT), the 16550,
- * the ECAM motherboard reservation and \_S5. Tables are laid out one after another from {@code base}, RSDP first.
+ * NMI), MCFG (ECAM of segment 0) and a DSDT with the PCI host bridge (PNP0A08: _CRS windows, _PRT, hotpluggable
+ * slots 1..31 with _EJ0), the 16550, pvpanic, the ECAM motherboard reservation, the PCI hotplug controller, the
+ * Generic Event Device, a control-method power button and \_S5. Tables are laid out one after another from
+ * {@code base}, RSDP first.
  */
 public final class AcpiTables {
     public static final String OEM_ID = "JVMM  ";
@@ -23,8 +25,19 @@ public final class AcpiTables {
     /** What the tables describe. */
     public record Platform(int cpus, long ioapic, long lapic, long ecamBase, int ecamBusEnd, long mmio32Base,
             long mmio32Size, long mmio64Base, long mmio64Size, int sleepControlPort, int sleepStatusPort,
-            int resetPort, int resetValue, int serialPort, int serialIrq, int pvpanicPort) {
+            int resetPort, int resetValue, int serialPort, int serialIrq, int pvpanicPort, int gedPort, int gedGsi,
+            int hotplugPort) {
     }
+
+    /** Event bits of the GED's event register, as {@code \_SB.GED_._EVT} decodes them. */
+    public static final int GED_PCI_HOTPLUG = 1, GED_POWER_BUTTON = 2;
+    /** Register offsets of the PCI hotplug controller's I/O region ({@code \_SB.PHPR.PCST}). */
+    public static final int HOTPLUG_PCIU = 0, HOTPLUG_PCID = 4, HOTPLUG_B0EJ = 8, HOTPLUG_PSEG = 12,
+            HOTPLUG_LENGTH = 16;
+    /** Hotpluggable slots of root bus 0: every slot but the host bridge's. */
+    public static final int FIRST_HOTPLUG_SLOT = 1, LAST_HOTPLUG_SLOT = 31;
+    /** ACPI device-object notification values (§5.6.6): device check, eject request, button status change. */
+    static final int NOTIFY_DEVICE_CHECK = 1, NOTIFY_EJECT_REQUEST = 3, NOTIFY_BUTTON = 0x80;
 
     /** One table at its guest-physical address. */
     public record Table(String signature, long address, byte[] bytes) {
@@ -190,7 +203,8 @@ public final class AcpiTables {
                         dwordIo(0x0d00, 0xffff),
                         dwordMemory(p.mmio32Base(), p.mmio32Base() + p.mmio32Size() - 1),
                         qwordMemory(p.mmio64Base(), p.mmio64Base() + p.mmio64Size() - 1))),
-                name("_PRT", packageOf(prt)));
+                name("_PRT", packageOf(prt)),
+                cat(hotplugSlots().toArray(new byte[0][])));
         byte[] com1 = device("COM1",
                 name("_HID", eisaId("PNP0501")),
                 name("_UID", integer(0)),
@@ -206,9 +220,89 @@ public final class AcpiTables {
                 name("_UID", integer(1)),
                 name("_CRS", resourceTemplate(memory32Fixed(p.ecamBase(), (p.ecamBusEnd() + 1L) << 20))));
         byte[] body = cat(
-                scope("\\_SB", pci, com1, pvpanic, res),
+                scope("\\_SB", pci, com1, pvpanic, res, hotplugController(p), ged(p), powerButton()),
                 name("\\_S5", packageOf(integer(SLP_TYP_S5), integer(0))));
         return table("DSDT", 2, body);
+    }
+
+    /** The ACPI name of slot {@code slot}'s device under {@code \_SB.PCI0}: S01_ .. S31_ (decimal). */
+    public static String slotName(int slot) {
+        return String.format("S%02d_", slot);
+    }
+
+    /**
+     * {@code \_SB.PCI0.Sxx_} for slots 1..31, what Linux's acpiphp makes hotplug slots of: {@code _ADR} (the slot's
+     * function 0; acpiphp scans the whole slot), {@code _SUN} (the slot's name in /sys/bus/pci/slots) and
+     * {@code _EJ0}, which the guest calls once it has removed the slot's driver, and which tells the VMM the slot is
+     * ejected.
+     */
+    static List<byte[]> hotplugSlots() {
+        List<byte[]> out = new ArrayList<>();
+        for (int slot = FIRST_HOTPLUG_SLOT; slot <= LAST_HOTPLUG_SLOT; slot++) {
+            out.add(device(slotName(slot),
+                    name("_ADR", integer((long) slot << 16)),
+                    name("_SUN", integer(slot)),
+                    method("_EJ0", 1, false, call("\\_SB.PHPR.PCEJ", integer(slot)))));
+        }
+        return out;
+    }
+
+    /**
+     * {@code \_SB.PHPR}, the PCI hotplug controller (as Cloud Hypervisor's): 16 bytes of I/O with PCIU (slots to
+     * add, read-clears), PCID (slots to remove, read-clears), B0EJ (a bitmap written by _EJ0: eject these) and
+     * PSEG (segment, always 0). PSCN, run by the GED's _EVT, notifies each added slot with device check (the guest
+     * scans it) and each slot to remove with eject request (the guest unbinds the driver, then calls _EJ0).
+     */
+    static byte[] hotplugController(Platform p) {
+        List<byte[]> scan = new ArrayList<>();
+        scan.add(store(ref("PCIU"), local(0)));
+        scan.add(store(ref("PCID"), local(1)));
+        for (int slot = FIRST_HOTPLUG_SLOT; slot <= LAST_HOTPLUG_SLOT; slot++) {
+            String dev = "\\_SB.PCI0." + slotName(slot);
+            scan.add(ifThen(and(local(0), integer(1L << slot), NULL_TARGET),
+                    Aml.notify(ref(dev), integer(NOTIFY_DEVICE_CHECK))));
+            scan.add(ifThen(and(local(1), integer(1L << slot), NULL_TARGET),
+                    Aml.notify(ref(dev), integer(NOTIFY_EJECT_REQUEST))));
+        }
+        return device("PHPR",
+                name("_HID", string("PNP0A06")),
+                name("_UID", integer(0)),
+                name("_STA", integer(0x0b)),
+                name("_CRS", resourceTemplate(io(p.hotplugPort(), HOTPLUG_LENGTH))),
+                operationRegion("PCST", SYSTEM_IO, p.hotplugPort(), HOTPLUG_LENGTH),
+                field("PCST", DWORD_ACC, NO_LOCK, WRITE_AS_ZEROS,
+                        FieldUnit.named("PCIU", 32),
+                        FieldUnit.named("PCID", 32),
+                        FieldUnit.named("B0EJ", 32),
+                        FieldUnit.named("PSEG", 32)),
+                // B0EJ = 1 << Arg0, as iasl compiles it: ShiftLeft (One, Arg0, B0EJ)
+                method("PCEJ", 1, false, shiftLeft(integer(1), arg(0), ref("B0EJ"))),
+                method("PSCN", 0, true, scan.toArray(new byte[0][])));
+    }
+
+    /**
+     * {@code \_SB.GED_}, the Generic Event Device (ACPI0013, §5.6.9): an edge interrupt on {@code gedGsi}; its
+     * _EVT reads the event register once (reading clears it) and dispatches PCI hotplug and the power button.
+     */
+    static byte[] ged(Platform p) {
+        return device("GED_",
+                name("_HID", string("ACPI0013")),
+                name("_UID", integer(0)),
+                name("_CRS", resourceTemplate(extendedInterrupt(true, true, false, false, p.gedGsi()))),
+                operationRegion("GDST", SYSTEM_IO, p.gedPort(), 1),
+                field("GDST", BYTE_ACC, NO_LOCK, WRITE_AS_ZEROS, FieldUnit.named("GDAT", 8)),
+                method("_EVT", 1, true,
+                        store(ref("GDAT"), local(0)),
+                        ifThen(and(local(0), integer(GED_PCI_HOTPLUG), NULL_TARGET), call("\\_SB.PHPR.PSCN")),
+                        ifThen(and(local(0), integer(GED_POWER_BUTTON), NULL_TARGET),
+                                Aml.notify(ref("\\_SB.PWRB"), integer(NOTIFY_BUTTON)))));
+    }
+
+    /** {@code \_SB.PWRB}, a control-method power button (PNP0C0C, §4.8.2.2.1.2): the GED notifies it with 0x80. */
+    static byte[] powerButton() {
+        return device("PWRB",
+                name("_HID", eisaId("PNP0C0C")),
+                name("_UID", integer(0)));
     }
 
     static byte checksum(byte[] a, int off, int len) {

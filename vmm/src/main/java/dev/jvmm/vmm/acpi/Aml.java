@@ -6,7 +6,9 @@ import java.util.List;
 
 /**
  * A small AML encoder (ACPI 6.5 §20.2): names, integers, strings, packages, buffers, scopes, devices, methods
- * returning a value, and resource-template descriptors (§6.4). Each method returns the encoded bytes of one
+ * and the few statements and expressions jvmm's methods use (If, Store, And, ShiftLeft, LEqual, LNot, Notify,
+ * Return, method calls, locals and arguments), operation regions and fields, and resource-template descriptors
+ * (§6.4). Each method returns the encoded bytes of one
  * term, so terms compose: {@code device("PCI0", name("_HID", eisaId("PNP0A08")), ...)}.
  */
 public final class Aml {
@@ -87,6 +89,133 @@ public final class Aml {
         return cat(new byte[] {0x14}, pkgLength(body.length), body);
     }
 
+    /**
+     * {@code Method(NAME, argCount, Serialized|NotSerialized) { body }} (§19.6.85, §20.2.5.2): MethodFlags has the
+     * argument count in bits 2:0, SerializeFlag in bit 3 and SyncLevel 0 in bits 7:4.
+     */
+    public static byte[] method(String name, int argCount, boolean serialized, byte[]... body) {
+        if (argCount < 0 || argCount > 7) {
+            throw new IllegalArgumentException("a method takes 0..7 arguments: " + argCount);
+        }
+        byte[] b = cat(nameString(name), new byte[] {(byte) (argCount | (serialized ? 1 << 3 : 0))}, cat(body));
+        return cat(new byte[] {0x14}, pkgLength(b.length), b);
+    }
+
+    // --- statements and expressions (§20.2.5.3, §20.2.5.4)
+    /** {@code If (predicate) { body }} (IfOp 0xA0 PkgLength Predicate TermList). */
+    public static byte[] ifThen(byte[] predicate, byte[]... body) {
+        byte[] b = cat(predicate, cat(body));
+        return cat(new byte[] {(byte) 0xa0}, pkgLength(b.length), b);
+    }
+
+    /** {@code Store (src, dst)}, {@code dst = src} (StoreOp 0x70 TermArg SuperName). */
+    public static byte[] store(byte[] src, byte[] dst) {
+        return cat(new byte[] {0x70}, src, dst);
+    }
+
+    /** {@code And (a, b, target)} (AndOp 0x7B Operand Operand Target); {@link #NULL_TARGET} keeps only the value. */
+    public static byte[] and(byte[] a, byte[] b, byte[] target) {
+        return cat(new byte[] {0x7b}, a, b, target);
+    }
+
+    /** {@code ShiftLeft (value, count, target)} (ShiftLeftOp 0x79 Operand ShiftCount Target). */
+    public static byte[] shiftLeft(byte[] value, byte[] count, byte[] target) {
+        return cat(new byte[] {0x79}, value, count, target);
+    }
+
+    /** {@code LEqual (a, b)} (LEqualOp 0x93 Operand Operand). */
+    public static byte[] lequal(byte[] a, byte[] b) {
+        return cat(new byte[] {(byte) 0x93}, a, b);
+    }
+
+    /** {@code LNot (a)} (LNotOp 0x92 Operand). */
+    public static byte[] lnot(byte[] a) {
+        return cat(new byte[] {(byte) 0x92}, a);
+    }
+
+    /** {@code Notify (target, value)} (NotifyOp 0x86 NotifyObject NotifyValue). */
+    public static byte[] notify(byte[] target, byte[] value) {
+        return cat(new byte[] {(byte) 0x86}, target, value);
+    }
+
+    /** {@code Return (value)} (ReturnOp 0xA4 ArgObject). */
+    public static byte[] returnOf(byte[] value) {
+        return cat(new byte[] {(byte) 0xa4}, value);
+    }
+
+    /** {@code Local0}..{@code Local7} (Local0Op 0x60..Local7Op 0x67). */
+    public static byte[] local(int n) {
+        if (n < 0 || n > 7) {
+            throw new IllegalArgumentException("no Local" + n);
+        }
+        return new byte[] {(byte) (0x60 + n)};
+    }
+
+    /** {@code Arg0}..{@code Arg6} (Arg0Op 0x68..Arg6Op 0x6E). */
+    public static byte[] arg(int n) {
+        if (n < 0 || n > 6) {
+            throw new IllegalArgumentException("no Arg" + n);
+        }
+        return new byte[] {(byte) (0x68 + n)};
+    }
+
+    /** The NullName as a Target: the result is only the expression's value (§20.2.2). */
+    public static final byte[] NULL_TARGET = {0x00};
+
+    /** A reference to a named object (field, device, ...) by its NameString, as an operand or a SuperName. */
+    public static byte[] ref(String path) {
+        return nameString(path);
+    }
+
+    /** A method invocation (§20.2.5.4 MethodInvocation: NameString TermArgList). */
+    public static byte[] call(String path, byte[]... args) {
+        return cat(nameString(path), cat(args));
+    }
+
+    // --- operation regions and fields (§19.6.100, §19.6.48, §20.2.5.2)
+    /** Address spaces of {@link #operationRegion}. */
+    public static final int SYSTEM_MEMORY = 0, SYSTEM_IO = 1;
+    /** AccessType of {@link #field} (FieldFlags bits 3:0). */
+    public static final int ANY_ACC = 0, BYTE_ACC = 1, WORD_ACC = 2, DWORD_ACC = 3, QWORD_ACC = 4;
+    /** LockRule of {@link #field} (FieldFlags bit 4). */
+    public static final int NO_LOCK = 0, LOCK = 1;
+    /** UpdateRule of {@link #field} (FieldFlags bits 6:5). */
+    public static final int PRESERVE = 0, WRITE_AS_ONES = 1, WRITE_AS_ZEROS = 2;
+
+    /** {@code OperationRegion (NAME, space, offset, length)} (0x5B 0x80 NameString RegionSpace Offset Length). */
+    public static byte[] operationRegion(String name, int space, long offset, long length) {
+        return cat(new byte[] {0x5b, (byte) 0x80}, nameString(name), new byte[] {(byte) space}, integer(offset),
+                integer(length));
+    }
+
+    /** One entry of a Field's FieldList: a named unit of {@code bits} bits, or reserved bits ({@code name} null). */
+    public record FieldUnit(String name, int bits) {
+        public static FieldUnit named(String name, int bits) {
+            return new FieldUnit(name, bits);
+        }
+
+        public static FieldUnit reserved(int bits) {
+            return new FieldUnit(null, bits);
+        }
+
+        byte[] encode() {
+            // NamedField := NameSeg PkgLength, ReservedField := 0x00 PkgLength; the PkgLength is the bit count
+            byte[] len = pkgLengthValue(bits);
+            return name == null ? cat(new byte[] {0x00}, len) : cat(nameSeg(name), len);
+        }
+    }
+
+    /** {@code Field (region, access, lock, update) { units }} (0x5B 0x81 PkgLength NameString FieldFlags FieldList). */
+    public static byte[] field(String region, int accessType, int lockRule, int updateRule, FieldUnit... units) {
+        ByteArrayOutputStream list = new ByteArrayOutputStream();
+        for (FieldUnit u : units) {
+            list.writeBytes(u.encode());
+        }
+        byte[] b = cat(nameString(region), new byte[] {(byte) (accessType | lockRule << 4 | updateRule << 5)},
+                list.toByteArray());
+        return cat(new byte[] {0x5b, (byte) 0x81}, pkgLength(b.length), b);
+    }
+
     /** A NameString: optional root "\\", then dot-separated segments, each padded with '_' to 4 characters. */
     static byte[] nameString(String path) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
@@ -105,13 +234,39 @@ public final class Aml {
             o.write(0);
         }
         for (String s : segs) {
-            if (s.isEmpty() || s.length() > 4) {
-                throw new IllegalArgumentException("bad name segment '" + s + "' in " + path);
-            }
-            String padded = (s + "____").substring(0, 4);
-            o.writeBytes(padded.getBytes(StandardCharsets.US_ASCII));
+            o.writeBytes(nameSeg(s));
         }
         return o.toByteArray();
+    }
+
+    /**
+     * A NameSeg (§20.2.2): a lead character A-Z or '_', then A-Z, 0-9 or '_', padded with '_' to 4 characters.
+     */
+    static byte[] nameSeg(String s) {
+        if (s.isEmpty() || s.length() > 4 || !s.matches("[A-Z_][A-Z0-9_]*")) {
+            throw new IllegalArgumentException("bad name segment '" + s + "'");
+        }
+        return (s + "____").substring(0, 4).getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * A value in PkgLength encoding that does not count itself, as a field unit's bit count (§20.2.5.2): one byte
+     * below 0x40, else a lead byte with the byte count in bits 7:6 and the low nibble, then the rest, 8 bits a byte.
+     */
+    static byte[] pkgLengthValue(int v) {
+        if (v < 0 || v >= 1 << 28) {
+            throw new IllegalArgumentException("PkgLength out of range: " + v);
+        }
+        if (v < 0x40) {
+            return new byte[] {(byte) v};
+        }
+        int n = v < 1 << 12 ? 2 : v < 1 << 20 ? 3 : 4;
+        byte[] b = new byte[n];
+        b[0] = (byte) ((n - 1) << 6 | (v & 0xf));
+        for (int i = 1; i < n; i++) {
+            b[i] = (byte) (v >>> (4 + 8 * (i - 1)));
+        }
+        return b;
     }
 
     /** PkgLength (§20.2.4): the length counts itself. */
@@ -173,6 +328,20 @@ public final class Aml {
     public static byte[] irqNoFlags(int irq) {
         int mask = 1 << irq;
         return new byte[] {0x22, (byte) mask, (byte) (mask >> 8)};
+    }
+
+    /** Interrupt vector flags of {@link #extendedInterrupt} (§6.4.3.6, byte 3). */
+    public static final int RESOURCE_CONSUMER = 1, EDGE = 1 << 1, ACTIVE_LOW = 1 << 2, SHARED = 1 << 3;
+
+    /**
+     * Extended Interrupt Descriptor (§6.4.3.6), large item 0x09: {@code Interrupt (ResourceConsumer|Producer,
+     * Edge|Level, ActiveHigh|ActiveLow, Exclusive|Shared) {gsi}}. Bytes: 0x89, length 6 (16 bits: the flags, the
+     * count and one DWord), the flags (bit 0 consumer, bit 1 edge, bit 2 active low, bit 3 shared), 1, the GSI.
+     */
+    public static byte[] extendedInterrupt(boolean consumer, boolean edge, boolean activeLow, boolean shared, int gsi) {
+        int flags = (consumer ? RESOURCE_CONSUMER : 0) | (edge ? EDGE : 0) | (activeLow ? ACTIVE_LOW : 0)
+                | (shared ? SHARED : 0);
+        return cat(new byte[] {(byte) 0x89, 0x06, 0x00, (byte) flags, 0x01}, le(gsi & 0xffff_ffffL, 4));
     }
 
     /** Memory32Fixed (ReadWrite). */
