@@ -155,6 +155,26 @@ public final class VfioContainer implements AutoCloseable {
         return g;
     }
 
+    /**
+     * Takes group {@code groupId} out of the container and closes it (closing the group fd unsets its container),
+     * for a hot-removed device whose group no other device uses. The container's IOMMU model and mappings stay for
+     * the other groups; the last group cannot leave this way (the model would go with it): close the container.
+     */
+    public synchronized void detach(int groupId) {
+        checkOpen();
+        VfioGroup g = attached.get(groupId);
+        if (g == null) {
+            return;
+        }
+        if (attached.size() == 1) {
+            throw new IommuException(IommuException.Reason.INVALID_ARGUMENT, "vfio: group " + groupId
+                    + " is the container's last group: close the container instead");
+        }
+        attached.remove(groupId);
+        g.close();
+        LOG.debug("vfio: group {} detached from the container", groupId);
+    }
+
     /** The groups attached so far, in attach order. */
     public synchronized List<VfioGroup> attachedGroups() {
         return List.copyOf(attached.values());

@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  *   vmlinuz              the kernel (bzImage)
  *   initrd-l1.img        the emulated host's initramfs (9p, kvm_amd, vfio, igb, nvme, tun, ...)
  *   initrd-guest.img     a small guest initramfs (virtio blk/net, ext4, nvme, igbvf); runs JVMM_SCRIPT
- *   bin/kvmtest, bin/vfiotest, bin/nvme-virtmgmt, bin/nvme-nsattach, bin/tcpxfer   static helpers (gcc -static)
+ *   bin/kvmtest, bin/vfiotest, bin/nvme-virtmgmt, bin/nvme-nsattach, bin/tcpxfer, bin/udpseq   static helpers (gcc -static)
  *   root/                the extracted .deb (root/lib/modules/RELEASE, depmod'ed)
  *   kit.properties       stamp: package, release, source hash
  * </pre>
@@ -51,9 +51,12 @@ public final class GuestKit {
             "bridge", "macvtap");
     /** Modules of the small guest image. */
     public static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
-            "ext4", "nvme", "igb", "igbvf", "e1000e", "pvpanic-mmio");
+            "ext4", "nvme", "igb", "igbvf", "e1000e", "pvpanic-mmio",
+            // the ACPI power button as an input event (vm.shutdown), and virtio-net failover (net_failover bonds a
+            // STANDBY virtio-net with the VF of the same MAC)
+            "button", "evdev", "net_failover");
     /** Static helper programs compiled from this module's resources. */
-    public static final List<String> HELPERS = List.of("kvmtest", "vfiotest", "nvme-virtmgmt", "nvme-nsattach", "tcpxfer");
+    public static final List<String> HELPERS = List.of("kvmtest", "vfiotest", "nvme-virtmgmt", "nvme-nsattach", "tcpxfer", "udpseq");
 
     /** Bump when the kit layout changes. */
     private static final String KIT_FORMAT = "1";

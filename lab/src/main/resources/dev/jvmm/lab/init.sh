@@ -34,6 +34,16 @@ while read -r m; do
 done < /etc/insmod.list
 say "modules-loaded n=$(wc -l < /etc/insmod.list)"
 
+# The ACPI power button (jvmm's vm.shutdown, QEMU's system_powerdown): the kernel's button driver turns it into
+# KEY_POWER on an input device; busybox acpid runs /etc/acpi/PWRF/00000080 for it, which powers off cleanly.
+if [ -e /sys/bus/acpi/drivers/button ] && ls /dev/input/event* > /dev/null 2>&1; then
+  mkdir -p /etc/acpi/PWRF
+  printf '#!/bin/sh\necho "JVMM-LAB: power-button uptime=$(cut -d" " -f1 /proc/uptime)"\nsync\npoweroff -f\n' \
+    > /etc/acpi/PWRF/00000080
+  chmod +x /etc/acpi/PWRF/00000080
+  acpid -c /etc/acpi -l /tmp/acpid.log && say "acpid-started"
+fi
+
 has_tag() {
   for t in /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag; do
     [ -f "$t" ] && [ "$(tr -d '\000' < "$t")" = "$1" ] && return 0

@@ -147,6 +147,10 @@ public final class VirtQueue {
         eventIdx = indirect = false;
     }
 
+    private long completed;
+    private long bytesRead;
+    private long bytesWritten;
+
     private int availIdx() {
         short idx = Native.getShort(availHost + 2);
         VarHandle.acquireFence(); // read ring entries only after the index that publishes them
@@ -198,7 +202,25 @@ public final class VirtQueue {
         int head = Native.getShort(availHost + 4 + 2L * ((lastAvail & 0xffff) % size)) & 0xffff;
         lastAvail++;
         walk(head);
+        bytesRead += chain.readableBytes();
         return chain;
+    }
+
+    /**
+     * What went through this queue since the device was created (a reset does not clear them): chains returned to
+     * the driver, bytes the device read from the driver's buffers and bytes it wrote into them. Written by the
+     * device's thread only, read by others without locking: a reader sees recent, not exact, values.
+     */
+    public long completedChains() {
+        return completed;
+    }
+
+    public long bytesRead() {
+        return bytesRead;
+    }
+
+    public long bytesWritten() {
+        return bytesWritten;
     }
 
     private void walk(int head) {
@@ -286,6 +308,8 @@ public final class VirtQueue {
         VarHandle.releaseFence(); // the element must be visible before the index that publishes it
         nextUsed++;
         Native.putShort(usedHost + 2, nextUsed);
+        completed++;
+        bytesWritten += written;
     }
 
     /**
@@ -294,6 +318,7 @@ public final class VirtQueue {
      */
     public void undoPop() {
         lastAvail--;
+        bytesRead -= chain.readableBytes();
     }
 
     /**

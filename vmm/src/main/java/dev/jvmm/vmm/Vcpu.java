@@ -29,6 +29,10 @@ final class Vcpu implements AutoCloseable {
     private final long[] exits = new long[ExitReason.values().length];
     private volatile boolean stopping;
     private volatile int tid;
+    /** Pause: asked for by {@link #pause()}, acknowledged by the thread parking outside KVM_RUN. */
+    private final Object pauseLock = new Object();
+    private volatile boolean pauseRequested;
+    private boolean parked;
 
     Vcpu(VcpuFd fd, Bus pio, Bus mmio, Consumer<VmExit> onExit) {
         this.fd = fd;
@@ -74,6 +78,10 @@ final class Vcpu implements AutoCloseable {
         }
         try {
             while (!stopping) {
+                if (pauseRequested) {
+                    park();
+                    continue;
+                }
                 ExitReason r = fd.run();
                 exits[r.ordinal()]++;
                 switch (r) {
@@ -188,9 +196,75 @@ final class Vcpu implements AutoCloseable {
         }
     }
 
+    /** Parks this thread (outside KVM_RUN) until {@link #unpause()} or a stop. */
+    private void park() {
+        synchronized (pauseLock) {
+            parked = true;
+            pauseLock.notifyAll();
+            try {
+                while (pauseRequested && !stopping) {
+                    pauseLock.wait();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                stopping = true;
+            } finally {
+                parked = false;
+            }
+        }
+        if (!stopping) {
+            fd.setImmediateExit(false);
+        }
+    }
+
+    /**
+     * Gets the vCPU out of KVM_RUN and parks it; returns once it is parked (or has ended), false if it did not
+     * within {@code timeoutMs}.
+     */
+    boolean pause(long timeoutMs) {
+        synchronized (pauseLock) {
+            pauseRequested = true;
+        }
+        fd.setImmediateExit(true);
+        int t = tid;
+        if (t != 0 && thread.isAlive()) {
+            Native.LIBC.tgkill(Native.LIBC.getpid(), t, SIGUSR1);
+        }
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        synchronized (pauseLock) {
+            while (!parked && thread.isAlive() && tid != 0) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    pauseLock.wait(Math.min(left, 20));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+                if (!parked && t != 0 && thread.isAlive()) {
+                    Native.LIBC.tgkill(Native.LIBC.getpid(), t, SIGUSR1); // in case the first signal came too early
+                }
+            }
+        }
+        return true;
+    }
+
+    /** Lets a paused vCPU run again. */
+    void unpause() {
+        synchronized (pauseLock) {
+            pauseRequested = false;
+            pauseLock.notifyAll();
+        }
+    }
+
     /** Asks the thread to stop and gets it out of KVM_RUN. */
     void kick() {
         stopping = true;
+        synchronized (pauseLock) {
+            pauseLock.notifyAll();
+        }
         fd.setImmediateExit(true);
         int t = tid;
         if (t != 0 && thread.isAlive()) {

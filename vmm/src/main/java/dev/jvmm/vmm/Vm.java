@@ -5,6 +5,8 @@ import dev.jvmm.core.GuestMemory;
 import dev.jvmm.core.pci.PciRootBus;
 import dev.jvmm.sys.kvm.VmFd;
 import dev.jvmm.vmm.boot.BootEntry;
+import dev.jvmm.vmm.devices.DeviceManager;
+import dev.jvmm.vmm.devices.GedDevice;
 import dev.jvmm.vmm.devices.Serial16550;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -30,9 +32,16 @@ public final class Vm implements AutoCloseable {
     private final BootEntry entry;
     private final ResourceStack resources;
     private final CompletableFuture<VmExit> exit;
+    private final DeviceManager devices;
+    private final GedDevice ged;
+    private boolean paused;
+    private long clockAtPause = -1;
 
     Vm(VmFd vmFd, GuestMemory memory, Bus pio, Bus mmio, PciRootBus pci, List<Vcpu> vcpus, Serial16550 serial,
-            BootEntry entry, ResourceStack resources, CompletableFuture<VmExit> exit) {
+            BootEntry entry, ResourceStack resources, CompletableFuture<VmExit> exit, DeviceManager devices,
+            GedDevice ged) {
+        this.devices = devices;
+        this.ged = ged;
         this.vmFd = vmFd;
         this.memory = memory;
         this.pio = pio;
@@ -78,6 +87,69 @@ public final class Vm implements AutoCloseable {
         return vcpus.size();
     }
 
+    /** The VM's PCI devices: what the config plugged in, and what the control API adds and removes. */
+    public DeviceManager devices() {
+        return devices;
+    }
+
+    /**
+     * Stops every vCPU outside KVM_RUN and holds the guest's kvmclock, so that the guest's time does not advance
+     * while it is paused. CONFLICT if already paused.
+     */
+    public synchronized void pause() {
+        if (paused) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "the VM is already paused");
+        }
+        if (exit.isDone()) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "the VM is stopping");
+        }
+        for (Vcpu v : vcpus) {
+            if (!v.pause(5000)) {
+                vcpus.forEach(Vcpu::unpause);
+                throw new VmmException(VmmException.Reason.INTERNAL, "vcpu " + v.id() + " did not leave KVM_RUN within 5 s");
+            }
+        }
+        try {
+            clockAtPause = vmFd.getClock();
+        } catch (RuntimeException e) {
+            clockAtPause = -1;
+            log.warn("KVM_GET_CLOCK: {} (the guest's clock will jump by the pause)", e.getMessage());
+        }
+        paused = true;
+        log.info("VM paused ({} vcpu(s) parked)", vcpus.size());
+    }
+
+    /** Lets the vCPUs run again, the guest's kvmclock where it was at the pause. CONFLICT if not paused. */
+    public synchronized void resume() {
+        if (!paused) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "the VM is not paused");
+        }
+        if (clockAtPause >= 0) {
+            try {
+                vmFd.setClock(clockAtPause);
+            } catch (RuntimeException e) {
+                log.warn("KVM_SET_CLOCK: {}", e.getMessage());
+            }
+        }
+        paused = false;
+        vcpus.forEach(Vcpu::unpause);
+        log.info("VM resumed");
+    }
+
+    public synchronized boolean paused() {
+        return paused;
+    }
+
+    /** Presses the ACPI power button (a GED event the guest's button driver turns into KEY_POWER). */
+    public void pressPowerButton() {
+        ged.notify(GedDevice.POWER_BUTTON);
+    }
+
+    /** Whether the run has ended (an exit event happened). */
+    public boolean exited() {
+        return exit.isDone();
+    }
+
     /** Ends the run from outside (e.g. a signal handler or a test): {@link #run()} returns {@code reason}. */
     public void requestExit(VmExit reason) {
         exit.complete(reason);
@@ -85,9 +157,19 @@ public final class Vm implements AutoCloseable {
 
     /** Starts every vCPU and waits for the first exit event; the vCPUs are stopped before this returns. */
     public VmExit run() {
+        return run(vm -> { });
+    }
+
+    /** As {@link #run()}; {@code started} runs once the vCPUs are running (e.g. to start the control API). */
+    public VmExit run(java.util.function.Consumer<Vm> started) {
         log.debug("starting {} vcpu(s), boot: {}", vcpus.size(), entry.description());
         for (Vcpu v : vcpus) {
             v.start();
+        }
+        try {
+            started.accept(this);
+        } catch (RuntimeException e) {
+            exit.complete(new VmExit(VmExit.Kind.VMM_ERROR, e.getMessage()));
         }
         Thread flusher = new Thread(() -> {
             while (!exit.isDone()) {

@@ -17,6 +17,7 @@ import dev.jvmm.vmm.boot.CpuBoot;
 import dev.jvmm.vmm.boot.KernelLoader;
 import dev.jvmm.vmm.boot.Layout;
 import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.devices.DeviceManager;
 import dev.jvmm.vmm.devices.GedDevice;
 import dev.jvmm.vmm.devices.I8042;
 import dev.jvmm.vmm.devices.PciHotplugController;
@@ -174,30 +175,34 @@ public final class VmBuilder {
         pio.register(PowerDevice.PORT, PowerDevice.LENGTH, new PowerDevice(events), "acpi-power");
         pio.register(PvPanic.PORT, 1, new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
                 "guest kernel panic (reported by the guest's pvpanic driver)"))), "pvpanic");
-        // ACPI GED (power button, PCI hotplug events) and the PCI hotplug controller the DSDT describes; nothing
-        // requests hotplug or presses the button yet, and an eject the guest asks for is only logged
-        GedDevice ged = new GedDevice(level -> vm.irqLine(GedDevice.GSI, level ? 1 : 0));
-        pio.register(GedDevice.PORT, GedDevice.LENGTH, ged, "acpi-ged");
-        PciHotplugController hotplug = new PciHotplugController(ged,
-                slot -> log.warn("the guest ejected PCI slot {}; jvmm does not remove devices yet", slot));
-        pio.register(PciHotplugController.PORT, PciHotplugController.LENGTH, hotplug, "pci-hotplug");
         PciRootBus pci = new PciRootBus(0);
         pci.add(new PciHostBridge(), 0, 0);
         pio.register(PciRootBus.CONFIG_ADDRESS_PORT, PciRootBus.CONFIG_PORTS, pci.configPorts(), "pci-conf1");
         mmio.register(Layout.ECAM_START, Layout.ECAM_SIZE, pci.ecam(), "pci-ecam");
         pio.register(0x80, 1, SINK, "post-code");
         pio.register(0xed, 1, SINK, "io-delay");
-        // virtio devices (--disk, --net): PCI slots, BARs, MSI-X/irqfd, ioeventfds; all owned by res
-        // one KVM_SET_GSI_ROUTING table for virtio and VFIO MSI-X vectors
-        dev.jvmm.irq.IrqRouter router = cfg.vfio().isEmpty() ? null : res.push(new dev.jvmm.irq.IrqRouter(vm));
+        // one KVM_SET_GSI_ROUTING table for virtio and VFIO MSI-X vectors, also those of hot-added devices
+        dev.jvmm.irq.IrqRouter router = res.push(new dev.jvmm.irq.IrqRouter(vm));
         // one allocator for the MMIO32 window: virtio BARs, then VFIO BARs, then whatever extensions ask for
         dev.jvmm.core.AddressAllocator mmio32 = new dev.jvmm.core.AddressAllocator("mmio32", Layout.MMIO32_START,
                 Layout.MMIO32_SIZE);
-        List<dev.jvmm.vmm.devices.VirtioDevices.Attached> virtio = dev.jvmm.vmm.devices.VirtioDevices.attach(cfg, vm, mem,
-                mmio, pci, mmio32, res, router);
-        // VFIO devices (--device vfio=BDF): next slots, guest RAM DMA-mapped
-        dev.jvmm.vmm.devices.VfioDevices.attach(cfg.vfio(), vm, mem, pio, mmio, pci, router,
-                dev.jvmm.vmm.devices.VirtioDevices.FIRST_SLOT + virtio.size(), mmio32, res);
+        DeviceManager devices = res.push(new DeviceManager(vm, mem, pio, mmio, pci, router, mmio32));
+        // the ACPI GED (power button, PCI hotplug events) and the hotplug controller whose _EJ0 frees a device
+        GedDevice ged = new GedDevice(level -> vm.irqLine(GedDevice.GSI, level ? 1 : 0));
+        pio.register(GedDevice.PORT, GedDevice.LENGTH, ged, "acpi-ged");
+        PciHotplugController hotplug = new PciHotplugController(ged, devices::ejected);
+        pio.register(PciHotplugController.PORT, PciHotplugController.LENGTH, hotplug, "pci-hotplug");
+        devices.setHotplug(hotplug);
+        // the config's devices: virtio disks, then virtio NICs, then VFIO functions, from slot 1
+        for (dev.jvmm.vmm.config.DiskConfig d : cfg.disks()) {
+            devices.addDisk(d, false);
+        }
+        for (dev.jvmm.vmm.config.NetConfig n : cfg.nets()) {
+            devices.addNet(n, null, false);
+        }
+        for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
+            devices.addVfio(c, false);
+        }
 
         if (!extensions.isEmpty()) {
             VmExtension.Context ctx = new VmExtension.Context(vm, mem, pio, mmio, pci, mmio32,
@@ -225,7 +230,7 @@ public final class VmBuilder {
         }
         step("vcpus set up");
         log.debug("VM built: {} MiB, {} vcpu(s), {}", cfg.memory() >> 20, cfg.cpus(), entry.description());
-        return new Vm(vm, mem, pio, mmio, pci, vcpus, serial, entry, res, exit);
+        return new Vm(vm, mem, pio, mmio, pci, vcpus, serial, entry, res, exit, devices, ged);
     }
 
     private static final BusDevice SINK = new BusDevice() {

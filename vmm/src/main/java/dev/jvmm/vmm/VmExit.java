@@ -7,6 +7,8 @@ public record VmExit(Kind kind, String message) {
         POWEROFF,
         /** A reset request (i8042 0xFE, ACPI reset register, KVM reset event). */
         RESET,
+        /** A reboot asked for through the control API: the VM is built and booted again, whatever --on-reboot says. */
+        REBOOT,
         /** The guest kernel panicked (seen on the console, or a KVM crash event). */
         PANIC,
         /** KVM_EXIT_SHUTDOWN: the guest triple-faulted. */

@@ -25,6 +25,13 @@ public final class VmRunner {
         }
     }
 
+    /** As {@link #run(VmConfig, java.util.function.Consumer)}, with both ends of each boot. */
+    public static VmExit run(VmConfig cfg, Lifecycle life) {
+        try (Console console = Console.open(cfg.console())) {
+            return run(cfg, console, java.util.List.of(), life);
+        }
+    }
+
     public static VmExit run(VmConfig cfg, Console console) {
         return run(cfg, console, java.util.List.of());
     }
@@ -40,13 +47,38 @@ public final class VmRunner {
      */
     public static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions,
                              java.util.function.Consumer<Vm> atExit) {
+        return run(cfg, console, extensions, new Lifecycle() {
+            @Override
+            public void stopped(Vm vm) {
+                atExit.accept(vm);
+            }
+        });
+    }
+
+    /** What a caller sees of each VM the runner builds (one per boot). */
+    public interface Lifecycle {
+        /** The VM's vCPUs are running (called on the runner's thread). */
+        default void started(Vm vm) {
+        }
+
+        /** The VM's vCPUs stopped; it is torn down after this returns. */
+        default void stopped(Vm vm) {
+        }
+    }
+
+    /** As {@link #run(VmConfig, Console, java.util.List, java.util.function.Consumer)}, with both ends of each boot. */
+    public static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions, Lifecycle life) {
         int boots = 0;
         while (true) {
             boots++;
             VmExit e;
             try (Vm vm = VmBuilder.build(cfg, console, extensions)) {
-                e = vm.run();
-                atExit.accept(vm);
+                e = vm.run(life::started);
+                life.stopped(vm);
+            }
+            if (e.kind() == VmExit.Kind.REBOOT) {
+                log.info("{}; building the VM again (boot {})", e.message(), boots + 1);
+                continue;
             }
             if (e.kind() == VmExit.Kind.RESET && cfg.onReboot() == VmConfig.OnReboot.RESTART) {
                 log.info("{}; restarting the VM (boot {})", e.message(), boots + 1);

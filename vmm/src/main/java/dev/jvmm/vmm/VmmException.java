@@ -12,6 +12,12 @@ public class VmmException extends RuntimeException {
         HOST,
         /** The guest crashed: kernel panic, triple fault, KVM internal error or failed VM entry. */
         GUEST_CRASH,
+        /** What a request names does not exist (a device id, a PCI function). */
+        NOT_FOUND,
+        /** The request clashes with the VM's state: a device already attached, a VM already paused. */
+        CONFLICT,
+        /** The guest did not do its part in time (it did not eject a device it was asked to). */
+        TIMEOUT,
         /** A bug or an unexpected state in jvmm. */
         INTERNAL
     }

@@ -7,6 +7,7 @@ import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.FlexArray;
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.kvm.uapi.KvmClockData;
 import dev.jvmm.sys.kvm.uapi.KvmConstants;
 import dev.jvmm.sys.kvm.uapi.KvmIoeventfd;
 import dev.jvmm.sys.kvm.uapi.KvmIrqLevel;
@@ -92,6 +93,27 @@ public final class VmFd implements AutoCloseable {
         arg.putLong(0, addr);
         fd.ioctl("KVM_SET_IDENTITY_MAP_ADDR", KVM_SET_IDENTITY_MAP_ADDR, arg.address(),
                 "addr=0x" + Long.toHexString(addr));
+    }
+
+    /**
+     * KVM_GET_CLOCK: the guest's kvmclock in nanoseconds (what its clocksource reads), for holding guest time
+     * still while the VM is paused.
+     */
+    public synchronized long getClock() {
+        for (int i = 0; i < KvmClockData.SIZEOF; i += 8) {
+            arg.putLong(i, 0);
+        }
+        fd.ioctl("KVM_GET_CLOCK", KVM_GET_CLOCK, arg.address());
+        return arg.getLong(KvmClockData.CLOCK);
+    }
+
+    /** KVM_SET_CLOCK: sets the guest's kvmclock to {@code nanos} (flags 0). */
+    public synchronized void setClock(long nanos) {
+        for (int i = 0; i < KvmClockData.SIZEOF; i += 8) {
+            arg.putLong(i, 0);
+        }
+        arg.putLong(KvmClockData.CLOCK, nanos);
+        fd.ioctl("KVM_SET_CLOCK", KVM_SET_CLOCK, arg.address(), "clock=" + nanos);
     }
 
     /** KVM_IRQFD: assign (or, with {@code KVM_IRQFD_FLAG_DEASSIGN}, remove) an eventfd as a GSI trigger. */

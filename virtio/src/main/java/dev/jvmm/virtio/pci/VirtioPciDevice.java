@@ -172,6 +172,11 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Au
         return device;
     }
 
+    /** The device's queues (for their counters: {@link VirtQueue#completedChains()} and the byte counts). */
+    public java.util.List<VirtQueue> queues() {
+        return java.util.List.of(queues);
+    }
+
     public MsixTable msix() {
         return msix;
     }

@@ -8,8 +8,9 @@ package dev.jvmm.vmm.config;
  * @param bdf   the canonical PCI address, e.g. {@code 0000:01:10.0}
  * @param iommu which kernel interface holds the VM's IOMMU address space
  * @param msix  false hides the device's MSI-X capability from the guest (its driver then uses MSI or INTx)
+ * @param nic   the {@code --nic} this VF is, or null for a plain {@code --device}
  */
-public record VfioConfig(String bdf, Iommu iommu, boolean msix) {
+public record VfioConfig(String bdf, Iommu iommu, boolean msix, String nic) {
     /** The keys of a {@code --device} value; a bare value is the PCI address. */
     public static final java.util.List<String> KEYS = java.util.List.of("vfio", "iommu", "msix");
 
@@ -18,6 +19,10 @@ public record VfioConfig(String bdf, Iommu iommu, boolean msix) {
      * {@code /dev/iommu} and the device's vfio cdev), or {@code auto}: iommufd where the host has it, else type1.
      */
     public enum Iommu { AUTO, TYPE1, IOMMUFD }
+
+    public VfioConfig(String bdf, Iommu iommu, boolean msix) {
+        this(bdf, iommu, msix, null);
+    }
 
     public VfioConfig(String bdf) {
         this(bdf, Iommu.AUTO, true);

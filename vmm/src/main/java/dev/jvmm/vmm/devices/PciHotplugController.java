@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * calls {@code _EJ0}). Accesses other than 4 aligned bytes read all ones and are dropped, as PCI config space does.
  * Thread-safe: vCPU threads read and write, other threads request.
  */
-public final class PciHotplugController implements BusDevice {
+public final class PciHotplugController implements BusDevice, DeviceManager.Hotplug {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PciHotplugController.class);
     public static final int PORT = 0x620;
     public static final int LENGTH = AcpiTables.HOTPLUG_LENGTH;
@@ -45,15 +45,28 @@ public final class PciHotplugController implements BusDevice {
     }
 
     /** Tells the guest that a device is now in {@code slot} (1..31): it scans the slot. */
+    @Override
     public void requestAdd(int slot) {
         up.getAndUpdate(v -> v | bit(slot));
         ged.notify(GedDevice.PCI_HOTPLUG);
     }
 
     /** Asks the guest to release the device in {@code slot} (1..31); {@link EjectListener#ejected} says when. */
+    @Override
     public void requestRemove(int slot) {
         down.getAndUpdate(v -> v | bit(slot));
         ged.notify(GedDevice.PCI_HOTPLUG);
+    }
+
+    /**
+     * Takes back the removal request of {@code slot} if the guest has not read it yet (its PCID bit is still set);
+     * true if it was taken back. The GED interrupt may still arrive: the guest then finds nothing to do.
+     */
+    @Override
+    public boolean withdrawRemove(int slot) {
+        int b = bit(slot);
+        int before = down.getAndUpdate(v -> v & ~b);
+        return (before & b) != 0;
     }
 
     private static int bit(int slot) {

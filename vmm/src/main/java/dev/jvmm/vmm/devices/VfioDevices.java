@@ -24,59 +24,174 @@ import dev.jvmm.vmm.ResourceStack;
 import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.acpi.AcpiTables;
 import dev.jvmm.vmm.config.VfioConfig;
-import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Plugs the configured VFIO devices ({@code --device vfio=BDF}) into a VM being built: one type1 container for all
- * of them, every guest RAM region DMA-mapped once (IOVA = guest-physical address), each device on the next PCI slot
- * after the virtio devices with its BARs placed in the MMIO32 window after theirs, MSI-X vectors from the VM's
- * {@link IrqRouter}. Close order on the resource stack (reverse of push): devices (slots, MSI-X off, device fds),
- * then the container (UNMAP_DMA of guest RAM, groups, container fd), then guest RAM itself.
+ * The VM's VFIO side: one type1 container for every passed-through function, opened with the first device (then
+ * every guest RAM region is DMA-mapped once, IOVA = guest-physical address, and the KVM-VFIO device is created)
+ * and closed with the last (guest RAM unmapped, groups and container closed), so a VM whose last VFIO device was
+ * hot-removed holds no DMA mapping. Each device gets the slot {@link DeviceManager} gives it, its BARs placed in
+ * the MMIO32 window (I/O BARs in the I/O window) and MSI-X vectors from the VM's {@link IrqRouter}. A device's
+ * own stack closes, in reverse: its slot, the device (memory slots, MSI-X off, device fd), its BAR space, then its
+ * reference on the container (its group leaves the container when no other device uses it).
  */
-public final class VfioDevices {
+public final class VfioDevices implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VfioDevices.class);
     /** KVM memory slots for BARs: {@link VfioPciDevice#SLOTS} per device from here (guest RAM uses the first few). */
     public static final int FIRST_BAR_SLOT = 32;
+    /** Passed-through functions a VM can hold at once (KVM memory slots reserved for their BARs). */
+    public static final int MAX_DEVICES = 32;
 
     /** The ports I/O BARs are placed in (inside the host bridge's I/O window, above the legacy devices). */
     static final long IO_START = 0xc000;
     static final long IO_SIZE = 0x4000;
 
     /** One attached device, for logs and tests. */
-    public record Attached(String name, String bdf, PciAddress address) {
+    public record Attached(String name, String bdf, PciAddress address, VfioPciDevice device) {
     }
 
-    private VfioDevices() {
+    private final VmFd vm;
+    private final GuestMemory memory;
+    private final Bus pio;
+    private final Bus mmio;
+    private final IrqRouter router;
+    private final AddressAllocator io = new AddressAllocator("io", IO_START, IO_SIZE);
+    private final java.util.BitSet slotBlocks = new java.util.BitSet(MAX_DEVICES);
+    /** The groups in the container, with how many attached devices use each. */
+    private final java.util.Map<Integer, Integer> groupUsers = new java.util.HashMap<>();
+    private final java.util.Map<Integer, VfioGroup> groups = new java.util.LinkedHashMap<>();
+    /** The container and what hangs off it; null while no device is attached. */
+    private ResourceStack context;
+    private VfioContainer container;
+    private KvmDevice kvmVfio;
+
+    public VfioDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, IrqRouter router) {
+        this.vm = vm;
+        this.memory = memory;
+        this.pio = pio;
+        this.mmio = mmio;
+        this.router = router;
+    }
+
+    /** Whether the container is open (some device attached): the VM then holds DMA mappings of its RAM. */
+    public synchronized boolean active() {
+        return container != null;
     }
 
     /**
-     * @param firstPciSlot the first free slot on bus 0
-     * @param mmio32       the VM's allocator for the MMIO32 window (the virtio BARs are already taken from it)
+     * Passes {@code c.bdf()} through at PCI {@code slot}, placing its BARs from {@code mmio32} (and the I/O window);
+     * everything goes on {@code res}, the device's own stack. The device must have passed {@link #preflight}.
      */
-    public static List<Attached> attach(List<VfioConfig> devices, VmFd vm, GuestMemory memory, Bus pio, Bus mmio,
-            PciRootBus pci, IrqRouter router, int firstPciSlot, AddressAllocator mmio32, ResourceStack res) {
-        List<Attached> out = new ArrayList<>();
-        if (devices.isEmpty()) {
-            return out;
+    public synchronized Attached attach(String name, VfioConfig c, int slot, AddressAllocator mmio32, PciRootBus pci,
+            ResourceStack res) {
+        String bdf = c.bdf();
+        int block = slotBlocks.nextClearBit(0);
+        if (block >= MAX_DEVICES) {
+            throw new VmmException(VmmException.Reason.CONFIG, "--device vfio=" + bdf + ": a VM holds at most "
+                    + MAX_DEVICES + " passed-through functions");
         }
-        res.push(VfioDevices::logLockedMemory); // closed last: after the container has unmapped guest RAM
-        VfioContainer container;
+        VfioGroup g = use(bdf, res);
+        slotBlocks.set(block);
+        res.push(() -> slotBlocks.clear(block));
+        VfioPciDevice d;
         try {
-            container = res.push(VfioContainer.open());
-        } catch (IommuException e) {
-            throw new VmmException(VmmException.Reason.HOST, "--device vfio: " + e.getMessage(), e);
+            VfioDevice dev = VfioDevice.open(g, bdf);
+            d = res.push(new VfioPciDevice(name, dev, new VfioPciDevice.Placement(router, mmio, pio,
+                    vm::setUserMemoryRegion, FIRST_BAR_SLOT + VfioPciDevice.SLOTS * block,
+                    pin -> AcpiTables.intxGsi(slot, pin)), c.msix()));
+        } catch (IommuException | VfioException e) {
+            throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + bdf + ": " + e.getMessage(), e);
         }
-        for (VfioConfig c : devices) {
+        // placed as firmware would: memory BARs and the ROM in the MMIO32 window, I/O BARs in the I/O window
+        for (PciBar b : d.bars()) {
+            AddressAllocator window = b.isMemory() ? mmio32 : io;
+            d.setBarAddress(b.index(), place(window, b.size(), bdf, "BAR" + b.index(), res));
+        }
+        if (d.romSize() > 0) {
+            d.setRomAddress(place(mmio32, d.romSize(), bdf, "expansion ROM", res));
+        }
+        PciAddress address = pci.add(d, slot, 0);
+        res.push(() -> pci.remove(address));
+        log.info("{} at {}: host {}", name, address, bdf);
+        return new Attached(name, bdf, address, d);
+    }
+
+    /** The group of {@code bdf} in the container (opened with the first device); released by {@code res}. */
+    private VfioGroup use(String bdf, ResourceStack res) {
+        if (container == null) {
+            open();
+        }
+        VfioGroup g;
+        try {
+            g = container.groupFor(bdf);
+        } catch (IommuException e) {
+            if (groupUsers.isEmpty()) {
+                closeContext();
+            }
+            throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + bdf + ": " + e.getMessage(), e);
+        }
+        int id = g.id();
+        if (groupUsers.merge(id, 1, Integer::sum) == 1) {
+            groups.put(id, g);
             try {
-                container.groupFor(c.bdf()); // every group attached before the DMA mappings
-            } catch (IommuException e) {
-                throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + c.bdf() + ": " + e.getMessage(), e);
+                kvmGroup(KvmConstants.KVM_DEV_VFIO_GROUP_ADD, g);
+                if (container.mappings().isEmpty()) {
+                    mapGuestRam(); // with the first group (type1 maps nothing before); later groups get them replayed
+                }
+            } catch (RuntimeException e) {
+                release(g);
+                throw e;
             }
         }
-        kvmVfioDevice(vm, container, res);
+        res.push(() -> release(g));
+        return g;
+    }
+
+    private synchronized void release(VfioGroup g) {
+        int id = g.id();
+        int left = groupUsers.merge(id, -1, Integer::sum);
+        if (left > 0) {
+            return;
+        }
+        groupUsers.remove(id);
+        groups.remove(id);
+        kvmGroup(KvmConstants.KVM_DEV_VFIO_GROUP_DEL, g);
+        if (groupUsers.isEmpty()) {
+            closeContext(); // the last device: guest RAM unmapped, container closed
+            return;
+        }
+        container.detach(id);
+    }
+
+    /** Opens the container and the KVM-VFIO device, for the first device; groups are added by {@link #use}. */
+    private void open() {
+        ResourceStack ctx = new ResourceStack();
+        try {
+            ctx.push(VfioDevices::logLockedMemory); // closed last: after the container has unmapped guest RAM
+            try {
+                container = ctx.push(VfioContainer.open());
+            } catch (IommuException e) {
+                throw new VmmException(VmmException.Reason.HOST, "--device vfio: " + e.getMessage(), e);
+            }
+            try {
+                kvmVfio = ctx.push(vm.createDevice(KvmConstants.KVM_DEV_TYPE_VFIO));
+            } catch (ErrnoException e) {
+                throw new VmmException(VmmException.Reason.HOST, "--device vfio: the KVM-VFIO device: " + e.getMessage()
+                        + " (a kvm module built without VFIO support?)", e);
+            }
+            context = ctx;
+        } catch (RuntimeException e) {
+            container = null;
+            kvmVfio = null;
+            ctx.close();
+            throw e;
+        }
+    }
+
+    /** Maps guest RAM for device DMA once the container has its first group (type1 needs one to map). */
+    private void mapGuestRam() {
         try {
             for (GuestMemory.Region r : memory.regions()) {
                 container.map(r.hostAddress(), r.guestPhysAddr(), r.size());
@@ -86,39 +201,47 @@ public final class VfioDevices {
         }
         log.info("vfio: {} MiB of guest RAM mapped for device DMA ({} region(s)), IOVA ranges of the IOMMU: {}",
                 memory.size() >> 20, memory.regions().size(), container.iovaRanges());
-        AddressAllocator io = new AddressAllocator("io", IO_START, IO_SIZE);
-        int slot = firstPciSlot;
-        for (int i = 0; i < devices.size(); i++) {
-            String bdf = devices.get(i).bdf();
-            String name = "vfio-" + i;
-            if (slot > 31) {
-                throw new VmmException(VmmException.Reason.CONFIG, "--device vfio=" + bdf + ": no free slot on PCI bus 0");
-            }
-            VfioPciDevice d;
-            try {
-                VfioGroup g = container.groupFor(bdf);
-                VfioDevice dev = VfioDevice.open(g, bdf);
-                int pciSlot = slot;
-                d = res.push(new VfioPciDevice(name, dev, new VfioPciDevice.Placement(router, mmio, pio,
-                        vm::setUserMemoryRegion, FIRST_BAR_SLOT + VfioPciDevice.SLOTS * i,
-                        pin -> AcpiTables.intxGsi(pciSlot, pin)), devices.get(i).msix()));
-            } catch (IommuException | VfioException e) {
-                throw new VmmException(VmmException.Reason.HOST, "--device vfio=" + bdf + ": " + e.getMessage(), e);
-            }
-            // placed as firmware would: memory BARs and the ROM in the MMIO32 window, I/O BARs in the I/O window
-            for (PciBar b : d.bars()) {
-                AddressAllocator window = b.isMemory() ? mmio32 : io;
-                d.setBarAddress(b.index(), place(window, b.size(), bdf, "BAR" + b.index()));
-            }
-            if (d.romSize() > 0) {
-                d.setRomAddress(place(mmio32, d.romSize(), bdf, "expansion ROM"));
-            }
-            PciAddress address = pci.add(d, slot++, 0);
-            res.push(() -> pci.remove(address));
-            out.add(new Attached(name, bdf, address));
-            log.info("{} at {}: host {}", name, address, bdf);
+    }
+
+    private void closeContext() {
+        ResourceStack ctx = context;
+        if (ctx == null) {
+            return;
         }
-        return out;
+        for (VfioGroup g : groups.values()) {
+            kvmGroup(KvmConstants.KVM_DEV_VFIO_GROUP_DEL, g);
+        }
+        groups.clear();
+        groupUsers.clear();
+        context = null;
+        container = null;
+        kvmVfio = null;
+        ctx.close(); // the KVM-VFIO device, the container (guest RAM unmapped, groups closed), then VmLck logged
+    }
+
+    /**
+     * The KVM-VFIO pseudo device learns every group the VM uses (as QEMU and Cloud Hypervisor do): KVM needs it where
+     * DMA is not cache-coherent (it then honours the guest's WBINVD) and for some platforms' interrupt bypass.
+     */
+    private void kvmGroup(int attr, VfioGroup g) {
+        boolean add = attr == KvmConstants.KVM_DEV_VFIO_GROUP_ADD;
+        String what = (add ? "KVM_DEV_VFIO_GROUP_ADD" : "KVM_DEV_VFIO_GROUP_DEL") + " group " + g.id();
+        try {
+            kvmVfio.setAttrInt(KvmConstants.KVM_DEV_VFIO_GROUP, attr, g.fd(), what);
+        } catch (ErrnoException e) {
+            if (add) {
+                throw new VmmException(VmmException.Reason.HOST, "--device vfio: the KVM-VFIO device: " + e.getMessage(), e);
+            }
+            log.warn("vfio: {}: {}", what, e.getMessage());
+            return;
+        }
+        log.info("vfio: {}", what);
+    }
+
+    /** Closes the container if a device is still attached (the VM's end; each device's stack normally did it). */
+    @Override
+    public synchronized void close() {
+        closeContext();
     }
 
     /**
@@ -173,34 +296,15 @@ public final class VfioDevices {
         }
     }
 
-    private static long place(AddressAllocator window, long size, String bdf, String what) {
+    private static long place(AddressAllocator window, long size, String bdf, String what, ResourceStack res) {
         try {
-            return window.allocate(size, size);
+            long at = window.allocate(size, size);
+            res.push(() -> window.free(at));
+            return at;
         } catch (VmCoreException e) {
             throw new VmmException(VmmException.Reason.CONFIG, "--device vfio=" + bdf + ": " + what + " (0x"
                     + Long.toHexString(size) + " bytes) does not fit the " + window.name() + " window", e);
         }
     }
 
-    /**
-     * The KVM-VFIO pseudo device, with every group added (as QEMU and Cloud Hypervisor do): KVM learns which VFIO
-     * groups the VM uses, which it needs where DMA is not cache-coherent (it then honours the guest's WBINVD) and
-     * for some platforms' interrupt bypass. The groups are taken off it before the container closes.
-     */
-    private static void kvmVfioDevice(VmFd vm, VfioContainer container, ResourceStack res) {
-        try {
-            KvmDevice kv = res.push(vm.createDevice(KvmConstants.KVM_DEV_TYPE_VFIO));
-            for (VfioGroup g : container.attachedGroups()) {
-                kv.setAttrInt(KvmConstants.KVM_DEV_VFIO_GROUP, KvmConstants.KVM_DEV_VFIO_GROUP_ADD, g.fd(),
-                        "KVM_DEV_VFIO_GROUP_ADD group " + g.id());
-                res.push(() -> kv.setAttrInt(KvmConstants.KVM_DEV_VFIO_GROUP, KvmConstants.KVM_DEV_VFIO_GROUP_DEL,
-                        g.fd(), "KVM_DEV_VFIO_GROUP_DEL group " + g.id()));
-            }
-        } catch (ErrnoException e) {
-            throw new VmmException(VmmException.Reason.HOST, "--device vfio: the KVM-VFIO device: " + e.getMessage()
-                    + " (a kvm module built without VFIO support?)", e);
-        }
-        log.info("vfio: KVM-VFIO device with IOMMU group(s) {}", container.attachedGroups().stream()
-                .map(g -> Integer.toString(g.id())).collect(java.util.stream.Collectors.joining(", ")));
-    }
 }

@@ -6,7 +6,6 @@ import dev.jvmm.core.GuestMemory;
 import dev.jvmm.core.VmCoreException;
 import dev.jvmm.core.pci.PciRootBus;
 import dev.jvmm.irq.IrqRouter;
-import dev.jvmm.sys.kvm.VmFd;
 import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.tun.TapDevice;
 import dev.jvmm.virtio.VirtioDevice;
@@ -21,19 +20,17 @@ import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.acpi.AcpiTables;
 import dev.jvmm.vmm.config.DiskConfig;
 import dev.jvmm.vmm.config.NetConfig;
-import dev.jvmm.vmm.config.VmConfig;
-import java.util.ArrayList;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Plugs the configured virtio-blk and virtio-net devices into a VM being built: each gets a slot on the PCI root
- * bus (disks first, then NICs, from slot 1), BAR0 placed in the MMIO32 window as firmware would (the guest may move
+ * Plugs virtio-blk and virtio-net devices into a VM, at build time or hot: each gets the slot on the PCI root bus
+ * that {@link DeviceManager} gives it, BAR0 placed in the MMIO32 window as firmware would (the guest may move
  * it: the MMIO bus registration and the notify ioeventfds follow), its MSI-X vectors from the VM's
  * {@link IrqRouter} (irqfds), its doorbells as KVM ioeventfds, and INTx on the GSI the DSDT's _PRT gives the slot.
- * Everything (router, backends, TAPs, eventfds, registrations, device threads) goes on the VM's
- * {@link ResourceStack}, so a failed launch — a bad disk path, a TAP that cannot be created — leaves nothing behind.
+ * Everything (backend, TAP, eventfds, registrations, device thread, BAR space, the slot) goes on the device's own
+ * {@link ResourceStack}, so a failed plug — a bad disk path, a TAP that cannot be created — leaves nothing behind,
+ * and closing the stack unplugs the device.
  */
 public final class VirtioDevices {
     private static final Logger log = LoggerFactory.getLogger(VirtioDevices.class);
@@ -47,53 +44,43 @@ public final class VirtioDevices {
     private VirtioDevices() {
     }
 
+    /** What plugging a virtio device needs from the VM: its RAM, MMIO bus, root bus, BAR window and router. */
+    public record Env(GuestMemory memory, Bus mmio, PciRootBus pci, AddressAllocator mmio32, IrqRouter router) {
+        IoeventfdSink doorbells() {
+            return (efd, address, len) -> router.ioeventfd(efd, address, len, null, false);
+        }
+    }
+
     /**
-     * Attaches every device of {@code cfg}; returns them in slot order (empty when the config has none, and then
-     * nothing is created). Each BAR0 is taken from {@code mmio32}, the VM's allocator for the MMIO32 window the
-     * DSDT's _CRS declares (VFIO devices and extensions allocate from it after these).
-     *
-     * @param shared the VM's one {@link IrqRouter} when the caller shares it with other devices (VFIO); null
-     *               creates one when there are virtio devices
+     * Plugs a virtio-blk disk in at {@code slot}. Everything it opens goes on {@code res} (the device's own stack:
+     * closing it takes the device off the bus and frees its BAR, vectors, ioeventfds, thread and backend).
      */
-    public static List<Attached> attach(VmConfig cfg, VmFd vm, GuestMemory memory, Bus mmio, PciRootBus pci,
-            AddressAllocator mmio32, ResourceStack res, IrqRouter shared) {
-        List<Attached> out = new ArrayList<>();
-        if (cfg.disks().isEmpty() && cfg.nets().isEmpty()) {
-            return out;
+    public static Attached disk(String name, DiskConfig d, int slot, Env env, ResourceStack res) {
+        String origin = "--disk " + d.path();
+        BlockBackend backend;
+        try {
+            backend = res.push(BlockBackend.open(d.path().toString(), d.readOnly(), d.cache()));
+        } catch (VirtioException e) {
+            throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
         }
-        if (cfg.disks().size() + cfg.nets().size() > 31 - FIRST_SLOT + 1) {
-            throw new VmmException(VmmException.Reason.CONFIG, "too many virtio devices: "
-                    + (cfg.disks().size() + cfg.nets().size()) + " (at most " + (32 - FIRST_SLOT) + " on PCI bus 0)");
-        }
-        IrqRouter router = shared != null ? shared : res.push(new IrqRouter(vm));
-        IoeventfdSink doorbells = (efd, address, len) -> router.ioeventfd(efd, address, len, null, false);
-        int slot = FIRST_SLOT;
-        for (int i = 0; i < cfg.disks().size(); i++) {
-            DiskConfig d = cfg.disks().get(i);
-            String origin = "--disk " + d.path();
-            BlockBackend backend;
-            try {
-                backend = res.push(BlockBackend.open(d.path().toString(), d.readOnly(), d.cache()));
-            } catch (VirtioException e) {
-                throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
-            }
-            VirtioBlk blk = new VirtioBlk("virtio-blk-" + i, backend, d.queues(), d.id());
-            Attached a = plug(blk, slot++, bar0(mmio32), router, doorbells, memory, mmio, pci, res);
-            out.add(a);
-            log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s))", a.name(), a.address(), d.path(),
-                    backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues());
-        }
-        for (int i = 0; i < cfg.nets().size(); i++) {
-            NetConfig n = cfg.nets().get(i);
-            byte[] mac = n.mac() != null ? n.mac() : NetConfig.defaultMac(i);
-            TapDevice tap = NetBackends.open(n, i, mac, res, n.what());
-            VirtioNet net = new VirtioNet("virtio-net-" + i, tap, mac, n.queues());
-            Attached a = plug(net, slot++, bar0(mmio32), router, doorbells, memory, mmio, pci, res);
-            out.add(a);
-            log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s)", a.name(), a.address(), tap.name(),
-                    tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues());
-        }
-        return out;
+        VirtioBlk blk = new VirtioBlk(name, backend, d.queues(), d.id());
+        Attached a = plug(blk, slot, env, res);
+        log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s))", a.name(), a.address(), d.path(),
+                backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues());
+        return a;
+    }
+
+    /**
+     * Plugs a virtio-net NIC in at {@code slot}, on its TAP or macvtap ({@code index} names a macvtap jvmm creates);
+     * everything goes on {@code res} as for {@link #disk}.
+     */
+    public static Attached net(String name, NetConfig n, int index, byte[] mac, int slot, Env env, ResourceStack res) {
+        TapDevice tap = NetBackends.open(n, index, mac, res, n.what());
+        VirtioNet net = new VirtioNet(name, tap, mac, n.queues());
+        Attached a = plug(net, slot, env, res);
+        log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s)", a.name(), a.address(), tap.name(),
+                tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues());
+        return a;
     }
 
     private static long bar0(AddressAllocator mmio32) {
@@ -104,18 +91,21 @@ public final class VirtioDevices {
         }
     }
 
-    private static Attached plug(VirtioDevice device, int slot, long bar, IrqRouter router, IoeventfdSink doorbells,
-            GuestMemory memory, Bus mmio, PciRootBus pci, ResourceStack res) {
+    private static Attached plug(VirtioDevice device, int slot, Env env, ResourceStack res) {
+        long bar = bar0(env.mmio32());
+        res.push(() -> env.mmio32().free(bar));
         VirtioPciDevice t;
         try {
-            t = new VirtioPciDevice(device, memory, router, doorbells, AcpiTables.intxGsi(slot, 0));
+            t = new VirtioPciDevice(device, env.memory(), env.router(), env.doorbells(), AcpiTables.intxGsi(slot, 0));
         } catch (RuntimeException e) {
             device.close(); // the device owns its backend or TAP; the stack also holds them (close is idempotent)
             throw e;
         }
         res.push(t);
         String name = device.name();
+        Bus mmio = env.mmio();
         // BAR0 follows the guest: unregister at the old place, register at the new one (-1: not decoded)
+        java.util.concurrent.atomic.AtomicLong decoded = new java.util.concurrent.atomic.AtomicLong(-1);
         t.setBarListener((f, b, oldAddress, newAddress) -> {
             if (b.index() != 0) {
                 return;
@@ -126,11 +116,18 @@ public final class VirtioDevices {
             if (newAddress >= 0) {
                 mmio.register(newAddress, VirtioPciDevice.BAR_SIZE, t.bar0(), name + "-bar0");
             }
+            decoded.set(newAddress);
             log.debug("{}: BAR0 0x{} -> 0x{}", name, Long.toHexString(oldAddress), Long.toHexString(newAddress));
         });
+        res.push(() -> {
+            long at = decoded.getAndSet(-1);
+            if (at >= 0) {
+                mmio.unregister(at);
+            }
+        });
         t.setBarAddress(0, bar);
-        PciAddress address = pci.add(t, slot, 0);
-        res.push(() -> pci.remove(address));
+        PciAddress address = env.pci().add(t, slot, 0);
+        res.push(() -> env.pci().remove(address));
         return new Attached(name, address, bar, t);
     }
 }

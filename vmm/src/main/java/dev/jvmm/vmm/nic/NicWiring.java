@@ -82,7 +82,7 @@ public final class NicWiring {
                 if (p.choice() == NicPlan.Choice.PASSTHROUGH) {
                     VfPool.Lease l = owned.push(lease(p, pool, holder, say));
                     leases.add(l);
-                    vfio.add(new VfioConfig(l.vf().toString()));
+                    vfio.add(new VfioConfig(l.vf().toString(), VfioConfig.Iommu.AUTO, true, p.id()));
                     say.accept(p.id() + ": took VF " + l.vf() + " (VF " + l.index() + " of " + l.pfNetdev() + "), mac "
                             + p.mac() + "; lease " + l.file());
                     continue;

@@ -75,7 +75,7 @@ class NicWiringTest {
     void aPassthroughPlanTakesALeaseAndClosingGivesTheVfBack() throws Exception {
         List<NicPlan> p = plan(2, "id=eth0,pf=enp1s0,mac=52:54:00:00:13:01,vlan=100", "id=eth1,mode=virtio,pf=enp1s0");
         NicWiring.Wired w = NicWiring.wire(VM, p, pool, "jvmm pid 1", said::add);
-        assertEquals(List.of(new VfioConfig("0000:01:10.0")), w.config().vfio());
+        assertEquals(List.of(new VfioConfig("0000:01:10.0", VfioConfig.Iommu.AUTO, true, "eth0")), w.config().vfio());
         assertEquals(2, w.config().nets().size());
         assertEquals("52:54:00:00:13:01", m.readVf(IGB, 0).mac());
         assertEquals(100, m.readVf(IGB, 0).vlan());

@@ -26,6 +26,8 @@ public final class KvmIoctls {
     public static final long KVM_IRQFD = Ioctl.iow(KVMIO, 0x76, KvmIrqfd.SIZEOF);
     public static final long KVM_CREATE_PIT2 = Ioctl.iow(KVMIO, 0x77, KvmPitConfig.SIZEOF);
     public static final long KVM_IOEVENTFD = Ioctl.iow(KVMIO, 0x79, KvmIoeventfd.SIZEOF);
+    public static final long KVM_SET_CLOCK = Ioctl.iow(KVMIO, 0x7b, KvmClockData.SIZEOF);
+    public static final long KVM_GET_CLOCK = Ioctl.ior(KVMIO, 0x7c, KvmClockData.SIZEOF);
     public static final long KVM_CREATE_DEVICE = Ioctl.iowr(KVMIO, 0xe0, KvmCreateDevice.SIZEOF);
     public static final long KVM_SET_DEVICE_ATTR = Ioctl.iow(KVMIO, 0xe1, KvmDeviceAttr.SIZEOF);
     public static final long KVM_SIGNAL_MSI = Ioctl.iow(KVMIO, 0xa5, KvmMsi.SIZEOF);

@@ -1,0 +1,376 @@
+package dev.jvmm.vmm.api;
+
+import dev.jvmm.sriov.VfPool;
+import dev.jvmm.vmm.Vm;
+import dev.jvmm.vmm.VmExit;
+import dev.jvmm.vmm.VmRunner;
+import dev.jvmm.vmm.VmStats;
+import dev.jvmm.vmm.VmmException;
+import dev.jvmm.vmm.config.DeviceSpecs;
+import dev.jvmm.vmm.config.DiskConfig;
+import dev.jvmm.vmm.config.NetConfig;
+import dev.jvmm.vmm.config.NicConfig;
+import dev.jvmm.vmm.config.VfioConfig;
+import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.devices.DeviceManager;
+import dev.jvmm.vmm.nic.NicPlan;
+import dev.jvmm.vmm.nic.NicWiring;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running VM as the control API sees it ({@link VmControl}): follows the VM the runner builds at each boot
+ * ({@link VmRunner.Lifecycle}), turns API requests into {@link Vm} and {@link DeviceManager} calls, and VMM
+ * errors into HTTP statuses (bad input 400, unknown device 404, a clash with the VM's state 409, a guest that did
+ * not eject in time 504). NICs added through {@code vm.add-nic} are planned like {@code --nic} (a VF from the pool
+ * or virtio-net, with the reason) and their VF leases are given back when the NIC is removed or the VM ends.
+ *
+ * <p>A reboot, from the guest or the API, builds the VM again from its launch configuration: devices added since
+ * are not re-added, and those removed come back (as a fresh boot of the same command line would do).
+ */
+public final class VmController implements VmControl, VmRunner.Lifecycle {
+    private static final Logger log = LoggerFactory.getLogger(VmController.class);
+    /** How long {@code vm.remove-device} waits for the guest's eject by default. */
+    public static final Duration EJECT_TIMEOUT = Duration.ofSeconds(30);
+
+    private final VmConfig config;
+    private final List<NicPlan> plans;
+    private final Function<List<NicConfig>, List<NicPlan>> planner;
+    private final Supplier<VfPool> pool;
+    private final String holder;
+    private volatile Vm vm;
+    private volatile String state = "starting";
+    private int boots;
+    /** NICs added through the API, by NIC id: their plan, device and lease. */
+    private final Map<String, HotNic> hotNics = new LinkedHashMap<>();
+
+    private record HotNic(NicPlan plan, String device, NicWiring.Wired wired) {
+    }
+
+    /**
+     * @param config  the VM as launched (NICs already turned into devices)
+     * @param plans   what each {@code --nic} became, and why
+     * @param planner plans NICs added through the API (as launch plans {@code --nic})
+     * @param pool    the VF pool for NICs added as VFs (opened when needed, closed after)
+     * @param holder  how leases name this VM ({@code jvmm pid N})
+     */
+    public VmController(VmConfig config, List<NicPlan> plans, Function<List<NicConfig>, List<NicPlan>> planner,
+            Supplier<VfPool> pool, String holder) {
+        this.config = config;
+        this.plans = List.copyOf(plans);
+        this.planner = planner;
+        this.pool = pool;
+        this.holder = holder;
+    }
+
+    @Override
+    public synchronized void started(Vm v) {
+        vm = v;
+        boots++;
+        state = "running";
+    }
+
+    @Override
+    public synchronized void stopped(Vm v) {
+        state = "stopped";
+        vm = null;
+        releaseHotNics();
+    }
+
+    /** Gives back the leases of NICs added through the API (their devices went with the VM). */
+    private void releaseHotNics() {
+        for (HotNic h : hotNics.values()) {
+            try {
+                h.wired().close();
+            } catch (RuntimeException e) {
+                log.warn("{}: releasing its VF: {}", h.plan().id(), e.getMessage());
+            }
+        }
+        hotNics.clear();
+    }
+
+    private Vm vm() {
+        Vm v = vm;
+        if (v == null || v.exited()) {
+            throw new ApiException(409, null, "the VM is not running (" + state + ")");
+        }
+        return v;
+    }
+
+    @Override
+    public Map<String, Object> info() {
+        Vm v = vm;
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("state", v == null ? state : v.exited() ? "stopping" : v.paused() ? "paused" : "running");
+        out.put("boots", (long) boots);
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("kernel", config.kernel().toString());
+        c.put("initrd", config.initrd() == null ? null : config.initrd().toString());
+        c.put("cmdline", config.cmdline());
+        c.put("memory_mib", config.memory() >> 20);
+        c.put("cpus", (long) config.cpus());
+        c.put("on_reboot", config.onReboot().name().toLowerCase(java.util.Locale.ROOT));
+        c.put("migratable", config.migratable());
+        out.put("config", c);
+        List<Map<String, Object>> devices = v == null ? List.of() : v.devices().describe();
+        out.put("devices", devices);
+        List<Map<String, Object>> nics = new ArrayList<>();
+        for (NicPlan p : plans) {
+            nics.add(nicInfo(p, deviceOfNic(p, devices), false));
+        }
+        synchronized (this) {
+            for (HotNic h : hotNics.values()) {
+                nics.add(nicInfo(h.plan(), h.device(), true));
+            }
+        }
+        out.put("nics", nics);
+        return out;
+    }
+
+    private static Map<String, Object> nicInfo(NicPlan p, String device, boolean hot) {
+        Map<String, Object> m = new LinkedHashMap<>(p.toJson());
+        m.put("device", device);
+        m.put("hotplugged", hot);
+        m.put("line", p.line());
+        return m;
+    }
+
+    /** The device a launch NIC became: the VF it leased (by BDF) or the virtio-net labelled with its id. */
+    private static String deviceOfNic(NicPlan p, List<Map<String, Object>> devices) {
+        for (Map<String, Object> d : devices) {
+            if (p.id().equals(d.get("nic"))) {
+                return (String) d.get("id");
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public Map<String, Object> counters() {
+        Vm v = vm();
+        Map<String, Object> out = new LinkedHashMap<>(VmStats.collect(v));
+        Map<String, Object> virtio = new LinkedHashMap<>();
+        for (DeviceManager.Plugged p : v.devices().devices()) {
+            if (p.transport() == null) {
+                continue;
+            }
+            List<Map<String, Object>> qs = new ArrayList<>();
+            long read = 0;
+            long written = 0;
+            long chains = 0;
+            for (dev.jvmm.virtio.VirtQueue q : p.transport().queues()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("index", (long) q.index());
+                m.put("chains", q.completedChains());
+                m.put("bytes_read", q.bytesRead());
+                m.put("bytes_written", q.bytesWritten());
+                qs.add(m);
+                read += q.bytesRead();
+                written += q.bytesWritten();
+                chains += q.completedChains();
+            }
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("bdf", p.bdf());
+            d.put("chains", chains);
+            d.put("bytes_read", read);
+            d.put("bytes_written", written);
+            d.put("queues", qs);
+            virtio.put(p.id(), d);
+        }
+        out.put("virtio", virtio);
+        return out;
+    }
+
+    @Override
+    public void pause() {
+        call(() -> vm().pause());
+    }
+
+    @Override
+    public void resume() {
+        call(() -> vm().resume());
+    }
+
+    @Override
+    public void shutdown(Duration timeout) {
+        Vm v = vm();
+        if (v.paused()) {
+            throw new ApiException(409, null, "the VM is paused: resume it first (or power it off)");
+        }
+        v.pressPowerButton();
+        log.info("shutdown: pressed the ACPI power button; powering off in {} s if the guest has not", timeout.toSeconds());
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!v.exited() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (!v.exited()) {
+            v.requestExit(new VmExit(VmExit.Kind.POWEROFF, "the guest did not power off within " + timeout.toSeconds()
+                    + " s of the ACPI power button: powered off"));
+        }
+    }
+
+    @Override
+    public void powerOff() {
+        vm().requestExit(new VmExit(VmExit.Kind.POWEROFF, "powered off through the API"));
+    }
+
+    @Override
+    public void reboot() {
+        vm().requestExit(new VmExit(VmExit.Kind.REBOOT, "reboot through the API"));
+    }
+
+    @Override
+    public Map<String, Object> add(DeviceKind kind, Map<String, Object> body) {
+        Vm v = vm();
+        String origin = kind.endpoint();
+        DeviceManager.Plugged p = call(() -> switch (kind) {
+            case DISK -> v.devices().addDisk(DeviceSpecs.disk(DeviceSpecs.parseJson(origin, body, "path",
+                    DiskConfig.KEYS)), true);
+            case NET -> v.devices().addNet(DeviceSpecs.net(DeviceSpecs.parseJson(origin, body, "tap", NetConfig.KEYS)),
+                    null, true);
+            case DEVICE -> v.devices().addVfio(DeviceSpecs.vfio(List.of(DeviceSpecs.parseJson(origin, body, "vfio",
+                    VfioConfig.KEYS))).get(0), true);
+            case NIC -> null;
+        });
+        if (kind == DeviceKind.NIC) {
+            return addNic(v, body);
+        }
+        return Map.of("id", p.id(), "bdf", p.bdf());
+    }
+
+    private synchronized Map<String, Object> addNic(Vm v, Map<String, Object> body) {
+        Map<String, Object> b = new LinkedHashMap<>(body);
+        b.putIfAbsent("id", NicConfig.defaultId(plans.size() + hotNics.size()));
+        List<DeviceSpecs.Spec> specs = call(() -> DeviceSpecs.nicsJson("vm.add-nic", List.of(b)));
+        NicConfig nic = call(() -> DeviceSpecs.nics(specs, config.migratable(), holder).get(0));
+        String id = nic.id();
+        if (hotNics.containsKey(id) || plans.stream().anyMatch(p -> p.id().equals(id))) {
+            throw new ApiException(409, "id", "vm.add-nic: the VM already has a NIC " + id);
+        }
+        NicPlan plan = call(() -> planner.apply(List.of(nic)).get(0));
+        VmConfig none = config.withDevices(List.of(), List.of()).withVfio(List.of());
+        boolean vf = plan.choice() == NicPlan.Choice.PASSTHROUGH;
+        NicWiring.Wired wired;
+        try (VfPool leases = vf ? pool.get() : null) {
+            wired = call(() -> NicWiring.wire(none, List.of(plan), leases, holder, line -> log.info("{}", line)));
+        } catch (dev.jvmm.sriov.SriovException e) {
+            throw new ApiException(500, null, "vm.add-nic " + id + ": the VF pool: " + e.getMessage(), e);
+        }
+        DeviceManager.Plugged p;
+        try {
+            p = call(() -> vf ? v.devices().addVfio(wired.config().vfio().get(0), true)
+                    : v.devices().addNet(wired.config().nets().get(0), null, true));
+        } catch (RuntimeException e) {
+            try {
+                wired.close();
+            } catch (RuntimeException c) {
+                e.addSuppressed(c);
+            }
+            throw e;
+        }
+        hotNics.put(id, new HotNic(plan, p.id(), wired));
+        log.info("vm.add-nic: {} as {}", plan.line(), p.id());
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("id", p.id());
+        out.put("bdf", p.bdf());
+        out.put("nic", id);
+        out.put("choice", plan.choice() == NicPlan.Choice.PASSTHROUGH ? "passthrough" : "virtio");
+        out.put("reason", plan.reason());
+        out.put("line", plan.line());
+        return out;
+    }
+
+    @Override
+    public void removeDevice(String id) {
+        removeDevice(id, EJECT_TIMEOUT);
+    }
+
+    /** As {@link #removeDevice(String)}, waiting up to {@code timeout} for the guest's eject. */
+    public void removeDevice(String id, Duration timeout) {
+        Vm v = vm();
+        String device = id;
+        HotNic nic;
+        synchronized (this) {
+            nic = hotNics.get(id);
+            if (nic == null) {
+                for (HotNic h : hotNics.values()) {
+                    if (h.device().equals(id)) {
+                        nic = h;
+                    }
+                }
+            }
+            if (nic != null) {
+                device = nic.device();
+            }
+        }
+        String dev = device;
+        try {
+            call(() -> v.devices().remove(dev, timeout));
+        } catch (ApiException e) {
+            if (e.status() == 404) {
+                throw new ApiException(404, "id", e.getMessage(), e);
+            }
+            throw e;
+        }
+        if (nic != null) {
+            synchronized (this) {
+                hotNics.remove(nic.plan().id());
+            }
+            try {
+                nic.wired().close();
+            } catch (RuntimeException e) {
+                throw new ApiException(500, null, id + " was removed, but releasing its VF failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static void call(Runnable r) {
+        call(() -> {
+            r.run();
+            return null;
+        });
+    }
+
+    /** Runs {@code s}, turning VMM errors into the API's statuses. */
+    private static <T> T call(Supplier<T> s) {
+        try {
+            return s.get();
+        } catch (ApiException e) {
+            throw e;
+        } catch (VmmException e) {
+            int status = switch (e.reason()) {
+                case CONFIG, IMAGE -> 400;
+                case NOT_FOUND -> 404;
+                case CONFLICT -> 409;
+                case TIMEOUT -> 504;
+                default -> 500;
+            };
+            throw new ApiException(status, fieldOf(e.getMessage()), e.getMessage(), e);
+        }
+    }
+
+    /** The key a config error names ({@code vm.add-disk: path: ...} or {@code unknown key "x"}), or null. */
+    static String fieldOf(String message) {
+        if (message == null) {
+            return null;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("key \"([a-z_]+)\"").matcher(message);
+        if (m.find()) {
+            return m.group(1);
+        }
+        m = java.util.regex.Pattern.compile("^[\\w.\\- ]+?: ([a-z_]+): ").matcher(message);
+        return m.find() ? m.group(1) : null;
+    }
+}

@@ -1,0 +1,423 @@
+package dev.jvmm.vmm.devices;
+
+import dev.jvmm.core.AddressAllocator;
+import dev.jvmm.core.Bus;
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.core.pci.PciRootBus;
+import dev.jvmm.irq.IrqRouter;
+import dev.jvmm.sys.kvm.VmFd;
+import dev.jvmm.sys.pci.PciAddress;
+import dev.jvmm.virtio.pci.VirtioPciDevice;
+import dev.jvmm.vfio.pci.VfioPciDevice;
+import dev.jvmm.vmm.ResourceStack;
+import dev.jvmm.vmm.VmmException;
+import dev.jvmm.vmm.config.DiskConfig;
+import dev.jvmm.vmm.config.NetConfig;
+import dev.jvmm.vmm.config.VfioConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one owner of a VM's PCI devices, at boot and while it runs: slots on root bus 0, BAR space (through the
+ * VM's MMIO32 allocator), the VFIO container ({@link VfioDevices}) and each device's own {@link ResourceStack}.
+ * The config's devices are plugged in while the VM is built; the control API adds more while it runs (the guest
+ * is told through ACPI: {@link PciHotplugController}), and removes any of them cooperatively: jvmm asks the guest
+ * to eject the slot, waits for its {@code _EJ0}, and only then frees the device (irqfds, ioeventfds, memory slots,
+ * BAR space, the VFIO device and its share of the DMA mappings, the TAP). A guest that does not eject in time gets
+ * its request withdrawn, if it has not seen it yet, and the device stays as it was.
+ */
+public final class DeviceManager implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DeviceManager.class);
+    /** The first slot for devices (00:00.0 is the host bridge). */
+    public static final int FIRST_SLOT = VirtioDevices.FIRST_SLOT;
+    public static final int LAST_SLOT = 31;
+
+    /** Kinds of device, with the prefix of their ids. */
+    public enum Kind {
+        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio");
+
+        private final String prefix;
+
+        Kind(String prefix) {
+            this.prefix = prefix;
+        }
+
+        public String prefix() {
+            return prefix;
+        }
+    }
+
+    /** How the guest is told about slots: ACPI hotplug (null until the platform devices exist). */
+    public interface Hotplug {
+        void requestAdd(int slot);
+
+        void requestRemove(int slot);
+
+        /** Takes back a removal request the guest has not read yet; false if it has (it may still eject). */
+        boolean withdrawRemove(int slot);
+    }
+
+    /** One plugged device. {@code what} is its backend (file, TAP, host BDF); {@code transport} or {@code vfio} is set. */
+    public static final class Plugged {
+        private final String id;
+        private final Kind kind;
+        private final PciAddress address;
+        private final String what;
+        private final boolean hot;
+        private final VirtioPciDevice transport;
+        private final VfioPciDevice vfio;
+        private final ResourceStack resources;
+        private String nic;
+        private volatile CompletableFuture<Void> ejected;
+
+        Plugged(String id, Kind kind, PciAddress address, String what, boolean hot, VirtioPciDevice transport,
+                VfioPciDevice vfio, ResourceStack resources) {
+            this.id = id;
+            this.kind = kind;
+            this.address = address;
+            this.what = what;
+            this.hot = hot;
+            this.transport = transport;
+            this.vfio = vfio;
+            this.resources = resources;
+        }
+
+        public String id() {
+            return id;
+        }
+
+        public Kind kind() {
+            return kind;
+        }
+
+        public PciAddress address() {
+            return address;
+        }
+
+        public String bdf() {
+            return address.toString();
+        }
+
+        /** The backend: the disk file, the TAP or macvtap, the host function. */
+        public String what() {
+            return what;
+        }
+
+        /** The {@code --nic} it is (its id), or null. */
+        public String nic() {
+            return nic;
+        }
+
+        /** Whether it was added while the VM ran. */
+        public boolean hot() {
+            return hot;
+        }
+
+        /** The virtio transport of a virtio device, else null. */
+        public VirtioPciDevice transport() {
+            return transport;
+        }
+
+        /** The passed-through function of a VFIO device, else null. */
+        public VfioPciDevice vfio() {
+            return vfio;
+        }
+
+        /** Whether a removal was asked for and the guest has not ejected yet. */
+        public boolean removing() {
+            CompletableFuture<Void> e = ejected;
+            return e != null && !e.isDone();
+        }
+    }
+
+    private final GuestMemory memory;
+    private final Bus mmio;
+    private final PciRootBus pci;
+    private final AddressAllocator mmio32;
+    private final VirtioDevices.Env virtio;
+    private final VfioDevices vfio;
+    private final Map<String, Plugged> devices = new LinkedHashMap<>();
+    private final Map<Kind, Integer> nextIndex = new java.util.EnumMap<>(Kind.class);
+    private volatile Hotplug hotplug;
+    private boolean closed;
+
+    public DeviceManager(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, PciRootBus pci, IrqRouter router,
+            AddressAllocator mmio32) {
+        this.memory = memory;
+        this.mmio = mmio;
+        this.pci = pci;
+        this.mmio32 = mmio32;
+        this.virtio = new VirtioDevices.Env(memory, mmio, pci, mmio32, router);
+        this.vfio = new VfioDevices(vm, memory, pio, mmio, router);
+    }
+
+    /** Where hot-plug events go; set once the platform's ACPI devices exist (cold plugs need none). */
+    public void setHotplug(Hotplug h) {
+        this.hotplug = h;
+    }
+
+    /** The devices, in the order they were plugged. */
+    public synchronized List<Plugged> devices() {
+        return List.copyOf(devices.values());
+    }
+
+    /** The device of {@code id}, or null. */
+    public synchronized Plugged get(String id) {
+        return devices.get(id);
+    }
+
+    /** Whether the VM holds DMA mappings of its RAM for passed-through devices. */
+    public boolean vfioActive() {
+        return vfio.active();
+    }
+
+    /** Plugs in a virtio-blk disk; {@code hot}: the VM runs, tell the guest. */
+    public synchronized Plugged addDisk(DiskConfig d, boolean hot) {
+        for (Plugged p : devices.values()) {
+            if (p.kind == Kind.DISK && p.what.equals(d.path().toString())) {
+                throw new VmmException(VmmException.Reason.CONFLICT, d.path() + " is already attached as " + p.id);
+            }
+        }
+        return plug(Kind.DISK, hot, d.path().toString(), (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, virtio, res);
+            return new Plugged(id, Kind.DISK, a.address(), d.path().toString(), hot, a.transport(), null, res);
+        });
+    }
+
+    /** Plugs in a virtio-net NIC ({@code mac} null: a generated one); {@code hot}: the VM runs, tell the guest. */
+    public synchronized Plugged addNet(NetConfig n, byte[] mac, boolean hot) {
+        for (Plugged p : devices.values()) {
+            if (p.kind == Kind.NET && n.tap() != null && p.what.startsWith("tap " + n.tap() + ",")) {
+                throw new VmmException(VmmException.Reason.CONFLICT, "tap " + n.tap() + " is already attached as " + p.id);
+            }
+        }
+        return plug(Kind.NET, hot, n.what(), (id, index, slot, res) -> {
+            byte[] m = mac != null ? mac : n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
+            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, virtio, res);
+            String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
+                    + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac " + NetConfig.format(m);
+            Plugged p = new Plugged(id, Kind.NET, a.address(), what, hot, a.transport(), null, res);
+            p.nic = n.label() != null && n.label().startsWith("--nic ") ? n.label().substring(6) : null;
+            return p;
+        });
+    }
+
+    /** Passes a host PCI function through; {@code hot}: the VM runs, tell the guest. */
+    public synchronized Plugged addVfio(VfioConfig c, boolean hot) {
+        for (Plugged p : devices.values()) {
+            if (p.kind == Kind.VFIO && p.what.equals(c.bdf())) {
+                throw new VmmException(VmmException.Reason.CONFLICT, "--device vfio=" + c.bdf()
+                        + " is already passed through as " + p.id);
+            }
+        }
+        if (hot) {
+            VfioDevices.preflight(List.of(c));
+        }
+        return plug(Kind.VFIO, hot, c.bdf(), (id, index, slot, res) -> {
+            VfioDevices.Attached a = vfio.attach(id, c, slot, mmio32, pci, res);
+            Plugged p = new Plugged(id, Kind.VFIO, a.address(), c.bdf(), hot, null, a.device(), res);
+            p.nic = c.nic();
+            return p;
+        });
+    }
+
+    @FunctionalInterface
+    private interface Plug {
+        Plugged plug(String id, int index, int slot, ResourceStack res);
+    }
+
+    private Plugged plug(Kind kind, boolean hot, String what, Plug how) {
+        if (closed) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "the VM is shutting down");
+        }
+        Hotplug h = hotplug;
+        if (hot && h == null) {
+            throw new VmmException(VmmException.Reason.INTERNAL, "hotplug is not set up");
+        }
+        int slot = freeSlot(what);
+        int index = nextIndex.merge(kind, 1, Integer::sum) - 1;
+        String id = kind.prefix() + "-" + index;
+        ResourceStack res = new ResourceStack();
+        Plugged p;
+        try {
+            p = how.plug(id, index, slot, res);
+        } catch (RuntimeException e) {
+            try {
+                res.close();
+            } catch (RuntimeException c) {
+                e.addSuppressed(c);
+            }
+            throw e;
+        }
+        devices.put(id, p);
+        if (hot) {
+            h.requestAdd(slot);
+            log.info("{} at {}: hot-added ({}), the guest was notified", id, p.address, what);
+        }
+        return p;
+    }
+
+    private int freeSlot(String what) {
+        for (int s = FIRST_SLOT; s <= LAST_SLOT; s++) {
+            if (pci.get(s, 0) == null && !pendingSlot(s)) {
+                return s;
+            }
+        }
+        throw new VmmException(VmmException.Reason.CONFLICT, what + ": no free slot on PCI bus 0 (slots "
+                + FIRST_SLOT + ".." + LAST_SLOT + " are taken)");
+    }
+
+    private boolean pendingSlot(int slot) {
+        for (Plugged p : devices.values()) {
+            if (p.address.device() == slot) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Removes device {@code id}: asks the guest to eject its slot and waits up to {@code timeout} for the eject,
+     * then frees everything the device holds. Throws NOT_FOUND for an unknown id, TIMEOUT if the guest did not
+     * eject (the device then stays, usable, and the request is withdrawn if the guest had not seen it yet).
+     */
+    public void remove(String id, Duration timeout) {
+        Plugged p;
+        CompletableFuture<Void> done;
+        synchronized (this) {
+            p = devices.get(id);
+            if (p == null) {
+                throw new VmmException(VmmException.Reason.NOT_FOUND, "no device \"" + id + "\" (devices: "
+                        + String.join(", ", devices.keySet()) + ")");
+            }
+            Hotplug h = hotplug;
+            if (h == null) {
+                throw new VmmException(VmmException.Reason.INTERNAL, "hotplug is not set up");
+            }
+            done = p.ejected;
+            if (done == null || done.isDone()) {
+                done = new CompletableFuture<>();
+                p.ejected = done;
+            }
+            h.requestRemove(p.address.device());
+        }
+        log.info("{} at {}: asked the guest to eject it (waiting up to {} s)", id, p.address, timeout.toSeconds());
+        try {
+            done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            boolean withdrawn;
+            synchronized (this) {
+                withdrawn = hotplug.withdrawRemove(p.address.device());
+                if (withdrawn) {
+                    p.ejected = null;
+                }
+            }
+            throw new VmmException(VmmException.Reason.TIMEOUT, id + " at " + p.address + ": the guest did not eject it "
+                    + "within " + timeout.toSeconds() + " s; " + (withdrawn
+                    ? "the request was withdrawn (the guest had not read it) and the device stays attached"
+                    : "the guest has seen the request; the device stays attached until it ejects it"));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmmException(VmmException.Reason.INTERNAL, "interrupted while waiting for the guest to eject " + id);
+        } catch (ExecutionException e) {
+            throw new VmmException(VmmException.Reason.INTERNAL, id + ": " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    /**
+     * The guest ejected {@code slot} ({@code _EJ0}, on a vCPU thread): the device leaves the bus and everything it
+     * holds is freed. An eject of an empty slot is logged and ignored.
+     */
+    public void ejected(int slot) {
+        Plugged p = null;
+        synchronized (this) {
+            for (Plugged q : devices.values()) {
+                if (q.address.device() == slot) {
+                    p = q;
+                }
+            }
+            if (p == null) {
+                log.warn("the guest ejected slot {}, which holds no device", slot);
+                return;
+            }
+            devices.remove(p.id);
+        }
+        long t0 = System.nanoTime();
+        try {
+            p.resources.close();
+        } catch (RuntimeException e) {
+            log.warn("{}: freeing it after the eject: {}", p.id, e.getMessage());
+        }
+        log.info("{} at {}: ejected by the guest, freed in {} ms ({})", p.id, p.address,
+                (System.nanoTime() - t0) / 1_000_000, p.what);
+        CompletableFuture<Void> e = p.ejected;
+        if (e != null) {
+            e.complete(null);
+        }
+    }
+
+    /** Every device, for vm.info: id, kind, BDF, backend, how it came, and whether a removal is pending. */
+    public synchronized List<Map<String, Object>> describe() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Plugged p : devices.values()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", p.id);
+            m.put("kind", p.kind.prefix());
+            m.put("bdf", p.bdf());
+            m.put("backend", p.what);
+            if (p.nic != null) {
+                m.put("nic", p.nic);
+            }
+            m.put("hotplugged", p.hot);
+            if (p.removing()) {
+                m.put("removing", true);
+            }
+            out.add(m);
+        }
+        return out;
+    }
+
+    /** Frees every device in reverse order, then the VFIO container (the VM's end). */
+    @Override
+    public void close() {
+        List<Plugged> all;
+        synchronized (this) {
+            closed = true;
+            all = new ArrayList<>(devices.values());
+            devices.clear();
+        }
+        RuntimeException first = null;
+        for (int i = all.size() - 1; i >= 0; i--) {
+            try {
+                all.get(i).resources.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        try {
+            vfio.close();
+        } catch (RuntimeException e) {
+            if (first == null) {
+                first = e;
+            } else {
+                first.addSuppressed(e);
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+}
