@@ -48,6 +48,8 @@ public final class VirtioNet extends VirtioDevice {
     private final List<PairWorker> workers = new ArrayList<>();
     private final RxFilter filter = new RxFilter();
     private volatile int activePairs = 1;
+    /** Failover: offer VIRTIO_NET_F_STANDBY, and tell this listener when a driver negotiated it (null: not a standby). */
+    private volatile Runnable standbyNegotiated;
     private final AtomicLong rxPackets = new AtomicLong(), txPackets = new AtomicLong(), rxDropped = new AtomicLong(),
             txErrors = new AtomicLong();
 
@@ -95,6 +97,9 @@ public final class VirtioNet extends VirtioDevice {
         if (pairs > 1) {
             f |= 1L << VIRTIO_NET_F_MQ;
         }
+        if (standbyNegotiated != null) {
+            f |= 1L << VIRTIO_NET_F_STANDBY;
+        }
         return f;
     }
 
@@ -111,6 +116,21 @@ public final class VirtioNet extends VirtioDevice {
     @Override
     public int maxSegments(int queue) {
         return QUEUE_SIZE;
+    }
+
+    /**
+     * Makes this NIC the standby of a virtio-net failover pair (QEMU's {@code failover=on}): it offers
+     * VIRTIO_NET_F_STANDBY, and {@code negotiated} runs (on the vCPU thread that set DRIVER_OK; hand work off) each
+     * time a driver activates the device with STANDBY accepted, which is when the primary may be plugged. Set
+     * before the guest starts.
+     */
+    public void setStandby(Runnable negotiated) {
+        this.standbyNegotiated = negotiated;
+    }
+
+    /** Whether this NIC offers VIRTIO_NET_F_STANDBY. */
+    public boolean standby() {
+        return standbyNegotiated != null;
     }
 
     public TapDevice tap() {
@@ -191,6 +211,11 @@ public final class VirtioNet extends VirtioDevice {
             workers.add(w);
         }
         workers.forEach(w -> w.thread.start());
+        Runnable standby = standbyNegotiated;
+        if (standby != null && a.has(VIRTIO_NET_F_STANDBY)) {
+            log.info("{}: the driver accepted VIRTIO_NET_F_STANDBY", name());
+            standby.run();
+        }
     }
 
     private void setActivePairs(int n) {

@@ -66,6 +66,8 @@ public final class VirtioNetLayout {
         public static final int VIRTIO_NET_F_CTRL_RX = 18;
         public static final int VIRTIO_NET_F_MQ = 22;
         public static final int VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
+        /** The device is the standby of a failover pair: the driver pairs it with the primary of its MAC. */
+        public static final int VIRTIO_NET_F_STANDBY = 62;
         public static final int VIRTIO_NET_S_LINK_UP = 1;
         public static final int VIRTIO_NET_OK = 0;
         public static final int VIRTIO_NET_ERR = 1;

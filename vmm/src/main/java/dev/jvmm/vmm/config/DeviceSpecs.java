@@ -435,6 +435,15 @@ public final class DeviceSpecs {
                 }
             }
         }
+        boolean failover = m.containsKey("failover") && bool(o, "failover", m.get("failover"));
+        if (failover) {
+            if (pf == null && vf == null) {
+                throw fail(o, "failover: failover=on pairs virtio-net with a VF: it needs pf= or vf=");
+            }
+            if (m.containsKey("mode")) {
+                throw fail(o, "mode: failover=on gives the guest both a VF and virtio-net; leave mode= out");
+            }
+        }
         switch (mode) {
             case PASSTHROUGH -> {
                 if (pf == null && vf == null) {
@@ -464,7 +473,8 @@ public final class DeviceSpecs {
             case AUTO -> {
             }
         }
-        return new NicConfig(id, mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate, tap, macvtap, bridge, queues);
+        return new NicConfig(id, mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate, tap, macvtap, bridge, queues,
+                failover);
     }
 
     private static VmmException fail(String origin, String msg) {

@@ -12,8 +12,43 @@ package dev.jvmm.vmm.config;
  * @param macvtapOver null, or the link a macvtap is made on (bridge mode, the guest's MAC; deleted when jvmm
  *                    exits) instead of a TAP: the guest is then on that link's network
  * @param label       how errors name the NIC ({@code --nic eth1}); null: by its {@code --net} option
+ * @param standby     non-null: this NIC is the standby of a failover pair ({@code --nic ...,failover=on})
  */
-public record NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label) {
+public record NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label,
+        Standby standby) {
+    public NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label) {
+        this(tap, mac, queues, bridge, macvtapOver, label, null);
+    }
+
+    /**
+     * The failover pair a standby virtio-net belongs to: its NIC's id and its primary, the VF to hot-plug once the
+     * guest's driver has negotiated VIRTIO_NET_F_STANDBY. The primary changes while the VM runs (removed through
+     * the API: null; added back: the new VF), and the pair outlives a reboot of the VM, so it is a shared, mutable
+     * holder rather than a value.
+     */
+    public static final class Standby {
+        private final String nic;
+        private volatile VfioConfig primary;
+
+        public Standby(String nic, VfioConfig primary) {
+            this.nic = nic;
+            this.primary = primary;
+        }
+
+        public String nic() {
+            return nic;
+        }
+
+        /** The VF that is the primary, or null while there is none (no free VF at launch, or it was removed). */
+        public VfioConfig primary() {
+            return primary;
+        }
+
+        public void setPrimary(VfioConfig vf) {
+            this.primary = vf;
+        }
+    }
+
     public NetConfig(String tap, byte[] mac, int queues) {
         this(tap, mac, queues, null, null, null);
     }

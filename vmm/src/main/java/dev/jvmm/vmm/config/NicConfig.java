@@ -29,13 +29,17 @@ import java.util.List;
  * @param macvtap  virtio-net on a macvtap over {@code pf} (or over the PF of {@code vf})
  * @param bridge   virtio-net on a TAP jvmm creates and adds to this bridge, or null
  * @param queues   virtio-net queue pairs, 1..{@link NetConfig#MAX_QUEUES}, or null (1)
+ * @param failover a virtio-net failover pair (QEMU's {@code failover=on}): a standby virtio-net offering
+ *                 VIRTIO_NET_F_STANDBY and, as its primary, a VF of {@code pf} (or {@code vf}) with the same MAC,
+ *                 hot-plugged once the guest's driver has negotiated STANDBY
  */
 public record NicConfig(String id, Mode mode, String pf, String vf, String mac, Integer vlan, Integer qos,
-        Boolean spoofchk, Boolean trust, Integer rate, String tap, boolean macvtap, String bridge, Integer queues) {
+        Boolean spoofchk, Boolean trust, Integer rate, String tap, boolean macvtap, String bridge, Integer queues,
+        boolean failover) {
 
     /** The keys of a {@code --nic} value, in the order error messages list them; a bare first word is the pf. */
     public static final List<String> KEYS = List.of("id", "mode", "pf", "vf", "mac", "vlan", "qos", "spoofchk",
-            "trust", "rate", "tap", "macvtap", "bridge", "queues");
+            "trust", "rate", "tap", "macvtap", "bridge", "queues", "failover");
     /** Highest {@code rate=}: 1 Tbit/s. */
     public static final int MAX_RATE = 1_000_000;
 
@@ -51,6 +55,11 @@ public record NicConfig(String id, Mode mode, String pf, String vf, String mac, 
         public String word() {
             return name().toLowerCase(java.util.Locale.ROOT);
         }
+    }
+
+    public NicConfig(String id, Mode mode, String pf, String vf, String mac, Integer vlan, Integer qos,
+            Boolean spoofchk, Boolean trust, Integer rate, String tap, boolean macvtap, String bridge, Integer queues) {
+        this(id, mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate, tap, macvtap, bridge, queues, false);
     }
 
     /** The id a NIC without {@code id=} gets: {@code eth} and its position among the NICs, from 0. */

@@ -149,6 +149,22 @@ public final class DeviceManager implements AutoCloseable {
     private final Map<Kind, Integer> nextIndex = new java.util.EnumMap<>(Kind.class);
     private volatile Hotplug hotplug;
     private boolean closed;
+    /** Failover pairs by NIC id: the standby's device, the primary's (null while none is plugged). */
+    private final Map<String, Pair> pairs = new LinkedHashMap<>();
+    /** Plugs failover primaries off the vCPU thread that saw STANDBY negotiated; made with the first pair. */
+    private java.util.concurrent.ExecutorService failoverThread;
+
+    private static final class Pair {
+        final NetConfig.Standby standby;
+        final String standbyId;
+        String primaryId;
+        boolean negotiated;
+
+        Pair(NetConfig.Standby standby, String standbyId) {
+            this.standby = standby;
+            this.standbyId = standbyId;
+        }
+    }
 
     public DeviceManager(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, PciRootBus pci, IrqRouter router,
             AddressAllocator mmio32) {
@@ -200,15 +216,94 @@ public final class DeviceManager implements AutoCloseable {
                 throw new VmmException(VmmException.Reason.CONFLICT, "tap " + n.tap() + " is already attached as " + p.id);
             }
         }
-        return plug(Kind.NET, hot, n.what(), (id, index, slot, res) -> {
+        NetConfig.Standby standby = n.standby();
+        if (standby != null && pairs.containsKey(standby.nic())) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "NIC " + standby.nic() + " already has its standby");
+        }
+        Plugged plugged = plug(Kind.NET, hot, n.what(), (id, index, slot, res) -> {
             byte[] m = mac != null ? mac : n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
-            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, virtio, res);
+            Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
+            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, virtio, res, negotiated);
             String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
                     + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac " + NetConfig.format(m);
             Plugged p = new Plugged(id, Kind.NET, a.address(), what, hot, a.transport(), null, res);
             p.nic = n.label() != null && n.label().startsWith("--nic ") ? n.label().substring(6) : null;
             return p;
         });
+        if (standby != null) {
+            pairs.put(standby.nic(), new Pair(standby, plugged.id));
+        }
+        return plugged;
+    }
+
+    /** A standby's driver accepted VIRTIO_NET_F_STANDBY (on a vCPU thread): its primary is plugged, off that thread. */
+    private synchronized void standbyNegotiated(String nic) {
+        Pair p = pairs.get(nic);
+        if (p == null || closed) {
+            return;
+        }
+        p.negotiated = true;
+        if (failoverThread == null) {
+            failoverThread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "failover-plug");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        failoverThread.execute(() -> plugPrimary(nic));
+    }
+
+    /**
+     * Plugs the primary of failover NIC {@code nic} (its {@link NetConfig.Standby#primary()}) if the guest has
+     * negotiated STANDBY and none is plugged; returns it, or null when there is nothing to plug yet (it is plugged
+     * when the guest negotiates). Hot-plugged as any VFIO device is.
+     */
+    public synchronized Plugged plugPrimary(String nic) {
+        Pair p = pairs.get(nic);
+        if (p == null) {
+            throw new VmmException(VmmException.Reason.NOT_FOUND, "no failover NIC \"" + nic + "\"");
+        }
+        if (closed || p.primaryId != null || !p.negotiated || p.standby.primary() == null) {
+            return p.primaryId != null ? devices.get(p.primaryId) : null;
+        }
+        try {
+            Plugged vf = addVfio(p.standby.primary(), true);
+            p.primaryId = vf.id;
+            log.info("{}: failover primary {} ({}) plugged next to standby {}", nic, vf.id, vf.what, p.standbyId);
+            return vf;
+        } catch (RuntimeException e) {
+            log.warn("{}: cannot plug the failover primary {}: {}; the standby {} carries the traffic", nic,
+                    p.standby.primary().bdf(), e.getMessage(), p.standbyId);
+            throw e;
+        }
+    }
+
+    /** The failover NIC whose primary is device {@code id}, or null. */
+    public synchronized String failoverOfPrimary(String id) {
+        for (Map.Entry<String, Pair> e : pairs.entrySet()) {
+            if (id.equals(e.getValue().primaryId)) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    /** The failover pair of NIC {@code nic}, for vm.info: its legs and which one carries the traffic; null if none. */
+    public synchronized Map<String, Object> failover(String nic) {
+        Pair p = pairs.get(nic);
+        if (p == null) {
+            return null;
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("standby", p.standbyId);
+        m.put("primary", p.primaryId);
+        m.put("primary_vf", p.standby.primary() == null ? null : p.standby.primary().bdf());
+        m.put("standby_negotiated", p.negotiated);
+        Plugged vf = p.primaryId == null ? null : devices.get(p.primaryId);
+        // the guest's net_failover sends through the primary once its driver is up: bus mastering on is the sign
+        boolean primaryUp = vf != null && !vf.removing() && (vf.vfio.configRead(4, 2) & 4) != 0;
+        m.put("active", primaryUp ? "primary" : "standby");
+        return m;
     }
 
     /** Passes a host PCI function through; {@code hot}: the VM runs, tell the guest. */
@@ -350,6 +445,11 @@ public final class DeviceManager implements AutoCloseable {
                 return;
             }
             devices.remove(p.id);
+            for (Pair pair : pairs.values()) {
+                if (p.id.equals(pair.primaryId)) {
+                    pair.primaryId = null;
+                }
+            }
         }
         long t0 = System.nanoTime();
         try {
@@ -376,6 +476,10 @@ public final class DeviceManager implements AutoCloseable {
             m.put("backend", p.what);
             if (p.nic != null) {
                 m.put("nic", p.nic);
+                Pair pair = pairs.get(p.nic);
+                if (pair != null) {
+                    m.put("failover", p.id.equals(pair.primaryId) ? "primary" : "standby");
+                }
             }
             m.put("hotplugged", p.hot);
             if (p.removing()) {
@@ -394,6 +498,10 @@ public final class DeviceManager implements AutoCloseable {
             closed = true;
             all = new ArrayList<>(devices.values());
             devices.clear();
+            pairs.clear();
+            if (failoverThread != null) {
+                failoverThread.shutdownNow();
+            }
         }
         RuntimeException first = null;
         for (int i = all.size() - 1; i >= 0; i--) {

@@ -72,14 +72,20 @@ public final class VirtioDevices {
 
     /**
      * Plugs a virtio-net NIC in at {@code slot}, on its TAP or macvtap ({@code index} names a macvtap jvmm creates);
-     * everything goes on {@code res} as for {@link #disk}.
+     * everything goes on {@code res} as for {@link #disk}. {@code standby} non-null makes it the standby of a
+     * failover pair: it offers VIRTIO_NET_F_STANDBY and runs {@code standby} when a driver negotiated it.
      */
-    public static Attached net(String name, NetConfig n, int index, byte[] mac, int slot, Env env, ResourceStack res) {
+    public static Attached net(String name, NetConfig n, int index, byte[] mac, int slot, Env env, ResourceStack res,
+            Runnable standby) {
         TapDevice tap = NetBackends.open(n, index, mac, res, n.what());
         VirtioNet net = new VirtioNet(name, tap, mac, n.queues());
+        if (standby != null) {
+            net.setStandby(standby);
+        }
         Attached a = plug(net, slot, env, res);
-        log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s)", a.name(), a.address(), tap.name(),
-                tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues());
+        log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s){}", a.name(), a.address(), tap.name(),
+                tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues(),
+                standby != null ? ", failover standby" : "");
         return a;
     }
 

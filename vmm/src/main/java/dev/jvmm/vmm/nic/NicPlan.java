@@ -23,14 +23,24 @@ import java.util.Map;
  *                {@code fallback: the VM is migratable}, {@code mode=virtio}
  */
 public record NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, String vf, Backend backend, String device,
-        String reason) {
+        String reason, boolean primary) {
+
+    public NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, String vf, Backend backend, String device,
+            String reason) {
+        this(nic, choice, pf, pfBdf, vf, backend, device, reason, false);
+    }
 
     /** What the guest gets. */
     public enum Choice {
         /** An SR-IOV VF, passed through with VFIO. */
         PASSTHROUGH,
         /** A virtio-net device on {@link #backend}. */
-        VIRTIO
+        VIRTIO,
+        /**
+         * A failover pair ({@code failover=on}): a standby virtio-net on {@link #backend} and, when {@link #primary},
+         * a VF of {@link #pf} with the same MAC as its primary, hot-plugged after the guest negotiated STANDBY.
+         */
+        FAILOVER
     }
 
     /** Where a virtio-net's packets go on the host. */
@@ -50,6 +60,17 @@ public record NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, Str
     static NicPlan virtio(NicConfig nic, PoolView.Pf over, Backend backend, String device, String reason) {
         return new NicPlan(nic, Choice.VIRTIO, over == null ? null : over.netdev(), over == null ? null : over.bdf(),
                 null, backend, device, reason);
+    }
+
+    /** A failover pair: the standby's backend as planned, with a VF of {@code pf} as primary when {@code primary}. */
+    static NicPlan failover(NicPlan standby, PoolView.Pf pf, String vf, boolean primary, String reason) {
+        return new NicPlan(standby.nic, Choice.FAILOVER, pf == null ? standby.pf : pf.netdev(),
+                pf == null ? standby.pfBdf : pf.bdf(), vf, standby.backend, standby.device, reason, primary);
+    }
+
+    /** Whether a VF is to be taken from the pool: a passthrough NIC, or a failover pair with its primary. */
+    public boolean takesVf() {
+        return choice == Choice.PASSTHROUGH || (choice == Choice.FAILOVER && primary);
     }
 
     public String id() {
@@ -75,6 +96,14 @@ public record NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, Str
         if (choice == Choice.PASSTHROUGH) {
             return (vf == null ? "VF" : "VF " + vf) + " of " + (pf != null ? pf : pfBdf);
         }
+        if (choice == Choice.FAILOVER) {
+            return "failover pair: " + (primary ? (vf == null ? "VF" : "VF " + vf) + " of " + (pf != null ? pf : pfBdf)
+                    : "no VF yet") + ", standby " + standbyWhat();
+        }
+        return standbyWhat();
+    }
+
+    private String standbyWhat() {
         return "virtio-net on " + switch (backend) {
             case TAP -> device == null ? "a new tap" : "tap " + device;
             case MACVTAP -> "macvtap over " + device;
@@ -92,7 +121,7 @@ public record NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, Str
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", id());
         m.put("mode", nic.mode().word());
-        m.put("choice", choice == Choice.PASSTHROUGH ? "passthrough" : "virtio");
+        m.put("choice", choice.name().toLowerCase(java.util.Locale.ROOT));
         m.put("pf", pf);
         m.put("pfBdf", pfBdf);
         m.put("vf", vf);
@@ -104,7 +133,10 @@ public record NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, Str
         m.put("spoofchk", nic.spoofchk());
         m.put("trust", nic.trust());
         m.put("rate", nic.rate());
-        m.put("queues", choice == Choice.VIRTIO ? nic.queuePairs() : null);
+        m.put("queues", choice != Choice.PASSTHROUGH ? nic.queuePairs() : null);
+        if (choice == Choice.FAILOVER) {
+            m.put("primary", primary);
+        }
         m.put("reason", reason);
         return m;
     }

@@ -74,41 +74,64 @@ public final class NicPlanner {
     }
 
     private NicPlan plan(NicConfig n) {
+        if (n.failover()) {
+            return failover(n);
+        }
         if (n.mode() == Mode.VIRTIO) {
             return virtio(n, "mode=virtio");
         }
         // Passthrough, if the VM, the host and the pool allow it; else why not, for a fallback or an error.
-        String whyNot;
-        PoolView.Pf pf = null;
-        String vf = null;
-        int freeBefore = 0;
-        if (migratable) {
-            whyNot = "the VM is migratable"; // mode=passthrough on a migratable VM is refused by the config
-        } else if (n.pf() == null && n.vf() == null) {
-            whyNot = "no pf= or vf= to take a VF from"; // mode=passthrough without them is refused by the config
-        } else if (!readiness().ready()) {
-            whyNot = "passthrough not ready: " + readiness().reason();
-        } else if (n.vf() != null) {
-            PoolView.Vf v = vf(n.vf());
-            whyNot = v.status() == PoolView.VfStatus.FREE ? null : v.detail();
-            pf = v.pf();
-            vf = v.bdf();
-        } else {
-            pf = pf(n.pf());
-            whyNot = pf.status() == PoolView.PfStatus.SRIOV ? noFreeVf(pf) : pf.detail();
-            freeBefore = pf.status() == PoolView.PfStatus.SRIOV ? free(pf) : 0;
-        }
-        if (whyNot == null) {
-            take(n, pf);
-            String how = readiness().reason() + (vf != null ? ", VF free" : ", " + freeBefore + " free VF"
-                    + (freeBefore == 1 ? "" : "s"));
-            return NicPlan.passthrough(n, pf, vf, (n.mode() == Mode.AUTO ? "passthrough: " : "mode=passthrough: ") + how);
+        VfChoice c = migratable ? new VfChoice("the VM is migratable", null, null, 0) // mode=passthrough: refused earlier
+                : vfFor(n);
+        if (c.whyNot() == null) {
+            take(n, c.pf());
+            return NicPlan.passthrough(n, c.pf(), c.vf(), (n.mode() == Mode.AUTO ? "passthrough: " : "mode=passthrough: ")
+                    + c.how(readiness()));
         }
         if (n.mode() == Mode.PASSTHROUGH) {
-            throw new VmmException(VmmException.Reason.HOST, "NIC " + n.id() + ": mode=passthrough: " + whyNot
+            throw new VmmException(VmmException.Reason.HOST, "NIC " + n.id() + ": mode=passthrough: " + c.whyNot()
                     + " (mode=auto would fall back to virtio-net)");
         }
-        return virtio(n, "fallback: " + whyNot);
+        return virtio(n, "fallback: " + c.whyNot());
+    }
+
+    /**
+     * A failover pair: the standby virtio-net as {@link #virtio} places it, and a VF as its primary when the host
+     * and the pool have one (a migratable VM may have it: the primary is what gets unplugged); without one the pair
+     * starts with the standby alone and the primary is added later.
+     */
+    private NicPlan failover(NicConfig n) {
+        NicPlan standby = virtio(n, "");
+        VfChoice c = vfFor(n);
+        if (c.whyNot() == null) {
+            take(n, c.pf());
+            return NicPlan.failover(standby, c.pf(), c.vf(), true, "failover: " + c.how(readiness()));
+        }
+        return NicPlan.failover(standby, c.pf(), null, false, "failover: the standby alone until a VF is added: "
+                + c.whyNot());
+    }
+
+    /** Whether {@code n} can have a VF now, ignoring whether the VM is migratable. */
+    private record VfChoice(String whyNot, PoolView.Pf pf, String vf, int freeBefore) {
+        String how(PassthroughReadiness r) {
+            return r.reason() + (vf != null ? ", VF free" : ", " + freeBefore + " free VF" + (freeBefore == 1 ? "" : "s"));
+        }
+    }
+
+    private VfChoice vfFor(NicConfig n) {
+        if (n.pf() == null && n.vf() == null) {
+            return new VfChoice("no pf= or vf= to take a VF from", null, null, 0); // mode=passthrough: refused earlier
+        }
+        if (!readiness().ready()) {
+            return new VfChoice("passthrough not ready: " + readiness().reason(), null, null, 0);
+        }
+        if (n.vf() != null) {
+            PoolView.Vf v = vf(n.vf());
+            return new VfChoice(v.status() == PoolView.VfStatus.FREE ? null : v.detail(), v.pf(), v.bdf(), 0);
+        }
+        PoolView.Pf pf = pf(n.pf());
+        boolean sriov = pf.status() == PoolView.PfStatus.SRIOV;
+        return new VfChoice(sriov ? noFreeVf(pf) : pf.detail(), pf, null, sriov ? free(pf) : 0);
     }
 
     /** Why {@code pf} has no VF left for this NIC, or null when it has one. */

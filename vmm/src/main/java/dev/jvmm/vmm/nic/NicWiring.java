@@ -33,12 +33,19 @@ public final class NicWiring {
     public static final class Wired implements AutoCloseable {
         private final VmConfig config;
         private final List<VfPool.Lease> leases;
+        private final java.util.Map<String, VfPool.Lease> byNic;
         private final ResourceStack owned;
 
-        Wired(VmConfig config, List<VfPool.Lease> leases, ResourceStack owned) {
+        Wired(VmConfig config, java.util.Map<String, VfPool.Lease> byNic, ResourceStack owned) {
             this.config = config;
-            this.leases = List.copyOf(leases);
+            this.leases = List.copyOf(byNic.values());
+            this.byNic = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(byNic));
             this.owned = owned;
+        }
+
+        /** The lease of NIC {@code id}'s VF, or null. */
+        public VfPool.Lease lease(String id) {
+            return byNic.get(id);
         }
 
         public VmConfig config() {
@@ -73,28 +80,25 @@ public final class NicWiring {
                 say.accept("could not look for macvtaps left by jvmm processes that are gone: " + e.getMessage());
             }
         }
-        List<VfPool.Lease> leases = new ArrayList<>();
+        java.util.Map<String, VfPool.Lease> leases = new java.util.LinkedHashMap<>();
         ResourceStack owned = new ResourceStack();
         List<NetConfig> nets = new ArrayList<>(cfg.nets());
         List<VfioConfig> vfio = new ArrayList<>(cfg.vfio());
         try {
             for (NicPlan p : plans) {
-                if (p.choice() == NicPlan.Choice.PASSTHROUGH) {
+                VfioConfig vf = null;
+                if (p.takesVf()) {
                     VfPool.Lease l = owned.push(lease(p, pool, holder, say));
-                    leases.add(l);
-                    vfio.add(new VfioConfig(l.vf().toString(), VfioConfig.Iommu.AUTO, true, p.id()));
+                    leases.put(p.id(), l);
+                    vf = new VfioConfig(l.vf().toString(), VfioConfig.Iommu.AUTO, true, p.id());
                     say.accept(p.id() + ": took VF " + l.vf() + " (VF " + l.index() + " of " + l.pfNetdev() + "), mac "
                             + p.mac() + "; lease " + l.file());
+                }
+                if (p.choice() == NicPlan.Choice.PASSTHROUGH) {
+                    vfio.add(vf);
                     continue;
                 }
-                byte[] mac = Macs.parse(p.mac());
-                int queues = p.nic().queuePairs();
-                String label = "--nic " + p.id();
-                nets.add(switch (p.backend()) {
-                    case TAP -> new NetConfig(p.device(), mac, queues, null, null, label);
-                    case BRIDGE -> new NetConfig(null, mac, queues, p.device(), null, label);
-                    case MACVTAP -> new NetConfig(null, mac, queues, null, p.device(), label);
-                });
+                nets.add(standbyOrVirtio(p, vf));
             }
         } catch (RuntimeException e) {
             try {
@@ -107,7 +111,21 @@ public final class NicWiring {
         return new Wired(cfg.withDevices(cfg.disks(), nets).withVfio(vfio), leases, owned);
     }
 
-    private static VfPool.Lease lease(NicPlan p, VfPool pool, String holder, Consumer<String> say) {
+    /** The virtio-net of a VIRTIO plan, or the standby of a FAILOVER plan (with {@code primary}, its VF or null). */
+    private static NetConfig standbyOrVirtio(NicPlan p, VfioConfig primary) {
+        byte[] mac = Macs.parse(p.mac());
+        int queues = p.nic().queuePairs();
+        String label = "--nic " + p.id();
+        NetConfig.Standby standby = p.choice() == NicPlan.Choice.FAILOVER ? new NetConfig.Standby(p.id(), primary) : null;
+        return switch (p.backend()) {
+            case TAP -> new NetConfig(p.device(), mac, queues, null, null, label, standby);
+            case BRIDGE -> new NetConfig(null, mac, queues, p.device(), null, label, standby);
+            case MACVTAP -> new NetConfig(null, mac, queues, null, p.device(), label, standby);
+        };
+    }
+
+    /** Takes a VF for {@code p} from {@code pool} (for a NIC, or a failover primary added back through the API). */
+    public static VfPool.Lease lease(NicPlan p, VfPool pool, String holder, Consumer<String> say) {
         if (pool == null) {
             throw new IllegalStateException("NIC " + p.id() + ": a passthrough plan needs the VF pool");
         }
