@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 ProbeCommand.class,
                 SriovCommand.class,
                 VfioCommand.class,
+                RemoteCommand.class,
                 LabCommand.class,
                 DemoCommand.class,
                 CommandLine.HelpCommand.class

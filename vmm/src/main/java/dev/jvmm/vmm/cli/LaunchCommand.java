@@ -69,6 +69,9 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--stats", paramLabel = "FILE", description = "at exit, write the VM's exits to userspace as JSON "
             + "(per vCPU and reason, per device and BAR; docs/launch.md)")
     Path stats;
+    @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control API (HTTP/JSON, 'jvmm remote')"
+            + " on a unix socket at PATH, mode 0600 (docs/api.md)")
+    String apiSocket;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
 
@@ -160,6 +163,7 @@ public final class LaunchCommand implements Callable<Integer> {
                         c.stats = p;
                     }
                 }
+                case 9 -> c.apiSocket = v;
                 default -> {
                     return null;
                 }
@@ -176,10 +180,10 @@ public final class LaunchCommand implements Callable<Integer> {
      * checks that it matches the annotations.
      */
     static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
-        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--debug"}, {"--migratable"},
+        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--api-socket"}, {"--debug"}, {"--migratable"},
         {"--dry-run"}, {"--json"}};
     /** The first flag. */
-    static final int QUICK_DEBUG = 9;
+    static final int QUICK_DEBUG = 10;
 
     /** The host's VF pool; a test sets {@link #vfPoolFactory} instead. */
     private dev.jvmm.sriov.VfPool vfPool() {

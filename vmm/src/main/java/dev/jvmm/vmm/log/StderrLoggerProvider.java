@@ -34,6 +34,19 @@ public final class StderrLoggerProvider implements SLF4JServiceProvider {
         }
     }
 
+    /**
+     * Makes the loggers under {@code prefix} (e.g. {@code org.eclipse.jetty}) log at {@code level} and above, unless
+     * the user set a level for them ({@code -Dorg.slf4j.simpleLogger.log.PREFIX=...}). Call before the first of those
+     * loggers exists (a logger's level is fixed when it is made). slf4j-simple, the tests' provider, reads the same
+     * property.
+     */
+    public static void levelUnlessSet(String prefix, String level) {
+        String key = StderrLogger.PREFIX + "log." + prefix;
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, level);
+        }
+    }
+
     @Override
     public ILoggerFactory getLoggerFactory() {
         return factory;

@@ -12,7 +12,7 @@ import picocli.CommandLine;
 /** The launch fast path parses exactly what picocli would, and hands everything else to picocli. */
 class LaunchCommandTest {
     private static final String[] ARGS = {"--kernel", "/k", "--initrd=/i", "--cmdline", "console=ttyS0 quiet",
-        "-m", "1G", "--cpus=2", "--console", "file=/tmp/c", "--on-reboot", "restart", "--config", "vm.json", "--debug", "--migratable", "--dry-run", "--json"};
+        "-m", "1G", "--cpus=2", "--console", "file=/tmp/c", "--on-reboot", "restart", "--config", "vm.json", "--api-socket=/run/jvmm/vm1.sock", "--debug", "--migratable", "--dry-run", "--json"};
 
     @Test
     void quickParseMatchesPicocli() {
@@ -29,6 +29,7 @@ class LaunchCommandTest {
             assertEquals("file=/tmp/c", c.console);
             assertEquals("restart", c.onReboot);
             assertEquals(Path.of("vm.json"), c.config);
+            assertEquals("/run/jvmm/vm1.sock", c.apiSocket);
             assertTrue(c.debug);
             assertTrue(c.migratable);
             assertTrue(c.dryRun);

@@ -1,0 +1,204 @@
+package dev.jvmm.vmm.api;
+
+import dev.jvmm.sys.json.Json;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What each control API endpoint does (docs/api.md): which request it takes (path, method, content type, body) and
+ * which {@link VmControl} call it makes. Knows nothing of HTTP's wire: {@link ApiHandler} hands it the request's
+ * parts and writes its {@link Answer}. Every refusal is an {@link ApiException} with the status and the field at fault.
+ */
+final class ApiDispatcher {
+    /** {@code vm.shutdown}'s wait for the guest when the body names none. */
+    static final long DEFAULT_SHUTDOWN_S = 10;
+    static final long MAX_SHUTDOWN_S = 3600;
+
+    /** A status and a JSON-ready body (null: no body). */
+    record Answer(int status, Object body) {
+        static final Answer NO_CONTENT = new Answer(204, null);
+
+        static Answer ok(Object body) {
+            return new Answer(200, body);
+        }
+
+        /** {@code {"error": message, "field": field}}. */
+        static Answer error(int status, String field, String message) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("error", message);
+            m.put("field", field);
+            return new Answer(status, m);
+        }
+    }
+
+    private final VmControl control;
+    private final String version;
+
+    ApiDispatcher(VmControl control, String version) {
+        this.control = control;
+        this.version = version;
+    }
+
+    /** The endpoint {@code method path} names: 404 if no endpoint has that path, 405 if it takes another method. */
+    static ApiEndpoint route(String method, String path) {
+        ApiEndpoint e = ApiEndpoint.byPath(path);
+        if (e == null) {
+            throw new ApiException(404, null, "no endpoint " + path + " (the endpoints are " + ApiEndpoint.BASE
+                    + "{" + String.join(",", ApiEndpoint.names()) + "})");
+        }
+        if (!e.method().equals(method)) {
+            throw new ApiException(405, null, e.endpointName() + " takes " + e.method() + ", not " + method);
+        }
+        return e;
+    }
+
+    /** 415 unless {@code contentType} (the header, or null when absent) is {@code application/json}. */
+    static void checkContentType(String contentType) {
+        if (contentType == null) {
+            return;
+        }
+        int semi = contentType.indexOf(';');
+        String type = (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
+        if (!type.equals("application/json")) {
+            throw new ApiException(415, null, "Content-Type " + contentType + " is not application/json");
+        }
+    }
+
+    /**
+     * Carries out {@code e} with the request body {@code text} (empty when there is none): a JSON object, or nothing
+     * for the endpoints whose body is optional.
+     */
+    Answer call(ApiEndpoint e, String text) {
+        Map<String, Object> body = parse(e, text);
+        switch (e) {
+            case PING -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("version", version);
+                return Answer.ok(m);
+            }
+            case INFO -> {
+                return Answer.ok(control.info());
+            }
+            case COUNTERS -> {
+                return Answer.ok(control.counters());
+            }
+            case PAUSE -> {
+                noFields(e, body);
+                control.pause();
+            }
+            case RESUME -> {
+                noFields(e, body);
+                control.resume();
+            }
+            case SHUTDOWN -> control.shutdown(shutdownTimeout(body));
+            case POWER_OFF -> {
+                noFields(e, body);
+                control.powerOff();
+            }
+            case REBOOT -> {
+                noFields(e, body);
+                control.reboot();
+            }
+            case ADD_DISK, ADD_NET, ADD_NIC, ADD_DEVICE -> {
+                if (body == null) {
+                    throw new ApiException(400, null, e.endpointName() + " needs a JSON object body with the keys of "
+                            + e.deviceKind().option());
+                }
+                return Answer.ok(control.add(e.deviceKind(), body));
+            }
+            case REMOVE_DEVICE -> control.removeDevice(deviceId(e, body));
+            default -> throw new IllegalStateException("endpoint " + e + " has no action");
+        }
+        return Answer.NO_CONTENT;
+    }
+
+    /** The body as a JSON object; null when it is empty or only white space. */
+    private static Map<String, Object> parse(ApiEndpoint e, String text) {
+        if (text == null || text.isBlank()) {
+            return null;
+        }
+        Object v;
+        try {
+            v = Json.parse(text);
+        } catch (Json.ParseException x) {
+            throw new ApiException(400, null, "malformed JSON: " + x.getMessage(), x);
+        }
+        if (!(v instanceof Map<?, ?>)) {
+            throw new ApiException(400, null, e.endpointName() + ": the body must be a JSON object {...}, not "
+                    + kind(v));
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = (Map<String, Object>) v;
+        return m;
+    }
+
+    /** 400 naming the first field of {@code body}, if it has any (for the endpoints that take none). */
+    private static void noFields(ApiEndpoint e, Map<String, Object> body) {
+        onlyFields(e, body, "no fields");
+    }
+
+    private static void onlyFields(ApiEndpoint e, Map<String, Object> body, String takes, String... known) {
+        if (body == null) {
+            return;
+        }
+        for (String k : body.keySet()) {
+            if (!java.util.Arrays.asList(known).contains(k)) {
+                throw new ApiException(400, k, e.endpointName() + ": unknown field \"" + k + "\" (it takes " + takes
+                        + ")");
+            }
+        }
+    }
+
+    /** {@code {"timeout_s": N}}: whole seconds, 1 to 3600; 10 when absent. */
+    private static Duration shutdownTimeout(Map<String, Object> body) {
+        onlyFields(ApiEndpoint.SHUTDOWN, body, "only \"timeout_s\"", "timeout_s");
+        if (body == null || !body.containsKey("timeout_s")) {
+            return Duration.ofSeconds(DEFAULT_SHUTDOWN_S);
+        }
+        Object t = body.get("timeout_s");
+        if (!(t instanceof Long s) || s < 1 || s > MAX_SHUTDOWN_S) {
+            throw new ApiException(400, "timeout_s", "timeout_s must be a whole number of seconds from 1 to "
+                    + MAX_SHUTDOWN_S + ", got " + shown(t));
+        }
+        return Duration.ofSeconds(s);
+    }
+
+    /** {@code {"id": "..."}}. */
+    private static String deviceId(ApiEndpoint e, Map<String, Object> body) {
+        if (body == null || !body.containsKey("id")) {
+            throw new ApiException(400, "id", e.endpointName() + " needs the device's id: {\"id\": \"...\"}");
+        }
+        onlyFields(e, body, "only \"id\"", "id");
+        if (!(body.get("id") instanceof String id) || id.isBlank()) {
+            throw new ApiException(400, "id", "id must be a non-empty string, got " + shown(body.get("id")));
+        }
+        return id;
+    }
+
+    /** A value as a message shows it: a scalar as JSON ({@code "10"}, {@code 0}), an object or array by its kind. */
+    private static String shown(Object v) {
+        return v instanceof Map<?, ?> || v instanceof java.util.List<?> ? kind(v) : Json.write(v).strip();
+    }
+
+    /** The JSON kind of a parsed value: object, array, string, number, boolean or null. */
+    static String kind(Object v) {
+        if (v == null) {
+            return "null";
+        }
+        if (v instanceof Map<?, ?>) {
+            return "an object";
+        }
+        if (v instanceof java.util.List<?>) {
+            return "an array";
+        }
+        if (v instanceof String) {
+            return "a string";
+        }
+        if (v instanceof Boolean) {
+            return "a boolean";
+        }
+        return "a number";
+    }
+}

@@ -1,0 +1,168 @@
+package dev.jvmm.vmm.cli;
+
+import dev.jvmm.sys.json.Json;
+import dev.jvmm.vmm.api.ApiClient;
+import dev.jvmm.vmm.api.ApiEndpoint;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code jvmm remote --api-socket PATH VERB [ARG...]}: one request to a running jvmm's control API (docs/api.md),
+ * with ch-remote's verbs. Turns the verb and its {@code key=value} arguments into an endpoint and a JSON body, sends
+ * it with {@link ApiClient}, prints the answer's JSON on stdout.
+ */
+@Command(name = "remote", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Send one request to a running VM's control API (jvmm launch --api-socket PATH;"
+                + " docs/api.md) and print the answer's JSON.",
+            "VERB: ping, info, counters, pause, resume, shutdown [timeout=SECONDS], power-off, reboot,"
+                + " add-disk PATH[,key=value...], add-net TAP[,...], add-nic key=value[,...],"
+                + " add-device BDF[,...], remove-device ID."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "0:done (2xx)",
+            "1:the server refused (its message is printed), or it cannot be reached",
+            "2:usage error: unknown verb, malformed argument"})
+public final class RemoteCommand implements Callable<Integer> {
+    @Option(names = "--api-socket", required = true, paramLabel = "PATH",
+            description = "the socket of the VM's control API (jvmm launch --api-socket PATH)")
+    Path socket;
+    @Parameters(index = "0", paramLabel = "VERB", description = "what to do (see above)")
+    String verb;
+    @Parameters(index = "1..*", paramLabel = "ARG", description = "key=value, or a comma-separated list of them;"
+            + " they become the request's JSON object (values as strings)")
+    List<String> args;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        ApiEndpoint e = ApiEndpoint.byVerb(verb);
+        if (e == null) {
+            throw usage("Unknown verb '" + verb + "' (expected one of: " + String.join(", ", ApiEndpoint.verbs())
+                    + ")");
+        }
+        Map<String, Object> body = body(e, args == null ? List.of() : args);
+        ApiClient.Reply reply;
+        try (ApiClient client = ApiClient.open(socket)) {
+            reply = client.call(e, body);
+        } catch (ApiClient.Unreachable u) {
+            throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, u.getMessage(), null);
+        }
+        if (!reply.ok()) {
+            throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, errorMessage(reply), null);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(reply.body());
+        out.flush();
+        return 0;
+    }
+
+    /** The JSON object {@code e} is sent with (null: no body), from the verb's arguments. */
+    private Map<String, Object> body(ApiEndpoint e, List<String> words) {
+        return switch (e) {
+            case SHUTDOWN -> shutdownBody(words);
+            case ADD_DISK -> deviceBody(e, words, "path");
+            case ADD_NET -> deviceBody(e, words, "tap");
+            case ADD_NIC -> deviceBody(e, words, "pf");
+            case ADD_DEVICE -> deviceBody(e, words, "vfio");
+            case REMOVE_DEVICE -> {
+                Map<String, Object> m = pairs(e, words, "id");
+                if (m.size() != 1 || !m.containsKey("id")) {
+                    throw usage("remove-device takes the device's id: remove-device ID (or id=ID)");
+                }
+                yield m;
+            }
+            default -> {
+                if (!words.isEmpty()) {
+                    throw usage(verb + " takes no arguments, got '" + words.get(0) + "'");
+                }
+                yield null;
+            }
+        };
+    }
+
+    /** {@code timeout=N} becomes {@code {"timeout_s": N}}; nothing, no body (the server's default). */
+    private Map<String, Object> shutdownBody(List<String> words) {
+        Map<String, Object> m = pairs(ApiEndpoint.SHUTDOWN, words, null);
+        if (m.isEmpty()) {
+            return null;
+        }
+        if (m.size() != 1 || !m.containsKey("timeout")) {
+            throw usage("shutdown takes only timeout=SECONDS");
+        }
+        String t = (String) m.get("timeout");
+        try {
+            return new LinkedHashMap<>(Map.of("timeout_s", Long.parseLong(t.trim())));
+        } catch (NumberFormatException x) {
+            throw usage("shutdown: timeout=" + t + " is not a whole number of seconds");
+        }
+    }
+
+    private Map<String, Object> deviceBody(ApiEndpoint e, List<String> words, String bareKey) {
+        if (words.isEmpty()) {
+            throw usage(e.verb() + " needs key=value arguments (the keys of " + e.deviceKind().option()
+                    + ", and id=...)");
+        }
+        return pairs(e, words, bareKey);
+    }
+
+    /**
+     * The {@code key=value} pairs of {@code words}, each a comma-separated list of them, in order; the first word's
+     * first item may be a bare value, of {@code bareKey} (when the verb has one), as in the launch options.
+     */
+    private Map<String, Object> pairs(ApiEndpoint e, List<String> words, String bareKey) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        boolean first = true;
+        for (String word : words) {
+            for (String item : word.split(",", -1)) {
+                int eq = item.indexOf('=');
+                String k;
+                String v;
+                if (eq < 0 && first && bareKey != null && !item.isEmpty()) {
+                    k = bareKey;
+                    v = item;
+                } else if (eq <= 0) {
+                    throw usage(e.verb() + ": '" + item + "' in '" + word + "' is not key=value");
+                } else {
+                    k = item.substring(0, eq).trim().toLowerCase(Locale.ROOT);
+                    v = item.substring(eq + 1);
+                }
+                if (m.put(k, v) != null) {
+                    throw usage(e.verb() + ": key '" + k + "' given twice");
+                }
+                first = false;
+            }
+        }
+        return m;
+    }
+
+    /** The server's {@code "error"} message, or the status and body when the answer is not the API's error form. */
+    static String errorMessage(ApiClient.Reply reply) {
+        try {
+            if (Json.parse(reply.body()) instanceof Map<?, ?> m && m.get("error") instanceof String s) {
+                return s;
+            }
+        } catch (Json.ParseException notJson) {
+            // said below
+        }
+        String b = reply.body().strip();
+        if (b.length() > 200) {
+            b = b.substring(0, 200) + "...";
+        }
+        return "HTTP " + reply.status() + (b.isEmpty() ? "" : ": " + b);
+    }
+
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+}
