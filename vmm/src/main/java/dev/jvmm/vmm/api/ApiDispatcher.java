@@ -14,6 +14,8 @@ import java.util.Map;
 final class ApiDispatcher {
     /** {@code vm.shutdown}'s wait for the guest when the body names none. */
     static final long DEFAULT_SHUTDOWN_S = 10;
+    /** How long {@code vm.remove-device} waits for the guest's eject when the request does not say. */
+    static final long DEFAULT_REMOVE_S = 30;
     static final long MAX_SHUTDOWN_S = 3600;
 
     /** A status and a JSON-ready body (null: no body). */
@@ -108,7 +110,7 @@ final class ApiDispatcher {
                 }
                 return Answer.ok(control.add(e.deviceKind(), body));
             }
-            case REMOVE_DEVICE -> control.removeDevice(deviceId(e, body));
+            case REMOVE_DEVICE -> control.removeDevice(deviceId(e, body), timeout(e, body, DEFAULT_REMOVE_S));
             default -> throw new IllegalStateException("endpoint " + e + " has no action");
         }
         return Answer.NO_CONTENT;
@@ -154,8 +156,13 @@ final class ApiDispatcher {
     /** {@code {"timeout_s": N}}: whole seconds, 1 to 3600; 10 when absent. */
     private static Duration shutdownTimeout(Map<String, Object> body) {
         onlyFields(ApiEndpoint.SHUTDOWN, body, "only \"timeout_s\"", "timeout_s");
+        return timeout(ApiEndpoint.SHUTDOWN, body, DEFAULT_SHUTDOWN_S);
+    }
+
+    /** The body's {@code "timeout_s"} (whole seconds, 1 to 3600), or {@code dflt} seconds when absent. */
+    private static Duration timeout(ApiEndpoint e, Map<String, Object> body, long dflt) {
         if (body == null || !body.containsKey("timeout_s")) {
-            return Duration.ofSeconds(DEFAULT_SHUTDOWN_S);
+            return Duration.ofSeconds(dflt);
         }
         Object t = body.get("timeout_s");
         if (!(t instanceof Long s) || s < 1 || s > MAX_SHUTDOWN_S) {
@@ -170,7 +177,7 @@ final class ApiDispatcher {
         if (body == null || !body.containsKey("id")) {
             throw new ApiException(400, "id", e.endpointName() + " needs the device's id: {\"id\": \"...\"}");
         }
-        onlyFields(e, body, "only \"id\"", "id");
+        onlyFields(e, body, "\"id\" and \"timeout_s\"", "id", "timeout_s");
         if (!(body.get("id") instanceof String id) || id.isBlank()) {
             throw new ApiException(400, "id", "id must be a non-empty string, got " + shown(body.get("id")));
         }

@@ -38,8 +38,11 @@ public interface VmControl {
      */
     Map<String, Object> add(DeviceKind kind, Map<String, Object> body);
 
-    /** {@code PUT vm.remove-device {"id": ...}}: asks the guest to eject the device, waits, frees it; 404 if unknown. */
-    void removeDevice(String id);
+    /**
+     * {@code PUT vm.remove-device {"id": ..., "timeout_s": N}}: asks the guest to eject the device, waits up to
+     * {@code timeout} for it, frees it; 404 if unknown, 504 if the guest did not eject in time (the device stays).
+     */
+    void removeDevice(String id, Duration timeout);
 
     /** The kinds of device {@code vm.add-*} adds, with their endpoint, {@code jvmm remote} verb and CLI option. */
     enum DeviceKind {

@@ -35,16 +35,16 @@ import org.slf4j.LoggerFactory;
  * <p>A reboot, from the guest or the API, builds the VM again from its launch configuration: devices added since
  * are not re-added, and those removed come back (as a fresh boot of the same command line would do).
  */
-public final class VmController implements VmControl, VmRunner.Lifecycle {
+public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VmController.class);
-    /** How long {@code vm.remove-device} waits for the guest's eject by default. */
-    public static final Duration EJECT_TIMEOUT = Duration.ofSeconds(30);
-
     private final VmConfig config;
     private final List<NicPlan> plans;
     private final Function<List<NicConfig>, List<NicPlan>> planner;
     private final Supplier<VfPool> pool;
     private final String holder;
+    private final Function<String, VfPool.Lease> launchLeases;
+    /** Failover primaries added back through the API, by NIC id: their leases. */
+    private final Map<String, VfPool.Lease> primaryLeases = new LinkedHashMap<>();
     private volatile Vm vm;
     private volatile String state = "starting";
     private int boots;
@@ -60,9 +60,12 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
      * @param planner plans NICs added through the API (as launch plans {@code --nic})
      * @param pool    the VF pool for NICs added as VFs (opened when needed, closed after)
      * @param holder  how leases name this VM ({@code jvmm pid N})
+     * @param launchLeases the lease of a launch NIC's VF, by NIC id (null if none): a failover primary removed
+     *                     through the API gives its VF back
      */
     public VmController(VmConfig config, List<NicPlan> plans, Function<List<NicConfig>, List<NicPlan>> planner,
-            Supplier<VfPool> pool, String holder) {
+            Supplier<VfPool> pool, String holder, Function<String, VfPool.Lease> launchLeases) {
+        this.launchLeases = launchLeases;
         this.config = config;
         this.plans = List.copyOf(plans);
         this.planner = planner;
@@ -94,6 +97,20 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
             }
         }
         hotNics.clear();
+        for (Map.Entry<String, VfPool.Lease> e : primaryLeases.entrySet()) {
+            try {
+                e.getValue().close();
+            } catch (RuntimeException x) {
+                log.warn("{}: releasing its failover primary's VF: {}", e.getKey(), x.getMessage());
+            }
+        }
+        primaryLeases.clear();
+    }
+
+    /** Gives back what NICs added through the API hold (the launch's end). */
+    @Override
+    public synchronized void close() {
+        releaseHotNics();
     }
 
     private Vm vm() {
@@ -134,11 +151,15 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
         return out;
     }
 
-    private static Map<String, Object> nicInfo(NicPlan p, String device, boolean hot) {
+    private Map<String, Object> nicInfo(NicPlan p, String device, boolean hot) {
         Map<String, Object> m = new LinkedHashMap<>(p.toJson());
         m.put("device", device);
         m.put("hotplugged", hot);
         m.put("line", p.line());
+        Vm v = vm;
+        if (p.choice() == NicPlan.Choice.FAILOVER && v != null) {
+            m.put("failover", v.devices().failover(p.id()));
+        }
         return m;
     }
 
@@ -251,6 +272,9 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
     }
 
     private synchronized Map<String, Object> addNic(Vm v, Map<String, Object> body) {
+        if (body.get("id") instanceof String nicId && v.devices().failoverWithoutPrimary(nicId)) {
+            return addPrimary(v, nicId, body);
+        }
         Map<String, Object> b = new LinkedHashMap<>(body);
         b.putIfAbsent("id", NicConfig.defaultId(plans.size() + hotNics.size()));
         List<DeviceSpecs.Spec> specs = call(() -> DeviceSpecs.nicsJson("vm.add-nic", List.of(b)));
@@ -292,12 +316,52 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
         return out;
     }
 
-    @Override
-    public void removeDevice(String id) {
-        removeDevice(id, EJECT_TIMEOUT);
+    /**
+     * {@code vm.add-nic {"id": NIC}} for a failover NIC without a primary: takes a VF of its PF from the pool and
+     * plugs it as the primary (now if the guest has negotiated STANDBY, else when it does).
+     */
+    private Map<String, Object> addPrimary(Vm v, String nicId, Map<String, Object> body) {
+        if (body.size() > 1) {
+            throw new ApiException(400, body.keySet().stream().filter(k -> !k.equals("id")).findFirst().orElse(null),
+                    "vm.add-nic " + nicId + ": the failover NIC exists; only {\"id\": \"" + nicId + "\"} adds its primary back");
+        }
+        NicPlan launch = plans.stream().filter(p -> p.id().equals(nicId)).findFirst().orElse(null);
+        NicConfig n = launch != null ? launch.nic() : hotNics.get(nicId).plan().nic();
+        NicConfig vfOnly = new NicConfig(n.id(), NicConfig.Mode.PASSTHROUGH, n.pf(), n.vf(), n.mac(), n.vlan(), n.qos(),
+                n.spoofchk(), n.trust(), n.rate(), null, false, null, null, false);
+        NicPlan plan = call(() -> planner.apply(List.of(vfOnly)).get(0));
+        VfPool.Lease lease;
+        try (VfPool leases = pool.get()) {
+            lease = call(() -> NicWiring.lease(plan, leases, holder, line -> log.info("{}", line)));
+        } catch (dev.jvmm.sriov.SriovException e) {
+            throw new ApiException(500, null, "vm.add-nic " + nicId + ": the VF pool: " + e.getMessage(), e);
+        }
+        DeviceManager.Plugged p;
+        try {
+            v.devices().setFailoverPrimary(nicId, new VfioConfig(lease.vf().toString(), VfioConfig.Iommu.AUTO, true, nicId));
+            p = call(() -> v.devices().plugPrimary(nicId));
+        } catch (RuntimeException e) {
+            v.devices().setFailoverPrimary(nicId, null);
+            try {
+                lease.close();
+            } catch (RuntimeException c) {
+                e.addSuppressed(c);
+            }
+            throw e;
+        }
+        primaryLeases.put(nicId, lease);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("id", p == null ? null : p.id());
+        out.put("bdf", p == null ? null : p.bdf());
+        out.put("nic", nicId);
+        out.put("choice", "failover");
+        out.put("primary", lease.vf().toString());
+        out.put("reason", p == null ? "the primary is plugged once the guest's driver negotiates STANDBY"
+                : "the failover primary is back");
+        return out;
     }
 
-    /** As {@link #removeDevice(String)}, waiting up to {@code timeout} for the guest's eject. */
+    @Override
     public void removeDevice(String id, Duration timeout) {
         Vm v = vm();
         String device = id;
@@ -316,15 +380,12 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
             }
         }
         String dev = device;
-        try {
-            call(() -> v.devices().remove(dev, timeout));
-        } catch (ApiException e) {
-            if (e.status() == 404) {
-                throw new ApiException(404, "id", e.getMessage(), e);
-            }
-            throw e;
+        String pairNic = v.devices().failoverOfPrimary(dev);
+        call(() -> v.devices().remove(dev, timeout));
+        if (pairNic != null) {
+            releasePrimary(v, pairNic);
         }
-        if (nic != null) {
+        if (nic != null && pairNic == null) {
             synchronized (this) {
                 hotNics.remove(nic.plan().id());
             }
@@ -334,6 +395,27 @@ public final class VmController implements VmControl, VmRunner.Lifecycle {
                 throw new ApiException(500, null, id + " was removed, but releasing its VF failed: " + e.getMessage(), e);
             }
         }
+    }
+
+    /** A failover primary is gone: the pair runs on its standby, and the VF goes back to the pool. */
+    private void releasePrimary(Vm v, String nic) {
+        v.devices().setFailoverPrimary(nic, null);
+        VfPool.Lease l;
+        synchronized (this) {
+            l = primaryLeases.remove(nic);
+        }
+        if (l == null) {
+            l = launchLeases.apply(nic);
+        }
+        if (l != null) {
+            try {
+                l.close();
+            } catch (RuntimeException e) {
+                throw new ApiException(500, null, "the failover primary of " + nic + " was removed, but releasing its VF "
+                        + "failed: " + e.getMessage(), e);
+            }
+        }
+        log.info("{}: failover primary removed; traffic is on the standby", nic);
     }
 
     private static void call(Runnable r) {

@@ -208,6 +208,26 @@ public final class LaunchCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The run with the control API ({@code --api-socket}): kept apart so that a launch without it loads no API class.
+     * NICs added through the API are planned as {@code --nic} is, against the same readiness and pool.
+     */
+    private VmExit runWithApi(VmConfig cfg, NicWiring.Wired wired, List<NicPlan> plans, String holder,
+            VmRunner.Lifecycle life) {
+        java.util.function.LongFunction<PassthroughReadiness> r = readiness != null ? readiness : PassthroughReadiness::host;
+        java.util.function.Function<List<dev.jvmm.vmm.config.NicConfig>, List<NicPlan>> planner = nics -> {
+            try (dev.jvmm.sriov.VfPool leases = pool != null ? null : vfPool()) {
+                return NicPlanner.plan(nics, cfg.migratable(), () -> r.apply(cfg.memory()),
+                        pool != null ? pool : new dev.jvmm.vmm.nic.LeasedPool(SysfsPool.host(), leases));
+            }
+        };
+        dev.jvmm.vmm.api.VmController control = new dev.jvmm.vmm.api.VmController(wired.config(), plans, planner,
+                this::vfPool, holder, wired::lease);
+        try (dev.jvmm.vmm.api.ApiLaunch api = new dev.jvmm.vmm.api.ApiLaunch(Path.of(apiSocket), control, life)) {
+            return VmRunner.run(wired.config(), api);
+        }
+    }
+
     private static int quickOption(String name) {
         for (int i = 0; i < QUICK_OPTIONS.length; i++) {
             for (String n : QUICK_OPTIONS[i]) {
@@ -242,6 +262,14 @@ public final class LaunchCommand implements Callable<Integer> {
                         + (dir != null && java.nio.file.Files.isDirectory(dir) ? " is not writable" : " does not exist"), null);
             }
         }
+        if (apiSocket != null) {
+            // the rest (a live socket there, a file that is not a socket) is checked when the server starts
+            Path dir = Path.of(apiSocket).toAbsolutePath().getParent();
+            if (dir == null || !java.nio.file.Files.isDirectory(dir)) {
+                throw new ExitCodeException(EXIT_CONFIG, "--api-socket " + apiSocket + ": the directory " + dir
+                        + " does not exist", null);
+            }
+        }
         VmConfig cfg;
         try {
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
@@ -271,7 +299,7 @@ public final class LaunchCommand implements Callable<Integer> {
         }
         plans.forEach(p -> say("jvmm: " + p.line())); // on stderr: stdout is the guest's console
         VmExit exit;
-        boolean passthrough = plans.stream().anyMatch(p -> p.choice() == NicPlan.Choice.PASSTHROUGH);
+        boolean passthrough = plans.stream().anyMatch(NicPlan::takesVf);
         // a signal must not end the JVM before the VFs are given back and the macvtaps deleted: this hook waits for
         // the teardown below
         java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
@@ -282,14 +310,27 @@ public final class LaunchCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }, "nic-release");
-        if (!plans.isEmpty()) {
+        boolean holdsHostResources = !plans.isEmpty() || apiSocket != null; // the API may add NICs
+        if (holdsHostResources) {
             Runtime.getRuntime().addShutdownHook(waitForRelease);
         }
+        String holder = "jvmm pid " + ProcessHandle.current().pid();
         try (dev.jvmm.sriov.VfPool vfPool = passthrough ? vfPool() : null;
-             NicWiring.Wired wired = NicWiring.wire(cfg, plans, vfPool, "jvmm pid " + ProcessHandle.current().pid(),
-                     line -> say("jvmm: " + line))) {
+             NicWiring.Wired wired = NicWiring.wire(cfg, plans, vfPool, holder, line -> say("jvmm: " + line))) {
             Path statsFile = stats;
-            exit = VmRunner.run(wired.config(), statsFile == null ? vm -> { } : vm -> dev.jvmm.vmm.VmStats.write(vm, statsFile));
+            VmRunner.Lifecycle life = new VmRunner.Lifecycle() {
+                @Override
+                public void stopped(dev.jvmm.vmm.Vm vm) {
+                    if (statsFile != null) {
+                        dev.jvmm.vmm.VmStats.write(vm, statsFile);
+                    }
+                }
+            };
+            if (apiSocket == null) {
+                exit = VmRunner.run(wired.config(), life);
+            } else {
+                exit = runWithApi(cfg, wired, plans, holder, life);
+            }
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
                     "launch failed: " + e.getMessage(), e.getCause());
@@ -298,7 +339,7 @@ public final class LaunchCommand implements Callable<Integer> {
                     e.getCause());
         } finally {
             released.countDown();
-            if (!plans.isEmpty()) {
+            if (holdsHostResources) {
                 try {
                     Runtime.getRuntime().removeShutdownHook(waitForRelease);
                 } catch (IllegalStateException shuttingDown) {

@@ -25,7 +25,7 @@ import picocli.CommandLine.Parameters;
                 + " docs/api.md) and print the answer's JSON.",
             "VERB: ping, info, counters, pause, resume, shutdown [timeout=SECONDS], power-off, reboot,"
                 + " add-disk PATH[,key=value...], add-net TAP[,...], add-nic key=value[,...],"
-                + " add-device BDF[,...], remove-device ID."},
+                + " add-device BDF[,...], remove-device ID [timeout=SECONDS]."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:done (2xx)",
@@ -77,8 +77,12 @@ public final class RemoteCommand implements Callable<Integer> {
             case ADD_DEVICE -> deviceBody(e, words, "vfio");
             case REMOVE_DEVICE -> {
                 Map<String, Object> m = pairs(e, words, "id");
+                Object t = m.remove("timeout");
                 if (m.size() != 1 || !m.containsKey("id")) {
-                    throw usage("remove-device takes the device's id: remove-device ID (or id=ID)");
+                    throw usage("remove-device takes the device's id: remove-device ID [timeout=SECONDS]");
+                }
+                if (t != null) {
+                    m.put("timeout_s", seconds("remove-device", (String) t));
                 }
                 yield m;
             }
@@ -100,11 +104,14 @@ public final class RemoteCommand implements Callable<Integer> {
         if (m.size() != 1 || !m.containsKey("timeout")) {
             throw usage("shutdown takes only timeout=SECONDS");
         }
-        String t = (String) m.get("timeout");
+        return new LinkedHashMap<>(Map.of("timeout_s", seconds("shutdown", (String) m.get("timeout"))));
+    }
+
+    private long seconds(String what, String t) {
         try {
-            return new LinkedHashMap<>(Map.of("timeout_s", Long.parseLong(t.trim())));
+            return Long.parseLong(t.trim());
         } catch (NumberFormatException x) {
-            throw usage("shutdown: timeout=" + t + " is not a whole number of seconds");
+            throw usage(what + ": timeout=" + t + " is not a whole number of seconds");
         }
     }
 

@@ -278,6 +278,21 @@ public final class DeviceManager implements AutoCloseable {
         }
     }
 
+    /** Sets failover NIC {@code nic}'s primary (null: none; the pair then runs on its standby). */
+    public synchronized void setFailoverPrimary(String nic, VfioConfig vf) {
+        Pair p = pairs.get(nic);
+        if (p == null) {
+            throw new VmmException(VmmException.Reason.NOT_FOUND, "no failover NIC \"" + nic + "\"");
+        }
+        p.standby.setPrimary(vf);
+    }
+
+    /** Whether {@code nic} is a failover NIC with no primary plugged. */
+    public synchronized boolean failoverWithoutPrimary(String nic) {
+        Pair p = pairs.get(nic);
+        return p != null && p.primaryId == null;
+    }
+
     /** The failover NIC whose primary is device {@code id}, or null. */
     public synchronized String failoverOfPrimary(String id) {
         for (Map.Entry<String, Pair> e : pairs.entrySet()) {
@@ -398,6 +413,13 @@ public final class DeviceManager implements AutoCloseable {
             if (h == null) {
                 throw new VmmException(VmmException.Reason.INTERNAL, "hotplug is not set up");
             }
+            for (Map.Entry<String, Pair> e : pairs.entrySet()) {
+                if (id.equals(e.getValue().standbyId) && e.getValue().primaryId != null) {
+                    throw new VmmException(VmmException.Reason.CONFLICT, id + " is the standby of failover NIC "
+                            + e.getKey() + ", whose primary " + e.getValue().primaryId + " is plugged: remove the "
+                            + "primary first");
+                }
+            }
             done = p.ejected;
             if (done == null || done.isDone()) {
                 done = new CompletableFuture<>();
@@ -450,6 +472,8 @@ public final class DeviceManager implements AutoCloseable {
                     pair.primaryId = null;
                 }
             }
+            String gone = p.id;
+            pairs.values().removeIf(pair -> gone.equals(pair.standbyId));
         }
         long t0 = System.nanoTime();
         try {

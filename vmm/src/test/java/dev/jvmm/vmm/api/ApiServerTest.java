@@ -85,7 +85,8 @@ class ApiServerTest {
     @Test
     void removeDeviceTakesTheId() throws Exception {
         assertEquals(204, RawHttp.put(sock, "/api/v1/vm.remove-device", "{\"id\": \"d1\"}").status());
-        assertEquals(List.of("removeDevice d1"), vm.calls);
+        assertEquals(204, RawHttp.put(sock, "/api/v1/vm.remove-device", "{\"id\": \"d2\", \"timeout_s\": 5}").status());
+        assertEquals(List.of("removeDevice d1", "removeDevice d2 timeout=5"), vm.calls);
     }
 
     @Test

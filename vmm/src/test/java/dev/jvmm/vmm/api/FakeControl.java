@@ -86,7 +86,7 @@ public final class FakeControl implements VmControl {
     }
 
     @Override
-    public void removeDevice(String id) {
-        record("removeDevice " + id);
+    public void removeDevice(String id, java.time.Duration timeout) {
+        record("removeDevice " + id + (timeout.toSeconds() == 30 ? "" : " timeout=" + timeout.toSeconds()));
     }
 }

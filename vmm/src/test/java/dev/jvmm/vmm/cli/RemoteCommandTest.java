@@ -91,7 +91,8 @@ class RemoteCommandTest {
     void removeDeviceSendsTheId() {
         assertEquals(0, remote("remove-device", "d1").code());
         assertEquals(0, remote("remove-device", "id=net0").code());
-        assertEquals(List.of("removeDevice d1", "removeDevice net0"), vm.calls);
+        assertEquals(0, remote("remove-device", "vfio-0", "timeout=5").code());
+        assertEquals(List.of("removeDevice d1", "removeDevice net0", "removeDevice vfio-0 timeout=5"), vm.calls);
     }
 
     @Test
@@ -125,7 +126,7 @@ class RemoteCommandTest {
         assertUsage("ping takes no arguments, got 'now'", "ping", "now");
         assertUsage("shutdown: timeout=soon is not a whole number of seconds", "shutdown", "timeout=soon");
         assertUsage("shutdown takes only timeout=SECONDS", "shutdown", "force=on");
-        assertUsage("remove-device takes the device's id: remove-device ID (or id=ID)", "remove-device");
+        assertUsage("remove-device takes the device's id: remove-device ID [timeout=SECONDS]", "remove-device");
         assertEquals(List.of(), vm.calls);
         CliRun noSocket = CliRun.of("remote", "ping");
         assertEquals(2, noSocket.code());

@@ -109,7 +109,7 @@ class NicConfigTest {
         assertEquals("--nic eth1: queues: must be between 1 and 16, got 0", fail("id=eth1,queues=0"));
         assertEquals("--nic eth1: rate: must be between 0 and 1000000, got 2000000", fail("id=eth1,pf=p0,rate=2000000"));
         assertEquals("--nic eth1: unknown key \"vlna\" (expected id, mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate,"
-                + " tap, macvtap, bridge, queues)", fail("id=eth1,vlna=3"));
+                + " tap, macvtap, bridge, queues, failover)", fail("id=eth1,vlna=3"));
         assertEquals("--nic eth1: key \"vlan\" given twice", fail("id=eth1,vlan=3,vlan=4"));
         assertEquals("--nic eth1: mode: \"fast\" is not a mode (expected passthrough, virtio or auto)",
                 fail("id=eth1,mode=fast"));
@@ -143,7 +143,7 @@ class NicConfigTest {
     void aNicWithoutIdIsNamedByItsPosition() {
         assertEquals("--nic #2: vlan: must be between 0 and 4095, got -1", fail("pf=p0", "pf=p1,vlan=-1"));
         assertEquals("--nic #1: unknown key \"colour\" (expected id, mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate,"
-                + " tap, macvtap, bridge, queues)", fail("colour=red"));
+                + " tap, macvtap, bridge, queues, failover)", fail("colour=red"));
         assertEquals(List.of("eth0", "wan", "eth2"), cli(false, "pf=p0", "id=wan,pf=p1", "pf=p2").nics().stream()
                 .map(NicConfig::id).toList());
     }
@@ -193,7 +193,7 @@ class NicConfigTest {
             {"\"nics\": [\"id=wan,mac=01:00:5e:00:00:01\"]",
                 "vm.json: field \"nics\"[0] (wan): mac: 01:00:5e:00:00:01 is a multicast address (the first byte must be even)"},
             {"\"nics\": [{\"pf\": \"p0\", \"speed\": 10}]", "vm.json: field \"nics\"[0]: unknown key \"speed\" (expected id, "
-                + "mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate, tap, macvtap, bridge, queues)"},
+                + "mode, pf, vf, mac, vlan, qos, spoofchk, trust, rate, tap, macvtap, bridge, queues, failover)"},
             {"\"nics\": {\"pf\": \"p0\"}", "vm.json: field \"nics\": must be an array [...]"},
             {"\"migratable\": \"yes\"", "vm.json: field \"migratable\": must be true or false, got string"},
             {"\"migratable\": true, \"nics\": [{\"mode\": \"passthrough\", \"pf\": \"p0\"}]",
