@@ -64,6 +64,10 @@ public final class VmRunner {
         /** The VM's vCPUs stopped; it is torn down after this returns. */
         default void stopped(Vm vm) {
         }
+
+        /** The VM has been torn down: its devices, fds and DMA mappings are gone. */
+        default void closed(Vm vm) {
+        }
     }
 
     /** As {@link #run(VmConfig, Console, java.util.List, java.util.function.Consumer)}, with both ends of each boot. */
@@ -72,9 +76,15 @@ public final class VmRunner {
         while (true) {
             boots++;
             VmExit e;
+            Vm built = null;
             try (Vm vm = VmBuilder.build(cfg, console, extensions)) {
+                built = vm;
                 e = vm.run(life::started);
                 life.stopped(vm);
+            } finally {
+                if (built != null) {
+                    life.closed(built);
+                }
             }
             if (e.kind() == VmExit.Kind.REBOOT) {
                 log.info("{}; building the VM again (boot {})", e.message(), boots + 1);

@@ -43,6 +43,15 @@ public final class ApiLaunch implements VmRunner.Lifecycle, AutoCloseable {
     }
 
     @Override
+    public void closed(Vm vm) {
+        try {
+            inner.closed(vm);
+        } finally {
+            controller.closed(vm);
+        }
+    }
+
+    @Override
     public void close() {
         if (server != null) {
             server.close();

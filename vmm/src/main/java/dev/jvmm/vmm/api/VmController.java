@@ -84,6 +84,11 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
     public synchronized void stopped(Vm v) {
         state = "stopped";
         vm = null;
+    }
+
+    /** The VM is torn down: NICs added through the API went with it (a reboot does not bring them back). */
+    @Override
+    public synchronized void closed(Vm v) {
         releaseHotNics();
     }
 
@@ -97,6 +102,15 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             }
         }
         hotNics.clear();
+    }
+
+    /**
+     * Gives back what the API took (the launch's end, after the last VM was torn down): NICs added and failover
+     * primaries added back (those outlive a reboot: the pair plugs its primary again).
+     */
+    @Override
+    public synchronized void close() {
+        releaseHotNics();
         for (Map.Entry<String, VfPool.Lease> e : primaryLeases.entrySet()) {
             try {
                 e.getValue().close();
@@ -105,12 +119,6 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             }
         }
         primaryLeases.clear();
-    }
-
-    /** Gives back what NICs added through the API hold (the launch's end). */
-    @Override
-    public synchronized void close() {
-        releaseHotNics();
     }
 
     private Vm vm() {
