@@ -330,7 +330,12 @@ public final class DeviceManager implements AutoCloseable {
             }
         }
         if (hot) {
-            VfioDevices.preflight(List.of(c));
+            try {
+                VfioDevices.preflight(List.of(c));
+            } catch (VmmException e) {
+                // the request named a function that cannot be passed through: the request is at fault
+                throw new VmmException(VmmException.Reason.CONFIG, e.getMessage(), e);
+            }
         }
         return plug(Kind.VFIO, hot, c.bdf(), (id, index, slot, res) -> {
             VfioDevices.Attached a = vfio.attach(id, c, slot, mmio32, pci, res);
