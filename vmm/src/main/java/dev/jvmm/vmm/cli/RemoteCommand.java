@@ -44,6 +44,25 @@ public final class RemoteCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /**
+     * {@code jvmm remote} without building the whole {@code jvmm} command tree: the launcher script execs this for
+     * its {@code remote} subcommand, as it does {@link LaunchCommand#main} for {@code launch}, because picocli's
+     * model of every subcommand is most of a cold JVM's start-up (and scripts in the lab's emulated host call
+     * {@code jvmm remote} many times). Same options, help, errors and exit codes as under {@code jvmm}.
+     */
+    public static void main(String[] args) {
+        dev.jvmm.vmm.log.StderrLoggerProvider.install();
+        System.exit(commandLine().execute(args));
+    }
+
+    /** This command alone, as {@code jvmm remote}, with jvmm's error handling (cause chain, exit codes). */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new RemoteCommand());
+        cl.setCommandName("jvmm remote");
+        cl.setExecutionExceptionHandler(new ErrorHandler());
+        return cl;
+    }
+
     @Override
     public Integer call() throws InterruptedException {
         ApiEndpoint e = ApiEndpoint.byVerb(verb);

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /** {@code jvmm remote} against a real control API server with a fake VM: verbs, bodies, output, exit codes. */
 class RemoteCommandTest {
@@ -165,6 +166,32 @@ class RemoteCommandTest {
                 RemoteCommand.errorMessage(new dev.jvmm.vmm.api.ApiClient.Reply(400, "{\"message\": \"x\"}")));
         assertEquals("gone", RemoteCommand.errorMessage(new dev.jvmm.vmm.api.ApiClient.Reply(404,
                 "{\"error\": \"gone\", \"field\": null}")));
+    }
+
+    /** {@code RemoteCommand.main}'s command line (what {@code ./jvmm remote} runs) on {@code args}. */
+    private static CliRun alone(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        CommandLine cl = RemoteCommand.commandLine();
+        cl.setOut(new java.io.PrintWriter(out));
+        cl.setErr(new java.io.PrintWriter(err));
+        int code = cl.execute(args);
+        return new CliRun(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void theFastEntryPointBehavesAsUnderJvmm() {
+        String s = sock.toString();
+        for (String[] args : List.of(new String[] {"--help"}, new String[] {"--api-socket", s, "ping"},
+                new String[] {"--api-socket", s, "explode"}, new String[] {"ping"},
+                new String[] {"--api-socket", s, "pause", "now"}, new String[] {"--api-socket", s},
+                new String[] {"--api-socket", tmp.resolve("none").toString(), "info"}, new String[] {"-V"})) {
+            List<String> under = new ArrayList<>(List.of("remote"));
+            under.addAll(List.of(args));
+            assertEquals(CliRun.of(under.toArray(String[]::new)), alone(args), String.join(" ", args));
+        }
+        assertTrue(alone("--help").out().startsWith("Usage: jvmm remote [-hV] --api-socket=PATH VERB [ARG...]"),
+                alone("--help").out());
     }
 
     @Test
