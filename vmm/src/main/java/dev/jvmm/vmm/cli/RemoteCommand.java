@@ -44,6 +44,96 @@ public final class RemoteCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Where the quick path prints the answer (null: stdout); picocli's path prints to picocli's. */
+    private PrintWriter quickOut;
+
+    /**
+     * {@code jvmm remote} without building the whole {@code jvmm} command tree: the launcher script execs this for
+     * its {@code remote} subcommand, as it does {@link LaunchCommand#main} for {@code launch}, because picocli's
+     * model of every subcommand is most of a cold JVM's start-up (and scripts in the lab's emulated host call
+     * {@code jvmm remote} many times). Same options, help, errors and exit codes as under {@code jvmm}.
+     */
+    public static void main(String[] args) {
+        dev.jvmm.vmm.log.StderrLoggerProvider.install();
+        System.exit(run(args, null, null));
+    }
+
+    /**
+     * Runs {@code jvmm remote args}: the {@link #quickParse quick path} when it takes the arguments and they are
+     * valid, picocli otherwise (help, version, every usage error); prints to {@code out} and {@code err} (null: stdout,
+     * stderr). The exit code.
+     */
+    static int run(String[] args, PrintWriter out, PrintWriter err) {
+        RemoteCommand quick = quickParse(args);
+        if (quick != null) {
+            quick.quickOut = out;
+            try {
+                return quick.call();
+            } catch (QuickUsage u) {
+                // picocli parses again and says what is wrong, with the usage; nothing was sent
+            } catch (InterruptedException | RuntimeException e) {
+                return ErrorHandler.report(e, err != null ? err : picocliLike(System.err, "sun.stderr.encoding"), false);
+            }
+        }
+        CommandLine cl = commandLine();
+        if (out != null) {
+            cl.setOut(out);
+        }
+        if (err != null) {
+            cl.setErr(err);
+        }
+        return cl.execute(args);
+    }
+
+    /**
+     * The common case without picocli's model (a third of {@code jvmm remote}'s start-up, seconds in the lab's
+     * emulated host): {@code --api-socket PATH} or {@code --api-socket=PATH} once, anywhere, and the other arguments
+     * VERB and ARGs. Null when any other argument starts with {@code -} (help, version, an unknown option, {@code --})
+     * or {@code @} (picocli's argument files), or a part is missing: picocli parses those and says what is wrong.
+     */
+    static RemoteCommand quickParse(String[] args) {
+        RemoteCommand c = new RemoteCommand();
+        String socket = null;
+        List<String> words = new java.util.ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            String v;
+            if (a.equals("--api-socket")) {
+                v = i + 1 < args.length ? args[++i] : null;
+            } else if (a.startsWith("--api-socket=")) {
+                v = a.substring("--api-socket=".length());
+            } else if (a.startsWith("-") || a.startsWith("@")) {
+                return null;
+            } else {
+                words.add(a);
+                continue;
+            }
+            if (socket != null || v == null || v.isEmpty() || v.startsWith("-") || v.startsWith("@")) {
+                return null;
+            }
+            socket = v;
+        }
+        if (socket == null || words.isEmpty()) {
+            return null;
+        }
+        try {
+            c.socket = Path.of(socket);
+        } catch (java.nio.file.InvalidPathException e) {
+            return null;
+        }
+        c.verb = words.get(0);
+        c.args = words.size() > 1 ? words.subList(1, words.size()) : null;
+        return c;
+    }
+
+    /** This command alone, as {@code jvmm remote}, with jvmm's error handling (cause chain, exit codes). */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new RemoteCommand());
+        cl.setCommandName("jvmm remote");
+        cl.setExecutionExceptionHandler(new ErrorHandler());
+        return cl;
+    }
+
     @Override
     public Integer call() throws InterruptedException {
         ApiEndpoint e = ApiEndpoint.byVerb(verb);
@@ -61,7 +151,7 @@ public final class RemoteCommand implements Callable<Integer> {
         if (!reply.ok()) {
             throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, errorMessage(reply), null);
         }
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         out.print(reply.body());
         out.flush();
         return 0;
@@ -169,7 +259,42 @@ public final class RemoteCommand implements Callable<Integer> {
         return "HTTP " + reply.status() + (b.isEmpty() ? "" : ": " + b);
     }
 
+    /** Where the answer is printed: picocli's stdout, or on the quick path stdout in the charset picocli would use. */
+    private PrintWriter out() {
+        if (spec != null) {
+            return spec.commandLine().getOut();
+        }
+        return quickOut != null ? quickOut : picocliLike(System.out, "sun.stdout.encoding");
+    }
+
+    /** A writer on {@code s} in the charset picocli's {@code getOut()}/{@code getErr()} would use. */
+    private static PrintWriter picocliLike(java.io.PrintStream s, String encodingProperty) {
+        java.nio.charset.Charset cs = java.nio.charset.Charset.defaultCharset();
+        String enc = System.getProperty(encodingProperty); // set by the JDK when the stream is a terminal
+        if (enc != null) {
+            try {
+                cs = java.nio.charset.Charset.forName(enc.equalsIgnoreCase("cp65001") ? "UTF-8" : enc);
+            } catch (IllegalArgumentException unknown) {
+                // the default, as picocli does
+            }
+        }
+        return new PrintWriter(new java.io.OutputStreamWriter(s, cs), true);
+    }
+
+    /** A usage error, reported by picocli; on the quick path (no picocli model) picocli is run to report it. */
     private CommandLine.ParameterException usage(String message) {
+        if (spec == null) {
+            throw new QuickUsage();
+        }
         return new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+
+    /** The quick path met a usage error: {@link #run} has picocli parse the arguments again and report it. */
+    private static final class QuickUsage extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        QuickUsage() {
+            super(null, null, false, false);
+        }
     }
 }

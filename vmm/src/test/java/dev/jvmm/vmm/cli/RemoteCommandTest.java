@@ -167,6 +167,59 @@ class RemoteCommandTest {
                 "{\"error\": \"gone\", \"field\": null}")));
     }
 
+    /** {@code RemoteCommand.main} (what {@code ./jvmm remote} runs) on {@code args}, its quick path or picocli's. */
+    private static CliRun alone(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = RemoteCommand.run(args, new java.io.PrintWriter(out), new java.io.PrintWriter(err));
+        return new CliRun(code, out.toString(), err.toString());
+    }
+
+    private void assertSameAsUnderJvmm(String... args) {
+        List<String> under = new ArrayList<>(List.of("remote"));
+        under.addAll(List.of(args));
+        assertEquals(CliRun.of(under.toArray(String[]::new)), alone(args), String.join(" ", args));
+    }
+
+    @Test
+    void theFastEntryPointBehavesAsUnderJvmm() {
+        String s = sock.toString();
+        for (String[] args : List.of(new String[] {"--help"}, new String[] {"-V"}, new String[] {"--api-socket", s, "ping"},
+                new String[] {"--api-socket=" + s, "info"}, new String[] {"counters", "--api-socket", s},
+                new String[] {"--api-socket", s, "add-disk", "/img.raw,readonly=on", "id=d1"},
+                new String[] {"--api-socket", s, "explode"}, new String[] {"ping"}, new String[] {"--api-socket", s},
+                new String[] {"--api-socket", s, "pause", "now"}, new String[] {"--api-socket", s, "add-disk", "/a,"},
+                new String[] {"--api-socket", s, "shutdown", "timeout=soon"}, new String[] {"--api-socket", s, "remove-device"},
+                new String[] {"--api-socket", s, "--api-socket", s, "ping"}, new String[] {"--api-socket", s, "ping", "-x"},
+                new String[] {"--api-socket", s, "--", "ping"}, new String[] {"--api-socket", "", "ping"},
+                new String[] {"--api-socket", tmp.resolve("none").toString(), "info"})) {
+            assertSameAsUnderJvmm(args);
+        }
+        vm.failWith(() -> new ApiException(409, null, "the VM is already paused"));
+        CliRun refused = alone("--api-socket", s, "pause");
+        assertEquals(new CliRun(1, "", "Error: the VM is already paused\n"), refused);
+        assertTrue(alone("--help").out().startsWith("Usage: jvmm remote [-hV] --api-socket=PATH VERB [ARG...]"),
+                alone("--help").out());
+    }
+
+    @Test
+    void theQuickPathTakesOnlyTheSocketAndWords() {
+        RemoteCommand q = RemoteCommand.quickParse(new String[] {"--api-socket", "/run/a.sock", "add-disk", "/x", "id=d"});
+        assertEquals(Path.of("/run/a.sock"), q.socket);
+        assertEquals("add-disk", q.verb);
+        assertEquals(List.of("/x", "id=d"), q.args);
+        RemoteCommand after = RemoteCommand.quickParse(new String[] {"ping", "--api-socket=/s"});
+        assertEquals(Path.of("/s"), after.socket);
+        assertEquals(null, after.args);
+        for (String[] picocli : List.of(new String[] {"--help"}, new String[] {"-h", "--api-socket", "/s", "ping"},
+                new String[] {"--api-socket", "/s"}, new String[] {"ping"}, new String[] {"--api-socket"},
+                new String[] {"--api-socket", "/s", "--api-socket", "/t", "ping"}, new String[] {"--api-socket", "/s", "--", "ping"},
+                new String[] {"--api-socket", "/s", "@args"}, new String[] {"--api-socket", "-V", "ping"},
+                new String[] {"--api-socket=", "ping"}, new String[] {"--api-socket", "/s\0", "ping"})) {
+            assertEquals(null, RemoteCommand.quickParse(picocli), String.join(" ", picocli));
+        }
+    }
+
     @Test
     void helpListsTheVerbs() {
         CliRun h = CliRun.of("remote", "--help");
