@@ -38,7 +38,7 @@ say "modules-loaded n=$(wc -l < /etc/insmod.list)"
 # KEY_POWER on an input device; busybox acpid runs /etc/acpi/PWRF/00000080 for it, which powers off cleanly.
 if [ -e /sys/bus/acpi/drivers/button ] && ls /dev/input/event* > /dev/null 2>&1; then
   mkdir -p /etc/acpi/PWRF
-  printf '#!/bin/sh\necho "JVMM-LAB: power-button uptime=$(cut -d" " -f1 /proc/uptime)"\nsync\npoweroff -f\n' \
+  printf '#!/bin/sh\necho "JVMM-LAB: power-button uptime=$(cut -d" " -f1 /proc/uptime)" > /dev/console\nsync\npoweroff -f\n' \
     > /etc/acpi/PWRF/00000080
   chmod +x /etc/acpi/PWRF/00000080
   acpid -c /etc/acpi -l /tmp/acpid.log && say "acpid-started"

@@ -46,7 +46,12 @@ class ControlApiLabTest {
                 // w PATTERN SECONDS: wait for a line of the guest's console
                 "w() { for i in $(seq $(( $2 * 5 ))); do grep -q \"$1\" con.log && return 0; sleep 0.2; done; "
                         + "echo \"TIMEOUT waiting for $1\"; tail -30 con.log; return 1; }",
-                "fds() { ls /proc/$VM/fd | wc -l; }");
+                // jvmm's fds, once the API's last connection is closed; sockets by family (unix, netlink, inet)
+                "fds() { sleep 1; ls /proc/$VM/fd | wc -l; }",
+                "fdlist() { for f in /proc/$VM/fd/*; do l=$(readlink $f); case $l in socket:*) i=${l#socket:[}; i=${i%]}; "
+                        + "t=inet; awk '{print $7}' /proc/net/unix | grep -qx $i && t=unix; "
+                        + "awk '{print $NF}' /proc/net/netlink | grep -qx $i && t=netlink; echo socket-$t;; "
+                        + "*) echo $l | sed 's/[0-9]\\+/N/g';; esac; done | sort; }");
     }
 
     private static final String TEAR_DOWN = String.join("; ",
@@ -90,7 +95,7 @@ class ControlApiLabTest {
                 for i in $(seq 1500); do [ -e /sys/class/net/$N ] || break; sleep 0.2; done; echo GUEST-HOTVF-GONE
                 sleep 3600
                 """;
-        String remote = jvmm("remote", "--api-socket", "API_SOCKET").replace("API_SOCKET", "\"$S\"");
+        String remote = LabCli.remote("--api-socket", "API_SOCKET").replace("API_SOCKET", "\"$S\"");
         try {
             CommandResult r = lab.run(String.join("\n",
                     setUp(lab),
@@ -102,7 +107,7 @@ class ControlApiLabTest {
                     "w GUEST-START 600 || { kill $VM; exit 1; }",
                     "echo SOCKET-MODE $(stat -c %a $S)",
                     "echo INFO-1 $(" + remote + " info | tr -d ' \\n')",
-                    "FD0=$(fds)",
+                    "FD0=$(fds); fdlist > fd0.txt",
                     "C GET vm.counters > c1.json",
                     // a disk, while the guest reads vda
                     remote + " add-disk path=d2.img > add.json; echo ADD-DISK rc=$? $(tr -d ' \\n' < add.json)",
@@ -121,7 +126,7 @@ class ControlApiLabTest {
                     "w GUEST-HOTVF-GONE 300",
                     "echo LEASES-AFTER $(ls /run/jvmm/leases/" + PF + "/ 2>/dev/null | grep -c json)"
                             + " VF0-DRIVER $(basename $(readlink " + PFS + "/virtfn0/driver) 2>/dev/null || echo none)",
-                    "FD1=$(fds); echo FDS $FD0 $FD1",
+                    "FD1=$(fds); echo FDS $FD0 $FD1; fdlist > fd1.txt; diff fd0.txt fd1.txt | sed 's/^/FD-DIFF /'",
                     // hostile: a paused guest does not eject; the request times out, is withdrawn, the disk stays
                     "C PUT vm.pause; sleep 1; echo PAUSED-REMOVE $(C PUT vm.remove-device '{\"id\":\"virtio-blk-0\",\"timeout_s\":3}')",
                     "A=$(grep -c TICK con.log); sleep 3; B=$(grep -c TICK con.log); C PUT vm.resume; sleep 3; D=$(grep -c TICK con.log)",
@@ -136,8 +141,9 @@ class ControlApiLabTest {
                     "echo BAD-PAUSE $(C PUT vm.resume)",
                     "FD2=$(fds); echo FDS-HOSTILE $FD0 $FD2",
                     "C GET vm.counters > c2.json",
-                    "echo BLK-BYTES $(grep -A3 '\"virtio-blk-0\"' c1.json | grep -o '\"bytes_written\": [0-9]*' | grep -o '[0-9]*$')"
-                            + " $(grep -A3 '\"virtio-blk-0\"' c2.json | grep -o '\"bytes_written\": [0-9]*' | grep -o '[0-9]*$')",
+                    "blkbytes() { tr -d ' \\n' < $1 | grep -o '\"virtio-blk-0\":{\"bdf\":\"[^\"]*\",\"chains\":[0-9]*,"
+                            + "\"bytes_read\":[0-9]*,\"bytes_written\":[0-9]*' | grep -o '[0-9]*$'; }",
+                    "echo BLK-BYTES $(blkbytes c1.json) $(blkbytes c2.json)",
                     "echo SHUTDOWN $(" + remote + " shutdown timeout=120; echo rc=$?)",
                     "wait $VM; echo LAUNCH-RC $?",
                     "echo SOCKET-AFTER $(ls $S 2>/dev/null | wc -l)",

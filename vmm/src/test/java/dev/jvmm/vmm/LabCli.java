@@ -23,6 +23,14 @@ final class LabCli {
         return ShellQuote.join(w);
     }
 
+    /** {@code jvmm remote ARGS} as one shell command line in L1, through its own quick entry point (as ./jvmm runs it). */
+    static String remote(String... args) {
+        List<String> w = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", Classpath.current(), "dev.jvmm.vmm.cli.RemoteCommand"));
+        w.addAll(List.of(args));
+        return ShellQuote.join(w);
+    }
+
     /** The rest of the first line of {@code out} that starts with {@code key} (a regular expression); fails if none. */
     static String line(String out, String key) {
         Matcher m = Pattern.compile("(?m)^" + key + " ?(.*)$").matcher(out);

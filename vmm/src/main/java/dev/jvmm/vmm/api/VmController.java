@@ -41,6 +41,8 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
     private final List<NicPlan> plans;
     private final Function<List<NicConfig>, List<NicPlan>> planner;
     private final Supplier<VfPool> pool;
+    /** The VF pool, opened for the first NIC the API adds as a VF and kept until {@link #close}: its leases use it. */
+    private VfPool openPool;
     private final String holder;
     private final Function<String, VfPool.Lease> launchLeases;
     /** Failover primaries added back through the API, by NIC id: their leases. */
@@ -102,6 +104,7 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             }
         }
         hotNics.clear();
+        closePoolIfUnused();
     }
 
     /**
@@ -119,6 +122,28 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             }
         }
         primaryLeases.clear();
+        closePoolIfUnused();
+    }
+
+    /** Closes the VF pool (its netlink socket, its lock) once no lease taken through the API is left. */
+    private synchronized void closePoolIfUnused() {
+        boolean leased = !primaryLeases.isEmpty() || hotNics.values().stream().anyMatch(h -> !h.wired().leases().isEmpty());
+        if (openPool != null && !leased) {
+            try {
+                openPool.close();
+            } catch (Exception e) {
+                log.warn("closing the VF pool: {}", e.getMessage());
+            }
+            openPool = null;
+        }
+    }
+
+    /** The VF pool the API's leases come from; a lease is given back through the pool it came from. */
+    private synchronized VfPool vfPool() {
+        if (openPool == null) {
+            openPool = pool.get();
+        }
+        return openPool;
     }
 
     private Vm vm() {
@@ -294,12 +319,8 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
         NicPlan plan = call(() -> planner.apply(List.of(nic)).get(0));
         VmConfig none = config.withDevices(List.of(), List.of()).withVfio(List.of());
         boolean vf = plan.choice() == NicPlan.Choice.PASSTHROUGH;
-        NicWiring.Wired wired;
-        try (VfPool leases = vf ? pool.get() : null) {
-            wired = call(() -> NicWiring.wire(none, List.of(plan), leases, holder, line -> log.info("{}", line)));
-        } catch (dev.jvmm.sriov.SriovException e) {
-            throw new ApiException(500, null, "vm.add-nic " + id + ": the VF pool: " + e.getMessage(), e);
-        }
+        VfPool leases = vf ? vfPool() : null;
+        NicWiring.Wired wired = call(() -> NicWiring.wire(none, List.of(plan), leases, holder, line -> log.info("{}", line)));
         DeviceManager.Plugged p;
         try {
             p = call(() -> vf ? v.devices().addVfio(wired.config().vfio().get(0), true)
@@ -338,12 +359,8 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
         NicConfig vfOnly = new NicConfig(n.id(), NicConfig.Mode.PASSTHROUGH, n.pf(), n.vf(), n.mac(), n.vlan(), n.qos(),
                 n.spoofchk(), n.trust(), n.rate(), null, false, null, null, false);
         NicPlan plan = call(() -> planner.apply(List.of(vfOnly)).get(0));
-        VfPool.Lease lease;
-        try (VfPool leases = pool.get()) {
-            lease = call(() -> NicWiring.lease(plan, leases, holder, line -> log.info("{}", line)));
-        } catch (dev.jvmm.sriov.SriovException e) {
-            throw new ApiException(500, null, "vm.add-nic " + nicId + ": the VF pool: " + e.getMessage(), e);
-        }
+        VfPool leases = vfPool();
+        VfPool.Lease lease = call(() -> NicWiring.lease(plan, leases, holder, line -> log.info("{}", line)));
         DeviceManager.Plugged p;
         try {
             v.devices().setFailoverPrimary(nicId, new VfioConfig(lease.vf().toString(), VfioConfig.Iommu.AUTO, true, nicId));
@@ -403,6 +420,7 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
                 throw new ApiException(500, null, id + " was removed, but releasing its VF failed: " + e.getMessage(), e);
             }
         }
+        closePoolIfUnused();
     }
 
     /** A failover primary is gone: the pair runs on its standby, and the VF goes back to the pool. */
