@@ -34,7 +34,9 @@ rebind() { # BDF DRIVER ("" = none: unbound, override cleared)
   true
 }
 cleanup() {
+  local rc=$?
   set +e
+  if [ $rc != 0 ]; then for f in "$W"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -25 "$f"; }; done; fi
   [ -n "${VMPID:-}" ] && kill $VMPID 2>/dev/null
   ip link del qmvt0 2>/dev/null; ip addr del 10.99.0.1/24 dev $EN 2>/dev/null
   [ -n "${VF:-}" ] && rebind $VF ""
@@ -81,6 +83,7 @@ cmdline() { # script variables...
   s=$(printf '%s' "$2 mount -t ext4 /dev/vda /mnt && sh /mnt/$1" | base64 -w0)
   echo "console=ttyS0 quiet panic=-1 JVMM_SCRIPT=$s"
 }
+waitsock() { for i in $(seq 6000); do [ -S "$1" ] && return 0; sleep 0.1; done; echo "timeout: no socket $1"; return 1; }
 waitlog() { for i in $(seq 6000); do grep -q "$1" "$2" && return 0; sleep 0.1; done; echo "timeout: $1"; tail -20 "$2"; return 1; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 field() { grep "^$1 " "$2" | head -1 | cut -d' ' -f2; }
@@ -98,7 +101,7 @@ jvmm_hotplug() {
   "$ROOT/jvmm" launch --kernel "$K" --initrd "$INITRD" --memory 512M --cpus 1 --disk "path=$W/tools.img" \
     --api-socket $S --cmdline "$(cmdline hotplug.sh "B_ROUNDS=$ROUNDS B_NET_MAC=$NET_MAC B_VF_MAC=$VF_MAC;")" > $log 2>&1 &
   VMPID=$!
-  waitlog HB-READY $log; sleep 2
+  waitlog HB-READY $log; waitsock $S; sleep 2
   for r in $(seq $ROUNDS); do
     $CALL http $S PUT vm.add-disk "{\"path\":\"$W/hot.img\"}" --log $log "HB-DISK-UP $r" 1 > c.out; timed jvmm $r add_disk c.out
     id=$(grep -o '"id": *"[^"]*"' c.out | cut -d'"' -f4)
@@ -124,7 +127,7 @@ qemu_hotplug() {
     -blockdev driver=raw,node-name=hd1,file.driver=file,file.filename="$W/hot.img" \
     -netdev tap,id=hn1,ifname=qhb0,script=no,downscript=no,vhost=on -qmp unix:$Q,server=on,wait=off > $log 2>&1 &
   VMPID=$!
-  waitlog HB-READY $log; sleep 2
+  waitlog HB-READY $log; waitsock $Q; sleep 2
   for r in $(seq $ROUNDS); do
     $CALL qmp $Q '{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","drive":"hd1","id":"hpdisk"}}' \
       --log $log "HB-DISK-UP $r" 1 > c.out; timed qemu $r add_disk c.out
@@ -160,6 +163,7 @@ failover() { # vmm: stream both ways for D s; remove the primary at +15 s, add i
   fi
   VMPID=$!
   waitlog FO-READY $log
+  if [ $vmm = fo-jvmm ]; then waitsock $S; else waitsock $Q; fi
   ./udpseq send 10.99.0.21 5402 2000 $D 2>/dev/null &
   sleep 15
   if [ $vmm = fo-jvmm ]; then

@@ -48,6 +48,8 @@ class ControlApiLabTest {
                         + "echo \"TIMEOUT waiting for $1\"; tail -30 con.log; return 1; }",
                 // jvmm's fds, once the API's last connection is closed; sockets by family (unix, netlink, inet)
                 "fds() { sleep 1; ls /proc/$VM/fd | wc -l; }",
+                // the API server starts after the vCPUs, on its own: in L1 the guest can be up before it is
+                "sock() { for i in $(seq 3000); do [ -S $S ] && return 0; sleep 0.2; done; echo \"TIMEOUT: no socket\"; return 1; }",
                 "fdlist() { for f in /proc/$VM/fd/*; do l=$(readlink $f); case $l in socket:*) i=${l#socket:[}; i=${i%]}; "
                         + "t=inet; awk '{print $7}' /proc/net/unix | grep -qx $i && t=unix; "
                         + "awk '{print $NF}' /proc/net/netlink | grep -qx $i && t=netlink; echo socket-$t;; "
@@ -104,7 +106,7 @@ class ControlApiLabTest {
                     "echo hot-disk-content > fs2/hot.txt",
                     "truncate -s 64M d1.img && mkfs.ext4 -q -F -d fs d1.img && truncate -s 16M d2.img && mkfs.ext4 -q -F -d fs2 d2.img",
                     launch(lab, ""),
-                    "w GUEST-START 600 || { kill $VM; exit 1; }",
+                    "w GUEST-START 600 && sock || { kill $VM; exit 1; }",
                     "echo SOCKET-MODE $(stat -c %a $S)",
                     "echo INFO-1 $(" + remote + " info | tr -d ' \\n')",
                     "FD0=$(fds); fdlist > fd0.txt",
@@ -239,7 +241,7 @@ class ControlApiLabTest {
                     "cp $K/bin/udpseq fs/ && cp $K/bin/udpseq . && truncate -s 64M d1.img && mkfs.ext4 -q -F -d fs d1.img",
                     "./udpseq recv 5401 300 > l1recv.txt & RCV=$!",
                     launch(lab, "--nic \"id=eth0,pf=$P,failover=on,mac=52:54:00:00:15:01\""),
-                    "w GUEST-PING1 900 || { kill $VM $RCV; exit 1; }",
+                    "w GUEST-PING1 900 && sock || { kill $VM $RCV; exit 1; }",
                     "echo INFO-START $(C GET vm.info | tr -d ' \\n' | grep -o '\"failover\":{[^}]*}')",
                     "./udpseq send 10.99.0.21 5402 2000 100 2> l1send.txt &",
                     "sleep 25",

@@ -264,4 +264,55 @@ class NicPlannerTest {
         assertEquals("fallback: the VM is migratable", m.get("reason"));
         assertTrue(m.containsKey("vf") && m.get("vf") == null);
     }
+
+    @Test
+    void aFailoverNicIsAStandbyOnAMacvtapAndAVfPrimaryEvenOnAMigratableVm() {
+        List<NicPlan> p = NicPlanner.plan(nics(true, "id=eth0,pf=enp1s0,failover=on,mac=52:54:00:00:15:01"), true,
+                () -> READY, pool(2));
+        NicPlan f = p.get(0);
+        assertEquals(NicPlan.Choice.FAILOVER, f.choice());
+        assertTrue(f.primary() && f.takesVf());
+        assertEquals(NicPlan.Backend.MACVTAP, f.backend());
+        assertEquals("enp1s0", f.device());
+        assertEquals("eth0: failover pair: VF of enp1s0, standby virtio-net on macvtap over enp1s0 (failover: IOMMU ready, "
+                + "2 free VFs)", f.line());
+        Map<String, Object> j = f.toJson();
+        assertEquals("failover", j.get("choice"));
+        assertEquals(true, j.get("primary"));
+        assertEquals(1, j.get("queues"));
+    }
+
+    @Test
+    void aFailoverNicWithoutAFreeVfStartsWithItsStandbyAlone() {
+        NicPlan f = NicPlanner.plan(nics(false, "id=eth0,pf=enp1s0,failover=on"), false, () -> READY, pool(0)).get(0);
+        assertEquals(NicPlan.Choice.FAILOVER, f.choice());
+        assertFalse(f.primary() || f.takesVf());
+        assertTrue(f.line().startsWith("eth0: failover pair: no VF yet, standby virtio-net on macvtap over enp1s0 "
+                + "(failover: the standby alone until a VF is added: no free VF on enp1s0"), f.line());
+        NicPlan notReady = NicPlanner.plan(nics(false, "id=eth0,pf=enp1s0,failover=on,tap=tap7"), false,
+                () -> PassthroughReadiness.notReady("no IOMMU"), pool(2)).get(0);
+        assertFalse(notReady.primary());
+        assertEquals(NicPlan.Backend.TAP, notReady.backend());
+        assertTrue(notReady.line().endsWith("(failover: the standby alone until a VF is added: passthrough not ready: "
+                + "no IOMMU)"), notReady.line());
+    }
+
+    @Test
+    void failoverTakesAVfFromTheSamePoolAsTheOtherNics() {
+        List<String> l = lines(false, READY, pool(1), "id=eth0,pf=enp1s0,failover=on", "id=eth1,pf=enp1s0");
+        assertTrue(l.get(0).startsWith("eth0: failover pair: VF of enp1s0"), l.toString());
+        assertTrue(l.get(1).startsWith("eth1: virtio-net on macvtap over enp1s0 (fallback: no free VF on enp1s0"),
+                l.toString());
+    }
+
+    @Test
+    void failoverNeedsAPfAndTakesNoMode() {
+        VmmException noPf = assertThrows(VmmException.class, () -> nics(false, "id=eth0,failover=on"));
+        assertEquals("--nic eth0: failover: failover=on pairs virtio-net with a VF: it needs pf= or vf=", noPf.getMessage());
+        VmmException mode = assertThrows(VmmException.class, () -> nics(false, "id=eth0,pf=enp1s0,failover=on,mode=virtio"));
+        assertEquals("--nic eth0: mode: failover=on gives the guest both a VF and virtio-net; leave mode= out",
+                mode.getMessage());
+        VmmException bad = assertThrows(VmmException.class, () -> nics(false, "id=eth0,pf=enp1s0,failover=maybe"));
+        assertTrue(bad.getMessage().startsWith("--nic eth0: failover: "), bad.getMessage());
+    }
 }

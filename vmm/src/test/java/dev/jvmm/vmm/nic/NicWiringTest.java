@@ -100,4 +100,24 @@ class NicWiringTest {
         assertTrue(!Files.exists(tmp.resolve("leases")) || pool.state("enp1s0").vfs().stream()
                 .allMatch(s -> s.lease() == null));
     }
+
+    @Test
+    void aFailoverPairIsAStandbyNetHoldingItsLeasedPrimaryAndNoColdVf() throws Exception {
+        List<NicPlan> p = plan(2, "id=eth0,pf=enp1s0,failover=on,mac=52:54:00:00:15:01");
+        NicWiring.Wired w = NicWiring.wire(VM, p, pool, "jvmm pid 1", said::add);
+        assertEquals(List.of(), w.config().vfio(), "the primary is hot-plugged once STANDBY is negotiated, not at boot");
+        NetConfig standby = w.config().nets().get(1);
+        assertEquals("enp1s0", standby.macvtapOver());
+        assertEquals("eth0", standby.standby().nic());
+        assertEquals(new VfioConfig("0000:01:10.0", VfioConfig.Iommu.AUTO, true, "eth0"), standby.standby().primary());
+        assertEquals("52:54:00:00:15:01", m.readVf(IGB, 0).mac(), "the VF has the pair's MAC");
+        assertEquals(1, w.leases().size());
+        assertEquals(w.leases().get(0), w.lease("eth0"));
+        w.close();
+        assertEquals("00:00:00:00:00:00", m.readVf(IGB, 0).mac(), "closing gives the VF back");
+        NicWiring.Wired alone = NicWiring.wire(VM, plan(0, "id=eth0,pf=enp1s0,failover=on"), null, "jvmm pid 1", said::add);
+        assertEquals(null, alone.config().nets().get(1).standby().primary(), "no free VF: the standby alone");
+        assertEquals(List.of(), alone.leases());
+        alone.close();
+    }
 }
