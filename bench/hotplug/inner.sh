@@ -80,7 +80,7 @@ VF=$(basename $(readlink -f $PF/virtfn0))
 
 cmdline() { # script variables...
   local s
-  s=$(printf '%s' "$2 mount -t ext4 /dev/vda /mnt && sh /mnt/$1" | base64 -w0)
+  s=$(printf '%s' "export $2 mount -t ext4 /dev/vda /mnt && sh /mnt/$1" | base64 -w0)
   echo "console=ttyS0 quiet panic=-1 JVMM_SCRIPT=$s"
 }
 waitsock() { for i in $(seq 6000); do [ -S "$1" ] && return 0; sleep 0.1; done; echo "timeout: no socket $1"; return 1; }

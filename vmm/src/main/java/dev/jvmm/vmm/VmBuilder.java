@@ -198,7 +198,7 @@ public final class VmBuilder {
             devices.addDisk(d, false);
         }
         for (dev.jvmm.vmm.config.NetConfig n : cfg.nets()) {
-            devices.addNet(n, null, false);
+            devices.addNet(n, false);
         }
         for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
             devices.addVfio(c, false);

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * reports when it is gone again. L1 checks the host side after each removal (the TAP jvmm made deleted, the VF's
  * lease released and the VF given back, jvmm's fd count back where it was), then the hostile cases (a paused guest
  * that cannot eject: 504 and the device stays, working; malformed JSON, a missing device, a repeated add: 4xx), pause
- * (the guest's tick counter stops), counters, and a shutdown through the ACPI power button that the guest's acpid
+ * (the guest's tick counter stops), counters, a reboot (the VM built again from its launch configuration, the API
+ * still there), and a shutdown through the ACPI power button that the guest's acpid
  * turns into a poweroff (exit 0, socket removed). The second test is virtio-net failover with UDP streams both ways
  * while the VF is removed and added back.
  */
@@ -146,6 +147,10 @@ class ControlApiLabTest {
                     "blkbytes() { tr -d ' \\n' < $1 | grep -o '\"virtio-blk-0\":{\"bdf\":\"[^\"]*\",\"chains\":[0-9]*,"
                             + "\"bytes_read\":[0-9]*,\"bytes_written\":[0-9]*' | grep -o '[0-9]*$'; }",
                     "echo BLK-BYTES $(blkbytes c1.json) $(blkbytes c2.json)",
+                    // a reboot builds the VM again from its launch configuration; the API stays
+                    "echo REBOOT $(C PUT vm.reboot)",
+                    "for i in $(seq 3000); do [ $(grep -c GUEST-START con.log) -ge 2 ] && break; sleep 0.2; done",
+                    "echo INFO-3 $(C GET vm.info | tr -d ' \\n' | grep -o '\"boots\":[0-9]*,.*\"devices\":\\[[^]]*\\]')",
                     "echo SHUTDOWN $(" + remote + " shutdown timeout=120; echo rc=$?)",
                     "wait $VM; echo LAUNCH-RC $?",
                     "echo SOCKET-AFTER $(ls $S 2>/dev/null | wc -l)",
@@ -194,6 +199,10 @@ class ControlApiLabTest {
             String[] bytes = line(out, "BLK-BYTES").split(" ");
             assertTrue(Long.parseLong(bytes[1]) > Long.parseLong(bytes[0]) && Long.parseLong(bytes[0]) > 0,
                     "virtio-blk-0 kept serving the guest's reads:\n" + out);
+            assertEquals("HTTP 204", line(out, "REBOOT"), out);
+            String info3 = line(out, "INFO-3");
+            assertTrue(info3.startsWith("\"boots\":2,") && info3.contains("\"id\":\"virtio-blk-0\"")
+                    && !info3.contains("virtio-blk-1"), "rebooted from the launch configuration:\n" + out);
             assertEquals("rc=0", line(out, "SHUTDOWN"), out);
             assertTrue(out.contains("JVMM-LAB: power-button"), "the guest's acpid saw the power button:\n" + out);
             assertEquals("0", line(out, "LAUNCH-RC"), out);

@@ -293,7 +293,7 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             case DISK -> v.devices().addDisk(DeviceSpecs.disk(DeviceSpecs.parseJson(origin, body, "path",
                     DiskConfig.KEYS)), true);
             case NET -> v.devices().addNet(DeviceSpecs.net(DeviceSpecs.parseJson(origin, body, "tap", NetConfig.KEYS)),
-                    null, true);
+                    true);
             case DEVICE -> v.devices().addVfio(DeviceSpecs.vfio(List.of(DeviceSpecs.parseJson(origin, body, "vfio",
                     VfioConfig.KEYS))).get(0), true);
             case NIC -> null;
@@ -324,7 +324,7 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
         DeviceManager.Plugged p;
         try {
             p = call(() -> vf ? v.devices().addVfio(wired.config().vfio().get(0), true)
-                    : v.devices().addNet(wired.config().nets().get(0), null, true));
+                    : v.devices().addNet(wired.config().nets().get(0), true));
         } catch (RuntimeException e) {
             try {
                 wired.close();

@@ -139,8 +139,6 @@ public final class DeviceManager implements AutoCloseable {
         }
     }
 
-    private final GuestMemory memory;
-    private final Bus mmio;
     private final PciRootBus pci;
     private final AddressAllocator mmio32;
     private final VirtioDevices.Env virtio;
@@ -168,8 +166,6 @@ public final class DeviceManager implements AutoCloseable {
 
     public DeviceManager(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, PciRootBus pci, IrqRouter router,
             AddressAllocator mmio32) {
-        this.memory = memory;
-        this.mmio = mmio;
         this.pci = pci;
         this.mmio32 = mmio32;
         this.virtio = new VirtioDevices.Env(memory, mmio, pci, mmio32, router);
@@ -191,11 +187,6 @@ public final class DeviceManager implements AutoCloseable {
         return devices.get(id);
     }
 
-    /** Whether the VM holds DMA mappings of its RAM for passed-through devices. */
-    public boolean vfioActive() {
-        return vfio.active();
-    }
-
     /** Plugs in a virtio-blk disk; {@code hot}: the VM runs, tell the guest. */
     public synchronized Plugged addDisk(DiskConfig d, boolean hot) {
         for (Plugged p : devices.values()) {
@@ -209,8 +200,8 @@ public final class DeviceManager implements AutoCloseable {
         });
     }
 
-    /** Plugs in a virtio-net NIC ({@code mac} null: a generated one); {@code hot}: the VM runs, tell the guest. */
-    public synchronized Plugged addNet(NetConfig n, byte[] mac, boolean hot) {
+    /** Plugs in a virtio-net NIC (without a MAC: a generated one); {@code hot}: the VM runs, tell the guest. */
+    public synchronized Plugged addNet(NetConfig n, boolean hot) {
         for (Plugged p : devices.values()) {
             if (p.kind == Kind.NET && n.tap() != null && p.what.startsWith("tap " + n.tap() + ",")) {
                 throw new VmmException(VmmException.Reason.CONFLICT, "tap " + n.tap() + " is already attached as " + p.id);
@@ -221,7 +212,7 @@ public final class DeviceManager implements AutoCloseable {
             throw new VmmException(VmmException.Reason.CONFLICT, "NIC " + standby.nic() + " already has its standby");
         }
         Plugged plugged = plug(Kind.NET, hot, n.what(), (id, index, slot, res) -> {
-            byte[] m = mac != null ? mac : n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
+            byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
             Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
             VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, virtio, res, negotiated);
             String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
@@ -383,7 +374,7 @@ public final class DeviceManager implements AutoCloseable {
 
     private int freeSlot(String what) {
         for (int s = FIRST_SLOT; s <= LAST_SLOT; s++) {
-            if (pci.get(s, 0) == null && !pendingSlot(s)) {
+            if (pci.get(s, 0) == null) { // a device waiting for its eject still holds its slot
                 return s;
             }
         }
@@ -391,14 +382,6 @@ public final class DeviceManager implements AutoCloseable {
                 + FIRST_SLOT + ".." + LAST_SLOT + " are taken)");
     }
 
-    private boolean pendingSlot(int slot) {
-        for (Plugged p : devices.values()) {
-            if (p.address.device() == slot) {
-                return true;
-            }
-        }
-        return false;
-    }
 
     /**
      * Removes device {@code id}: asks the guest to eject its slot and waits up to {@code timeout} for the eject,

@@ -75,11 +75,6 @@ public final class VfioDevices implements AutoCloseable {
         this.router = router;
     }
 
-    /** Whether the container is open (some device attached): the VM then holds DMA mappings of its RAM. */
-    public synchronized boolean active() {
-        return container != null;
-    }
-
     /**
      * Passes {@code c.bdf()} through at PCI {@code slot}, placing its BARs from {@code mmio32} (and the I/O window);
      * everything goes on {@code res}, the device's own stack. The device must have passed {@link #preflight}.
