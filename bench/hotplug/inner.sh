@@ -114,7 +114,7 @@ jvmm_hotplug() {
     $CALL http $S PUT vm.remove-device "{\"id\":\"$id\",\"timeout_s\":300}" > c.out; timed jvmm $r remove_vf c.out
   done
   waitlog HB-DONE $log
-  $CALL http $S PUT vm.power-off > /dev/null; wait $VMPID || true; VMPID=
+  wait $VMPID || true; VMPID=      # the guest powers off after its script
   rebind $VF ""
 }
 
@@ -140,7 +140,7 @@ qemu_hotplug() {
     $CALL qmp $Q '{"execute":"device_del","arguments":{"id":"hpvf"}}' --event DEVICE_DELETED hpvf > c.out; timed qemu $r remove_vf c.out
   done
   waitlog HB-DONE $log
-  $CALL qmp $Q '{"execute":"quit"}' > /dev/null || true; wait $VMPID || true; VMPID=
+  wait $VMPID || true; VMPID=
   rebind $VF ""
 }
 
@@ -182,7 +182,6 @@ failover() { # vmm: stream both ways for D s; remove the primary at +15 s, add i
   kill $RCV 2>/dev/null; wait $RCV 2>/dev/null || true
   record $vmm 1 to-guest "$(grep FO-RESULT $log | sed 's/.*udpseq: //' | tr -d '\r')"
   record $vmm 1 from-guest "$(sed 's/udpseq: //' l1recv.txt)"
-  if [ $vmm = fo-jvmm ]; then $CALL http $S PUT vm.power-off > /dev/null; else $CALL qmp $Q '{"execute":"quit"}' > /dev/null || true; fi
   wait $VMPID || true; VMPID=
   ip link del qmvt0 2>/dev/null || true; rebind $VF ""
 }

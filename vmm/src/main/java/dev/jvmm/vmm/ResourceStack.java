@@ -16,6 +16,29 @@ public final class ResourceStack implements AutoCloseable {
         return resource;
     }
 
+    /**
+     * Runs {@code body} with a new stack and returns what it built, the stack now owned by the result; if
+     * {@code body} throws, the stack is closed (a close failure is attached as suppressed) and the exception rethrown.
+     */
+    public static <T> T building(java.util.function.Function<ResourceStack, T> body) {
+        ResourceStack res = new ResourceStack();
+        try {
+            return body.apply(res);
+        } catch (RuntimeException e) {
+            throw closeAfter(res, e);
+        }
+    }
+
+    /** Closes {@code owner} after {@code failure}, attaching a close failure to it as suppressed; returns {@code failure}. */
+    public static RuntimeException closeAfter(AutoCloseable owner, RuntimeException failure) {
+        try {
+            owner.close();
+        } catch (Exception c) {
+            failure.addSuppressed(c);
+        }
+        return failure;
+    }
+
     public int size() {
         return stack.size();
     }

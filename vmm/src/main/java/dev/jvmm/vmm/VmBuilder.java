@@ -73,17 +73,7 @@ public final class VmBuilder {
 
     /** Builds the VM with {@code extensions} attached (in order) before the vCPUs are created. */
     public static Vm build(VmConfig cfg, Console console, List<VmExtension> extensions) {
-        ResourceStack res = new ResourceStack();
-        try {
-            return build(cfg, console, res, extensions);
-        } catch (RuntimeException e) {
-            try {
-                res.close();
-            } catch (RuntimeException c) {
-                e.addSuppressed(c);
-            }
-            throw e;
-        }
+        return ResourceStack.building(res -> build(cfg, console, res, extensions));
     }
 
     /** Debug log of a build step with the milliseconds since the process started (start-up time work). */

@@ -326,12 +326,7 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             p = call(() -> vf ? v.devices().addVfio(wired.config().vfio().get(0), true)
                     : v.devices().addNet(wired.config().nets().get(0), true));
         } catch (RuntimeException e) {
-            try {
-                wired.close();
-            } catch (RuntimeException c) {
-                e.addSuppressed(c);
-            }
-            throw e;
+            throw dev.jvmm.vmm.ResourceStack.closeAfter(wired, e);
         }
         hotNics.put(id, new HotNic(plan, p.id(), wired));
         log.info("vm.add-nic: {} as {}", plan.line(), p.id());
@@ -367,12 +362,7 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
             p = call(() -> v.devices().plugPrimary(nicId));
         } catch (RuntimeException e) {
             v.devices().setFailoverPrimary(nicId, null);
-            try {
-                lease.close();
-            } catch (RuntimeException c) {
-                e.addSuppressed(c);
-            }
-            throw e;
+            throw dev.jvmm.vmm.ResourceStack.closeAfter(lease, e);
         }
         primaryLeases.put(nicId, lease);
         Map<String, Object> out = new LinkedHashMap<>();

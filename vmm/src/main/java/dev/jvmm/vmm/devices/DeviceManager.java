@@ -352,18 +352,7 @@ public final class DeviceManager implements AutoCloseable {
         int slot = freeSlot(what);
         int index = nextIndex.merge(kind, 1, Integer::sum) - 1;
         String id = kind.prefix() + "-" + index;
-        ResourceStack res = new ResourceStack();
-        Plugged p;
-        try {
-            p = how.plug(id, index, slot, res);
-        } catch (RuntimeException e) {
-            try {
-                res.close();
-            } catch (RuntimeException c) {
-                e.addSuppressed(c);
-            }
-            throw e;
-        }
+        Plugged p = ResourceStack.building(res -> how.plug(id, index, slot, res));
         devices.put(id, p);
         if (hot) {
             h.requestAdd(slot);
@@ -515,29 +504,11 @@ public final class DeviceManager implements AutoCloseable {
                 failoverThread.shutdownNow();
             }
         }
-        RuntimeException first = null;
-        for (int i = all.size() - 1; i >= 0; i--) {
-            try {
-                all.get(i).resources.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
+        ResourceStack stack = new ResourceStack();
+        stack.push(vfio); // closed last: the container goes after the devices that used it
+        for (Plugged p : all) {
+            stack.push(p.resources); // closed in reverse order of plugging
         }
-        try {
-            vfio.close();
-        } catch (RuntimeException e) {
-            if (first == null) {
-                first = e;
-            } else {
-                first.addSuppressed(e);
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        stack.close();
     }
 }

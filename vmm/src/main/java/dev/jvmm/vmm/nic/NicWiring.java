@@ -101,12 +101,7 @@ public final class NicWiring {
                 nets.add(standbyOrVirtio(p, vf));
             }
         } catch (RuntimeException e) {
-            try {
-                owned.close();
-            } catch (RuntimeException c) {
-                e.addSuppressed(c);
-            }
-            throw e;
+            throw ResourceStack.closeAfter(owned, e);
         }
         return new Wired(cfg.withDevices(cfg.disks(), nets).withVfio(vfio), leases, owned);
     }
