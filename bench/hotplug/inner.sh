@@ -144,6 +144,9 @@ qemu_hotplug() {
   rebind $VF ""
 }
 
+at() { # vmm event out-file t0: where the event falls in the L1 -> guest stream (one datagram every 2 ms)
+  echo "$1 r1 $2 sent at seq $(awk -v a="$4" -v b="$(field sent $3)" 'BEGIN { printf "%d", (b - a) / 0.002 }'), done at seq $(awk -v a="$4" -v b="$(field done $3)" 'BEGIN { printf "%d", (b - a) / 0.002 }')" | tee -a "$W/results"
+}
 failover() { # vmm: stream both ways for D s; remove the primary at +15 s, add it back at +35 s
   local vmm=$1 log=$W/$1.log D=60 S=$W/api.sock Q=$W/qmp.sock prim
   ./udpseq recv 5401 400 > l1recv.txt & local RCV=$!
@@ -164,22 +167,27 @@ failover() { # vmm: stream both ways for D s; remove the primary at +15 s, add i
   VMPID=$!
   waitlog FO-READY $log
   if [ $vmm = fo-jvmm ]; then waitsock $S; else waitsock $Q; fi
+  local t0; t0=$(date +%s.%N)
   ./udpseq send 10.99.0.21 5402 2000 $D 2>/dev/null &
   sleep 15
   if [ $vmm = fo-jvmm ]; then
     prim=$($CALL http $S GET vm.info | grep -o '"primary": *"vfio-[0-9]*"' | head -1 | cut -d'"' -f4)
     $CALL http $S PUT vm.remove-device "{\"id\":\"$prim\",\"timeout_s\":300}" > c.out; timed $vmm 1 remove_primary c.out
+    at $vmm remove c.out $t0
     sleep 20
-    $CALL http $S PUT vm.add-nic '{"id":"eth0"}' > c.out; timed $vmm 1 add_primary_call c.out
+    $CALL http $S PUT vm.add-nic '{"id":"eth0"}' > c.out; timed $vmm 1 readd_primary c.out
+    at $vmm readd c.out $t0
   else
     $CALL qmp $Q '{"execute":"device_del","arguments":{"id":"hostdev0"}}' --event DEVICE_DELETED hostdev0 > c.out
     timed $vmm 1 remove_primary c.out
+    at $vmm remove c.out $t0
     sleep 20
     $CALL qmp $Q "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\",\"host\":\"$VF\",\"id\":\"hostdev0\",\"bus\":\"root1\",\"failover_pair_id\":\"net1\"}}" > c.out
-    timed $vmm 1 add_primary_call c.out
+    timed $vmm 1 readd_primary c.out
+    at $vmm readd c.out $t0
   fi
   waitlog FO-DONE $log
-  kill $RCV 2>/dev/null; wait $RCV 2>/dev/null || true
+  kill $RCV 2>/dev/null || true; wait $RCV 2>/dev/null || true
   record $vmm 1 to-guest "$(grep FO-RESULT $log | sed 's/.*udpseq: //' | tr -d '\r')"
   record $vmm 1 from-guest "$(sed 's/udpseq: //' l1recv.txt)"
   wait $VMPID || true; VMPID=
@@ -199,5 +207,5 @@ echo "== medians over $ROUNDS round(s), ms"
 awk '$3 ~ /_ms$/ { print $1, $3, $4 }' "$W/results" | sort -k1,1 -k2,2 -k3,3g |
   awk '{ k=$1" "$2; n[k]++; a[k, n[k]]=$3 } END { for (k in n) { c=n[k]; m=(c%2) ? a[k,(c+1)/2] : (a[k,c/2]+a[k,c/2+1])/2;
        printf "%s %s\n", k, m } }' | sort
-echo "== failover (one run each): lost datagrams and longest gap per direction"
-grep -E ' (to|from)-guest ' "$W/results" || true
+echo "== failover (one run each): lost datagrams and the longest gaps per direction; where the events fell"
+grep -E ' (to|from)-guest | sent at seq ' "$W/results" || true

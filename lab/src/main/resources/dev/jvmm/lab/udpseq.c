@@ -1,9 +1,12 @@
 /* udpseq: a stream of numbered UDP datagrams, to measure what a network path loses while it changes (failover).
  *   udpseq send HOST PORT INTERVAL_US SECONDS   send datagram 0, 1, 2, ... every INTERVAL_US for SECONDS, then a
  *                                               last one numbered 0xffffffff (the end mark, sent 5 times)
- *   udpseq recv PORT SECONDS                    receive until the end mark or SECONDS, then print one line:
- *     udpseq: received R of S sent, lost L, duplicates D, reordered O, longest gap G ms (after seq N)
- * A gap is the time between two datagrams received in a row; S is the highest number seen plus one. Exit 0. */
+ *   udpseq recv PORT SECONDS                    receive until the end mark, SECONDS or SIGTERM, then print one line:
+ *     udpseq: received R of S sent, lost L, duplicates D, reordered O, longest gap G ms (after seq N); gaps G2 ms
+ *     (after seq N2), G3 ms (after seq N3)
+ * A gap is the time between two datagrams received in a row (the three longest are named by the sequence number
+ * before them: the sender sends one every INTERVAL_US, so a number is a time); S is the highest number seen plus
+ * one. Exit 0. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -56,7 +60,17 @@ static int do_send(const char *host, int port, long interval_us, double seconds)
     return 0;
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig) {
+    (void) sig;
+    stop = 1;
+}
+
 static int do_recv(int port, double seconds) {
+    struct sigaction sa = {.sa_handler = on_term};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -66,12 +80,12 @@ static int do_recv(int port, double seconds) {
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     unsigned char *seen = calloc(MAXSEQ, 1);
     if (!seen) return 1;
-    double t0 = now(), last = -1, gap = 0;
-    uint32_t gap_after = 0, prev = 0, highest = 0;
+    double t0 = now(), last = -1, gaps[3] = {0, 0, 0};
+    uint32_t after[3] = {0, 0, 0}, prev = 0, highest = 0;
     long received = 0, dups = 0, reordered = 0;
     int any = 0;
     char buf[64];
-    while (now() - t0 < seconds) {
+    while (!stop && now() - t0 < seconds) {
         ssize_t n = recv(s, buf, sizeof buf, 0);
         if (n < 4) continue;
         uint32_t seq;
@@ -84,15 +98,21 @@ static int do_recv(int port, double seconds) {
         seen[seq] = 1;
         received++;
         if (any && seq < prev) reordered++;
-        if (last >= 0 && t - last > gap) { gap = t - last; gap_after = prev; }
+        if (last >= 0 && t - last > gaps[2]) { /* keep the three longest, longest first */
+            double g = t - last;
+            int i = 2;
+            while (i > 0 && g > gaps[i - 1]) { gaps[i] = gaps[i - 1]; after[i] = after[i - 1]; i--; }
+            gaps[i] = g; after[i] = prev;
+        }
         last = t;
         prev = seq;
         if (!any || seq > highest) highest = seq;
         any = 1;
     }
     long sent = any ? (long) highest + 1 : 0;
-    printf("udpseq: received %ld of %ld sent, lost %ld, duplicates %ld, reordered %ld, longest gap %.1f ms (after seq %u)\n",
-           received, sent, sent - received, dups, reordered, gap * 1000, gap_after);
+    printf("udpseq: received %ld of %ld sent, lost %ld, duplicates %ld, reordered %ld, longest gap %.1f ms (after seq %u); "
+           "gaps %.1f ms (after seq %u), %.1f ms (after seq %u)\n", received, sent, sent - received, dups, reordered,
+           gaps[0] * 1000, after[0], gaps[1] * 1000, after[1], gaps[2] * 1000, after[2]);
     fflush(stdout);
     close(s);
     return 0;
