@@ -29,7 +29,19 @@ class HeaderLayoutTest {
                 "KvmIoctls.KVM_GET_LAPIC", "KvmIoctls.KVM_SET_FPU", "KvmSregs.SIZEOF", "KvmRunLayout.IO_DATA_OFFSET",
                 "VfioIoctls.VFIO_GROUP_GET_DEVICE_FD", "VfioIoctls.VFIO_IOMMU_MAP_DMA", "VfioIoctls.VFIO_DEVICE_SET_IRQS",
                 "VfioIrqSet.SIZEOF", "VfioIommuType1DmaMap.SIZEOF", "VfioRegionInfo.OFFSET",
-                "VfioConstants.VFIO_PCI_CONFIG_REGION_INDEX", "VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX")) {
+                "VfioConstants.VFIO_PCI_CONFIG_REGION_INDEX", "VfioConstants.VFIO_PCI_MSIX_IRQ_INDEX",
+                // vCPU and VM state for snapshot / migration (issue 15)
+                "KvmIoctls.KVM_GET_MP_STATE", "KvmIoctls.KVM_SET_MP_STATE", "KvmIoctls.KVM_GET_XSAVE",
+                "KvmIoctls.KVM_SET_XSAVE", "KvmIoctls.KVM_GET_XSAVE2", "KvmIoctls.KVM_GET_XCRS", "KvmIoctls.KVM_SET_XCRS",
+                "KvmIoctls.KVM_GET_DEBUGREGS", "KvmIoctls.KVM_SET_DEBUGREGS", "KvmIoctls.KVM_GET_MSR_INDEX_LIST",
+                "KvmIoctls.KVM_GET_MSRS", "KvmIoctls.KVM_GET_VCPU_EVENTS", "KvmIoctls.KVM_SET_VCPU_EVENTS",
+                "KvmIoctls.KVM_GET_TSC_KHZ", "KvmIoctls.KVM_SET_TSC_KHZ", "KvmIoctls.KVM_GET_CPUID2",
+                "KvmIoctls.KVM_KVMCLOCK_CTRL", "KvmIoctls.KVM_GET_FPU", "KvmIoctls.KVM_GET_IRQCHIP",
+                "KvmIoctls.KVM_SET_IRQCHIP", "KvmIoctls.KVM_GET_PIT2", "KvmIoctls.KVM_SET_PIT2", "KvmIoctls.KVM_GET_CLOCK",
+                "KvmIoctls.KVM_SET_CLOCK", "KvmMpState.SIZEOF", "KvmXsave.SIZEOF", "KvmXcrs.SIZEOF",
+                "KvmDebugregs.SIZEOF", "KvmVcpuEvents.SIZEOF", "KvmMsrList.SIZEOF", "KvmIrqchip.SIZEOF",
+                "KvmIrqchip.CHIP", "KvmPitState2.SIZEOF", "KvmPitChannelState.SIZEOF", "KvmClockData.REALTIME",
+                "KvmConstants.KVM_CAP_XSAVE2", "KvmConstants.KVM_CLOCK_REALTIME", "KvmConstants.KVM_MP_STATE_RUNNABLE")) {
             assertTrue(r.cSource().contains("\"" + must + "\""), must + " was not checked");
         }
         assertTrue(r.structs() >= 19 && r.checks() >= 150, "too few layout checks: " + r);

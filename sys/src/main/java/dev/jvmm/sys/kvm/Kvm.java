@@ -2,22 +2,31 @@ package dev.jvmm.sys.kvm;
 
 import static dev.jvmm.sys.kvm.uapi.KvmIoctls.*;
 
+import dev.jvmm.sys.Errno;
 import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.FlexArray;
 import dev.jvmm.sys.Native;
+import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.kvm.uapi.KvmConstants;
 import dev.jvmm.sys.kvm.uapi.KvmCpuid2;
 import dev.jvmm.sys.kvm.uapi.KvmCpuidEntry2;
+import dev.jvmm.sys.kvm.uapi.KvmMsrList;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The {@code /dev/kvm} system fd: API version, extensions, vcpu mmap size, supported CPUID, VM creation. */
+/**
+ * The {@code /dev/kvm} system fd: API version, extensions, vcpu mmap size, supported CPUID, the MSR index list,
+ * VM creation.
+ */
 public final class Kvm implements AutoCloseable {
     public static final String DEV_KVM = "/dev/kvm";
     /** Upper bound for KVM_GET_SUPPORTED_CPUID entries (the kernel's KVM_MAX_CPUID_ENTRIES is 256). */
-    private static final int MAX_CPUID_ENTRIES = 256;
+    static final int MAX_CPUID_ENTRIES = 256;
+    /** Sanity bound for KVM_GET_MSR_INDEX_LIST (KVM has a few hundred). */
+    static final int MAX_MSR_INDICES = 4096;
     private final Fd fd;
+    private volatile int[] msrIndexList;
 
     private Kvm(Fd fd) {
         this.fd = fd;
@@ -68,6 +77,45 @@ public final class Kvm implements AutoCloseable {
             List<CpuidEntry> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 out.add(CpuidEntry.read(a.buffer(), a.entry(i)));
+            }
+            return out;
+        }
+    }
+
+    /**
+     * KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a vCPU (those of the host CPU it virtualises and
+     * those it emulates), in KVM's order. Asked once (a first call with room for none learns the count) and kept.
+     */
+    public int[] msrIndexList() {
+        int[] l = msrIndexList;
+        if (l == null) {
+            l = readMsrIndexList();
+            msrIndexList = l;
+        }
+        return l.clone();
+    }
+
+    private int[] readMsrIndexList() {
+        int n;
+        try (NativeBuffer probe = new NativeBuffer(KvmMsrList.SIZEOF)) {
+            int r = Native.LIBC.ioctl(fd.fd(), KVM_GET_MSR_INDEX_LIST, probe.address()); // nmsrs 0: E2BIG and the count
+            int e = r < 0 ? Native.errno() : 0;
+            if (r < 0 && e != Errno.E2BIG) {
+                throw new ErrnoException("KVM_GET_MSR_INDEX_LIST", e, DEV_KVM + " nmsrs=0");
+            }
+            n = probe.getInt(KvmMsrList.NMSRS);
+        }
+        if (n < 0 || n > MAX_MSR_INDICES) {
+            throw new IllegalStateException("KVM_GET_MSR_INDEX_LIST: " + (n & 0xffffffffL) + " MSRs, more than the "
+                    + MAX_MSR_INDICES + " jvmm accepts");
+        }
+        try (FlexArray a = new FlexArray(KvmMsrList.SIZEOF, 4, n)) {
+            a.buffer().putInt(KvmMsrList.NMSRS, n);
+            fd.ioctl("KVM_GET_MSR_INDEX_LIST", KVM_GET_MSR_INDEX_LIST, a.address(), DEV_KVM + " nmsrs=" + n);
+            int got = Math.min(n, a.buffer().getInt(KvmMsrList.NMSRS));
+            int[] out = new int[got];
+            for (int i = 0; i < got; i++) {
+                out[i] = a.buffer().getInt(a.entry(i));
             }
             return out;
         }

@@ -12,20 +12,34 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.kvm.uapi.KvmCpuid2;
 import dev.jvmm.sys.kvm.uapi.KvmCpuidEntry2;
+import dev.jvmm.sys.kvm.uapi.KvmDebugregs;
 import dev.jvmm.sys.kvm.uapi.KvmFpu;
 import dev.jvmm.sys.kvm.uapi.KvmLapicState;
+import dev.jvmm.sys.kvm.uapi.KvmMpState;
 import dev.jvmm.sys.kvm.uapi.KvmMsrEntry;
 import dev.jvmm.sys.kvm.uapi.KvmMsrs;
 import dev.jvmm.sys.kvm.uapi.KvmRegs;
 import dev.jvmm.sys.kvm.uapi.KvmSregs;
+import dev.jvmm.sys.kvm.uapi.KvmVcpuEvents;
+import dev.jvmm.sys.kvm.uapi.KvmXcrs;
+import dev.jvmm.sys.kvm.uapi.KvmXsave;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * A vcpu fd and its mmap'd {@code kvm_run}. {@link #run()} returns an {@link ExitReason}; the exit's
  * details are read straight from {@code kvm_run} through the accessors, without allocation. Not thread-safe:
  * one thread runs one vcpu.
+ *
+ * <p>The register and state ioctls a snapshot needs are here too: typed for the registers ({@link Regs},
+ * {@link Sregs}), as the kernel's structs copied to {@code byte[]} for the state jvmm only saves and restores
+ * (XSAVE, XCRs, debug registers, LAPIC, vCPU events), {@code long[][]} of {index, value} for MSRs.
  */
 public final class VcpuFd implements AutoCloseable {
+    /** The most MSRs one KVM_GET_MSRS / KVM_SET_MSRS takes is 255 (the kernel's MAX_IO_MSRS - 1): stay well below. */
+    static final int MSRS_PER_CALL = 128;
+    private final VmFd vm;
     private final int id;
     private final Fd fd;
     private final Mmap run;
@@ -33,7 +47,8 @@ public final class VcpuFd implements AutoCloseable {
     private final NativeBuffer regsBuf = new NativeBuffer(KvmRegs.SIZEOF);
     private final NativeBuffer sregsBuf = new NativeBuffer(KvmSregs.SIZEOF);
 
-    VcpuFd(int id, Fd fd, int mmapSize) {
+    VcpuFd(VmFd vm, int id, Fd fd, int mmapSize) {
+        this.vm = vm;
         this.id = id;
         this.fd = fd;
         this.run = Mmap.shared(fd, mmapSize, 0, Native.PROT_READ | Native.PROT_WRITE, "kvm_run vcpu " + id);
@@ -177,34 +192,68 @@ public final class VcpuFd implements AutoCloseable {
         }
     }
 
-    /** KVM_SET_MSRS; every MSR must be accepted, otherwise the first refused index is named. */
+    /**
+     * KVM_SET_MSRS of {index, value} pairs, in calls of at most {@value #MSRS_PER_CALL}; every MSR must be accepted,
+     * otherwise the first refused index is named.
+     */
     public void setMsrs(long[][] indexAndValue) {
-        try (FlexArray a = new FlexArray(KvmMsrs.SIZEOF, KvmMsrEntry.SIZEOF, indexAndValue.length)) {
-            a.buffer().putInt(KvmMsrs.NMSRS, indexAndValue.length);
-            for (int i = 0; i < indexAndValue.length; i++) {
-                a.buffer().putInt(a.entry(i) + KvmMsrEntry.INDEX, (int) indexAndValue[i][0]);
-                a.buffer().putLong(a.entry(i) + KvmMsrEntry.DATA, indexAndValue[i][1]);
-            }
-            int n = fd.ioctl("KVM_SET_MSRS", KVM_SET_MSRS, a.address(), "vcpu " + id);
-            if (n != indexAndValue.length) {
-                throw new ErrnoException("KVM_SET_MSRS", Errno.EINVAL,
-                        String.format("vcpu %d: MSR 0x%x refused (%d of %d set)", id, indexAndValue[n][0], n,
-                                indexAndValue.length));
+        for (int from = 0; from < indexAndValue.length; from += MSRS_PER_CALL) {
+            int n = Math.min(MSRS_PER_CALL, indexAndValue.length - from);
+            try (FlexArray a = new FlexArray(KvmMsrs.SIZEOF, KvmMsrEntry.SIZEOF, n)) {
+                a.buffer().putInt(KvmMsrs.NMSRS, n);
+                for (int i = 0; i < n; i++) {
+                    a.buffer().putInt(a.entry(i) + KvmMsrEntry.INDEX, (int) indexAndValue[from + i][0]);
+                    a.buffer().putLong(a.entry(i) + KvmMsrEntry.DATA, indexAndValue[from + i][1]);
+                }
+                int set = fd.ioctl("KVM_SET_MSRS", KVM_SET_MSRS, a.address(), ctx());
+                if (set != n) {
+                    throw new ErrnoException("KVM_SET_MSRS", Errno.EINVAL,
+                            String.format("vcpu %d: MSR 0x%x refused (%d of %d set)", id, indexAndValue[from + set][0],
+                                    from + set, indexAndValue.length));
+                }
             }
         }
     }
 
     /** KVM_GET_MSRS for one MSR. */
     public long getMsr(int index) {
-        try (FlexArray a = new FlexArray(KvmMsrs.SIZEOF, KvmMsrEntry.SIZEOF, 1)) {
-            a.buffer().putInt(KvmMsrs.NMSRS, 1);
-            a.buffer().putInt(a.entry(0) + KvmMsrEntry.INDEX, index);
-            int n = fd.ioctl("KVM_GET_MSRS", KVM_GET_MSRS, a.address(), "vcpu " + id);
-            if (n != 1) {
-                throw new ErrnoException("KVM_GET_MSRS", Errno.EINVAL, String.format("vcpu %d: MSR 0x%x", id, index));
+        return getMsrs(new int[] {index})[0][1];
+    }
+
+    /** KVM_GET_MSRS of every index; an MSR KVM refuses to read fails the call, naming it. */
+    public long[][] getMsrs(int[] indices) {
+        return getMsrs(indices, index -> {
+            throw new ErrnoException("KVM_GET_MSRS", Errno.EINVAL, String.format("vcpu %d: MSR 0x%x", id, index));
+        });
+    }
+
+    /**
+     * KVM_GET_MSRS of {@code indices}, in calls of at most {@value #MSRS_PER_CALL}: {index, value} pairs in the
+     * order asked. KVM reads a list up to the first MSR it refuses (one the vCPU's CPUID does not offer, for
+     * example); that index goes to {@code unreadable} and is left out, and reading goes on after it.
+     */
+    public long[][] getMsrs(int[] indices, IntConsumer unreadable) {
+        List<long[]> out = new ArrayList<>(indices.length);
+        int from = 0;
+        while (from < indices.length) {
+            int n = Math.min(MSRS_PER_CALL, indices.length - from);
+            try (FlexArray a = new FlexArray(KvmMsrs.SIZEOF, KvmMsrEntry.SIZEOF, n)) {
+                a.buffer().putInt(KvmMsrs.NMSRS, n);
+                for (int i = 0; i < n; i++) {
+                    a.buffer().putInt(a.entry(i) + KvmMsrEntry.INDEX, indices[from + i]);
+                }
+                int got = fd.ioctl("KVM_GET_MSRS", KVM_GET_MSRS, a.address(), ctx());
+                for (int i = 0; i < got; i++) {
+                    out.add(new long[] {indices[from + i] & 0xffffffffL, a.buffer().getLong(a.entry(i) + KvmMsrEntry.DATA)});
+                }
+                from += got;
+                if (got < n) {
+                    unreadable.accept(indices[from]);
+                    from++;
+                }
             }
-            return a.buffer().getLong(a.entry(0) + KvmMsrEntry.DATA);
         }
+        return out.toArray(new long[0][]);
     }
 
     /** KVM_SET_FPU with the given x87 control word and MXCSR (everything else zero). */
@@ -212,29 +261,163 @@ public final class VcpuFd implements AutoCloseable {
         try (NativeBuffer b = new NativeBuffer(KvmFpu.SIZEOF)) {
             b.putShort(KvmFpu.FCW, fcw);
             b.putInt(KvmFpu.MXCSR, mxcsr);
-            fd.ioctl("KVM_SET_FPU", KVM_SET_FPU, b.address(), "vcpu " + id);
+            fd.ioctl("KVM_SET_FPU", KVM_SET_FPU, b.address(), ctx());
         }
+    }
+
+    /** KVM_GET_FPU: {@code struct kvm_fpu} (x87 and SSE state; XSAVE holds the same and more). */
+    public byte[] getFpu() {
+        return Blobs.get(fd, "KVM_GET_FPU", KVM_GET_FPU, KvmFpu.SIZEOF, ctx());
+    }
+
+    /** KVM_SET_FPU of a {@code struct kvm_fpu} as {@link #getFpu()} returned it. */
+    public void setFpu(byte[] state) {
+        Blobs.set(fd, "KVM_SET_FPU", KVM_SET_FPU, state, KvmFpu.SIZEOF, ctx());
     }
 
     /** KVM_GET_LAPIC: the 1 KiB register page. */
     public byte[] getLapic() {
-        try (NativeBuffer b = new NativeBuffer(KvmLapicState.SIZEOF)) {
-            fd.ioctl("KVM_GET_LAPIC", KVM_GET_LAPIC, b.address(), "vcpu " + id);
-            byte[] regs = new byte[KvmLapicState.SIZEOF];
-            b.get(0, regs, 0, regs.length);
-            return regs;
-        }
+        return Blobs.get(fd, "KVM_GET_LAPIC", KVM_GET_LAPIC, KvmLapicState.SIZEOF, ctx());
     }
 
     /** KVM_SET_LAPIC. */
     public void setLapic(byte[] regs) {
-        if (regs.length != KvmLapicState.SIZEOF) {
-            throw new IllegalArgumentException("LAPIC state must be " + KvmLapicState.SIZEOF + " bytes");
+        Blobs.set(fd, "KVM_SET_LAPIC", KVM_SET_LAPIC, regs, KvmLapicState.SIZEOF, ctx());
+    }
+
+    /**
+     * KVM_GET_MP_STATE: {@code KVM_MP_STATE_*} (runnable, halted, waiting for INIT/SIPI). The call also makes KVM
+     * accept pending INIT and SIPI events, so a snapshot reads it before the rest.
+     */
+    public int getMpState() {
+        try (NativeBuffer b = new NativeBuffer(KvmMpState.SIZEOF)) {
+            fd.ioctl("KVM_GET_MP_STATE", KVM_GET_MP_STATE, b.address(), ctx());
+            return b.getInt(KvmMpState.MP_STATE);
         }
-        try (NativeBuffer b = new NativeBuffer(KvmLapicState.SIZEOF)) {
-            b.put(0, regs, 0, regs.length);
-            fd.ioctl("KVM_SET_LAPIC", KVM_SET_LAPIC, b.address(), "vcpu " + id);
+    }
+
+    /** KVM_SET_MP_STATE. */
+    public void setMpState(int mpState) {
+        try (NativeBuffer b = new NativeBuffer(KvmMpState.SIZEOF)) {
+            b.putInt(KvmMpState.MP_STATE, mpState);
+            fd.ioctl("KVM_SET_MP_STATE", KVM_SET_MP_STATE, b.address(), ctx() + " mp_state=" + mpState);
         }
+    }
+
+    /**
+     * KVM_GET_XSAVE: the fixed 4 KiB {@code struct kvm_xsave}. KVM refuses it (EINVAL) when the vCPU's XSAVE state is
+     * larger (dynamically enabled features such as AMX): then {@link #getXsave2(int)}.
+     */
+    public byte[] getXsave() {
+        return Blobs.get(fd, "KVM_GET_XSAVE", KVM_GET_XSAVE, KvmXsave.SIZEOF, ctx());
+    }
+
+    /** KVM_GET_XSAVE2 (Linux 5.17): {@code size} bytes, the VM's {@link VmFd#xsaveSize()}. */
+    public byte[] getXsave2(int size) {
+        if (size < KvmXsave.SIZEOF) {
+            throw new IllegalArgumentException("KVM_GET_XSAVE2: size " + size + " is below " + KvmXsave.SIZEOF);
+        }
+        return Blobs.get(fd, "KVM_GET_XSAVE2", KVM_GET_XSAVE2, size, ctx() + " size=" + size);
+    }
+
+    /**
+     * KVM_SET_XSAVE. The kernel reads as many bytes as the VM's {@link VmFd#xsaveSize()}, which may exceed
+     * {@code state}: the buffer is zero-padded to it (a component missing from the header's XSTATE_BV is loaded in
+     * its initial state, so padding is what a smaller source meant).
+     */
+    public void setXsave(byte[] state) {
+        if (state.length < KvmXsave.SIZEOF) {
+            throw new IllegalArgumentException("KVM_SET_XSAVE: state of " + state.length + " bytes, at least "
+                    + KvmXsave.SIZEOF + " needed");
+        }
+        int size = Math.max(state.length, vm.xsaveSize());
+        try (NativeBuffer b = new NativeBuffer(size)) {
+            b.put(0, state, 0, state.length);
+            fd.ioctl("KVM_SET_XSAVE", KVM_SET_XSAVE, b.address(), ctx() + " size=" + state.length);
+        }
+    }
+
+    /** KVM_GET_XCRS: {@code struct kvm_xcrs} (XCR0). */
+    public byte[] getXcrs() {
+        return Blobs.get(fd, "KVM_GET_XCRS", KVM_GET_XCRS, KvmXcrs.SIZEOF, ctx());
+    }
+
+    /** KVM_SET_XCRS. */
+    public void setXcrs(byte[] state) {
+        Blobs.set(fd, "KVM_SET_XCRS", KVM_SET_XCRS, state, KvmXcrs.SIZEOF, ctx());
+    }
+
+    /** KVM_GET_DEBUGREGS: {@code struct kvm_debugregs} (DR0-3, DR6, DR7). */
+    public byte[] getDebugregs() {
+        return Blobs.get(fd, "KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, KvmDebugregs.SIZEOF, ctx());
+    }
+
+    /** KVM_SET_DEBUGREGS. */
+    public void setDebugregs(byte[] state) {
+        Blobs.set(fd, "KVM_SET_DEBUGREGS", KVM_SET_DEBUGREGS, state, KvmDebugregs.SIZEOF, ctx());
+    }
+
+    /** KVM_GET_VCPU_EVENTS: {@code struct kvm_vcpu_events}, with the flags that make KVM_SET_VCPU_EVENTS apply it all. */
+    public byte[] getVcpuEvents() {
+        return Blobs.get(fd, "KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, KvmVcpuEvents.SIZEOF, ctx());
+    }
+
+    /** KVM_SET_VCPU_EVENTS. */
+    public void setVcpuEvents(byte[] state) {
+        Blobs.set(fd, "KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS, state, KvmVcpuEvents.SIZEOF, ctx());
+    }
+
+    /** KVM_GET_TSC_KHZ: the vCPU's guest TSC frequency. */
+    public int getTscKhz() {
+        return fd.ioctl("KVM_GET_TSC_KHZ", KVM_GET_TSC_KHZ, 0, ctx());
+    }
+
+    /** KVM_SET_TSC_KHZ: a frequency other than the host's needs TSC scaling (KVM_CAP_TSC_CONTROL). */
+    public void setTscKhz(int khz) {
+        fd.ioctl("KVM_SET_TSC_KHZ", KVM_SET_TSC_KHZ, khz, ctx() + " khz=" + khz);
+    }
+
+    /** KVM_GET_CPUID2: the CPUID the vCPU was given (empty when KVM_SET_CPUID2 was never called). */
+    public List<CpuidEntry> getCpuid() {
+        try (FlexArray a = new FlexArray(KvmCpuid2.SIZEOF, KvmCpuidEntry2.SIZEOF, Kvm.MAX_CPUID_ENTRIES)) {
+            a.buffer().putInt(KvmCpuid2.NENT, Kvm.MAX_CPUID_ENTRIES);
+            fd.ioctl("KVM_GET_CPUID2", KVM_GET_CPUID2, a.address(), ctx());
+            int n = Math.min(a.buffer().getInt(KvmCpuid2.NENT), Kvm.MAX_CPUID_ENTRIES);
+            List<CpuidEntry> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                out.add(CpuidEntry.read(a.buffer(), a.entry(i)));
+            }
+            return out;
+        }
+    }
+
+    /**
+     * KVM_KVMCLOCK_CTRL: tells the guest's kvmclock page that the vCPU was stopped by the host, so that the guest's
+     * soft-lockup watchdog does not fire after a pause. Fails (EINVAL) when the guest has not enabled kvmclock;
+     * callers tolerate that.
+     */
+    public void kvmclockCtrl() {
+        fd.ioctl("KVM_KVMCLOCK_CTRL", KVM_KVMCLOCK_CTRL, 0, ctx());
+    }
+
+    /**
+     * KVM_RUN with {@code immediate_exit} set: completes the I/O or MMIO of the last exit (an IN's data into RAX,
+     * RIP past an OUT) without running guest code, as the KVM API asks before a vCPU's state is saved; otherwise the
+     * saved RIP still points at the instruction and the restored vCPU repeats it. Returns {@link ExitReason#INTR}
+     * when done; any other exit (a string I/O instruction with more to do) must be handled and this called again.
+     * Leaves {@code immediate_exit} cleared.
+     */
+    public ExitReason completePendingIo() {
+        setImmediateExit(true);
+        try {
+            return run();
+        } finally {
+            setImmediateExit(false);
+        }
+    }
+
+    private String ctx() {
+        return "vcpu " + id;
     }
 
     @Override

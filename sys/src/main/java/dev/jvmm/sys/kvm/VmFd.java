@@ -13,15 +13,19 @@ import dev.jvmm.sys.kvm.uapi.KvmIoeventfd;
 import dev.jvmm.sys.kvm.uapi.KvmIrqLevel;
 import dev.jvmm.sys.kvm.uapi.KvmIrqRouting;
 import dev.jvmm.sys.kvm.uapi.KvmIrqRoutingEntry;
+import dev.jvmm.sys.kvm.uapi.KvmIrqchip;
 import dev.jvmm.sys.kvm.uapi.KvmIrqfd;
 import dev.jvmm.sys.kvm.uapi.KvmMsi;
 import dev.jvmm.sys.kvm.uapi.KvmPitConfig;
+import dev.jvmm.sys.kvm.uapi.KvmPitState2;
 import dev.jvmm.sys.kvm.uapi.KvmUserspaceMemoryRegion;
+import dev.jvmm.sys.kvm.uapi.KvmXsave;
 import java.util.List;
 
 /**
  * A VM fd: thin wrappers over the VM ioctls. Callers that need ownership (memory slots, irqfds,
- * ioeventfds) wrap these in closeable registrations (vm-core, irq-routing).
+ * ioeventfds) wrap these in closeable registrations (vm-core, irq-routing). The VM-wide state a snapshot needs
+ * (irqchips, PIT, clock) comes out and goes back in as the kernel's structs, copied to {@code byte[]}.
  */
 public final class VmFd implements AutoCloseable {
     private final Kvm kvm;
@@ -50,7 +54,7 @@ public final class VmFd implements AutoCloseable {
         }
         Fd vcpu = new Fd(r, "kvm-vcpu-" + id);
         try {
-            return new VcpuFd(id, vcpu, kvm.vcpuMmapSize());
+            return new VcpuFd(this, id, vcpu, kvm.vcpuMmapSize());
         } catch (RuntimeException e) {
             vcpu.close();
             throw e;
@@ -99,21 +103,84 @@ public final class VmFd implements AutoCloseable {
      * KVM_GET_CLOCK: the guest's kvmclock in nanoseconds (what its clocksource reads), for holding guest time
      * still while the VM is paused.
      */
-    public synchronized long getClock() {
-        for (int i = 0; i < KvmClockData.SIZEOF; i += 8) {
-            arg.putLong(i, 0);
-        }
-        fd.ioctl("KVM_GET_CLOCK", KVM_GET_CLOCK, arg.address());
-        return arg.getLong(KvmClockData.CLOCK);
+    public long getClock() {
+        return getClockData().clock();
     }
 
     /** KVM_SET_CLOCK: sets the guest's kvmclock to {@code nanos} (flags 0). */
-    public synchronized void setClock(long nanos) {
-        for (int i = 0; i < KvmClockData.SIZEOF; i += 8) {
+    public void setClock(long nanos) {
+        setClockData(ClockData.of(nanos));
+    }
+
+    /** KVM_GET_CLOCK with everything the kernel fills in: clock, flags, realtime and host TSC. */
+    public synchronized ClockData getClockData() {
+        clearArg(KvmClockData.SIZEOF);
+        fd.ioctl("KVM_GET_CLOCK", KVM_GET_CLOCK, arg.address());
+        return new ClockData(arg.getLong(KvmClockData.CLOCK), arg.getInt(KvmClockData.FLAGS),
+                arg.getLong(KvmClockData.REALTIME), arg.getLong(KvmClockData.HOST_TSC));
+    }
+
+    /**
+     * KVM_SET_CLOCK with {@code c}'s clock, flags and realtime. Kernels before 5.16 refuse any flag; later ones accept
+     * the flags KVM_GET_CLOCK returns and act on {@code KVM_CLOCK_REALTIME} only (see {@link ClockData#advancingByRealtime}).
+     */
+    public synchronized void setClockData(ClockData c) {
+        clearArg(KvmClockData.SIZEOF);
+        arg.putLong(KvmClockData.CLOCK, c.clock());
+        arg.putInt(KvmClockData.FLAGS, c.flags());
+        arg.putLong(KvmClockData.REALTIME, c.realtime());
+        arg.putLong(KvmClockData.HOST_TSC, c.hostTsc());
+        fd.ioctl("KVM_SET_CLOCK", KVM_SET_CLOCK, arg.address(),
+                "clock=" + c.clock() + " flags=0x" + Integer.toHexString(c.flags()));
+    }
+
+    private void clearArg(int size) {
+        for (int i = 0; i < size; i += 8) {
             arg.putLong(i, 0);
         }
-        arg.putLong(KvmClockData.CLOCK, nanos);
-        fd.ioctl("KVM_SET_CLOCK", KVM_SET_CLOCK, arg.address(), "clock=" + nanos);
+    }
+
+    /**
+     * KVM_GET_IRQCHIP of the in-kernel PIC master, PIC slave or IOAPIC ({@code KVM_IRQCHIP_*}): the
+     * {@value KvmIrqchip#CHIP_SIZE}-byte {@code chip} union, copied out.
+     */
+    public byte[] getIrqchip(int chipId) {
+        try (NativeBuffer b = new NativeBuffer(KvmIrqchip.SIZEOF)) {
+            b.putInt(KvmIrqchip.CHIP_ID, chipId);
+            fd.ioctl("KVM_GET_IRQCHIP", KVM_GET_IRQCHIP, b.address(), "chip_id=" + chipId);
+            byte[] chip = new byte[KvmIrqchip.CHIP_SIZE];
+            b.get(KvmIrqchip.CHIP, chip, 0, chip.length);
+            return chip;
+        }
+    }
+
+    /** KVM_SET_IRQCHIP: loads {@code chip} (as {@link #getIrqchip} returned it) into irqchip {@code chipId}. */
+    public void setIrqchip(int chipId, byte[] chip) {
+        Blobs.requireLength("irqchip " + chipId, chip, KvmIrqchip.CHIP_SIZE);
+        try (NativeBuffer b = new NativeBuffer(KvmIrqchip.SIZEOF)) {
+            b.putInt(KvmIrqchip.CHIP_ID, chipId);
+            b.put(KvmIrqchip.CHIP, chip, 0, chip.length);
+            fd.ioctl("KVM_SET_IRQCHIP", KVM_SET_IRQCHIP, b.address(), "chip_id=" + chipId);
+        }
+    }
+
+    /** KVM_GET_PIT2: the in-kernel PIT's {@code struct kvm_pit_state2}, copied out. */
+    public byte[] getPit2() {
+        return Blobs.get(fd, "KVM_GET_PIT2", KVM_GET_PIT2, KvmPitState2.SIZEOF, "vm");
+    }
+
+    /** KVM_SET_PIT2. The kernel restarts each channel's count from now ({@code count_load_time} is not taken). */
+    public void setPit2(byte[] state) {
+        Blobs.set(fd, "KVM_SET_PIT2", KVM_SET_PIT2, state, KvmPitState2.SIZEOF, "vm");
+    }
+
+    /**
+     * Bytes of XSAVE state this VM's vCPUs move: KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) on the VM fd, or 4096 (the
+     * fixed {@code struct kvm_xsave}) on kernels without that capability.
+     */
+    public int xsaveSize() {
+        int n = checkExtension(KvmConstants.KVM_CAP_XSAVE2);
+        return Math.max(n, KvmXsave.SIZEOF);
     }
 
     /** KVM_IRQFD: assign (or, with {@code KVM_IRQFD_FLAG_DEASSIGN}, remove) an eventfd as a GSI trigger. */

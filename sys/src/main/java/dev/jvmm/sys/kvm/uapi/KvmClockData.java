@@ -18,4 +18,6 @@ public final class KvmClockData {
     @Sizeof public static final int SIZEOF = 48;
     @Offsetof("clock") public static final int CLOCK = 0;
     @Offsetof("flags") public static final int FLAGS = 8;
+    @Offsetof("realtime") public static final int REALTIME = 16;
+    @Offsetof("host_tsc") public static final int HOST_TSC = 24;
 }

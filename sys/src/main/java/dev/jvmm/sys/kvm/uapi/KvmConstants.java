@@ -63,6 +63,33 @@ public final class KvmConstants {
     public static final int KVM_CAP_IRQFD_RESAMPLE = 82;
     public static final int KVM_CAP_SPLIT_IRQCHIP = 121;
     public static final int KVM_CAP_IMMEDIATE_EXIT = 136;
+    public static final int KVM_CAP_MP_STATE = 14;
+    public static final int KVM_CAP_VCPU_EVENTS = 41;
+    public static final int KVM_CAP_DEBUGREGS = 50;
+    public static final int KVM_CAP_XSAVE = 55;
+    public static final int KVM_CAP_XCRS = 56;
+    public static final int KVM_CAP_TSC_CONTROL = 60;
+    public static final int KVM_CAP_GET_TSC_KHZ = 61;
+    public static final int KVM_CAP_KVMCLOCK_CTRL = 76;
+    /** On the VM fd: the size KVM_GET_XSAVE2 / KVM_SET_XSAVE move (0 on kernels without it: then 4096). */
+    public static final int KVM_CAP_XSAVE2 = 208;
+
+    // vCPU state (KVM_GET_MP_STATE, KVM_GET_VCPU_EVENTS, KVM_GET_CLOCK, irqchips)
+    public static final int KVM_MP_STATE_RUNNABLE = 0;
+    public static final int KVM_MP_STATE_UNINITIALIZED = 1;
+    public static final int KVM_MP_STATE_INIT_RECEIVED = 2;
+    public static final int KVM_MP_STATE_HALTED = 3;
+    public static final int KVM_MP_STATE_SIPI_RECEIVED = 4;
+    public static final int KVM_VCPUEVENT_VALID_NMI_PENDING = 0x1;
+    public static final int KVM_VCPUEVENT_VALID_SIPI_VECTOR = 0x2;
+    public static final int KVM_VCPUEVENT_VALID_SHADOW = 0x4;
+    public static final int KVM_VCPUEVENT_VALID_SMM = 0x8;
+    public static final int KVM_CLOCK_TSC_STABLE = 2;
+    public static final int KVM_CLOCK_REALTIME = 1 << 2;
+    public static final int KVM_CLOCK_HOST_TSC = 1 << 3;
+    public static final int KVM_MAX_XCRS = 16;
+    public static final int KVM_NR_IRQCHIPS = 3;
+    public static final int KVM_IOAPIC_NUM_PINS = 24;
 
     // flags
     public static final int KVM_IRQFD_FLAG_DEASSIGN = 1;

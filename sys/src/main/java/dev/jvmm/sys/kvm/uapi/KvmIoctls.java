@@ -13,6 +13,7 @@ public final class KvmIoctls {
     public static final long KVM_CREATE_VM = Ioctl.io(KVMIO, 0x01);
     public static final long KVM_CHECK_EXTENSION = Ioctl.io(KVMIO, 0x03);
     public static final long KVM_GET_VCPU_MMAP_SIZE = Ioctl.io(KVMIO, 0x04);
+    public static final long KVM_GET_MSR_INDEX_LIST = Ioctl.iowr(KVMIO, 0x02, KvmMsrList.SIZEOF);
     public static final long KVM_GET_SUPPORTED_CPUID = Ioctl.iowr(KVMIO, 0x05, KvmCpuid2.SIZEOF);
 
     // vm ioctls
@@ -21,6 +22,9 @@ public final class KvmIoctls {
     public static final long KVM_SET_TSS_ADDR = Ioctl.io(KVMIO, 0x47);
     public static final long KVM_SET_IDENTITY_MAP_ADDR = Ioctl.iow(KVMIO, 0x48, 8);
     public static final long KVM_CREATE_IRQCHIP = Ioctl.io(KVMIO, 0x60);
+    public static final long KVM_GET_IRQCHIP = Ioctl.iowr(KVMIO, 0x62, KvmIrqchip.SIZEOF);
+    /** {@code _IOR}, not {@code _IOW}: so it was defined in the header, and the number is what counts. */
+    public static final long KVM_SET_IRQCHIP = Ioctl.ior(KVMIO, 0x63, KvmIrqchip.SIZEOF);
     public static final long KVM_IRQ_LINE = Ioctl.iow(KVMIO, 0x61, KvmIrqLevel.SIZEOF);
     public static final long KVM_SET_GSI_ROUTING = Ioctl.iow(KVMIO, 0x6a, KvmIrqRouting.SIZEOF);
     public static final long KVM_IRQFD = Ioctl.iow(KVMIO, 0x76, KvmIrqfd.SIZEOF);
@@ -28,6 +32,8 @@ public final class KvmIoctls {
     public static final long KVM_IOEVENTFD = Ioctl.iow(KVMIO, 0x79, KvmIoeventfd.SIZEOF);
     public static final long KVM_SET_CLOCK = Ioctl.iow(KVMIO, 0x7b, KvmClockData.SIZEOF);
     public static final long KVM_GET_CLOCK = Ioctl.ior(KVMIO, 0x7c, KvmClockData.SIZEOF);
+    public static final long KVM_GET_PIT2 = Ioctl.ior(KVMIO, 0x9f, KvmPitState2.SIZEOF);
+    public static final long KVM_SET_PIT2 = Ioctl.iow(KVMIO, 0xa0, KvmPitState2.SIZEOF);
     public static final long KVM_CREATE_DEVICE = Ioctl.iowr(KVMIO, 0xe0, KvmCreateDevice.SIZEOF);
     public static final long KVM_SET_DEVICE_ATTR = Ioctl.iow(KVMIO, 0xe1, KvmDeviceAttr.SIZEOF);
     public static final long KVM_SIGNAL_MSI = Ioctl.iow(KVMIO, 0xa5, KvmMsi.SIZEOF);
@@ -45,6 +51,23 @@ public final class KvmIoctls {
     public static final long KVM_GET_LAPIC = Ioctl.ior(KVMIO, 0x8e, KvmLapicState.SIZEOF);
     public static final long KVM_SET_LAPIC = Ioctl.iow(KVMIO, 0x8f, KvmLapicState.SIZEOF);
     public static final long KVM_SET_CPUID2 = Ioctl.iow(KVMIO, 0x90, KvmCpuid2.SIZEOF);
+    public static final long KVM_GET_CPUID2 = Ioctl.iowr(KVMIO, 0x91, KvmCpuid2.SIZEOF);
+    public static final long KVM_GET_MP_STATE = Ioctl.ior(KVMIO, 0x98, KvmMpState.SIZEOF);
+    public static final long KVM_SET_MP_STATE = Ioctl.iow(KVMIO, 0x99, KvmMpState.SIZEOF);
+    public static final long KVM_GET_VCPU_EVENTS = Ioctl.ior(KVMIO, 0x9f, KvmVcpuEvents.SIZEOF);
+    public static final long KVM_SET_VCPU_EVENTS = Ioctl.iow(KVMIO, 0xa0, KvmVcpuEvents.SIZEOF);
+    public static final long KVM_GET_DEBUGREGS = Ioctl.ior(KVMIO, 0xa1, KvmDebugregs.SIZEOF);
+    public static final long KVM_SET_DEBUGREGS = Ioctl.iow(KVMIO, 0xa2, KvmDebugregs.SIZEOF);
+    /** Argument: the frequency in kHz, by value. */
+    public static final long KVM_SET_TSC_KHZ = Ioctl.io(KVMIO, 0xa2);
+    /** Returns the frequency in kHz. */
+    public static final long KVM_GET_TSC_KHZ = Ioctl.io(KVMIO, 0xa3);
+    public static final long KVM_GET_XSAVE = Ioctl.ior(KVMIO, 0xa4, KvmXsave.SIZEOF);
+    public static final long KVM_SET_XSAVE = Ioctl.iow(KVMIO, 0xa5, KvmXsave.SIZEOF);
+    public static final long KVM_GET_XCRS = Ioctl.ior(KVMIO, 0xa6, KvmXcrs.SIZEOF);
+    public static final long KVM_SET_XCRS = Ioctl.iow(KVMIO, 0xa7, KvmXcrs.SIZEOF);
+    public static final long KVM_KVMCLOCK_CTRL = Ioctl.io(KVMIO, 0xad);
+    public static final long KVM_GET_XSAVE2 = Ioctl.ior(KVMIO, 0xcf, KvmXsave.SIZEOF);
 
     private KvmIoctls() {
     }
