@@ -9,6 +9,27 @@ public final class Regs {
     public long r8, r9, r10, r11, r12, r13, r14, r15;
     public long rip, rflags;
 
+    /** These registers as {@code struct kvm_regs} (x86-64 layout): how a state file stores them. */
+    public byte[] toBytes() {
+        try (NativeBuffer b = new NativeBuffer(KvmRegs.SIZEOF)) {
+            write(b);
+            byte[] out = new byte[KvmRegs.SIZEOF];
+            b.get(0, out, 0, out.length);
+            return out;
+        }
+    }
+
+    /** Registers from the {@code struct kvm_regs} bytes {@link #toBytes()} made. */
+    public static Regs fromBytes(byte[] kvmRegs) {
+        Blobs.requireLength("struct kvm_regs", kvmRegs, KvmRegs.SIZEOF);
+        try (NativeBuffer b = new NativeBuffer(KvmRegs.SIZEOF)) {
+            b.put(0, kvmRegs, 0, kvmRegs.length);
+            Regs r = new Regs();
+            r.read(b);
+            return r;
+        }
+    }
+
     void read(NativeBuffer b) {
         long[] v = new long[18];
         for (int i = 0; i < 18; i++) {

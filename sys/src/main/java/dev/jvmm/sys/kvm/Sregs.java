@@ -45,6 +45,27 @@ public final class Sregs {
     private static final int[] SEG_OFF = {KvmSregs.CS, KvmSregs.DS, KvmSregs.ES, KvmSregs.FS, KvmSregs.GS,
         KvmSregs.SS, KvmSregs.TR, KvmSregs.LDT};
 
+    /** These registers as {@code struct kvm_sregs} (x86-64 layout, the interrupt bitmap included). */
+    public byte[] toBytes() {
+        try (NativeBuffer b = new NativeBuffer(KvmSregs.SIZEOF)) {
+            write(b);
+            byte[] out = new byte[KvmSregs.SIZEOF];
+            b.get(0, out, 0, out.length);
+            return out;
+        }
+    }
+
+    /** Registers from the {@code struct kvm_sregs} bytes {@link #toBytes()} made. */
+    public static Sregs fromBytes(byte[] kvmSregs) {
+        Blobs.requireLength("struct kvm_sregs", kvmSregs, KvmSregs.SIZEOF);
+        try (NativeBuffer b = new NativeBuffer(KvmSregs.SIZEOF)) {
+            b.put(0, kvmSregs, 0, kvmSregs.length);
+            Sregs s = new Sregs();
+            s.read(b);
+            return s;
+        }
+    }
+
     void read(NativeBuffer b) {
         Segment[] s = segs();
         for (int i = 0; i < s.length; i++) {

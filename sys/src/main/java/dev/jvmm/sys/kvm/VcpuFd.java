@@ -34,7 +34,8 @@ import java.util.function.IntConsumer;
  *
  * <p>The register and state ioctls a snapshot needs are here too: typed for the registers ({@link Regs},
  * {@link Sregs}), as the kernel's structs copied to {@code byte[]} for the state jvmm only saves and restores
- * (XSAVE, XCRs, debug registers, LAPIC, vCPU events), {@code long[][]} of {index, value} for MSRs.
+ * (XSAVE, XCRs, debug registers, LAPIC, vCPU events), {@code long[][]} of {index, value} for MSRs. {@link VcpuState}
+ * puts them together in the order KVM needs.
  */
 public final class VcpuFd implements AutoCloseable {
     /** The most MSRs one KVM_GET_MSRS / KVM_SET_MSRS takes is 255 (the kernel's MAX_IO_MSRS - 1): stay well below. */

@@ -25,7 +25,8 @@ import java.util.List;
 /**
  * A VM fd: thin wrappers over the VM ioctls. Callers that need ownership (memory slots, irqfds,
  * ioeventfds) wrap these in closeable registrations (vm-core, irq-routing). The VM-wide state a snapshot needs
- * (irqchips, PIT, clock) comes out and goes back in as the kernel's structs, copied to {@code byte[]}.
+ * (irqchips, PIT, clock) comes out and goes back in as the kernel's structs, copied to {@code byte[]}; see
+ * {@link VmState}.
  */
 public final class VmFd implements AutoCloseable {
     private final Kvm kvm;
