@@ -84,7 +84,7 @@ class ControlApiLabTest {
                 (i=0; while :; do echo TICK $i; i=$((i+1)); sleep 0.5; done) &
                 byaddr() { for n in /sys/class/net/*; do [ "$(cat $n/address)" = $1 ] && basename $n; done; }
                 for i in $(seq 1500); do [ -b /dev/vdb ] && break; sleep 0.2; done
-                mkdir -p /m2; mount -t ext4 /dev/vdb /m2 && echo GUEST-HOTDISK $(cat /m2/hot.txt); umount /m2
+                mkdir -p /m2; mount -t ext4 /dev/vdb /m2 && X=$(cat /m2/hot.txt); umount /m2; echo GUEST-HOTDISK $X
                 for i in $(seq 1500); do [ -b /dev/vdb ] || break; sleep 0.2; done; echo GUEST-HOTDISK-GONE $(ls /dev/vd*)
                 for i in $(seq 1500); do N=$(byaddr 52:54:00:00:14:02); [ -n "$N" ] && break; sleep 0.2; done
                 ip link set dev $N up; ip addr add 10.95.0.2/24 dev $N
