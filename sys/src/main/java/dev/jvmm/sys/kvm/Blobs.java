@@ -30,6 +30,25 @@ final class Blobs {
         }
     }
 
+    /** A struct a mirror writes into native memory ({@code write}), as its {@code size} bytes. */
+    static byte[] encode(int size, java.util.function.Consumer<NativeBuffer> write) {
+        try (NativeBuffer b = new NativeBuffer(size)) {
+            write.accept(b);
+            byte[] out = new byte[size];
+            b.get(0, out, 0, size);
+            return out;
+        }
+    }
+
+    /** The mirror {@code read} makes of {@code bytes}, which must be exactly the {@code size} of {@code what}. */
+    static <T> T decode(String what, byte[] bytes, int size, java.util.function.Function<NativeBuffer, T> read) {
+        requireLength(what, bytes, size);
+        try (NativeBuffer b = new NativeBuffer(size)) {
+            b.put(0, bytes, 0, size);
+            return read.apply(b);
+        }
+    }
+
     static void requireLength(String what, byte[] state, int size) {
         if (state == null || state.length != size) {
             throw new IllegalArgumentException(what + ": state must be " + size + " bytes, not "

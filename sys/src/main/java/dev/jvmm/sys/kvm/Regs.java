@@ -11,23 +11,16 @@ public final class Regs {
 
     /** These registers as {@code struct kvm_regs} (x86-64 layout): how a state file stores them. */
     public byte[] toBytes() {
-        try (NativeBuffer b = new NativeBuffer(KvmRegs.SIZEOF)) {
-            write(b);
-            byte[] out = new byte[KvmRegs.SIZEOF];
-            b.get(0, out, 0, out.length);
-            return out;
-        }
+        return Blobs.encode(KvmRegs.SIZEOF, this::write);
     }
 
     /** Registers from the {@code struct kvm_regs} bytes {@link #toBytes()} made. */
     public static Regs fromBytes(byte[] kvmRegs) {
-        Blobs.requireLength("struct kvm_regs", kvmRegs, KvmRegs.SIZEOF);
-        try (NativeBuffer b = new NativeBuffer(KvmRegs.SIZEOF)) {
-            b.put(0, kvmRegs, 0, kvmRegs.length);
+        return Blobs.decode("struct kvm_regs", kvmRegs, KvmRegs.SIZEOF, b -> {
             Regs r = new Regs();
             r.read(b);
             return r;
-        }
+        });
     }
 
     void read(NativeBuffer b) {

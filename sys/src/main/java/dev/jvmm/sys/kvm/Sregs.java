@@ -47,23 +47,16 @@ public final class Sregs {
 
     /** These registers as {@code struct kvm_sregs} (x86-64 layout, the interrupt bitmap included). */
     public byte[] toBytes() {
-        try (NativeBuffer b = new NativeBuffer(KvmSregs.SIZEOF)) {
-            write(b);
-            byte[] out = new byte[KvmSregs.SIZEOF];
-            b.get(0, out, 0, out.length);
-            return out;
-        }
+        return Blobs.encode(KvmSregs.SIZEOF, this::write);
     }
 
     /** Registers from the {@code struct kvm_sregs} bytes {@link #toBytes()} made. */
     public static Sregs fromBytes(byte[] kvmSregs) {
-        Blobs.requireLength("struct kvm_sregs", kvmSregs, KvmSregs.SIZEOF);
-        try (NativeBuffer b = new NativeBuffer(KvmSregs.SIZEOF)) {
-            b.put(0, kvmSregs, 0, kvmSregs.length);
+        return Blobs.decode("struct kvm_sregs", kvmSregs, KvmSregs.SIZEOF, b -> {
             Sregs s = new Sregs();
             s.read(b);
             return s;
-        }
+        });
     }
 
     void read(NativeBuffer b) {
