@@ -1,5 +1,7 @@
 package dev.jvmm.sys.kvm;
 
+import dev.jvmm.sys.state.StateCodec;
+import dev.jvmm.sys.state.StateFormatException;
 import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.kvm.uapi.KvmDebugregs;
 import dev.jvmm.sys.kvm.uapi.KvmLapicState;

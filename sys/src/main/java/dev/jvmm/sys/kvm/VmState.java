@@ -1,5 +1,7 @@
 package dev.jvmm.sys.kvm;
 
+import dev.jvmm.sys.state.StateCodec;
+import dev.jvmm.sys.state.StateFormatException;
 import static dev.jvmm.sys.kvm.uapi.KvmConstants.KVM_IRQCHIP_IOAPIC;
 import static dev.jvmm.sys.kvm.uapi.KvmConstants.KVM_IRQCHIP_PIC_MASTER;
 import static dev.jvmm.sys.kvm.uapi.KvmConstants.KVM_IRQCHIP_PIC_SLAVE;

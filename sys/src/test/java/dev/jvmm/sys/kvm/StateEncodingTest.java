@@ -1,5 +1,6 @@
 package dev.jvmm.sys.kvm;
 
+import dev.jvmm.sys.state.StateFormatException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

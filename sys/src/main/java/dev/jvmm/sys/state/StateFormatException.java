@@ -1,9 +1,9 @@
-package dev.jvmm.sys.kvm;
+package dev.jvmm.sys.state;
 
 import java.io.IOException;
 
 /**
- * A {@link VcpuState} or {@link VmState} stream that jvmm refuses to read: not such a state, a format version it does
+ * A saved-state stream (a vCPU, the VM, a device, a snapshot) that jvmm refuses to read: not such a state, a format version it does
  * not know, a length or count out of bounds, or input that ends early. The message names the state and the field,
  * for example {@code VcpuState field xsave: length 2147483647 is above the limit 65536}.
  */
