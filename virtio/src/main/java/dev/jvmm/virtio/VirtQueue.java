@@ -5,6 +5,9 @@ import static dev.jvmm.virtio.GuestProtocolException.Reason.*;
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.core.VmCoreException;
 import dev.jvmm.sys.Native;
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.lang.invoke.VarHandle;
 
 /**
@@ -145,6 +148,56 @@ public final class VirtQueue {
         lastAvail = nextUsed = signalledUsed = 0;
         signalledValid = false;
         eventIdx = indirect = false;
+    }
+
+    /**
+     * Writes the queue's configuration and its place in the rings: size, ring addresses, whether it is enabled,
+     * the ring features, the next available index to pop, the next used index, and the EVENT_IDX bookkeeping. Call
+     * with the device's thread stopped, when no popped chain is waiting for {@link #addUsed}.
+     */
+    public void saveState(DataOutput out) throws IOException {
+        out.writeInt(size);
+        out.writeLong(descAddr);
+        out.writeLong(availAddr);
+        out.writeLong(usedAddr);
+        out.writeBoolean(ready);
+        out.writeBoolean(eventIdx);
+        out.writeBoolean(indirect);
+        out.writeShort(lastAvail);
+        out.writeShort(nextUsed);
+        out.writeShort(signalledUsed);
+        out.writeBoolean(signalledValid);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote into a queue in its reset state, its guest RAM already restored. An
+     * enabled queue is enabled again, which checks its rings against guest RAM as a driver's enable does; a size or a
+     * ring outside RAM is refused naming the field, and the queue stays reset.
+     */
+    public void restoreState(StateCodec.Reader in) throws IOException {
+        int sz = in.readInt("size");
+        long desc = in.readLong("desc_addr"), avail = in.readLong("avail_addr"), used = in.readLong("used_addr");
+        boolean rdy = in.readBoolean("ready");
+        boolean ei = in.readBoolean("event_idx"), ind = in.readBoolean("indirect");
+        short la = (short) in.readShort("next_avail"), nu = (short) in.readShort("next_used");
+        short su = (short) in.readShort("signalled_used");
+        boolean sv = in.readBoolean("signalled_valid");
+        reset();
+        try {
+            setSize(sz);
+            setAddresses(desc, avail, used);
+            setFeatures(ei, ind);
+            if (rdy) {
+                enable();
+            }
+        } catch (GuestProtocolException e) {
+            reset();
+            throw in.bad(rdy ? "rings" : "size", e.getMessage());
+        }
+        lastAvail = la;
+        nextUsed = nu;
+        signalledUsed = su;
+        signalledValid = sv;
     }
 
     private long completed;

@@ -2,6 +2,9 @@ package dev.jvmm.virtio;
 
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.sys.EventFd;
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
+import java.io.IOException;
 
 /**
  * A virtio device model, independent of the transport (virtio 1.2 §5): its type, feature bits, queues and
@@ -63,6 +66,49 @@ public abstract class VirtioDevice implements AutoCloseable {
 
     /** Stops the device threads and forgets the activation; the device can be activated again. Idempotent. */
     public abstract void reset();
+
+    /**
+     * Stops the device's threads between requests and keeps everything else (queues, negotiated features, device
+     * state): when it returns no request is in flight and no thread touches guest RAM, so the device's state and
+     * the RAM it wrote can be saved. {@link #unquiesce()} starts the threads again. A device that is not active
+     * ignores both.
+     */
+    public abstract void quiesce();
+
+    /** Starts the threads {@link #quiesce()} stopped, with the activation they had. */
+    public abstract void unquiesce();
+
+    /**
+     * Starts serving a device whose state was just restored ({@link #restoreState}) with the driver's activation as
+     * saved, without the side effects of a first activation (the device state it restored is kept). The default
+     * activates.
+     */
+    public void restored(Activation activation) {
+        activate(activation);
+    }
+
+    /** "VDEV". */
+    private static final int STATE_MAGIC = 0x56444556;
+
+    /**
+     * Writes the device-specific state (format 1 here: the configuration space); devices with more state extend
+     * it and call this first. Runs quiesced.
+     */
+    public void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, STATE_MAGIC, 1);
+        synchronized (config) {
+            StateCodec.blob(out, config);
+        }
+    }
+
+    /** Reads what {@link #saveState} wrote into a device built from the same configuration, before it is activated. */
+    public void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(STATE_MAGIC, 1);
+        byte[] c = in.blob("device_config", config.length);
+        synchronized (config) {
+            System.arraycopy(c, 0, config, 0, c.length);
+        }
+    }
 
     /** Releases the backend (file, tap). Idempotent. */
     @Override

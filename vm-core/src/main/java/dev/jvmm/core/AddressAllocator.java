@@ -56,6 +56,24 @@ public final class AddressAllocator {
         return cand;
     }
 
+    /**
+     * Takes {@code [address, address+size)}, which must lie in the window and overlap nothing taken (a restored VM
+     * puts its BARs back where they were).
+     */
+    public synchronized long allocateAt(long address, long size) {
+        if (size <= 0 || address < base || address + size > end || address + size < address) {
+            throw new VmCoreException(VmCoreException.Reason.OUT_OF_BOUNDS, String.format(
+                    "%s: [0x%x, +0x%x) is not inside [0x%x, 0x%x)", name, address, size, base, end));
+        }
+        Map.Entry<Long, Long> below = used.floorEntry(address + size - 1);
+        if (below != null && below.getKey() + below.getValue() > address) {
+            throw new VmCoreException(VmCoreException.Reason.OVERLAP, String.format(
+                    "%s: [0x%x, +0x%x) overlaps [0x%x, +0x%x)", name, address, size, below.getKey(), below.getValue()));
+        }
+        used.put(address, size);
+        return address;
+    }
+
     /** Returns a range obtained from {@link #allocate}. */
     public synchronized void free(long address) {
         if (used.remove(address) == null) {

@@ -44,6 +44,8 @@ public final class VirtioBlk extends VirtioDevice {
     private final int queues;
     private final byte[] id;
     private final List<Worker> workers = new ArrayList<>();
+    /** The driver's activation while active (null after a reset), to restart the threads after a quiesce. */
+    private Activation activation;
     private final AtomicLong bounced = new AtomicLong();
     private final AtomicLong ioErrors = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
@@ -140,6 +142,11 @@ public final class VirtioBlk extends VirtioDevice {
     @Override
     public synchronized void activate(Activation a) {
         reset();
+        activation = a;
+        startWorkers(a);
+    }
+
+    private void startWorkers(Activation a) {
         int n = queues;
         if (!a.has(VIRTIO_BLK_F_MQ)) {
             n = 1;
@@ -157,12 +164,30 @@ public final class VirtioBlk extends VirtioDevice {
         }
     }
 
-    @Override
-    public synchronized void reset() {
+    private void stopWorkers() {
         for (Worker w : workers) {
             w.close();
         }
         workers.clear();
+    }
+
+    /** Requests are served synchronously, one at a time per queue: once the threads stop, nothing is in flight. */
+    @Override
+    public synchronized void quiesce() {
+        stopWorkers();
+    }
+
+    @Override
+    public synchronized void unquiesce() {
+        if (activation != null && workers.isEmpty()) {
+            startWorkers(activation);
+        }
+    }
+
+    @Override
+    public synchronized void reset() {
+        stopWorkers();
+        activation = null;
     }
 
     /** Most requests one queue found pending at once (the guest's effective queue depth, as seen by the device). */

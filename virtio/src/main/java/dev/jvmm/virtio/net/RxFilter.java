@@ -4,6 +4,9 @@ import static dev.jvmm.virtio.net.VirtioNetLayout.Constants.*;
 
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
+import java.io.IOException;
 
 /**
  * The receive filter the driver programs through the control queue (virtio 1.2 §5.1.6.5.1, §5.1.6.5.2): RX modes
@@ -23,6 +26,46 @@ final class RxFilter {
         allUni = noMulti = noUni = noBcast = false;
         unicast = new long[0];
         multicast = new long[0];
+    }
+
+    /** Writes the modes and the tables. */
+    void save(DataOutput out) throws IOException {
+        for (boolean b : new boolean[] {promisc, allMulti, allUni, noMulti, noUni, noBcast}) {
+            out.writeBoolean(b);
+        }
+        for (long[] t : new long[][] {unicast, multicast}) {
+            out.writeInt(t.length);
+            for (long m : t) {
+                out.writeLong(m);
+            }
+        }
+    }
+
+    /** Reads what {@link #save} wrote; each table holds at most {@link #MAX_ENTRIES} 48-bit MACs. */
+    void restore(StateCodec.Reader in) throws IOException {
+        boolean[] modes = new boolean[6];
+        for (int i = 0; i < modes.length; i++) {
+            modes[i] = in.readBoolean("rx_mode[" + i + "]");
+        }
+        long[][] tables = new long[2][];
+        for (int t = 0; t < 2; t++) {
+            String f = t == 0 ? "unicast_table" : "multicast_table";
+            tables[t] = new long[in.count(f, MAX_ENTRIES)];
+            for (int i = 0; i < tables[t].length; i++) {
+                tables[t][i] = in.readLong(f + "[" + i + "]");
+                if ((tables[t][i] >>> 48) != 0) {
+                    throw in.bad(f + "[" + i + "]", "0x" + Long.toHexString(tables[t][i]) + " is not a 48-bit MAC");
+                }
+            }
+        }
+        promisc = modes[0];
+        allMulti = modes[1];
+        allUni = modes[2];
+        noMulti = modes[3];
+        noUni = modes[4];
+        noBcast = modes[5];
+        unicast = tables[0];
+        multicast = tables[1];
     }
 
     void setMode(int cmd, boolean on) {

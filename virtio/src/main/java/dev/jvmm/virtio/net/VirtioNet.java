@@ -7,6 +7,7 @@ import dev.jvmm.sys.EventFd;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.sys.tun.TapDevice;
 import dev.jvmm.sys.tun.TunConstants;
 import dev.jvmm.virtio.DescriptorChain;
@@ -18,6 +19,8 @@ import dev.jvmm.virtio.VirtioDevice;
 import dev.jvmm.virtio.VirtioInterrupts;
 import dev.jvmm.virtio.net.VirtioNetLayout.Config;
 import dev.jvmm.virtio.net.VirtioNetLayout.Hdr;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,6 +51,10 @@ public final class VirtioNet extends VirtioDevice {
     private final List<PairWorker> workers = new ArrayList<>();
     private final RxFilter filter = new RxFilter();
     private volatile int activePairs = 1;
+    /** The features the TAP's offloads follow (negotiated, or set by CTRL_GUEST_OFFLOADS). */
+    private volatile long offloads;
+    /** The driver's activation while active (null after a reset). */
+    private Activation activation;
     /** Failover: offer VIRTIO_NET_F_STANDBY, and tell this listener when a driver negotiated it (null: not a standby). */
     private volatile Runnable standbyNegotiated;
     private final AtomicLong rxPackets = new AtomicLong(), txPackets = new AtomicLong(), rxDropped = new AtomicLong(),
@@ -91,7 +98,7 @@ public final class VirtioNet extends VirtioDevice {
                 VIRTIO_NET_F_MAC, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN,
                 VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
                 VIRTIO_NET_F_HOST_UFO, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ,
-                VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_MAC_ADDR}) {
+                VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_MAC_ADDR, VIRTIO_NET_F_GUEST_ANNOUNCE}) {
             f |= 1L << b;
         }
         if (pairs > 1) {
@@ -183,6 +190,7 @@ public final class VirtioNet extends VirtioDevice {
     }
 
     private void applyOffloads(long features) {
+        offloads = features;
         int t = tunOffloads(features);
         try {
             tap.setOffload(t);
@@ -196,12 +204,33 @@ public final class VirtioNet extends VirtioDevice {
     @Override
     public synchronized void activate(Activation a) {
         reset();
+        activation = a;
         tap.setVnetHdrSize(Hdr.SIZEOF);
         applyOffloads(a.features());
+        setActivePairs(1);
+        startWorkers(a);
+        Runnable standby = standbyNegotiated;
+        if (standby != null && a.has(VIRTIO_NET_F_STANDBY)) {
+            log.info("{}: the driver accepted VIRTIO_NET_F_STANDBY", name());
+            standby.run();
+        }
+    }
+
+    /** As the driver left it: its MAC, filter, queue pairs and offloads come from the restored state. */
+    @Override
+    public synchronized void restored(Activation a) {
+        stopWorkers();
+        activation = a;
+        tap.setVnetHdrSize(Hdr.SIZEOF);
+        applyOffloads(offloads);
+        setActivePairs(activePairs);
+        startWorkers(a);
+    }
+
+    private void startWorkers(Activation a) {
         boolean mrg = a.has(VIRTIO_NET_F_MRG_RXBUF);
         VirtQueue ctrl = a.has(VIRTIO_NET_F_CTRL_VQ) ? a.queues()[2 * pairs] : null;
         int usable = a.has(VIRTIO_NET_F_MQ) ? pairs : 1;
-        setActivePairs(1);
         for (int p = 0; p < usable; p++) {
             VirtQueue rx = a.queues()[2 * p], tx = a.queues()[2 * p + 1];
             if (!rx.isReady() || !tx.isReady()) {
@@ -211,11 +240,74 @@ public final class VirtioNet extends VirtioDevice {
             workers.add(w);
         }
         workers.forEach(w -> w.thread.start());
-        Runnable standby = standbyNegotiated;
-        if (standby != null && a.has(VIRTIO_NET_F_STANDBY)) {
-            log.info("{}: the driver accepted VIRTIO_NET_F_STANDBY", name());
-            standby.run();
+    }
+
+    private void stopWorkers() {
+        for (PairWorker w : workers) {
+            w.close();
         }
+        workers.clear();
+    }
+
+    /**
+     * Each thread finishes the frame it is on (tx writes and rx reads are synchronous), so once they stop no chain is
+     * in flight; frames arriving meanwhile wait in the TAP's queue.
+     */
+    @Override
+    public synchronized void quiesce() {
+        stopWorkers();
+    }
+
+    @Override
+    public synchronized void unquiesce() {
+        if (activation != null && workers.isEmpty()) {
+            startWorkers(activation);
+        }
+    }
+
+    /**
+     * Asks the guest to announce itself (VIRTIO_NET_S_ANNOUNCE and a configuration interrupt; the driver sends
+     * gratuitous ARPs and acknowledges on the control queue), as after a migration, so that switches learn where
+     * its MAC now is. Returns false when the driver did not negotiate VIRTIO_NET_F_GUEST_ANNOUNCE.
+     */
+    public synchronized boolean announce() {
+        Activation a = activation;
+        if (a == null || !a.has(VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+            return false;
+        }
+        setConfig(Config.STATUS, 2, readConfig(Config.STATUS, 2) | VIRTIO_NET_S_ANNOUNCE);
+        a.interrupts().signalConfig();
+        return true;
+    }
+
+    /** "VNET". */
+    private static final int STATE_MAGIC = 0x564E4554;
+
+    /** The configuration space, then (format 1) the MAC in use, the receive filter, the queue pairs and offloads. */
+    @Override
+    public synchronized void saveState(DataOutput out) throws IOException {
+        super.saveState(out);
+        StateCodec.header(out, STATE_MAGIC, 1);
+        out.write(mac);
+        filter.save(out);
+        out.writeInt(activePairs);
+        out.writeLong(offloads);
+    }
+
+    @Override
+    public synchronized void restoreState(StateCodec.Reader in) throws IOException {
+        super.restoreState(in);
+        in.header(STATE_MAGIC, 1);
+        byte[] m = new byte[6];
+        for (int i = 0; i < 6; i++) {
+            m[i] = (byte) in.readByte("mac");
+        }
+        filter.restore(in);
+        int n = in.readInt("active_pairs", 1, pairs);
+        long off = in.readLong("offloads");
+        mac = m;
+        activePairs = n;
+        offloads = off;
     }
 
     private void setActivePairs(int n) {
@@ -227,10 +319,8 @@ public final class VirtioNet extends VirtioDevice {
 
     @Override
     public synchronized void reset() {
-        for (PairWorker w : workers) {
-            w.close();
-        }
-        workers.clear();
+        stopWorkers();
+        activation = null;
         filter.reset();
         mac = readMacFromConfig();
     }
@@ -474,6 +564,13 @@ public final class VirtioNet extends VirtioDevice {
                         return filter.setTables(ctrlBuf, 2, len) ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
                     }
                     return VIRTIO_NET_ERR;
+                }
+                case VIRTIO_NET_CTRL_ANNOUNCE -> {
+                    if (cmd != VIRTIO_NET_CTRL_ANNOUNCE_ACK || len != 0) {
+                        return VIRTIO_NET_ERR;
+                    }
+                    setConfig(Config.STATUS, 2, readConfig(Config.STATUS, 2) & ~VIRTIO_NET_S_ANNOUNCE);
+                    return VIRTIO_NET_OK;
                 }
                 case VIRTIO_NET_CTRL_MQ -> {
                     int n = len == 2 ? ctrlBuf.getShort(2) & 0xffff : 0;

@@ -64,11 +64,13 @@ public final class VirtioNetLayout {
         public static final int VIRTIO_NET_F_STATUS = 16;
         public static final int VIRTIO_NET_F_CTRL_VQ = 17;
         public static final int VIRTIO_NET_F_CTRL_RX = 18;
+        public static final int VIRTIO_NET_F_GUEST_ANNOUNCE = 21;
         public static final int VIRTIO_NET_F_MQ = 22;
         public static final int VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
         /** The device is the standby of a failover pair: the driver pairs it with the primary of its MAC. */
         public static final int VIRTIO_NET_F_STANDBY = 62;
         public static final int VIRTIO_NET_S_LINK_UP = 1;
+        public static final int VIRTIO_NET_S_ANNOUNCE = 2;
         public static final int VIRTIO_NET_OK = 0;
         public static final int VIRTIO_NET_ERR = 1;
         public static final int VIRTIO_NET_CTRL_RX = 0;
@@ -81,6 +83,8 @@ public final class VirtioNetLayout {
         public static final int VIRTIO_NET_CTRL_MAC = 1;
         public static final int VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
         public static final int VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
+        public static final int VIRTIO_NET_CTRL_ANNOUNCE = 3;
+        public static final int VIRTIO_NET_CTRL_ANNOUNCE_ACK = 0;
         public static final int VIRTIO_NET_CTRL_MQ = 4;
         public static final int VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
         public static final int VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN = 1;

@@ -12,12 +12,16 @@ import dev.jvmm.core.pci.MsixCapability;
 import dev.jvmm.core.pci.MsixTable;
 import dev.jvmm.core.pci.PciBar;
 import dev.jvmm.core.pci.PciFunction;
+import dev.jvmm.core.state.Snapshottable;
 import dev.jvmm.sys.EventFd;
+import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.virtio.GuestProtocolException;
 import dev.jvmm.virtio.VirtQueue;
 import dev.jvmm.virtio.VirtioDevice;
 import dev.jvmm.virtio.VirtioInterrupts;
 import dev.jvmm.virtio.pci.VirtioPciLayout.CommonCfg;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -39,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * <p>Guest errors (bad queue configuration, a malformed chain found by the device) set NEEDS_RESET and raise
  * the configuration interrupt; a reset (status 0) recovers the device.
  */
-public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, AutoCloseable {
+public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Snapshottable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VirtioPciDevice.class);
     public static final int VENDOR_ID = 0x1af4;
     public static final int DEVICE_ID_BASE = 0x1040;
@@ -521,6 +525,116 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Au
             status = 0;
             isr = 0;
         }
+    }
+
+    // ---- saved state (snapshot, migration) ----
+
+    /** "VPCI". */
+    private static final int STATE_MAGIC = 0x56504349;
+    private boolean quiesced;
+
+    /**
+     * Stops the device's threads between requests (see {@link VirtioDevice#quiesce()}), so that its state and the
+     * guest RAM it writes hold still; {@link #unquiesce()} restarts them. Idempotent.
+     */
+    public synchronized void quiesce() {
+        if (!quiesced) {
+            quiesced = true;
+            device.quiesce();
+        }
+    }
+
+    public synchronized void unquiesce() {
+        if (quiesced) {
+            quiesced = false;
+            device.unquiesce();
+        }
+    }
+
+    /**
+     * Writes format 1: the MSI-X table and PBA, the common configuration (feature selects, driver features, status,
+     * config generation, queue select, ISR, config vector), each queue (its vector and {@link VirtQueue#saveState}),
+     * the device's own state, and last the PCI config space. Call quiesced, with the vCPUs out of KVM_RUN.
+     */
+    @Override
+    public synchronized void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, STATE_MAGIC, 1);
+        msix.saveState(out);
+        out.writeInt(deviceFeatureSelect);
+        out.writeInt(driverFeatureSelect);
+        out.writeLong(driverFeatures);
+        out.writeInt(status);
+        out.writeInt(configGeneration);
+        out.writeInt(queueSelect);
+        out.writeInt(isr);
+        out.writeInt(configVector);
+        out.writeInt(queues.length);
+        for (int q = 0; q < queues.length; q++) {
+            out.writeInt(queueVector[q]);
+            queues[q].saveState(out);
+        }
+        device.saveState(out);
+        saveConfig(out);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote into a transport freshly built for the same device, guest RAM already
+     * restored. Features the driver holds must be ones this device offers; an active device starts serving (its
+     * threads run from here). Any error leaves the transport to be discarded with its VM.
+     */
+    @Override
+    public synchronized void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(STATE_MAGIC, 1);
+        msix.restoreState(in);
+        int dfs = in.readInt("device_feature_select");
+        int drfs = in.readInt("driver_feature_select");
+        long features = in.readLong("driver_features");
+        if ((features & ~offered) != 0) {
+            throw in.bad("driver_features", String.format("0x%x holds features this %s does not offer (0x%x)",
+                    features, name(), offered));
+        }
+        int st = in.readInt("status", 0, 0xff);
+        int gen = in.readInt("config_generation");
+        int qs = in.readInt("queue_select", 0, 0xffff);
+        int is = in.readInt("isr", 0, 1 | VIRTIO_PCI_ISR_CONFIG);
+        int cv = in.readInt("msix_config", 0, 0xffff);
+        int n = in.readInt("queues");
+        if (n != queues.length) {
+            throw in.bad("queues", n + " queues saved, this " + name() + " has " + queues.length);
+        }
+        for (int q = 0; q < queues.length; q++) {
+            queueVector[q] = validVector(in.readInt("queue[" + q + "].msix_vector", 0, 0xffff));
+            queues[q].restoreState(in.named(name() + " queue " + q));
+        }
+        device.restoreState(in.named(name() + " device"));
+        deviceFeatureSelect = dfs;
+        driverFeatureSelect = drfs;
+        driverFeatures = features;
+        configGeneration = gen;
+        queueSelect = qs;
+        configVector = validVector(cv);
+        synchronized (statusLock) {
+            status = st;
+            isr = is;
+        }
+        restoreConfig(in.named(name() + " config space"));
+        boolean ok = (st & VIRTIO_CONFIG_S_DRIVER_OK) != 0 && (st & VIRTIO_CONFIG_S_FEATURES_OK) != 0
+                && (st & VIRTIO_CONFIG_S_NEEDS_RESET) == 0;
+        if (ok && !device.acceptFeatures(features)) {
+            throw in.bad("driver_features", String.format("0x%x is refused by %s", features, name()));
+        }
+        if (is != 0 && !msix.enabled() && intxGsi >= 0 && irqs != null) {
+            irqs.setIrqLine(intxGsi, true);
+        }
+        if (ok) {
+            active = true;
+            device.restored(new VirtioDevice.Activation(memory, driverFeatures, queues, kicks, this));
+        }
+    }
+
+    @Override
+    protected void onConfigRestored() {
+        msixCap.configWritten(msixCap.offset() + MsixCapability.MESSAGE_CONTROL, 2);
     }
 
     // ---- interrupts (VirtioInterrupts, called from device threads) ----

@@ -1,6 +1,9 @@
 package dev.jvmm.core.pci;
 
 import dev.jvmm.core.irq.MsiInterrupt;
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -263,6 +266,68 @@ public final class MsixTable {
     /** Writes to the PBA are ignored (it is read-only), but validated and counted like any other access. */
     public void writePba(long offset, int size, long value) {
         reject("write", offset, size, "PBA (read-only)");
+    }
+
+    /** "MSIX". */
+    private static final int STATE_MAGIC = 0x4D534958;
+
+    /**
+     * Writes the table and the pending bits (format 1). Enable and function mask are not here: they live in the
+     * capability's Message Control register, which the function's config space carries.
+     */
+    public synchronized void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, STATE_MAGIC, 1);
+        out.writeInt(vectors);
+        for (int v = 0; v < vectors; v++) {
+            out.writeInt(addrLo[v]);
+            out.writeInt(addrHi[v]);
+            out.writeInt(data[v]);
+            out.writeInt(control[v]);
+        }
+        for (long p : pending) {
+            out.writeLong(p);
+        }
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote into a table of the same size that is disabled (as built, before the
+     * config space is restored: its Message Control then enables the table through {@link #setControl}, which routes
+     * the unmasked vectors and delivers what is pending).
+     */
+    public synchronized void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(STATE_MAGIC, 1);
+        int n = in.readInt("msix.vectors");
+        if (n != vectors) {
+            throw in.bad("msix.vectors", n + " vectors saved, this table has " + vectors);
+        }
+        int[][] saved = new int[vectors][4];
+        for (int v = 0; v < vectors; v++) {
+            for (int i = 0; i < 4; i++) {
+                saved[v][i] = in.readInt("msix.entry[" + v + "]");
+            }
+            if ((saved[v][0] & 0x3) != 0 || (saved[v][3] & ~VECTOR_MASKED) != 0) {
+                throw in.bad("msix.entry[" + v + "]", "reserved bits set (address low 0x"
+                        + Integer.toHexString(saved[v][0]) + ", vector control 0x" + Integer.toHexString(saved[v][3]) + ")");
+            }
+        }
+        long[] p = new long[pending.length];
+        for (int w = 0; w < p.length; w++) {
+            p[w] = in.readLong("msix.pending[" + w + "]");
+        }
+        if (vectors % 64 != 0 && (p[p.length - 1] & -(1L << (vectors % 64))) != 0) {
+            throw in.bad("msix.pending", "bits set beyond vector " + (vectors - 1));
+        }
+        enabled = false;
+        functionMasked = false;
+        for (int v = 0; v < vectors; v++) {
+            addrLo[v] = saved[v][0];
+            addrHi[v] = saved[v][1];
+            data[v] = saved[v][2];
+            control[v] = saved[v][3];
+            routed[v] = false;
+            syncHold(v);
+        }
+        System.arraycopy(p, 0, pending, 0, p.length);
     }
 
     /** Guest accesses that were ignored. */

@@ -101,6 +101,26 @@ public final class PciConfigSpace {
         }
     }
 
+    /** A copy of the whole space as it is now (for a saved state). */
+    public byte[] copy() {
+        return data.clone();
+    }
+
+    /**
+     * Takes from {@code saved} (a {@link #copy()} of the same function) the bits the guest can change: its writable
+     * and write-1-to-clear bits. Everything read-only (identity, capability layout, BAR types) stays as this
+     * function was built, so a saved state cannot change what the function is.
+     */
+    public void restoreGuestBits(byte[] saved) {
+        if (saved.length != SIZE) {
+            throw new IllegalArgumentException("a saved config space is " + SIZE + " bytes, not " + saved.length);
+        }
+        for (int o = 0; o < SIZE; o++) {
+            int m = (writable[o] | w1c[o]) & 0xff;
+            data[o] = (byte) ((data[o] & ~m) | (saved[o] & m));
+        }
+    }
+
     /** Marks bits of {@code [offset, offset+size)} guest-writable. */
     public void setWritable(int offset, int size, int mask) {
         for (int i = 0; i < size; i++) {

@@ -1,5 +1,8 @@
 package dev.jvmm.core.pci;
 
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -130,6 +133,40 @@ public class PciFunction implements PciDevice {
 
     /** Hook for device-specific registers (capabilities); called after the masked write was applied. */
     protected void onConfigWrite(int offset, int size, int value) {
+    }
+
+    /** Writes the config space (the guest's view of this function) to a saved state. */
+    protected final void saveConfig(DataOutput out) throws IOException {
+        StateCodec.blob(out, config.copy());
+    }
+
+    /**
+     * Restores the config space from {@link #saveConfig}: the guest-writable bits (command, BARs, interrupt line,
+     * capability control registers) come from the state, the rest stays as built; a state saved from another kind
+     * of function (vendor, device or class differ) is refused. BARs are then decoded where the state places them
+     * (the {@link BarListener} moves their registrations) and {@link #onConfigRestored()} runs.
+     */
+    protected final void restoreConfig(StateCodec.Reader in) throws IOException {
+        byte[] saved = in.blob("config_space", PciConfigSpace.SIZE);
+        int[][] identity = {{PciConfigSpace.VENDOR_ID, 2}, {PciConfigSpace.DEVICE_ID, 2}, {PciConfigSpace.CLASS_PROG, 3}};
+        for (int[] f : identity) {
+            int have = config.get(f[0], f[1]);
+            int got = 0;
+            for (int i = f[1] - 1; i >= 0; i--) {
+                got = got << 8 | (saved[f[0] + i] & 0xff);
+            }
+            if (have != got) {
+                throw in.bad("config_space", String.format("saved from another function (register 0x%02x is 0x%x, "
+                        + "this %s has 0x%x)", f[0], got, name, have));
+            }
+        }
+        config.restoreGuestBits(saved);
+        updateDecoding();
+        onConfigRestored();
+    }
+
+    /** Hook after {@link #restoreConfig}: bring device-side state in line with the restored registers. */
+    protected void onConfigRestored() {
     }
 
     private void updateDecoding() {

@@ -1,0 +1,257 @@
+package dev.jvmm.vmm;
+
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.core.state.Snapshottable;
+import dev.jvmm.sys.kvm.CpuCompatibility;
+import dev.jvmm.sys.kvm.Kvm;
+import dev.jvmm.sys.kvm.StateLimits;
+import dev.jvmm.sys.kvm.VcpuState;
+import dev.jvmm.sys.kvm.VmState;
+import dev.jvmm.sys.state.StateCodec;
+import dev.jvmm.sys.state.StateFormatException;
+import dev.jvmm.vmm.config.ConfigLoader;
+import dev.jvmm.vmm.config.DiskConfig;
+import dev.jvmm.vmm.config.NetConfig;
+import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.devices.DeviceManager;
+import dev.jvmm.vmm.snapshot.StateFile;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A VM's state as sections of a {@link StateFile}, and back: guest RAM's layout ("memory"), the in-kernel
+ * irqchip, PIT and clock ("vm"), each vCPU ("vcpu.N"), the platform devices, the host bridge, which PCI device is
+ * where ("devices"), and each device's transport and device state (its id). {@link #capture} runs on a paused VM
+ * whose device threads are quiesced; {@link Restore} is applied by {@link VmBuilder} while it builds the VM again
+ * from the saved configuration, in the order KVM needs.
+ */
+public final class VmSnapshot {
+    /** "JVDV": the "devices" section. */
+    private static final int DEVICES_MAGIC = 0x4A564456;
+    /** "JVMR": the "memory" section. */
+    private static final int MEMORY_MAGIC = 0x4A564D52;
+
+    private VmSnapshot() {
+    }
+
+    /** What {@link #capture} took: the state sections and the config file of the VM as it is now. */
+    public record Captured(Map<String, byte[]> sections, String configJson) {
+    }
+
+    /**
+     * Takes the state of {@code vm}, which must be paused with its virtio devices quiesced. CONFLICT when the VM has
+     * a device whose state cannot be saved (a passed-through function, a failover pair).
+     */
+    public static Captured capture(Vm vm, VmConfig cfg) {
+        List<DeviceManager.Saved> saved = vm.devices().saved();
+        List<DiskConfig> disks = new ArrayList<>();
+        List<NetConfig> nets = new ArrayList<>();
+        for (DeviceManager.Saved s : saved) {
+            Object c = vm.devices().get(s.id()).config();
+            if (c instanceof DiskConfig d) {
+                disks.add(d);
+            } else {
+                nets.add((NetConfig) c);
+            }
+        }
+        String json = ConfigLoader.write(cfg, disks, nets);
+        Map<String, byte[]> sections = new LinkedHashMap<>();
+        sections.put("memory", StateFile.section(out -> {
+            StateCodec.header(out, MEMORY_MAGIC, 1);
+            List<GuestMemory.Region> regions = vm.memory().regions();
+            out.writeInt(regions.size());
+            for (GuestMemory.Region r : regions) {
+                out.writeLong(r.guestPhysAddr());
+                out.writeLong(r.size());
+            }
+        }));
+        VmState vmState = VmState.capture(vm.vmFd());
+        sections.put("vm", StateFile.section(vmState::write));
+        int xsave = vm.vmFd().xsaveSize();
+        for (Vcpu v : vm.vcpus()) {
+            VcpuState s = VcpuState.capture(v.fd(), vm.kvm(), xsave);
+            sections.put("vcpu." + v.id(), StateFile.section(s::write));
+        }
+        for (Map.Entry<String, Snapshottable> e : vm.platform().devices().entrySet()) {
+            sections.put(e.getKey(), StateFile.section(e.getValue()::saveState));
+        }
+        sections.put("devices", StateFile.section(out -> {
+            StateCodec.header(out, DEVICES_MAGIC, 1);
+            out.writeInt(saved.size());
+            for (DeviceManager.Saved s : saved) {
+                StateCodec.string(out, s.id());
+                out.writeInt(s.kind().ordinal());
+                out.writeInt(s.slot());
+                out.writeLong(s.bar0());
+                out.writeBoolean(s.hot());
+            }
+            Map<DeviceManager.Kind, Integer> next = vm.devices().nextIndexes();
+            for (DeviceManager.Kind k : DeviceManager.Kind.values()) {
+                out.writeInt(next.getOrDefault(k, 0));
+            }
+        }));
+        for (DeviceManager.Saved s : saved) {
+            sections.put(s.id(), StateFile.section(vm.devices().get(s.id()).transport()::saveState));
+        }
+        return new Captured(sections, json);
+    }
+
+    /**
+     * A saved state to build a VM from: its sections (checked whole by {@link StateFile#decode}), read further as
+     * the VM is built. Errors name the section and field.
+     */
+    public static final class Restore {
+        private final Map<String, byte[]> sections;
+        private final java.nio.file.Path memoryFile;
+        private final String origin;
+        private final boolean resume;
+
+        /**
+         * @param memoryFile the guest RAM image to map privately, or null when RAM arrives another way
+         * @param resume     let the vCPUs run once the VM is built (else it waits, paused, for a resume)
+         */
+        public Restore(Map<String, byte[]> sections, java.nio.file.Path memoryFile, String origin, boolean resume) {
+            this.sections = sections;
+            this.memoryFile = memoryFile;
+            this.origin = origin;
+            this.resume = resume;
+        }
+
+        public boolean resume() {
+            return resume;
+        }
+
+        public java.nio.file.Path memoryFile() {
+            return memoryFile;
+        }
+
+        public String origin() {
+            return origin;
+        }
+
+        /** Checks that the saved RAM layout is the one this VM has ({@code memory} of the config). */
+        void checkMemory(GuestMemory mem) {
+            call(() -> {
+                StateCodec.Reader r = StateFile.section(sections, "memory");
+                r.header(MEMORY_MAGIC, 1);
+                int n = r.count("regions", 16);
+                List<GuestMemory.Region> have = mem.regions();
+                if (n != have.size()) {
+                    throw r.bad("regions", n + " RAM regions saved, this VM has " + have.size()
+                            + " (was the memory size changed?)");
+                }
+                for (int i = 0; i < n; i++) {
+                    long gpa = r.readLong("region[" + i + "].gpa");
+                    long size = r.readLong("region[" + i + "].size");
+                    if (gpa != have.get(i).guestPhysAddr() || size != have.get(i).size()) {
+                        throw r.bad("region[" + i + "]", String.format("saved 0x%x+0x%x, this VM has 0x%x+0x%x", gpa,
+                                size, have.get(i).guestPhysAddr(), have.get(i).size()));
+                    }
+                }
+            });
+        }
+
+        /** The saved devices, in plug order, and the next index of each kind. */
+        List<DeviceManager.Saved> devices(Map<DeviceManager.Kind, Integer> next) {
+            List<DeviceManager.Saved> out = new ArrayList<>();
+            call(() -> {
+                StateCodec.Reader r = StateFile.section(sections, "devices");
+                r.header(DEVICES_MAGIC, 1);
+                int n = r.count("count", DeviceManager.LAST_SLOT);
+                DeviceManager.Kind[] kinds = DeviceManager.Kind.values();
+                for (int i = 0; i < n; i++) {
+                    String f = "device[" + i + "]";
+                    String id = r.string(f + ".id", 32);
+                    DeviceManager.Kind kind = kinds[r.readInt(f + ".kind", 0, kinds.length - 1)];
+                    int slot = r.readInt(f + ".slot", DeviceManager.FIRST_SLOT, DeviceManager.LAST_SLOT);
+                    long bar0 = r.readLong(f + ".bar0");
+                    boolean hot = r.readBoolean(f + ".hot");
+                    if (!id.matches(java.util.regex.Pattern.quote(kind.prefix()) + "-[0-9]{1,4}")) {
+                        throw r.bad(f + ".id", "\"" + id + "\" is not a " + kind.prefix() + " id");
+                    }
+                    if (kind == DeviceManager.Kind.VFIO) {
+                        throw r.bad(f + ".kind", "a passed-through function cannot be restored");
+                    }
+                    out.add(new DeviceManager.Saved(id, kind, slot, bar0, hot));
+                }
+                for (DeviceManager.Kind k : kinds) {
+                    next.put(k, r.readInt("next_index." + k.prefix(), 0, 10_000));
+                }
+            });
+            return out;
+        }
+
+        /** Restores a platform device or PCI function from its section. */
+        void restore(String section, Snapshottable s) {
+            call(() -> s.restoreState(StateFile.section(sections, section)));
+        }
+
+        /** The VM-wide KVM state (PIT, clock, irqchips). */
+        VmState vm() {
+            return call(() -> VmState.read(new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes("vm")))));
+        }
+
+        /**
+         * vCPU {@code id}'s state, after checking that this host's KVM can give the CPU it describes (every CPUID
+         * feature and MSR it uses).
+         */
+        VcpuState vcpu(int id, Kvm kvm) {
+            VcpuState s = call(() -> VcpuState.read(new java.io.DataInputStream(new java.io.ByteArrayInputStream(
+                    bytes("vcpu." + id))), StateLimits.DEFAULT));
+            if (s.vcpuId() != id) {
+                throw new VmmException(VmmException.Reason.CONFIG, origin + ": section vcpu." + id + " holds vcpu "
+                        + s.vcpuId());
+            }
+            List<String> problems = CpuCompatibility.problems(s.cpuid(), kvm.supportedCpuid(), s.msrs(),
+                    kvm.msrIndexList());
+            if (!problems.isEmpty()) {
+                throw new VmmException(VmmException.Reason.HOST, origin + ": this host's CPU cannot run the saved "
+                        + "vcpu " + id + ": " + String.join("; ", problems));
+            }
+            return s;
+        }
+
+        /** The number of saved vCPUs. */
+        int vcpuCount() {
+            int n = 0;
+            while (sections.containsKey("vcpu." + n)) {
+                n++;
+            }
+            return n;
+        }
+
+        private byte[] bytes(String name) throws StateFormatException {
+            byte[] b = sections.get(name);
+            if (b == null) {
+                throw new StateFormatException("saved state", name, "the section is missing", null);
+            }
+            return b;
+        }
+
+        private interface Step<T> {
+            T run() throws IOException;
+        }
+
+        private interface VoidStep {
+            void run() throws IOException;
+        }
+
+        private void call(VoidStep s) {
+            call(() -> {
+                s.run();
+                return null;
+            });
+        }
+
+        private <T> T call(Step<T> s) {
+            try {
+                return s.run();
+            } catch (IOException e) {
+                throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}
