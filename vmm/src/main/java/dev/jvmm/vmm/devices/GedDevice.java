@@ -1,7 +1,11 @@
 package dev.jvmm.vmm.devices;
 
 import dev.jvmm.core.BusDevice;
+import dev.jvmm.core.state.Snapshottable;
+import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.vmm.acpi.AcpiTables;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -16,7 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * every notify sets its bits before its edge, with the edges serialized, so each bit set is followed by a rising
  * edge and a later _EVT run sees it.
  */
-public final class GedDevice implements BusDevice {
+public final class GedDevice implements BusDevice, Snapshottable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GedDevice.class);
     public static final int PORT = 0x610;
     public static final int LENGTH = 1;
@@ -24,6 +28,10 @@ public final class GedDevice implements BusDevice {
     public static final int GSI = 5;
     public static final int PCI_HOTPLUG = AcpiTables.GED_PCI_HOTPLUG;
     public static final int POWER_BUTTON = AcpiTables.GED_POWER_BUTTON;
+    /** "GED_". */
+    static final int MAGIC = 0x4745445F;
+    /** Format version of {@link #saveState}; {@link #restoreState} accepts this one only. */
+    static final int VERSION = 1;
 
     private final IrqLine irq;
     private final AtomicInteger pending = new AtomicInteger();
@@ -38,13 +46,17 @@ public final class GedDevice implements BusDevice {
         if (bits == 0 || (bits & ~0xff) != 0) {
             throw new IllegalArgumentException("GED event bits must be in 1..0xff: 0x" + Integer.toHexString(bits));
         }
+        raise(bits);
+        log.debug("acpi-ged: event 0x{}", Integer.toHexString(bits));
+    }
+
+    private void raise(int bits) {
         synchronized (edge) {
             pending.getAndUpdate(v -> v | bits);
             // edge-triggered: a rising edge per notify (a line left high would hide the next one)
             irq.setLevel(true);
             irq.setLevel(false);
         }
-        log.debug("acpi-ged: event 0x{}", Integer.toHexString(bits));
     }
 
     /** The events raised and not yet read by the guest. */
@@ -63,5 +75,25 @@ public final class GedDevice implements BusDevice {
     @Override
     public void write(long offset, int size, long value) {
         log.debug("acpi-ged: write 0x{} ignored", Long.toHexString(value));
+    }
+
+    /** Writes format {@value #VERSION}: magic "GED_", version, then the pending event bits (an int, 0..0xff). */
+    @Override
+    public void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, MAGIC, VERSION);
+        out.writeInt(pending.get());
+    }
+
+    /**
+     * Reads what {@link #saveState} wrote and raises the pending events again as {@link #notify} does (bits, then an
+     * edge), so that the guest's _EVT runs and reads them; with none pending, the line stays quiet.
+     */
+    @Override
+    public void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(MAGIC, VERSION);
+        int bits = in.readInt("pending", 0, 0xff);
+        if (bits != 0) {
+            raise(bits);
+        }
     }
 }

@@ -1,7 +1,11 @@
 package dev.jvmm.vmm.devices;
 
 import dev.jvmm.core.BusDevice;
+import dev.jvmm.core.state.Snapshottable;
+import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.vmm.acpi.AcpiTables;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -19,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * calls {@code _EJ0}). Accesses other than 4 aligned bytes read all ones and are dropped, as PCI config space does.
  * Thread-safe: vCPU threads read and write, other threads request.
  */
-public final class PciHotplugController implements BusDevice, DeviceManager.Hotplug {
+public final class PciHotplugController implements BusDevice, DeviceManager.Hotplug, Snapshottable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PciHotplugController.class);
     public static final int PORT = 0x620;
     public static final int LENGTH = AcpiTables.HOTPLUG_LENGTH;
@@ -27,6 +31,10 @@ public final class PciHotplugController implements BusDevice, DeviceManager.Hotp
             PSEG = AcpiTables.HOTPLUG_PSEG;
     /** Bits of slots that can be hotplugged: 1..31 (slot 0 is the host bridge). */
     static final int SLOT_MASK = ~1;
+    /** "PHPC". */
+    static final int MAGIC = 0x50485043;
+    /** Format version of {@link #saveState}; {@link #restoreState} accepts this one only. */
+    static final int VERSION = 1;
 
     /** Told of each slot the guest ejected (its {@code _EJ0} ran: the guest has let go of the device). */
     @FunctionalInterface
@@ -107,6 +115,42 @@ public final class PciHotplugController implements BusDevice, DeviceManager.Hotp
             log.debug("pci-hotplug: the guest ejected slot {}", slot);
             listener.ejected(slot);
         }
+    }
+
+    /**
+     * Writes format {@value #VERSION}: magic "PHPC", version, then PCIU and PCID, the slots to add and to remove that
+     * the guest has not read yet (ints, one bit per slot 1..31). B0EJ and PSEG hold nothing.
+     */
+    @Override
+    public void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, MAGIC, VERSION);
+        out.writeInt(up.get());
+        out.writeInt(down.get());
+    }
+
+    /**
+     * Reads what {@link #saveState} wrote, refusing a bit for slot 0 (the host bridge), makes it this controller's
+     * state and, if a slot is pending, raises the GED's PCI hotplug event as a request does, so that the guest scans
+     * for it (if it was already scanning, the extra scan finds nothing).
+     */
+    @Override
+    public void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(MAGIC, VERSION);
+        int u = slots(in, "pciu");
+        int d = slots(in, "pcid");
+        up.set(u);
+        down.set(d);
+        if ((u | d) != 0) {
+            ged.notify(GedDevice.PCI_HOTPLUG);
+        }
+    }
+
+    private static int slots(StateCodec.Reader in, String field) throws IOException {
+        int v = in.readInt(field);
+        if ((v & ~SLOT_MASK) != 0) {
+            throw in.bad(field, String.format("0x%08x has the bit of slot 0 (the host bridge)", v));
+        }
+        return v;
     }
 
     private static boolean valid(long offset, int size) {

@@ -1,6 +1,10 @@
 package dev.jvmm.vmm.devices;
 
 import dev.jvmm.core.BusDevice;
+import dev.jvmm.core.state.Snapshottable;
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
+import java.io.IOException;
 
 /**
  * QEMU's pvpanic device at I/O port 0x505 (ACPI id {@code QEMU0001}; Linux's {@code pvpanic-mmio} driver binds to
@@ -9,11 +13,15 @@ import dev.jvmm.core.BusDevice;
  * otherwise). Bit 0, PANICKED: the guest panicked, the run ends with the crash status. Bit 1, CRASH_LOADED: the
  * guest panicked with a crash kernel loaded and goes on into it (kdump), so the VM keeps running.
  */
-public final class PvPanic implements BusDevice {
+public final class PvPanic implements BusDevice, Snapshottable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PvPanic.class);
     public static final int PORT = 0x505;
     public static final int PANICKED = 1;
     public static final int CRASH_LOADED = 2;
+    /** "PVPN". */
+    static final int MAGIC = 0x5056504E;
+    /** Format version of {@link #saveState}; {@link #restoreState} accepts this one only. */
+    static final int VERSION = 1;
 
     /** What the device reports. */
     public interface Events {
@@ -41,5 +49,20 @@ public final class PvPanic implements BusDevice {
         } else if (v != 0) {
             log.debug("pvpanic: unknown event 0x{} ignored", Integer.toHexString(v));
         }
+    }
+
+    /**
+     * Writes format {@value #VERSION}: magic "PVPN" and version, nothing else: the device keeps nothing (its
+     * capabilities are fixed, and an event acts at once), so the header is there for a later version to add to.
+     */
+    @Override
+    public void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, MAGIC, VERSION);
+    }
+
+    /** Reads what {@link #saveState} wrote. */
+    @Override
+    public void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(MAGIC, VERSION);
     }
 }

@@ -1,6 +1,9 @@
 package dev.jvmm.vmm.devices;
 
 import dev.jvmm.core.BusDevice;
+import dev.jvmm.core.state.Snapshottable;
+import dev.jvmm.sys.state.StateCodec;
+import java.io.DataOutput;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -13,7 +16,7 @@ import java.util.function.Consumer;
  * guest enables ETBEI or writes THR (the Linux 8250 driver waits for it), a data-ready interrupt when input
  * arrives. Output goes to a sink; each complete line also goes to a line listener (used to spot kernel panics).
  */
-public final class Serial16550 implements BusDevice {
+public final class Serial16550 implements BusDevice, Snapshottable {
     public static final int COM1 = 0x3f8;
     public static final int COM1_IRQ = 4;
     static final int IER_ERBFI = 0x01, IER_ETBEI = 0x02;
@@ -22,6 +25,10 @@ public final class Serial16550 implements BusDevice {
     static final int MCR_LOOP = 0x10;
     static final int LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
     private static final int RX_LIMIT = 4096;
+    /** "U550". */
+    static final int MAGIC = 0x55353530;
+    /** Format version of {@link #saveState}; {@link #restoreState} accepts this one only. */
+    static final int VERSION = 1;
 
     private final OutputStream out;
     private final IrqLine irq;
@@ -124,6 +131,63 @@ public final class Serial16550 implements BusDevice {
             rx.add(data[i] & 0xff);
         }
         updateIrq();
+    }
+
+    /**
+     * Writes format {@value #VERSION}: magic "U550", version, then IER, LCR, MCR, SCR, DLL, DLM and FCR as ints, the
+     * pending THR-empty interrupt (a boolean byte), and the received bytes the guest has not read (a blob of at most
+     * 4096). The interrupt level follows from these; the console sink and the partial output line are host-side.
+     */
+    @Override
+    public synchronized void saveState(DataOutput out) throws IOException {
+        StateCodec.header(out, MAGIC, VERSION);
+        for (int r : new int[] {ier, lcr, mcr, scr, dll, dlm, fcr}) {
+            out.writeInt(r);
+        }
+        out.writeBoolean(thrInterrupt);
+        byte[] pending = new byte[rx.size()];
+        int i = 0;
+        for (int b : rx) {
+            pending[i++] = (byte) b;
+        }
+        StateCodec.blob(out, pending);
+    }
+
+    /**
+     * Reads what {@link #saveState} wrote, refusing a register with bits its guest write would not keep, and only
+     * then makes it this UART's state; raises the interrupt line if that state has an interrupt pending.
+     */
+    @Override
+    public void restoreState(StateCodec.Reader in) throws IOException {
+        in.header(MAGIC, VERSION);
+        int ier = in.readInt("ier", 0, 0x0f);
+        int lcr = in.readInt("lcr", 0, 0xff);
+        int mcr = in.readInt("mcr", 0, 0x1f);
+        int scr = in.readInt("scr", 0, 0xff);
+        int dll = in.readInt("dll", 0, 0xff);
+        int dlm = in.readInt("dlm", 0, 0xff);
+        int fcr = in.readInt("fcr", 0, 0xff);
+        if ((fcr & ~0xc9) != 0) {
+            throw in.bad("fcr", String.format("0x%02x has bits outside 0xc9 (FIFO enable, DMA mode, trigger level)",
+                    fcr));
+        }
+        boolean thrInterrupt = in.readBoolean("thr_interrupt");
+        byte[] pending = in.blob("rx", 0, RX_LIMIT);
+        synchronized (this) {
+            this.ier = ier;
+            this.lcr = lcr;
+            this.mcr = mcr;
+            this.scr = scr;
+            this.dll = dll;
+            this.dlm = dlm;
+            this.fcr = fcr;
+            this.thrInterrupt = thrInterrupt;
+            rx.clear();
+            for (byte b : pending) {
+                rx.add(b & 0xff);
+            }
+            updateIrq();
+        }
     }
 
     private int iir() {

@@ -1,9 +1,14 @@
 package dev.jvmm.vmm.devices;
 
+import static dev.jvmm.vmm.devices.DeviceStates.patchInt;
+import static dev.jvmm.vmm.devices.DeviceStates.refused;
+import static dev.jvmm.vmm.devices.DeviceStates.restore;
+import static dev.jvmm.vmm.devices.DeviceStates.save;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Semaphore;
@@ -82,6 +87,41 @@ class GedDeviceTest {
         assertEquals(GedDevice.PCI_HOTPLUG, ged.read(0, 1));
         assertThrows(IllegalArgumentException.class, () -> ged.notify(0));
         assertThrows(IllegalArgumentException.class, () -> ged.notify(0x100));
+    }
+
+    @Test
+    void pendingEventsRoundTripAndAreRaisedAgainWithAnEdge() throws IOException {
+        EdgeLine line = new EdgeLine();
+        GedDevice ged = new GedDevice(line);
+        ged.notify(GedDevice.PCI_HOTPLUG);
+        ged.notify(GedDevice.POWER_BUTTON);
+        byte[] state = save(ged);
+        EdgeLine line2 = new EdgeLine();
+        GedDevice r = restore(new GedDevice(line2), state);
+        assertEquals(List.of(true, false), line2.levels, "one edge, so that the guest's _EVT runs");
+        assertEquals(ged.read(0, 1), r.read(0, 1));
+        assertEquals(0, r.read(0, 1), "the read cleared it, as on the original");
+        assertEquals(ged.read(0, 1), r.read(0, 1));
+
+        EdgeLine line3 = new EdgeLine();
+        GedDevice q = restore(new GedDevice(line3), save(ged));
+        assertEquals(List.of(), line3.levels, "nothing pending, no edge");
+        assertEquals(0, q.pending());
+    }
+
+    @Test
+    void badStateInputIsRefusedNamingTheField() throws IOException {
+        GedDevice ged = new GedDevice(new EdgeLine());
+        ged.notify(GedDevice.POWER_BUTTON);
+        byte[] state = save(ged);
+        assertEquals(12, state.length);
+        DeviceStates.refusesBadInput(state, GedDevice.MAGIC, () -> new GedDevice(new EdgeLine()));
+        EdgeLine line = new EdgeLine();
+        GedDevice d = new GedDevice(line);
+        refused(d, patchInt(state, 8, 0x100), "pending");
+        refused(d, patchInt(state, 8, -1), "pending");
+        assertEquals(0, d.pending(), "a refused state raises nothing");
+        assertEquals(List.of(), line.levels);
     }
 
     /**

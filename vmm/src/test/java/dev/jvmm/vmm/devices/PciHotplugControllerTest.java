@@ -1,9 +1,14 @@
 package dev.jvmm.vmm.devices;
 
+import static dev.jvmm.vmm.devices.DeviceStates.patchInt;
+import static dev.jvmm.vmm.devices.DeviceStates.refused;
+import static dev.jvmm.vmm.devices.DeviceStates.restore;
+import static dev.jvmm.vmm.devices.DeviceStates.save;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -79,6 +84,58 @@ class PciHotplugControllerTest {
         hp.write(PciHotplugController.B0EJ + 2, 4, 0xffff_ffffL);
         hp.write(PciHotplugController.B0EJ, 8, -1L);
         assertEquals(List.of(), ejected, "no eject from a bad write");
+    }
+
+    /**
+     * Slots requested and not yet read survive a restore, and raise the GED's hotplug event again: here the guest
+     * had taken the GED event but not yet read PCIU and PCID (its PSCN was about to run).
+     */
+    @Test
+    void pendingSlotsRoundTripAndRaiseTheHotplugEventAgain() throws IOException {
+        hp.requestAdd(5);
+        hp.requestAdd(31);
+        hp.requestRemove(9);
+        assertEquals(GedDevice.PCI_HOTPLUG, ged.read(0, 1));
+        byte[] gedState = save(ged), hpState = save(hp);
+
+        GedDeviceTest.EdgeLine line2 = new GedDeviceTest.EdgeLine();
+        GedDevice ged2 = restore(new GedDevice(line2), gedState);
+        assertEquals(List.of(), line2.levels, "the GED had nothing pending");
+        List<Integer> ejected2 = new CopyOnWriteArrayList<>();
+        PciHotplugController hp2 = restore(new PciHotplugController(ged2, ejected2::add), hpState);
+        assertEquals(1, line2.edges.availablePermits(), "the hotplug event raised again");
+        assertEquals(GedDevice.PCI_HOTPLUG, ged2.read(0, 1));
+        assertEquals(1L << 31 | 1L << 5, hp2.read(PciHotplugController.PCIU, 4));
+        assertEquals(1L << 9, hp2.read(PciHotplugController.PCID, 4));
+        assertEquals(hp.read(PciHotplugController.PCIU, 4), 1L << 31 | 1L << 5);
+        assertEquals(hp.read(PciHotplugController.PCID, 4), 1L << 9);
+        assertEquals(0, hp2.read(PciHotplugController.PCIU, 4), "read-clear as on the original");
+        hp2.write(PciHotplugController.B0EJ, 4, 1L << 9);
+        assertEquals(List.of(9), ejected2, "ejects reach the new listener");
+        assertEquals(List.of(), ejected);
+
+        GedDeviceTest.EdgeLine line3 = new GedDeviceTest.EdgeLine();
+        GedDevice ged3 = new GedDevice(line3);
+        restore(new PciHotplugController(ged3, s -> { }), save(hp));
+        assertEquals(List.of(), line3.levels, "no slot pending, no event");
+    }
+
+    @Test
+    void badStateInputIsRefusedNamingTheField() throws IOException {
+        hp.requestAdd(3);
+        hp.requestRemove(4);
+        byte[] state = save(hp);
+        assertEquals(16, state.length);
+        DeviceStates.refusesBadInput(state, PciHotplugController.MAGIC,
+                () -> new PciHotplugController(new GedDevice(new GedDeviceTest.EdgeLine()), s -> { }));
+        GedDeviceTest.EdgeLine line2 = new GedDeviceTest.EdgeLine();
+        GedDevice ged2 = new GedDevice(line2);
+        PciHotplugController d = new PciHotplugController(ged2, s -> { });
+        refused(d, patchInt(state, 8, 1 << 3 | 1), "pciu");
+        refused(d, patchInt(state, 12, -1), "pcid");
+        assertEquals(0, d.read(PciHotplugController.PCIU, 4), "a refused state leaves the controller as it was");
+        assertEquals(0, d.read(PciHotplugController.PCID, 4));
+        assertEquals(List.of(), line2.levels);
     }
 
     /** Requests from several threads while the guest reads PCIU and PCID: every slot asked for is read once. */
