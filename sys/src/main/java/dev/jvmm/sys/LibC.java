@@ -78,6 +78,7 @@ public final class LibC {
     private static final Fn FDATASYNC = fn("fdatasync", I, I);
     private static final Fn FALLOCATE = fn("fallocate", I, I, I, L, L);
     private static final Fn LSEEK = fn("lseek", L, I, L, I);
+    private static final Fn FTRUNCATE = fn("ftruncate", I, I, L);
     private static final Fn SETSOCKOPT = fn("setsockopt", I, I, I, I, L, I);
     private static final Fn SETNS = fn("setns", I, I, I);
 
@@ -240,6 +241,11 @@ public final class LibC {
 
     public long lseek(int fd, long offset, int whence) {
         return l(LSEEK, fd, offset, whence);
+    }
+
+    /** ftruncate(2): sets a file's size; a guest RAM dump ends with it so that trailing zero pages stay holes. */
+    public int ftruncate(int fd, long length) {
+        return i(FTRUNCATE, fd, length);
     }
 
     /** setsockopt(2); used for SOL_NETLINK options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK) and SO_RCVBUF. */

@@ -1,6 +1,11 @@
 package dev.jvmm.sys;
 
-/** Owner of one mmap(2) mapping; {@link #close()} unmaps it, once. */
+/**
+ * Owner of one mmap(2) mapping; {@link #close()} unmaps it, once. What it owns is the address range
+ * {@code [address, address + length)}: {@link #close()} unmaps that range whatever is mapped there by then, so a
+ * mapping that replaced the whole range in place with {@code MAP_FIXED} (guest RAM restored from a file) is unmapped
+ * just the same.
+ */
 public final class Mmap implements AutoCloseable {
     private static final int ANON_PROT = Native.PROT_READ | Native.PROT_WRITE;
     private static final int ANON_FLAGS = Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE;

@@ -23,6 +23,7 @@ public final class Native {
     public static final int O_DSYNC = 010000;
     public static final int O_DIRECT = 040000;
     public static final int O_CLOEXEC = 02000000;
+    public static final int SEEK_END = 2;
     public static final int PROT_NONE = 0;
     public static final int PROT_READ = 1;
     public static final int PROT_WRITE = 2;

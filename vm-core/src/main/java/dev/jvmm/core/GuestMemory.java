@@ -1,20 +1,45 @@
 package dev.jvmm.core;
 
+import dev.jvmm.sys.Errno;
+import dev.jvmm.sys.ErrnoException;
+import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Mmap;
 import dev.jvmm.sys.Native;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Guest RAM: anonymous mmap regions at guest-physical addresses. Every access is bounds-checked, so a
  * guest-supplied address can never make the VMM touch host memory outside guest RAM; an access that is not
  * entirely inside one region throws {@link VmCoreException} with reason {@code OUT_OF_BOUNDS}.
+ *
+ * <p>For snapshot and restore, {@link #writeTo} dumps guest RAM to a sparse file and {@link #mapPrivate} brings such
+ * a file back as copy-on-write guest RAM that faults in lazily. The file's layout is the regions in guest-physical
+ * order, back to back: region {@code i} starts at the sum of the sizes of the regions before it, and the file is
+ * exactly {@link #size()} bytes long.
  */
 public final class GuestMemory implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GuestMemory.class);
     /** Transparent huge page size on x86-64; regions at least this large are aligned to it. */
     static final long HUGE_PAGE = 2L << 20;
+    /** Granularity of the zero-page check of {@link #writeTo}: a hole in the file is at least one such page. */
+    static final int PAGE = 4096;
+    /** Longest run of non-zero pages written by one pwrite: short enough that the pages are still in cache. */
+    private static final long MAX_RUN = 1L << 20;
+    private static final int RAM_PROT = Native.PROT_READ | Native.PROT_WRITE;
+    /**
+     * The files (by device and inode) that back some guest RAM of this process through {@link #mapPrivate}, with
+     * how many memories they back. {@link #writeTo} refuses them: truncating or rewriting such a file would change
+     * or take away (SIGBUS) the guest's pages not yet copied on write.
+     */
+    private static final Map<Object, Integer> BACKING_FILES = new HashMap<>();
     /** One contiguous region of guest RAM. */
     public record Region(long guestPhysAddr, long size, long hostAddress) {
         public long end() {
@@ -33,6 +58,9 @@ public final class GuestMemory implements AutoCloseable {
     private final Region[] regions;
     private final List<Mmap> maps;
     private final List<MemorySlot> slots = new ArrayList<>();
+    /** Device and inode of the file mapped by {@link #mapPrivate}, or null while the memory is anonymous. */
+    private Object backingFile;
+    private boolean closed;
 
     private GuestMemory(Region[] regions, List<Mmap> maps) {
         this.regions = regions;
@@ -185,7 +213,238 @@ public final class GuestMemory implements AutoCloseable {
         return List.copyOf(added);
     }
 
-    /** Removes the memory slots, then unmaps the memory (KVM must stop referencing it first). */
+    /**
+     * Writes guest RAM to {@code file}, region after region in guest-physical order and back to back (see the class
+     * comment), straight from guest memory with pwrite(2): no copy through the Java heap. Pages (4 KiB) that are
+     * entirely zero are not written, and the file is sized with ftruncate(2) at the end, so they are holes of a
+     * sparse file (on a file system that has holes) and read back as zeros. The file is created with mode 0600 (guest
+     * RAM may hold secrets) or, if it exists, truncated (it keeps its mode), and it is flushed with fdatasync(2)
+     * before this returns.
+     *
+     * <p>The guest must not run meanwhile (vCPUs paused, devices quiet), or the file is not one moment's RAM. On
+     * failure the file is left incomplete and, unless only the final flush failed, shorter than guest RAM, which
+     * {@link #mapPrivate} refuses. A file that backs guest RAM of this process through {@link #mapPrivate} is
+     * refused: rewriting it would change that RAM under the guest.
+     *
+     * @return the bytes written: the non-zero pages, {@code size()} at most
+     * @throws VmCoreException with reason {@code IO} naming the file when it cannot be created, written, sized or
+     *         flushed, or reason {@code INVALID} for a file that backs guest RAM or when this memory is closed
+     */
+    public synchronized long writeTo(Path file) {
+        requireOpen("write guest RAM to " + file);
+        Object key = existingFileKey(file);
+        if (key != null && isBackingFile(key)) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID, "cannot write guest RAM to " + file
+                    + ": it backs guest RAM mapped from it (mapPrivate); write the snapshot to another file");
+        }
+        long t0 = System.nanoTime();
+        long written = 0;
+        long offset = 0;
+        try (Fd fd = Fd.open(file.toString(), Native.O_WRONLY | Native.O_CREAT | Native.O_TRUNC, 0600)) {
+            for (Region r : regions) {
+                written += dumpRegion(fd, r, offset);
+                offset += r.size();
+            }
+            if (Native.LIBC.ftruncate(fd.fd(), offset) != 0) {
+                throw new ErrnoException("ftruncate", Native.errno(), "to " + offset + " bytes");
+            }
+            if (Native.LIBC.fdatasync(fd.fd()) != 0) {
+                throw new ErrnoException("fdatasync", Native.errno(), null);
+            }
+        } catch (ErrnoException e) {
+            throw new VmCoreException(VmCoreException.Reason.IO, "cannot write guest RAM to " + file + ": "
+                    + e.getMessage(), e);
+        }
+        log.debug("guest RAM written to {}: {} of {} bytes non-zero, {} ms", file, written, offset,
+                (System.nanoTime() - t0) / 1_000_000);
+        return written;
+    }
+
+    /** Writes the non-zero pages of {@code r} at {@code fileOffset} on; returns the bytes written. */
+    private static long dumpRegion(Fd fd, Region r, long fileOffset) {
+        long base = r.hostAddress();
+        long end = r.size(); // a multiple of PAGE (checked by create)
+        long written = 0;
+        long off = 0;
+        while (off < end) {
+            while (off < end && isZeroPage(base + off)) {
+                off += PAGE;
+            }
+            long start = off;
+            while (off < end && off - start < MAX_RUN && !isZeroPage(base + off)) {
+                off += PAGE;
+            }
+            if (off > start) {
+                pwriteFully(fd, base + start, off - start, fileOffset + start);
+                written += off - start;
+            }
+        }
+        return written;
+    }
+
+    /**
+     * True when the 4 KiB page at {@code address} is all zeros. {@link Native#getLong} is jffi's Unsafe-backed memory
+     * access (a JIT intrinsic, a plain load, not a JNI call); eight loads are OR-ed per 64-byte cache line, which
+     * costs one branch per line instead of one per long, and a non-zero line ends the check.
+     */
+    static boolean isZeroPage(long address) {
+        for (long a = address, end = address + PAGE; a < end; a += 64) {
+            if ((Native.getLong(a) | Native.getLong(a + 8) | Native.getLong(a + 16) | Native.getLong(a + 24)
+                    | Native.getLong(a + 32) | Native.getLong(a + 40) | Native.getLong(a + 48)
+                    | Native.getLong(a + 56)) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void pwriteFully(Fd fd, long address, long length, long fileOffset) {
+        while (length > 0) {
+            long n = Native.LIBC.pwrite(fd.fd(), address, length, fileOffset);
+            if (n < 0) {
+                int e = Native.errno();
+                if (e == Errno.EINTR) {
+                    continue;
+                }
+                throw new ErrnoException("pwrite", e, "offset " + fileOffset + " length " + length);
+            }
+            if (n == 0) { // not for a regular file; a device that takes nothing would loop for ever
+                throw new ErrnoException("pwrite", Errno.ENOSPC, "offset " + fileOffset + " wrote nothing");
+            }
+            address += n;
+            length -= n;
+            fileOffset += n;
+        }
+    }
+
+    /**
+     * Replaces guest RAM with {@code file}, a dump made by {@link #writeTo} of a memory with the same ranges: each
+     * region's anonymous mapping is replaced in place (mmap {@code MAP_PRIVATE | MAP_FIXED}, same host address) by the
+     * file at the region's offset. The mapping is copy-on-write: the guest's (and the VMM's) writes go to private
+     * copies and never reach the file, and pages fault in from the file when first touched, so restoring takes the
+     * same time whatever the size of guest RAM. Whatever the memory held before is discarded.
+     *
+     * <p>Call it before {@link #registerSlots} (KVM keeps translations of the old pages; this refuses otherwise). The
+     * file must stay unchanged as long as the memory lives: the guest reads every page it has not written from it
+     * (a truncated file makes those reads fault with SIGBUS); {@link #writeTo} refuses it for that reason. The file
+     * descriptor is closed before this returns (the mappings keep the file open).
+     *
+     * <p>Transparent huge pages do not apply to such private file mappings: the page cache is mapped, and copied on
+     * write, in 4 KiB pages, so a restored guest runs on small pages where a fresh one gets 2 MiB ones.
+     *
+     * <p>The {@link Mmap} objects that own the regions still unmap them correctly: a region is still one address
+     * range {@code [hostAddress, hostAddress + size)}, now mapped from the file, and {@link Mmap#close()} unmaps that
+     * range whatever is mapped there.
+     *
+     * @throws VmCoreException with reason {@code INVALID} naming the file, the expected and the actual size when the
+     *         file's size is not exactly {@link #size()}, the memory untouched; reason {@code IO} when the file cannot
+     *         be opened or mapped (a mapping failure puts zeroed anonymous memory back at the same addresses)
+     */
+    public synchronized void mapPrivate(Path file) {
+        requireOpen("map " + file + " as guest RAM");
+        if (!slots.isEmpty()) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID, "cannot map " + file + " as guest RAM: the memory"
+                    + " is registered with KVM already (" + slots.size() + " slots); map the file before registerSlots");
+        }
+        try (Fd fd = Fd.open(file.toString(), Native.O_RDONLY)) {
+            long actual = Native.LIBC.lseek(fd.fd(), 0, Native.SEEK_END);
+            if (actual < 0) {
+                throw new ErrnoException("lseek(SEEK_END)", Native.errno(), null);
+            }
+            long expected = size();
+            if (actual != expected) {
+                throw new VmCoreException(VmCoreException.Reason.INVALID, String.format("cannot map %s as guest RAM: "
+                        + "it is %d bytes, guest RAM is %d bytes (%d regions); not a dump of this memory",
+                        file, actual, expected, regions.length));
+            }
+            Object key = openFileKey(fd);
+            long offset = 0;
+            for (int i = 0; i < regions.length; i++) {
+                Region r = regions[i];
+                long a = Native.LIBC.mmap(r.hostAddress(), r.size(), RAM_PROT,
+                        Native.MAP_PRIVATE | Native.MAP_FIXED | Native.MAP_NORESERVE, fd.fd(), offset);
+                if (a == Native.MAP_FAILED) {
+                    ErrnoException e = new ErrnoException("mmap", Native.errno(), String.format(
+                            "region gpa=0x%x size=0x%x at file offset %d", r.guestPhysAddr(), r.size(), offset));
+                    remapAnonymous(e);
+                    throw e;
+                }
+                offset += r.size();
+            }
+            setBackingFile(key);
+        } catch (ErrnoException e) {
+            throw new VmCoreException(VmCoreException.Reason.IO, "cannot map " + file + " as guest RAM: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * After a failed MAP_FIXED, puts zeroed anonymous memory back over every region (a failed MAP_FIXED may have
+     * unmapped the old pages already, the regions before it are mapped from the new file and those after it may be
+     * mapped from an older one), so that every region is mapped at its address again and no file backs the memory.
+     */
+    private void remapAnonymous(ErrnoException cause) {
+        for (int i = 0; i < regions.length; i++) {
+            Region r = regions[i];
+            long a = Native.LIBC.mmap(r.hostAddress(), r.size(), RAM_PROT,
+                    Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE | Native.MAP_FIXED, -1, 0);
+            if (a == Native.MAP_FAILED) {
+                cause.addSuppressed(new ErrnoException("mmap", Native.errno(), String.format(
+                        "putting anonymous memory back at gpa=0x%x: guest RAM has a hole; close it", r.guestPhysAddr())));
+            } else if (r.size() >= HUGE_PAGE) {
+                Native.LIBC.madvise(a, r.size(), Native.MADV_HUGEPAGE);
+            }
+        }
+        setBackingFile(null);
+    }
+
+    private void requireOpen(String what) {
+        if (closed) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID, "cannot " + what + ": guest RAM is closed");
+        }
+    }
+
+    /** Device and inode of {@code file}, or null when it does not exist or cannot be read. */
+    private static Object existingFileKey(Path file) {
+        try {
+            return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            return null; // no such file yet, or open(2) will say what is wrong
+        }
+    }
+
+    /** Device and inode of the file open as {@code fd} (the /proc link leads to the open file, not a path). */
+    private static Object openFileKey(Fd fd) {
+        try {
+            return Files.readAttributes(Path.of("/proc/self/fd/" + fd.fd()), BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            throw new VmCoreException(VmCoreException.Reason.IO, "cannot stat " + fd.name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean isBackingFile(Object key) {
+        synchronized (BACKING_FILES) {
+            return BACKING_FILES.containsKey(key);
+        }
+    }
+
+    /** Records {@code key} (or nothing) as the file behind this memory, instead of the previous one. */
+    private void setBackingFile(Object key) {
+        synchronized (BACKING_FILES) {
+            if (backingFile != null) {
+                BACKING_FILES.computeIfPresent(backingFile, (k, n) -> n == 1 ? null : n - 1);
+            }
+            backingFile = key;
+            if (key != null) {
+                BACKING_FILES.merge(key, 1, Integer::sum);
+            }
+        }
+    }
+
+    /**
+     * Removes the memory slots, then unmaps the memory (KVM must stop referencing it first). Each region is unmapped
+     * by the {@link Mmap} that created it, also after {@link #mapPrivate} replaced its pages by a file's.
+     */
     @Override
     public synchronized void close() {
         RuntimeException first = null;
@@ -200,6 +459,8 @@ public final class GuestMemory implements AutoCloseable {
         }
         slots.clear();
         maps.forEach(Mmap::close);
+        closed = true;
+        setBackingFile(null);
         if (first != null) {
             throw first;
         }

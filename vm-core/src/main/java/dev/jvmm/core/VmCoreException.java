@@ -9,7 +9,9 @@ public class VmCoreException extends RuntimeException {
         /** Two regions, slots or bus ranges overlap. */
         OVERLAP,
         /** A malformed request from the VMM itself, such as a zero-length region. */
-        INVALID
+        INVALID,
+        /** A file could not be read, written or mapped, such as a guest RAM dump. */
+        IO
     }
 
     private final Reason reason;
