@@ -198,6 +198,7 @@ final class Vcpu implements AutoCloseable {
 
     /** Parks this thread (outside KVM_RUN) until {@link #unpause()} or a stop. */
     private void park() {
+        completePendingIo();
         synchronized (pauseLock) {
             parked = true;
             pauseLock.notifyAll();
@@ -215,6 +216,31 @@ final class Vcpu implements AutoCloseable {
         if (!stopping) {
             fd.setImmediateExit(false);
         }
+    }
+
+    /**
+     * Lets KVM finish the instruction of the last I/O or MMIO exit (an IN's data goes into the guest's register)
+     * without entering the guest, so that the registers a paused vCPU shows are complete (a saved state needs
+     * that). A string instruction with more to do exits again: that access is served and the loop goes on.
+     */
+    private void completePendingIo() {
+        for (;;) {
+            ExitReason r = fd.completePendingIo();
+            if (r == ExitReason.IO) {
+                exits[r.ordinal()]++;
+                io();
+            } else if (r == ExitReason.MMIO) {
+                exits[r.ordinal()]++;
+                mmio();
+            } else {
+                return;
+            }
+        }
+    }
+
+    /** The vCPU's fd (for its saved state, read while it is paused). */
+    dev.jvmm.sys.kvm.VcpuFd fd() {
+        return fd;
     }
 
     /**
@@ -249,6 +275,13 @@ final class Vcpu implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /** Before {@link #start()}: the thread parks before its first KVM_RUN, until {@link #unpause()}. */
+    void requestPause() {
+        synchronized (pauseLock) {
+            pauseRequested = true;
+        }
     }
 
     /** Lets a paused vCPU run again. */

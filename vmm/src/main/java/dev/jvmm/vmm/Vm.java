@@ -29,6 +29,8 @@ public final class Vm implements AutoCloseable {
     private final PciRootBus pci;
     private final List<Vcpu> vcpus;
     private final Serial16550 serial;
+    private final Platform platform;
+    private final dev.jvmm.sys.kvm.Kvm kvm;
     private final BootEntry entry;
     private final ResourceStack resources;
     private final CompletableFuture<VmExit> exit;
@@ -37,11 +39,14 @@ public final class Vm implements AutoCloseable {
     private boolean paused;
     private long clockAtPause = -1;
 
-    Vm(VmFd vmFd, GuestMemory memory, Bus pio, Bus mmio, PciRootBus pci, List<Vcpu> vcpus, Serial16550 serial,
-            BootEntry entry, ResourceStack resources, CompletableFuture<VmExit> exit, DeviceManager devices,
-            GedDevice ged) {
+    Vm(dev.jvmm.sys.kvm.Kvm kvm, VmFd vmFd, GuestMemory memory, Bus pio, Bus mmio, PciRootBus pci, List<Vcpu> vcpus,
+            Platform platform, BootEntry entry, ResourceStack resources, CompletableFuture<VmExit> exit,
+            DeviceManager devices) {
+        this.kvm = kvm;
+        this.platform = platform;
         this.devices = devices;
-        this.ged = ged;
+        this.ged = platform.ged();
+        Serial16550 serial = platform.serial();
         this.vmFd = vmFd;
         this.memory = memory;
         this.pio = pio;
@@ -85,6 +90,48 @@ public final class Vm implements AutoCloseable {
 
     public int vcpuCount() {
         return vcpus.size();
+    }
+
+    /** The platform devices (for a saved state). */
+    Platform platform() {
+        return platform;
+    }
+
+    /** The /dev/kvm handle the VM was made with (its MSR list, supported CPUID). */
+    dev.jvmm.sys.kvm.Kvm kvm() {
+        return kvm;
+    }
+
+    /**
+     * Stops the device threads of every virtio device between requests (a saved state must see them hold still);
+     * {@link #unquiesceDevices()} starts them again.
+     */
+    public void quiesceDevices() {
+        for (DeviceManager.Plugged p : devices.devices()) {
+            if (p.transport() != null) {
+                p.transport().quiesce();
+            }
+        }
+    }
+
+    public void unquiesceDevices() {
+        for (DeviceManager.Plugged p : devices.devices()) {
+            if (p.transport() != null) {
+                p.transport().unquiesce();
+            }
+        }
+    }
+
+    /**
+     * Makes {@link #run} start with every vCPU parked, as {@link #pause()} leaves them, the guest's clock held at
+     * {@code clock} until {@link #resume()} (a restored VM that waits for its resume).
+     */
+    synchronized void startPaused(long clock) {
+        for (Vcpu v : vcpus) {
+            v.requestPause();
+        }
+        clockAtPause = clock;
+        paused = true;
     }
 
     /** The VM's PCI devices: what the config plugged in, and what the control API adds and removes. */

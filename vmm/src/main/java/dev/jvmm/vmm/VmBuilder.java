@@ -73,7 +73,18 @@ public final class VmBuilder {
 
     /** Builds the VM with {@code extensions} attached (in order) before the vCPUs are created. */
     public static Vm build(VmConfig cfg, Console console, List<VmExtension> extensions) {
-        return ResourceStack.building(res -> build(cfg, console, res, extensions));
+        return build(cfg, console, extensions, null);
+    }
+
+    /**
+     * As {@link #build(VmConfig, Console, List)}; with {@code restore} the VM is built again from a saved state
+     * instead of booted: guest RAM comes from the saved image (mapped privately, so pages load as the guest touches
+     * them), no kernel is loaded, the saved devices are plugged where they were, and the VM, vCPU and device states
+     * are loaded in the order KVM needs (VM: PIT, clock, irqchips; vCPUs: CPUID first, events last). The VM's vCPUs
+     * start parked ({@link Vm#resume()} lets them go).
+     */
+    public static Vm build(VmConfig cfg, Console console, List<VmExtension> extensions, VmSnapshot.Restore restore) {
+        return ResourceStack.building(res -> build(cfg, console, res, extensions, restore));
     }
 
     /** Debug log of a build step with the milliseconds since the process started (start-up time work). */
@@ -86,7 +97,8 @@ public final class VmBuilder {
         }
     }
 
-    private static Vm build(VmConfig cfg, Console console, ResourceStack res, List<VmExtension> extensions) {
+    private static Vm build(VmConfig cfg, Console console, ResourceStack res, List<VmExtension> extensions,
+            VmSnapshot.Restore restore) {
         step("building the VM");
         // VFIO devices are checked first, from sysfs: a device that cannot be passed through is named before KVM,
         // guest RAM or any fd is touched
@@ -116,26 +128,31 @@ public final class VmBuilder {
             ranges.add(new GuestMemory.Range(r.start(), r.size()));
         }
         GuestMemory mem = res.push(GuestMemory.create(ranges));
+        if (restore != null) {
+            restore.checkMemory(mem);
+            if (restore.memoryFile() != null) {
+                mem.mapPrivate(restore.memoryFile());
+            }
+        }
         mem.registerSlots(vm::setUserMemoryRegion, 0);
         step("VM, irqchip, PIT and " + (cfg.memory() >> 20) + " MiB of RAM set up");
 
-        AcpiTables.Platform platform = new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
-                Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
-                layout.mmio64Start(), Layout.MMIO64_SIZE, PowerDevice.SLEEP_CONTROL, PowerDevice.SLEEP_STATUS,
-                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ, PvPanic.PORT,
-                GedDevice.PORT, GedDevice.GSI, PciHotplugController.PORT);
-        List<AcpiTables.Table> tables = AcpiTables.build(platform, Layout.ACPI_START);
-        for (AcpiTables.Table t : tables) {
-            if (t.address() + t.bytes().length > Layout.ACPI_END) {
-                throw new VmmException(VmmException.Reason.INTERNAL, "ACPI tables overflow the 0xE0000 area");
+        dev.jvmm.sys.kvm.VmState vmState = null;
+        if (restore != null) {
+            if (restore.vcpuCount() != cfg.cpus()) {
+                throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": " + restore.vcpuCount()
+                        + " vCPUs were saved, the config has " + cfg.cpus());
             }
-            mem.write(t.address(), t.bytes());
+            // the in-kernel PIT, clock and irqchips first: the devices restored next may raise their lines again
+            vmState = restore.vm();
+            vmState.restore(vm);
         }
-        step("ACPI tables written");
-        BootEntry entry = KernelLoader.load(mem, layout, cfg.kernel(), cfg.initrd(), cfg.cmdline(), Layout.ACPI_START);
-        CpuBoot.writeTables(mem, entry.mode());
-        mem.write(Layout.BIOS_RESET_VECTOR, CpuBoot.resetVectorCode(PowerDevice.RESET, PowerDevice.RESET_VALUE));
-        step("kernel and initrd loaded");
+        BootEntry entry;
+        if (restore == null) {
+            entry = loadGuest(cfg, layout, mem);
+        } else {
+            entry = new BootEntry(BootEntry.Mode.LONG64, 0, 0, "restored from " + restore.origin());
+        }
 
         CompletableFuture<VmExit> exit = new CompletableFuture<>();
         PowerDevice.Events events = new PowerDevice.Events() {
@@ -161,12 +178,16 @@ public final class VmBuilder {
                 });
         console.setInput(serial::receive);
         pio.register(Serial16550.COM1, 8, serial, "serial-com1");
-        pio.register(I8042.DATA_PORT, 5, new I8042(events), "i8042");
-        pio.register(PowerDevice.PORT, PowerDevice.LENGTH, new PowerDevice(events), "acpi-power");
-        pio.register(PvPanic.PORT, 1, new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
-                "guest kernel panic (reported by the guest's pvpanic driver)"))), "pvpanic");
+        I8042 i8042 = new I8042(events);
+        pio.register(I8042.DATA_PORT, 5, i8042, "i8042");
+        PowerDevice power = new PowerDevice(events);
+        pio.register(PowerDevice.PORT, PowerDevice.LENGTH, power, "acpi-power");
+        PvPanic pvpanic = new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
+                "guest kernel panic (reported by the guest's pvpanic driver)")));
+        pio.register(PvPanic.PORT, 1, pvpanic, "pvpanic");
         PciRootBus pci = new PciRootBus(0);
-        pci.add(new PciHostBridge(), 0, 0);
+        PciHostBridge hostBridge = new PciHostBridge();
+        pci.add(hostBridge, 0, 0);
         pio.register(PciRootBus.CONFIG_ADDRESS_PORT, PciRootBus.CONFIG_PORTS, pci.configPorts(), "pci-conf1");
         mmio.register(Layout.ECAM_START, Layout.ECAM_SIZE, pci.ecam(), "pci-ecam");
         pio.register(0x80, 1, SINK, "post-code");
@@ -183,15 +204,21 @@ public final class VmBuilder {
         PciHotplugController hotplug = new PciHotplugController(ged, devices::ejected);
         pio.register(PciHotplugController.PORT, PciHotplugController.LENGTH, hotplug, "pci-hotplug");
         devices.setHotplug(hotplug);
-        // the config's devices: virtio disks, then virtio NICs, then VFIO functions, from slot 1
-        for (dev.jvmm.vmm.config.DiskConfig d : cfg.disks()) {
-            devices.addDisk(d, false);
-        }
-        for (dev.jvmm.vmm.config.NetConfig n : cfg.nets()) {
-            devices.addNet(n, false);
-        }
-        for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
-            devices.addVfio(c, false);
+        Platform platformDevices = new Platform(serial, i8042, power, pvpanic, ged, hotplug, hostBridge);
+        if (restore == null) {
+            // the config's devices: virtio disks, then virtio NICs, then VFIO functions, from slot 1
+            for (dev.jvmm.vmm.config.DiskConfig d : cfg.disks()) {
+                devices.addDisk(d, false);
+            }
+            for (dev.jvmm.vmm.config.NetConfig n : cfg.nets()) {
+                devices.addNet(n, false);
+            }
+            for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
+                devices.addVfio(c, false);
+            }
+        } else {
+            restoreDevices(cfg, restore, devices, platformDevices);
+            step("devices restored");
         }
 
         if (!extensions.isEmpty()) {
@@ -210,6 +237,10 @@ public final class VmBuilder {
             VcpuFd fd = vm.createVcpu(i);
             Vcpu v = res.push(new Vcpu(fd, pio, mmio, exit::complete));
             vcpus.add(v);
+            if (restore != null) {
+                restore.vcpu(i, kvm).restore(fd);
+                continue;
+            }
             fd.setCpuid(Cpuid.forVcpu(supported, i, cfg.cpus()));
             setMsrs(fd);
             fd.setFpu(0x37f, 0x1f80);
@@ -220,7 +251,63 @@ public final class VmBuilder {
         }
         step("vcpus set up");
         log.debug("VM built: {} MiB, {} vcpu(s), {}", cfg.memory() >> 20, cfg.cpus(), entry.description());
-        return new Vm(vm, mem, pio, mmio, pci, vcpus, serial, entry, res, exit, devices, ged);
+        Vm built = new Vm(kvm, vm, mem, pio, mmio, pci, vcpus, platformDevices, entry, res, exit, devices);
+        if (vmState != null) {
+            built.startPaused(vmState.clock().clock());
+        }
+        return built;
+    }
+
+    /**
+     * Plugs the saved devices back where they were, each from the saved config's disks and NICs in order, then loads
+     * the platform devices', the host bridge's and each device's state (guest RAM is already restored: queues check
+     * their rings against it).
+     */
+    private static void restoreDevices(VmConfig cfg, VmSnapshot.Restore restore, DeviceManager devices,
+            Platform platform) {
+        java.util.Map<DeviceManager.Kind, Integer> next = new java.util.EnumMap<>(DeviceManager.Kind.class);
+        List<DeviceManager.Saved> saved = restore.devices(next);
+        long nDisks = saved.stream().filter(s -> s.kind() == DeviceManager.Kind.DISK).count();
+        long nNets = saved.stream().filter(s -> s.kind() == DeviceManager.Kind.NET).count();
+        if (nDisks != cfg.disks().size() || nNets != cfg.nets().size() || !cfg.vfio().isEmpty()) {
+            throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the saved VM has " + nDisks
+                    + " disk(s) and " + nNets + " NIC(s); the config gives " + cfg.disks().size() + " and "
+                    + cfg.nets().size() + (cfg.vfio().isEmpty() ? "" : " and passed-through functions")
+                    + " (override a NIC's host side with --net, one per saved NIC)");
+        }
+        int disk = 0, net = 0;
+        for (DeviceManager.Saved s : saved) {
+            devices.restore(s, s.kind() == DeviceManager.Kind.DISK ? cfg.disks().get(disk++) : cfg.nets().get(net++));
+        }
+        devices.setNextIndexes(next);
+        for (java.util.Map.Entry<String, dev.jvmm.core.state.Snapshottable> e : platform.devices().entrySet()) {
+            restore.restore(e.getKey(), e.getValue());
+        }
+        for (DeviceManager.Saved s : saved) {
+            restore.restore(s.id(), devices.get(s.id()).transport());
+        }
+    }
+
+    /** Writes the ACPI tables, the kernel and initrd, the boot page tables and the reset vector: a cold boot. */
+    private static BootEntry loadGuest(VmConfig cfg, Layout layout, GuestMemory mem) {
+        AcpiTables.Platform platform = new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
+                Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
+                layout.mmio64Start(), Layout.MMIO64_SIZE, PowerDevice.SLEEP_CONTROL, PowerDevice.SLEEP_STATUS,
+                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ, PvPanic.PORT,
+                GedDevice.PORT, GedDevice.GSI, PciHotplugController.PORT);
+        List<AcpiTables.Table> tables = AcpiTables.build(platform, Layout.ACPI_START);
+        for (AcpiTables.Table t : tables) {
+            if (t.address() + t.bytes().length > Layout.ACPI_END) {
+                throw new VmmException(VmmException.Reason.INTERNAL, "ACPI tables overflow the 0xE0000 area");
+            }
+            mem.write(t.address(), t.bytes());
+        }
+        step("ACPI tables written");
+        BootEntry entry = KernelLoader.load(mem, layout, cfg.kernel(), cfg.initrd(), cfg.cmdline(), Layout.ACPI_START);
+        CpuBoot.writeTables(mem, entry.mode());
+        mem.write(Layout.BIOS_RESET_VECTOR, CpuBoot.resetVectorCode(PowerDevice.RESET, PowerDevice.RESET_VALUE));
+        step("kernel and initrd loaded");
+        return entry;
     }
 
     private static final BusDevice SINK = new BusDevice() {

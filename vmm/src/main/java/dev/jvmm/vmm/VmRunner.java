@@ -72,13 +72,36 @@ public final class VmRunner {
 
     /** As {@link #run(VmConfig, Console, java.util.List, java.util.function.Consumer)}, with both ends of each boot. */
     public static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions, Lifecycle life) {
+        return run(cfg, console, extensions, null, life);
+    }
+
+    /**
+     * As {@link #run(VmConfig, Lifecycle)}, the first VM built from the saved state {@code restore} (null: booted);
+     * it stays paused unless the restore says to resume. A reboot after that boots from the config.
+     */
+    public static VmExit run(VmConfig cfg, VmSnapshot.Restore restore, Lifecycle life) {
+        try (Console console = Console.open(cfg.console())) {
+            return run(cfg, console, java.util.List.of(), restore, life);
+        }
+    }
+
+    private static VmExit run(VmConfig cfg, Console console, java.util.List<VmExtension> extensions,
+            VmSnapshot.Restore restore, Lifecycle life) {
         int boots = 0;
         while (true) {
             boots++;
             VmExit e;
             Vm built = null;
-            try (Vm vm = VmBuilder.build(cfg, console, extensions)) {
+            VmSnapshot.Restore from = boots == 1 ? restore : null;
+            try (Vm vm = VmBuilder.build(cfg, console, extensions, from)) {
                 built = vm;
+                if (from != null) {
+                    if (from.resume()) {
+                        vm.resume();
+                    } else {
+                        log.info("the restored VM is paused: resume it through the control API");
+                    }
+                }
                 e = vm.run(life::started);
                 life.stopped(vm);
             } finally {

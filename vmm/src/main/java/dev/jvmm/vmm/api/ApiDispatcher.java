@@ -111,6 +111,27 @@ final class ApiDispatcher {
                 return Answer.ok(control.add(e.deviceKind(), body));
             }
             case REMOVE_DEVICE -> control.removeDevice(deviceId(e, body), timeout(e, body, DEFAULT_REMOVE_S));
+            case SNAPSHOT -> {
+                onlyFields(e, body, "\"destination\" and \"resume\"", "destination", "resume");
+                if (body == null || !(body.get("destination") instanceof String d) || d.isBlank()) {
+                    throw new ApiException(400, "destination", "vm.snapshot needs {\"destination\": \"DIR\"}, a "
+                            + "directory that is empty or does not exist yet");
+                }
+                Object r = body.getOrDefault("resume", Boolean.FALSE);
+                if (!(r instanceof Boolean resume)) {
+                    throw new ApiException(400, "resume", "resume must be true or false, got " + shown(r));
+                }
+                java.nio.file.Path dir;
+                try {
+                    dir = java.nio.file.Path.of(d);
+                } catch (java.nio.file.InvalidPathException x) {
+                    throw new ApiException(400, "destination", "destination: " + x.getMessage());
+                }
+                if (!dir.isAbsolute()) {
+                    throw new ApiException(400, "destination", "destination must be an absolute path, got " + d);
+                }
+                return Answer.ok(control.snapshot(dir, resume));
+            }
             default -> throw new IllegalStateException("endpoint " + e + " has no action");
         }
         return Answer.NO_CONTENT;

@@ -20,7 +20,8 @@ public enum ApiEndpoint {
     ADD_NET(VmControl.DeviceKind.NET),
     ADD_NIC(VmControl.DeviceKind.NIC),
     ADD_DEVICE(VmControl.DeviceKind.DEVICE),
-    REMOVE_DEVICE("vm.remove-device", "PUT", "remove-device");
+    REMOVE_DEVICE("vm.remove-device", "PUT", "remove-device"),
+    SNAPSHOT("vm.snapshot", "PUT", "snapshot");
 
     /** The path every endpoint's name follows. */
     public static final String BASE = "/api/v1/";

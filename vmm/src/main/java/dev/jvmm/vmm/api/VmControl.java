@@ -44,6 +44,13 @@ public interface VmControl {
      */
     void removeDevice(String id, Duration timeout);
 
+    /**
+     * {@code PUT vm.snapshot {"destination": DIR, "resume": false}}: pauses the VM (if it runs), writes its config,
+     * state and RAM into {@code destination} (empty or new), and resumes it only if {@code resume}. Returns what was
+     * written (sizes, milliseconds). 409 for a VM whose state cannot be saved (a passed-through function).
+     */
+    Map<String, Object> snapshot(java.nio.file.Path destination, boolean resume);
+
     /** The kinds of device {@code vm.add-*} adds, with their endpoint, {@code jvmm remote} verb and CLI option. */
     enum DeviceKind {
         DISK("vm.add-disk", "add-disk", "--disk"),

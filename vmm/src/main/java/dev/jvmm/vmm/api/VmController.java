@@ -253,6 +253,38 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
     }
 
     @Override
+    public Map<String, Object> snapshot(java.nio.file.Path destination, boolean resume) {
+        Vm v = vm();
+        return call(() -> {
+            synchronized (v) {
+                boolean wasPaused = v.paused();
+                if (!wasPaused) {
+                    v.pause();
+                }
+                boolean done = false;
+                try {
+                    dev.jvmm.vmm.snapshot.SnapshotDir.Saved s = dev.jvmm.vmm.snapshot.SnapshotDir.save(v, config,
+                            destination);
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("destination", destination.toString());
+                    m.put("state_bytes", s.stateBytes());
+                    m.put("memory_bytes", s.memoryBytes());
+                    m.put("memory_written_bytes", s.memoryWritten());
+                    m.put("ms", s.millis());
+                    m.put("paused", !resume);
+                    done = true;
+                    return m;
+                } finally {
+                    // resumed as asked; after a failure, left as it was before
+                    if ((done ? resume : !wasPaused) && v.paused()) {
+                        v.resume();
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
     public void shutdown(Duration timeout) {
         Vm v = vm();
         if (v.paused()) {

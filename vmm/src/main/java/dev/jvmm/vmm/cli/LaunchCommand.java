@@ -72,6 +72,9 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control API (HTTP/JSON, 'jvmm remote')"
             + " on a unix socket at PATH, mode 0600 (docs/api.md)")
     String apiSocket;
+    @Option(names = "--restore", paramLabel = "DIR[,resume=on]", description = "bring back the VM a snapshot saved in "
+            + "DIR (its config comes from DIR; options given here override it); paused unless resume=on (docs/snapshot.md)")
+    String restore;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
 
@@ -164,6 +167,7 @@ public final class LaunchCommand implements Callable<Integer> {
                     }
                 }
                 case 9 -> c.apiSocket = v;
+                case 10 -> c.restore = v;
                 default -> {
                     return null;
                 }
@@ -180,10 +184,10 @@ public final class LaunchCommand implements Callable<Integer> {
      * checks that it matches the annotations.
      */
     static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
-        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--api-socket"}, {"--debug"}, {"--migratable"},
-        {"--dry-run"}, {"--json"}};
+        {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--api-socket"}, {"--restore"},
+        {"--debug"}, {"--migratable"}, {"--dry-run"}, {"--json"}};
     /** The first flag. */
-    static final int QUICK_DEBUG = 10;
+    static final int QUICK_DEBUG = 11;
 
     /** The host's VF pool; a test sets {@link #vfPoolFactory} instead. */
     private dev.jvmm.sriov.VfPool vfPool() {
@@ -213,7 +217,7 @@ public final class LaunchCommand implements Callable<Integer> {
      * NICs added through the API are planned as {@code --nic} is, against the same readiness and pool.
      */
     private VmExit runWithApi(VmConfig cfg, NicWiring.Wired wired, List<NicPlan> plans, String holder,
-            VmRunner.Lifecycle life) {
+            VmRunner.Lifecycle life, dev.jvmm.vmm.VmSnapshot.Restore restore) {
         java.util.function.LongFunction<PassthroughReadiness> r = readiness != null ? readiness : PassthroughReadiness::host;
         java.util.function.Function<List<dev.jvmm.vmm.config.NicConfig>, List<NicPlan>> planner = nics -> {
             try (dev.jvmm.sriov.VfPool leases = pool != null ? null : vfPool()) {
@@ -224,8 +228,37 @@ public final class LaunchCommand implements Callable<Integer> {
         dev.jvmm.vmm.api.VmController control = new dev.jvmm.vmm.api.VmController(wired.config(), plans, planner,
                 this::vfPool, holder, wired::lease);
         try (dev.jvmm.vmm.api.ApiLaunch api = new dev.jvmm.vmm.api.ApiLaunch(Path.of(apiSocket), control, life)) {
-            return VmRunner.run(wired.config(), api);
+            return VmRunner.run(wired.config(), restore, api);
         }
+    }
+
+    /**
+     * {@code --restore DIR[,resume=on]}: the snapshot, checked (files present, state intact), before anything else.
+     * A restored VM that stays paused needs the control API to be resumed.
+     */
+    private dev.jvmm.vmm.snapshot.SnapshotDir.Opened openSnapshot() {
+        String[] parts = restore.split(",", -1);
+        boolean resume = false;
+        for (int i = 1; i < parts.length; i++) {
+            switch (parts[i].trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "resume=on", "resume=true", "resume" -> resume = true;
+                case "resume=off", "resume=false" -> resume = false;
+                default -> throw new VmmException(VmmException.Reason.CONFIG, "--restore: '" + parts[i]
+                        + "' is not resume=on|off");
+            }
+        }
+        if (parts[0].isBlank()) {
+            throw new VmmException(VmmException.Reason.CONFIG, "--restore needs the snapshot's directory");
+        }
+        if (config != null) {
+            throw new VmmException(VmmException.Reason.CONFIG, "--restore takes the config from the snapshot: "
+                    + "--config cannot go with it (override single options instead)");
+        }
+        if (!resume && apiSocket == null) {
+            throw new VmmException(VmmException.Reason.CONFIG, "--restore " + parts[0] + ": a restored VM waits, paused, "
+                    + "for 'jvmm remote resume': give --api-socket, or resume=on");
+        }
+        return dev.jvmm.vmm.snapshot.SnapshotDir.open(Path.of(parts[0]), resume);
     }
 
     private static int quickOption(String name) {
@@ -271,13 +304,19 @@ public final class LaunchCommand implements Callable<Integer> {
             }
         }
         VmConfig cfg;
+        dev.jvmm.vmm.snapshot.SnapshotDir.Opened restored = null;
         try {
+            if (restore != null) {
+                restored = openSnapshot();
+            }
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
             dev.jvmm.vmm.config.DeviceSpecs.devicesFromCli(raw, devices); // --device (VFIO)
             dev.jvmm.vmm.config.DeviceSpecs.nicsFromCli(raw, nics, migratable); // --nic, --migratable
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
+            } else if (restored != null) {
+                ConfigLoader.readFile(restored.config(), raw);
             }
             int maxVcpus = VmBuilder.maxVcpus();
             dev.jvmm.vmm.StartupTrace.mark("libc bound, /dev/kvm probed");
@@ -326,10 +365,11 @@ public final class LaunchCommand implements Callable<Integer> {
                     }
                 }
             };
+            dev.jvmm.vmm.VmSnapshot.Restore from = restored == null ? null : restored.restore();
             if (apiSocket == null) {
-                exit = VmRunner.run(wired.config(), life);
+                exit = VmRunner.run(wired.config(), from, life);
             } else {
-                exit = runWithApi(cfg, wired, plans, holder, life);
+                exit = runWithApi(cfg, wired, plans, holder, life, from);
             }
         } catch (VmmException e) {
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,

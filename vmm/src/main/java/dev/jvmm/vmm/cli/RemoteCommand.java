@@ -176,6 +176,22 @@ public final class RemoteCommand implements Callable<Integer> {
                 }
                 yield m;
             }
+            case SNAPSHOT -> {
+                Map<String, Object> m = pairs(e, words, "destination");
+                Object r = m.remove("resume");
+                if (m.size() != 1 || !(m.get("destination") instanceof String d)) {
+                    throw usage("snapshot takes a directory: snapshot destination=DIR [resume=on]");
+                }
+                m.put("destination", java.nio.file.Path.of(d).toAbsolutePath().toString());
+                if (r != null) {
+                    m.put("resume", switch (((String) r).trim().toLowerCase(Locale.ROOT)) {
+                        case "on", "true", "yes" -> true;
+                        case "off", "false", "no" -> false;
+                        default -> throw usage("snapshot: resume=" + r + " is not on or off");
+                    });
+                }
+                yield m;
+            }
             default -> {
                 if (!words.isEmpty()) {
                     throw usage(verb + " takes no arguments, got '" + words.get(0) + "'");

@@ -140,6 +140,55 @@ public final class ConfigLoader {
         }
     }
 
+    /**
+     * The config file (the form {@link #readFile} reads) of a VM that has {@code disks} and {@code nets} now, in
+     * that order (a saved VM: hot-added devices included, removed ones gone, each NIC with the MAC it has). A NIC on
+     * a bridge or a macvtap, and passed-through functions, have no place in this form and are refused (CONFLICT).
+     */
+    public static String write(VmConfig cfg, List<DiskConfig> disks, List<NetConfig> nets) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("kernel", cfg.kernel().toAbsolutePath().toString());
+        if (cfg.initrd() != null) {
+            m.put("initrd", cfg.initrd().toAbsolutePath().toString());
+        }
+        m.put("cmdline", cfg.cmdline());
+        m.put("memory", cfg.memory() >> 20);
+        m.put("cpus", (long) cfg.cpus());
+        m.put("console", cfg.console().toString());
+        m.put("on_reboot", cfg.onReboot().name().toLowerCase(Locale.ROOT));
+        List<Object> d = new java.util.ArrayList<>();
+        for (DiskConfig x : disks) {
+            Map<String, Object> e = new java.util.LinkedHashMap<>();
+            e.put("path", x.path().toAbsolutePath().toString());
+            e.put("readonly", x.readOnly());
+            e.put("cache", x.cache().name().toLowerCase(Locale.ROOT));
+            if (x.id() != null) {
+                e.put("id", x.id());
+            }
+            e.put("queues", (long) x.queues());
+            d.add(e);
+        }
+        m.put("disks", d);
+        List<Object> n = new java.util.ArrayList<>();
+        for (NetConfig x : nets) {
+            if (x.bridge() != null || x.macvtapOver() != null || x.standby() != null) {
+                throw new VmmException(VmmException.Reason.CONFLICT, x.what() + ": a NIC on a bridge, a macvtap or in "
+                        + "a failover pair cannot be saved yet (a plain TAP can)");
+            }
+            Map<String, Object> e = new java.util.LinkedHashMap<>();
+            if (x.tap() != null) {
+                e.put("tap", x.tap());
+            }
+            if (x.mac() != null) {
+                e.put("mac", NetConfig.format(x.mac()));
+            }
+            e.put("queues", (long) x.queues());
+            n.add(e);
+        }
+        m.put("nets", n);
+        return Json.write(m) + "\n";
+    }
+
     /** Records CLI values (call before {@link #readFile} so they win). */
     public static Raw fromCli(String kernel, String initrd, String cmdline, String memory, String cpus, String console,
             String onReboot) {

@@ -78,6 +78,10 @@ public final class DeviceManager implements AutoCloseable {
         private final ResourceStack resources;
         private String nic;
         private volatile CompletableFuture<Void> ejected;
+        /** What it was plugged from: a DiskConfig, a NetConfig (with the MAC it got) or a VfioConfig. */
+        private Object config;
+        /** Where its BAR0 was allocated (virtio), for a saved state; -1 if none. */
+        private long bar0 = -1;
 
         Plugged(String id, Kind kind, PciAddress address, String what, boolean hot, VirtioPciDevice transport,
                 VfioPciDevice vfio, ResourceStack resources) {
@@ -130,6 +134,11 @@ public final class DeviceManager implements AutoCloseable {
         /** The passed-through function of a VFIO device, else null. */
         public VfioPciDevice vfio() {
             return vfio;
+        }
+
+        /** What it was plugged from: a {@link DiskConfig}, a {@link NetConfig} (with its MAC) or a {@link VfioConfig}. */
+        public Object config() {
+            return config;
         }
 
         /** Whether a removal was asked for and the guest has not ejected yet. */
@@ -194,9 +203,12 @@ public final class DeviceManager implements AutoCloseable {
                 throw new VmmException(VmmException.Reason.CONFLICT, d.path() + " is already attached as " + p.id);
             }
         }
-        return plug(Kind.DISK, hot, d.path().toString(), (id, index, slot, res) -> {
-            VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, virtio, res);
-            return new Plugged(id, Kind.DISK, a.address(), d.path().toString(), hot, a.transport(), null, res);
+        return plug(Kind.DISK, hot, d.path().toString(), null, (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, -1, virtio, res);
+            Plugged p = new Plugged(id, Kind.DISK, a.address(), d.path().toString(), hot, a.transport(), null, res);
+            p.config = d;
+            p.bar0 = a.bar0();
+            return p;
         });
     }
 
@@ -211,14 +223,16 @@ public final class DeviceManager implements AutoCloseable {
         if (standby != null && pairs.containsKey(standby.nic())) {
             throw new VmmException(VmmException.Reason.CONFLICT, "NIC " + standby.nic() + " already has its standby");
         }
-        Plugged plugged = plug(Kind.NET, hot, n.what(), (id, index, slot, res) -> {
+        Plugged plugged = plug(Kind.NET, hot, n.what(), null, (id, index, slot, res) -> {
             byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
             Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
-            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, virtio, res, negotiated);
+            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, -1, virtio, res, negotiated);
             String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
                     + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac " + NetConfig.format(m);
             Plugged p = new Plugged(id, Kind.NET, a.address(), what, hot, a.transport(), null, res);
             p.nic = n.label() != null && n.label().startsWith("--nic ") ? n.label().substring(6) : null;
+            p.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), n.standby());
+            p.bar0 = a.bar0();
             return p;
         });
         if (standby != null) {
@@ -328,10 +342,11 @@ public final class DeviceManager implements AutoCloseable {
                 throw new VmmException(VmmException.Reason.CONFIG, e.getMessage(), e);
             }
         }
-        return plug(Kind.VFIO, hot, c.bdf(), (id, index, slot, res) -> {
+        return plug(Kind.VFIO, hot, c.bdf(), null, (id, index, slot, res) -> {
             VfioDevices.Attached a = vfio.attach(id, c, slot, mmio32, pci, res);
             Plugged p = new Plugged(id, Kind.VFIO, a.address(), c.bdf(), hot, null, a.device(), res);
             p.nic = c.nic();
+            p.config = c;
             return p;
         });
     }
@@ -341,7 +356,7 @@ public final class DeviceManager implements AutoCloseable {
         Plugged plug(String id, int index, int slot, ResourceStack res);
     }
 
-    private Plugged plug(Kind kind, boolean hot, String what, Plug how) {
+    private Plugged plug(Kind kind, boolean hot, String what, Saved at, Plug how) {
         if (closed) {
             throw new VmmException(VmmException.Reason.CONFLICT, "the VM is shutting down");
         }
@@ -349,9 +364,22 @@ public final class DeviceManager implements AutoCloseable {
         if (hot && h == null) {
             throw new VmmException(VmmException.Reason.INTERNAL, "hotplug is not set up");
         }
-        int slot = freeSlot(what);
-        int index = nextIndex.merge(kind, 1, Integer::sum) - 1;
-        String id = kind.prefix() + "-" + index;
+        int slot;
+        int index;
+        String id;
+        if (at == null) {
+            slot = freeSlot(what);
+            index = nextIndex.merge(kind, 1, Integer::sum) - 1;
+            id = kind.prefix() + "-" + index;
+        } else {
+            slot = at.slot();
+            index = at.index();
+            id = at.id();
+            if (pci.get(slot, 0) != null || devices.containsKey(id)) {
+                throw new VmmException(VmmException.Reason.CONFIG, "saved device " + id + " at slot " + slot
+                        + ": the slot or the id is taken twice");
+            }
+        }
         Plugged p = ResourceStack.building(res -> how.plug(id, index, slot, res));
         devices.put(id, p);
         if (hot) {
@@ -359,6 +387,91 @@ public final class DeviceManager implements AutoCloseable {
             log.info("{} at {}: hot-added ({}), the guest was notified", id, p.address, what);
         }
         return p;
+    }
+
+    // ---- saved state: which device is where ----
+
+    /**
+     * Where a device was, in a saved VM: its id (whose number is its index among devices of its kind, which also
+     * names a generated MAC or macvtap), slot, BAR0 allocation and whether it came hot.
+     */
+    public record Saved(String id, Kind kind, int slot, long bar0, boolean hot) {
+        int index() {
+            return Integer.parseInt(id.substring(kind.prefix().length() + 1));
+        }
+    }
+
+    /**
+     * The devices as a saved state records them, in plug order, plus the next index of each kind. Refuses (CONFLICT)
+     * a VM whose state cannot be saved: a passed-through function (its state is in the host's hardware), a failover
+     * pair, or a device being removed.
+     */
+    public synchronized List<Saved> saved() {
+        List<Saved> out = new ArrayList<>();
+        for (Plugged p : devices.values()) {
+            if (p.kind == Kind.VFIO) {
+                throw new VmmException(VmmException.Reason.CONFLICT, p.id + " (" + p.what + ") is a passed-through "
+                        + "function: its state lives in the host's hardware and cannot be saved, so this VM cannot be "
+                        + "snapshotted or migrated (remove it first, or use --nic ...,failover=on)");
+            }
+            if (p.removing()) {
+                throw new VmmException(VmmException.Reason.CONFLICT, p.id + " is being removed: wait for the guest's eject");
+            }
+            out.add(new Saved(p.id, p.kind, p.address.device(), p.bar0, p.hot));
+        }
+        if (!pairs.isEmpty()) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "failover NIC " + pairs.keySet().iterator().next()
+                    + ": a VM with a failover pair cannot be saved yet");
+        }
+        return out;
+    }
+
+    /** How many devices of each kind were ever plugged (the next ids), for a saved state. */
+    public synchronized Map<Kind, Integer> nextIndexes() {
+        return new java.util.EnumMap<>(nextIndex.isEmpty() ? Map.of() : nextIndex);
+    }
+
+    /**
+     * Plugs a device of a saved VM back where it was: {@code config} is its {@link DiskConfig} or {@link NetConfig}
+     * (a NIC with its MAC). The device's state is restored afterwards, through its transport.
+     */
+    public synchronized Plugged restore(Saved at, Object config) {
+        Plugged p = switch (at.kind()) {
+            case DISK -> {
+                DiskConfig d = (DiskConfig) config;
+                yield plug(Kind.DISK, false, d.path().toString(), at, (id, index, slot, res) -> {
+                    VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, at.bar0(), virtio, res);
+                    Plugged q = new Plugged(id, Kind.DISK, a.address(), d.path().toString(), at.hot(), a.transport(),
+                            null, res);
+                    q.config = d;
+                    q.bar0 = a.bar0();
+                    return q;
+                });
+            }
+            case NET -> {
+                NetConfig n = (NetConfig) config;
+                yield plug(Kind.NET, false, n.what(), at, (id, index, slot, res) -> {
+                    byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
+                    VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, at.bar0(), virtio, res, null);
+                    String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
+                            + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac "
+                            + NetConfig.format(m);
+                    Plugged q = new Plugged(id, Kind.NET, a.address(), what, at.hot(), a.transport(), null, res);
+                    q.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), null);
+                    q.bar0 = a.bar0();
+                    return q;
+                });
+            }
+            case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
+                    + "cannot be restored");
+        };
+        nextIndex.merge(at.kind(), at.index() + 1, Math::max);
+        return p;
+    }
+
+    /** Restores the next index of each kind (ids are never reused, also across a restore). */
+    public synchronized void setNextIndexes(Map<Kind, Integer> next) {
+        next.forEach((k, v) -> nextIndex.merge(k, v, Math::max));
     }
 
     private int freeSlot(String what) {

@@ -56,6 +56,11 @@ public final class VirtioDevices {
      * closing it takes the device off the bus and frees its BAR, vectors, ioeventfds, thread and backend).
      */
     public static Attached disk(String name, DiskConfig d, int slot, Env env, ResourceStack res) {
+        return disk(name, d, slot, -1, env, res);
+    }
+
+    /** As {@link #disk(String, DiskConfig, int, Env, ResourceStack)}, BAR0 at {@code barAt} (-1: allocated). */
+    public static Attached disk(String name, DiskConfig d, int slot, long barAt, Env env, ResourceStack res) {
         String origin = "--disk " + d.path();
         BlockBackend backend;
         try {
@@ -64,7 +69,7 @@ public final class VirtioDevices {
             throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
         }
         VirtioBlk blk = new VirtioBlk(name, backend, d.queues(), d.id());
-        Attached a = plug(blk, slot, env, res);
+        Attached a = plug(blk, slot, barAt, env, res);
         log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s))", a.name(), a.address(), d.path(),
                 backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues());
         return a;
@@ -77,28 +82,36 @@ public final class VirtioDevices {
      */
     public static Attached net(String name, NetConfig n, int index, byte[] mac, int slot, Env env, ResourceStack res,
             Runnable standby) {
+        return net(name, n, index, mac, slot, -1, env, res, standby);
+    }
+
+    /** As {@link #net(String, NetConfig, int, byte[], int, Env, ResourceStack, Runnable)}, BAR0 at {@code barAt}. */
+    public static Attached net(String name, NetConfig n, int index, byte[] mac, int slot, long barAt, Env env,
+            ResourceStack res, Runnable standby) {
         TapDevice tap = NetBackends.open(n, index, mac, res, n.what());
         VirtioNet net = new VirtioNet(name, tap, mac, n.queues());
         if (standby != null) {
             net.setStandby(standby);
         }
-        Attached a = plug(net, slot, env, res);
+        Attached a = plug(net, slot, barAt, env, res);
         log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s){}", a.name(), a.address(), tap.name(),
                 tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues(),
                 standby != null ? ", failover standby" : "");
         return a;
     }
 
-    private static long bar0(AddressAllocator mmio32) {
+    private static long bar0(AddressAllocator mmio32, long at) {
         try {
-            return mmio32.allocate(VirtioPciDevice.BAR_SIZE, VirtioPciDevice.BAR_SIZE);
+            return at >= 0 ? mmio32.allocateAt(at, VirtioPciDevice.BAR_SIZE)
+                    : mmio32.allocate(VirtioPciDevice.BAR_SIZE, VirtioPciDevice.BAR_SIZE);
         } catch (VmCoreException e) {
-            throw new VmmException(VmmException.Reason.INTERNAL, "virtio BARs overflow the MMIO32 window", e);
+            throw new VmmException(VmmException.Reason.INTERNAL, at >= 0 ? "a restored BAR0: " + e.getMessage()
+                    : "virtio BARs overflow the MMIO32 window", e);
         }
     }
 
-    private static Attached plug(VirtioDevice device, int slot, Env env, ResourceStack res) {
-        long bar = bar0(env.mmio32());
+    private static Attached plug(VirtioDevice device, int slot, long barAt, Env env, ResourceStack res) {
+        long bar = bar0(env.mmio32(), barAt);
         res.push(() -> env.mmio32().free(bar));
         VirtioPciDevice t;
         try {

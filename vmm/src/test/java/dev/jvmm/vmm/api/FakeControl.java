@@ -89,4 +89,10 @@ public final class FakeControl implements VmControl {
     public void removeDevice(String id, java.time.Duration timeout) {
         record("removeDevice " + id + (timeout.toSeconds() == 30 ? "" : " timeout=" + timeout.toSeconds()));
     }
+
+    @Override
+    public Map<String, Object> snapshot(java.nio.file.Path destination, boolean resume) {
+        record("snapshot " + destination + (resume ? " resume" : ""));
+        return Map.of("destination", destination.toString(), "paused", !resume);
+    }
 }

@@ -96,6 +96,18 @@ class RemoteCommandTest {
     }
 
     @Test
+    void snapshotSendsAnAbsoluteDestination() {
+        assertEquals(0, remote("snapshot", "destination=/var/snap1").code());
+        assertEquals(0, remote("snapshot", "/var/snap2,resume=on").code());
+        CliRun rel = remote("snapshot", "rel/dir");
+        assertEquals(0, rel.code(), rel.err());
+        assertEquals(List.of("snapshot /var/snap1", "snapshot /var/snap2 resume",
+                "snapshot " + java.nio.file.Path.of("rel/dir").toAbsolutePath()), vm.calls);
+        assertUsage("snapshot: resume=maybe is not on or off", "snapshot", "/s", "resume=maybe");
+        assertUsage("snapshot takes a directory: snapshot destination=DIR [resume=on]", "snapshot");
+    }
+
+    @Test
     void aRefusalIsExit1WithTheServersMessage() {
         vm.failWith(() -> new ApiException(409, null, "the VM is already paused"));
         CliRun r = remote("pause");
@@ -116,7 +128,7 @@ class RemoteCommandTest {
         CliRun verb = remote("explode");
         assertEquals(2, verb.code());
         assertTrue(verb.err().startsWith("Unknown verb 'explode' (expected one of: ping, info, counters, pause, resume,"
-                + " shutdown, power-off, reboot, add-disk, add-net, add-nic, add-device, remove-device)\n"), verb.err());
+                + " shutdown, power-off, reboot, add-disk, add-net, add-nic, add-device, remove-device, snapshot)\n"), verb.err());
         assertTrue(verb.err().contains("Usage: jvmm remote"), verb.err());
         assertUsage("add-nic: 'eth0' in 'eth0' is not key=value", "add-nic", "mode=auto", "eth0");
         assertUsage("add-disk: '=x' in '=x' is not key=value", "add-disk", "=x");
