@@ -185,14 +185,19 @@ public final class VirtQueue {
         reset();
         try {
             setSize(sz);
-            setAddresses(desc, avail, used);
-            setFeatures(ei, ind);
-            if (rdy) {
-                enable();
-            }
         } catch (GuestProtocolException e) {
             reset();
-            throw in.bad(rdy ? "rings" : "size", e.getMessage());
+            throw in.bad("size", e.getMessage());
+        }
+        setAddresses(desc, avail, used);
+        setFeatures(ei, ind);
+        if (rdy) {
+            try {
+                enable();
+            } catch (GuestProtocolException e) {
+                reset();
+                throw in.bad("rings", e.getMessage());
+            }
         }
         lastAvail = la;
         nextUsed = nu;

@@ -629,6 +629,14 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
         if (ok) {
             active = true;
             device.restored(new VirtioDevice.Activation(memory, driverFeatures, queues, kicks, this));
+            // Chains the driver made available and kicked before the save but the device had not popped are in the
+            // restored rings; their kicks were on the old eventfds, and with EVENT_IDX the driver will not kick again
+            // for them. Look at every enabled queue once, as a kick would (a needless look finds nothing).
+            for (int q = 0; q < queues.length; q++) {
+                if (queues[q].isReady()) {
+                    kicks[q].signal();
+                }
+            }
         }
     }
 
