@@ -41,7 +41,10 @@ class HeaderLayoutTest {
                 "KvmIoctls.KVM_SET_CLOCK", "KvmMpState.SIZEOF", "KvmXsave.SIZEOF", "KvmXcrs.SIZEOF",
                 "KvmDebugregs.SIZEOF", "KvmVcpuEvents.SIZEOF", "KvmMsrList.SIZEOF", "KvmIrqchip.SIZEOF",
                 "KvmIrqchip.CHIP", "KvmPitState2.SIZEOF", "KvmPitChannelState.SIZEOF", "KvmClockData.REALTIME",
-                "KvmConstants.KVM_CAP_XSAVE2", "KvmConstants.KVM_CLOCK_REALTIME", "KvmConstants.KVM_MP_STATE_RUNNABLE")) {
+                "KvmConstants.KVM_CAP_XSAVE2", "KvmConstants.KVM_CLOCK_REALTIME", "KvmConstants.KVM_MP_STATE_RUNNABLE",
+                // dirty page tracking for live migration
+                "KvmIoctls.KVM_GET_DIRTY_LOG", "KvmDirtyLog.SIZEOF", "KvmDirtyLog.SLOT", "KvmDirtyLog.DIRTY_BITMAP",
+                "KvmConstants.KVM_MEM_LOG_DIRTY_PAGES")) {
             assertTrue(r.cSource().contains("\"" + must + "\""), must + " was not checked");
         }
         assertTrue(r.structs() >= 19 && r.checks() >= 150, "too few layout checks: " + r);

@@ -16,6 +16,14 @@ class IoctlTest {
     }
 
     @Test
+    void getDirtyLogIsIowOf16ByteKvmDirtyLog() {
+        // _IOW(KVMIO, 0x42, struct kvm_dirty_log): 1 << 30 | 16 << 16 | 0xAE << 8 | 0x42
+        assertEquals(16, dev.jvmm.sys.kvm.uapi.KvmDirtyLog.SIZEOF);
+        assertEquals(0x4010AE42L, dev.jvmm.sys.kvm.uapi.KvmIoctls.KVM_GET_DIRTY_LOG);
+        assertEquals(1, dev.jvmm.sys.kvm.uapi.KvmConstants.KVM_MEM_LOG_DIRTY_PAGES);
+    }
+
+    @Test
     void rejectsSizesThatDoNotFit() {
         assertThrows(IllegalArgumentException.class, () -> Ioctl.iow(0xAE, 1, 1 << 14));
     }

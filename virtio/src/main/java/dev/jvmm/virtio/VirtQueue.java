@@ -16,6 +16,12 @@ import java.lang.invoke.VarHandle;
  * returns them with {@link #addUsed}. Every guest-supplied index and address is validated: a malformed chain
  * throws {@link GuestProtocolException} and nothing outside guest RAM is read or written.
  *
+ * <p>Live migration: KVM's dirty log does not see the device's writes to guest RAM (through host addresses), so the
+ * queue records them with {@link GuestMemory#markDirtyHost}: its own writes to the used ring (in {@link #addUsed} and
+ * the avail_event of {@link #pop}) and, with {@link #addUsed(DescriptorChain, long)}, the chain's device-writable
+ * buffers. A device that writes guest RAM otherwise marks it itself. While dirty logging is off this costs one
+ * volatile read per returned chain.
+ *
  * <p>Not thread-safe: one device thread owns a queue.
  */
 public final class VirtQueue {
@@ -246,6 +252,7 @@ public final class VirtQueue {
             // published before the driver could see the new avail_event is not missed. While the device is busy
             // draining, avail_event stays behind and the driver does not kick for every chain it adds.
             Native.putShort(usedHost + 4 + 8L * size, lastAvail);
+            markUsedRing();
             VarHandle.fullFence(); // our avail_event store must be ordered before the re-read of the avail index
             avail = availIdx();
             pending = (short) (avail - (lastAvail & 0xffff));
@@ -358,8 +365,42 @@ public final class VirtQueue {
         }
     }
 
-    /** Returns the chain with {@code head} to the driver, reporting {@code written} bytes written into it. */
+    /**
+     * Returns the chain with {@code head} to the driver, reporting {@code written} bytes written into it. Marks the used
+     * ring dirty for migration, not the chain's buffers: a device that wrote into them marks them itself (or calls
+     * {@link #addUsed(DescriptorChain, long)}).
+     */
     public void addUsed(int head, long written) {
+        publishUsed(head, written);
+        markUsedRing();
+    }
+
+    /**
+     * Returns {@code chain} (the last one {@link #pop} returned) to the driver, reporting {@code written} bytes written
+     * into it, and marks every device-writable segment of it dirty for migration, whatever {@code written} says (a
+     * request that failed halfway may have written more than it reports), together with the used ring. One volatile
+     * read while dirty logging is off.
+     */
+    public void addUsed(DescriptorChain chain, long written) {
+        publishUsed(chain.head(), written);
+        if (mem.dirtyLogging()) {
+            for (int i = chain.readableCount(); i < chain.count(); i++) {
+                mem.markDirtyHost(chain.address(i), chain.length(i));
+            }
+            mem.markDirtyHost(usedHost, usedRingBytes());
+        }
+    }
+
+    /** Records the device's writes to the used ring (elements, idx, avail_event) for migration; after the writes. */
+    private void markUsedRing() {
+        mem.markDirtyHost(usedHost, usedRingBytes());
+    }
+
+    private long usedRingBytes() {
+        return 6 + 8L * size;
+    }
+
+    private void publishUsed(int head, long written) {
         long e = usedHost + 4 + 8L * ((nextUsed & 0xffff) % size);
         Native.putInt(e, head);
         Native.putInt(e + 4, (int) written);

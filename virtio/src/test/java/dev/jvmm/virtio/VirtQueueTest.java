@@ -273,4 +273,59 @@ class VirtQueueTest {
         assertSame(a, b, "no allocation per request");
         assertEquals(1, b.head());
     }
+
+    /** The guest-physical addresses of the pages harvested (the VMM's writes only: no KVM here). */
+    private List<Long> harvest() {
+        List<Long> out = new java.util.ArrayList<>();
+        dev.jvmm.core.DirtyBitmap.forEachDirtyPage(mem.harvestDirty(null), out::add);
+        return out;
+    }
+
+    @Test
+    void addUsedOfAChainMarksItsWritableSegmentsAndTheUsedRingButNotItsReadableOnes() {
+        VirtQueue q = drv.queue(16, false, false);
+        mem.startDirtyLog((slot, flags, gpa, size, hva) -> { });
+        drv.desc(0, 0x3000, 16, VIRTQ_DESC_F_NEXT, 1);                                   // readable
+        drv.desc(1, 0x5ff0, 0x20, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);            // writable over two pages
+        drv.desc(2, 0x100000 + 0x2000, 1, VIRTQ_DESC_F_WRITE, 0);                        // writable, other region
+        drv.publish(0);
+        assertEquals(List.of(), harvest(), "the driver's own writes are the guest's: KVM logs them");
+        DescriptorChain c = q.pop();
+        q.addUsed(c, 0x21);
+        // the rings are all in page 0x1000 (desc 0x1000, avail 0x1080, used 0x1098)
+        assertEquals(List.of(0x1000L, 0x5000L, 0x6000L, 0x102000L), harvest());
+        assertEquals(1, drv.usedIdx());
+        assertEquals(0x21, drv.usedLen(0));
+    }
+
+    @Test
+    void addUsedByHeadAndTheAvailEventOfPopMarkTheUsedRing() {
+        TestDriver far = new TestDriver(mem, 8, 0x100000 + 0x4000); // used ring at 0x104098
+        VirtQueue q = far.queue(16, true, false);
+        mem.startDirtyLog((slot, flags, gpa, size, hva) -> { });
+        assertNull(q.pop(), "drained: writes avail_event into the used ring");
+        assertEquals(0, far.availEvent());
+        assertEquals(List.of(0x104000L), harvest());
+        far.desc(0, 0x6000, 8, VIRTQ_DESC_F_WRITE, 0);
+        far.publish(0);
+        assertEquals(List.of(), harvest());
+        q.addUsed(q.pop().head(), 8);
+        assertEquals(List.of(0x104000L), harvest(), "the used ring only: the device did not say it wrote the buffer");
+    }
+
+    @Test
+    void withLoggingOffNothingIsRecordedAndAnewLogStartsEmpty() {
+        VirtQueue q = drv.queue(16, false, false);
+        drv.desc(0, 0x5000, 16, VIRTQ_DESC_F_WRITE, 0);
+        drv.publish(0);
+        q.addUsed(q.pop(), 16);
+        assertEquals(1, drv.usedIdx(), "addUsed works the same without logging");
+        mem.startDirtyLog((slot, flags, gpa, size, hva) -> { });
+        assertEquals(List.of(), harvest());
+        mem.stopDirtyLog((slot, flags, gpa, size, hva) -> { });
+        drv.publish(0);
+        q.addUsed(q.pop(), 16);
+        mem.startDirtyLog((slot, flags, gpa, size, hva) -> { });
+        assertEquals(List.of(), harvest(), "what was written while logging was off is the first round's");
+    }
 }

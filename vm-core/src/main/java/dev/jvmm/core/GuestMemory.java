@@ -5,7 +5,11 @@ import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Mmap;
 import dev.jvmm.sys.Native;
+import dev.jvmm.sys.NativeBuffer;
+import dev.jvmm.sys.kvm.uapi.KvmConstants;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -24,6 +28,11 @@ import java.util.Map;
  * a file back as copy-on-write guest RAM that faults in lazily. The file's layout is the regions in guest-physical
  * order, back to back: region {@code i} starts at the sum of the sizes of the regions before it, and the file is
  * exactly {@link #size()} bytes long.
+ *
+ * <p>For live migration, {@link #startDirtyLog} turns on dirty page tracking: KVM's dirty log on every memory slot
+ * (the guest's writes) and this object's record of the pages the VMM wrote itself ({@link #markDirtyHost}: device
+ * threads write guest RAM through host addresses, which KVM does not see). {@link #harvestDirty} returns, region by
+ * region, the pages either wrote since the previous harvest; {@link #allPages} is the first round's "everything".
  */
 public final class GuestMemory implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GuestMemory.class);
@@ -61,6 +70,15 @@ public final class GuestMemory implements AutoCloseable {
     /** Device and inode of the file mapped by {@link #mapPrivate}, or null while the memory is anonymous. */
     private Object backingFile;
     private boolean closed;
+    /**
+     * The pages the VMM wrote (per region, one bit per 4 KiB page, as {@link DirtyBitmap}) while dirty logging is on;
+     * null while it is off. Published whole by {@link #startDirtyLog}; its words are set with an atomic OR by
+     * {@link #markDirtyHost} and taken with an atomic get-and-set-0 by {@link #harvestDirty}.
+     */
+    private volatile long[][] deviceDirty;
+    /** Per slot in {@link #slots}, the native buffer KVM_GET_DIRTY_LOG writes into (allocated on first harvest). */
+    private NativeBuffer[] kvmBitmaps;
+    private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
 
     private GuestMemory(Region[] regions, List<Mmap> maps) {
         this.regions = regions;
@@ -199,6 +217,10 @@ public final class GuestMemory implements AutoCloseable {
      * this object and removed on {@link #close()} before the memory is unmapped.
      */
     public synchronized List<MemorySlot> registerSlots(MemorySlotSink sink, int firstSlot) {
+        if (deviceDirty != null) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID,
+                    "cannot register memory slots while dirty logging is on; stopDirtyLog first");
+        }
         List<MemorySlot> added = new ArrayList<>();
         try {
             for (int i = 0; i < regions.length; i++) {
@@ -441,6 +463,224 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
+    // ---- dirty page tracking (live migration) ----
+
+    /**
+     * Turns dirty page tracking on, for one owner (a migration): re-registers every memory slot {@link #registerSlots}
+     * made with {@link KvmConstants#KVM_MEM_LOG_DIRTY_PAGES} through {@code sink} (the VM's
+     * KVM_SET_USER_MEMORY_REGION, as for registerSlots), so that KVM logs the guest's writes, and starts the record of
+     * the VMM's own writes ({@link #markDirtyHost}), empty. Both start empty: the first round copies everything
+     * ({@link #allPages}) after this returns, and each {@link #harvestDirty} then returns what was written since the
+     * previous one (or since this call).
+     *
+     * <p>Memory without slots (no KVM) only records the VMM's writes. A VMM write whose mark found logging still off
+     * was done before this call published the record; the first round, which starts after this returns, copies it.
+     *
+     * @throws VmCoreException with reason {@code INVALID} when logging is on already (it has one owner) or the memory
+     *         is closed; when a slot cannot be re-registered the slots done so far are put back without the flag,
+     *         logging stays off and the sink's exception is thrown
+     */
+    public synchronized void startDirtyLog(MemorySlotSink sink) {
+        requireOpen("start dirty logging");
+        if (deviceDirty != null) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID, "dirty logging is on already (it has one owner)");
+        }
+        long[][] d = new long[regions.length][];
+        for (int i = 0; i < regions.length; i++) {
+            d[i] = new long[DirtyBitmap.wordsFor(regions[i].size() / PAGE)];
+        }
+        int done = 0;
+        try {
+            for (MemorySlot s : slots) {
+                s.setFlags(sink, s.flags() | KvmConstants.KVM_MEM_LOG_DIRTY_PAGES);
+                done++;
+            }
+        } catch (RuntimeException e) {
+            for (int i = done - 1; i >= 0; i--) {
+                MemorySlot s = slots.get(i);
+                try {
+                    s.setFlags(sink, s.flags() & ~KvmConstants.KVM_MEM_LOG_DIRTY_PAGES);
+                } catch (RuntimeException e2) {
+                    e.addSuppressed(e2);
+                }
+            }
+            throw e;
+        }
+        kvmBitmaps = new NativeBuffer[slots.size()];
+        deviceDirty = d;
+        log.debug("dirty logging on: {} slots, {} regions", slots.size(), regions.length);
+    }
+
+    /**
+     * Turns dirty page tracking off: re-registers the slots without {@link KvmConstants#KVM_MEM_LOG_DIRTY_PAGES} through
+     * {@code sink} and drops the record of the VMM's writes ({@link #markDirtyHost} is a no-op again). Does nothing when
+     * logging is off. Every slot is tried; the first failure is thrown after the others (logging is off all the same).
+     */
+    public synchronized void stopDirtyLog(MemorySlotSink sink) {
+        if (deviceDirty == null) {
+            return;
+        }
+        deviceDirty = null;
+        freeKvmBitmaps();
+        RuntimeException first = null;
+        for (MemorySlot s : slots) {
+            try {
+                s.setFlags(sink, s.flags() & ~KvmConstants.KVM_MEM_LOG_DIRTY_PAGES);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        log.debug("dirty logging off");
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    private void freeKvmBitmaps() {
+        if (kvmBitmaps != null) {
+            for (NativeBuffer b : kvmBitmaps) {
+                if (b != null) {
+                    b.close();
+                }
+            }
+            kvmBitmaps = null;
+        }
+    }
+
+    /** Whether dirty logging is on (one volatile read): devices may test it once before marking several ranges. */
+    public boolean dirtyLogging() {
+        return deviceDirty != null;
+    }
+
+    /**
+     * Records that the VMM wrote {@code [hostAddress, hostAddress + length)} of guest RAM, by host address (what the
+     * devices hold): the pages it touches are in the next {@link #harvestDirty}. Call it <em>after</em> the write
+     * (a harvest that runs between the write and the mark misses it this round and finds it the next; the last round
+     * runs with the devices quiesced, when every mark is in). Parts outside guest RAM are ignored; a range may span
+     * regions. Thread-safe and lock-free (an atomic OR per 64 pages); while logging is off it is one volatile read.
+     */
+    public void markDirtyHost(long hostAddress, long length) {
+        long[][] d = deviceDirty;
+        if (d == null || length <= 0) {
+            return;
+        }
+        long end = hostAddress + length;
+        if (end < hostAddress) { // overflow: a nonsense length; clamp
+            end = Long.MAX_VALUE;
+        }
+        for (int i = 0; i < regions.length; i++) {
+            Region r = regions[i];
+            long lo = Math.max(hostAddress, r.hostAddress());
+            long hi = Math.min(end, r.hostAddress() + r.size());
+            if (lo < hi) {
+                setBits(d[i], (lo - r.hostAddress()) / PAGE, (hi - 1 - r.hostAddress()) / PAGE);
+            }
+        }
+    }
+
+    /**
+     * Sets bits {@code [first, last]}. Always an atomic OR, even when the bits look set already: the OR orders the
+     * write being marked before a harvest that clears the word (a plain read could see the bit before that harvest's
+     * clear while the write is not yet visible to the harvest's copy of the page).
+     */
+    private static void setBits(long[] words, long first, long last) {
+        int w0 = (int) (first >>> 6), w1 = (int) (last >>> 6);
+        for (int w = w0; w <= w1; w++) {
+            long mask = -1L;
+            if (w == w0) {
+                mask &= -1L << first; // shifts are mod 64
+            }
+            if (w == w1) {
+                mask &= -1L >>> (63 - (last & 63));
+            }
+            WORDS.getAndBitwiseOr(words, w, mask);
+        }
+    }
+
+    /**
+     * The pages written since the previous harvest (or since {@link #startDirtyLog}), one {@link DirtyBitmap} per
+     * region in guest-physical order: KVM's dirty log of the region's slot (the guest's writes; fetched through
+     * {@code kvm} into a native buffer kept per slot) OR-ed with the record of the VMM's writes, each word of which is
+     * taken and cleared atomically. KVM_GET_DIRTY_LOG clears KVM's log as it reads it (and write-protects the pages
+     * again), so both sources restart empty: what this returns has to be sent, there is no second look.
+     *
+     * @param kvm KVM's dirty logs, normally {@code VmFd::getDirtyLog}; null to take the VMM's record alone (memory
+     *            without slots has no KVM log either way)
+     * @throws VmCoreException with reason {@code INVALID} when logging is off
+     */
+    public synchronized List<DirtyBitmap> harvestDirty(DirtyLogSource kvm) {
+        long[][] d = deviceDirty;
+        if (d == null) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID, "dirty logging is off; startDirtyLog first");
+        }
+        long[][] out = new long[regions.length][];
+        for (int i = 0; i < regions.length; i++) {
+            out[i] = new long[d[i].length];
+        }
+        if (kvm != null) {
+            for (int s = 0; s < slots.size(); s++) {
+                MemorySlot slot = slots.get(s);
+                int i = regionOf(slot);
+                long[] o = out[i];
+                NativeBuffer b = kvmBitmaps[s];
+                if (b == null) {
+                    b = kvmBitmaps[s] = new NativeBuffer(8L * o.length);
+                }
+                b.clear(); // the kernel writes every byte; a source that writes less must not leave stale bits
+                kvm.getDirtyLog(slot.slot(), b.address());
+                for (int w = 0; w < o.length; w++) {
+                    o[w] |= b.getLong(8L * w);
+                }
+            }
+        }
+        List<DirtyBitmap> result = new ArrayList<>(regions.length);
+        for (int i = 0; i < regions.length; i++) {
+            long[] dev = d[i], o = out[i];
+            for (int w = 0; w < dev.length; w++) {
+                // a word read as 0 is left alone: a mark after this read stays for the next harvest
+                if ((long) WORDS.getVolatile(dev, w) != 0) {
+                    o[w] |= (long) WORDS.getAndSet(dev, w, 0L);
+                }
+            }
+            o[o.length - 1] &= lastWordMask(regions[i]); // a source that reports pages past the region
+            result.add(new DirtyBitmap(regions[i], o));
+        }
+        return result;
+    }
+
+    /** The region a slot of {@link #registerSlots} maps (same host address and size). */
+    private int regionOf(MemorySlot slot) {
+        for (int i = 0; i < regions.length; i++) {
+            if (regions[i].hostAddress() == slot.hostAddress() && regions[i].size() == slot.size()) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("memory slot " + slot.slot() + " maps no region");
+    }
+
+    /** Valid bits of the last bitmap word of {@code r}. */
+    private static long lastWordMask(Region r) {
+        long pages = r.size() / PAGE;
+        int rem = (int) (pages & 63);
+        return rem == 0 ? -1L : (1L << rem) - 1;
+    }
+
+    /** Every page of guest RAM, one {@link DirtyBitmap} per region: the first round of a pre-copy migration. */
+    public List<DirtyBitmap> allPages() {
+        List<DirtyBitmap> result = new ArrayList<>(regions.length);
+        for (Region r : regions) {
+            long[] w = new long[DirtyBitmap.wordsFor(r.size() / PAGE)];
+            java.util.Arrays.fill(w, -1L);
+            w[w.length - 1] = lastWordMask(r);
+            result.add(new DirtyBitmap(r, w));
+        }
+        return result;
+    }
+
     /**
      * Removes the memory slots, then unmaps the memory (KVM must stop referencing it first). Each region is unmapped
      * by the {@link Mmap} that created it, also after {@link #mapPrivate} replaced its pages by a file's.
@@ -458,6 +698,8 @@ public final class GuestMemory implements AutoCloseable {
             }
         }
         slots.clear();
+        deviceDirty = null;
+        freeKvmBitmaps();
         maps.forEach(Mmap::close);
         closed = true;
         setBackingFile(null);

@@ -4,7 +4,7 @@ package dev.jvmm.core;
 public final class MemorySlot implements AutoCloseable {
     private final MemorySlotSink sink;
     private final int slot;
-    private final int flags;
+    private int flags;
     private final long gpa;
     private final long size;
     private final long hva;
@@ -39,6 +39,24 @@ public final class MemorySlot implements AutoCloseable {
 
     public long hostAddress() {
         return hva;
+    }
+
+    /** The flags the slot is registered with now ({@code KVM_MEM_*}). */
+    public synchronized int flags() {
+        return flags;
+    }
+
+    /**
+     * Registers the slot again, unchanged but for {@code newFlags}, through {@code via} (the same VM's
+     * KVM_SET_USER_MEMORY_REGION; KVM takes a change of flags alone on a live slot, as for turning dirty logging on
+     * and off). The new flags are kept only when the call succeeds.
+     */
+    synchronized void setFlags(MemorySlotSink via, int newFlags) {
+        if (!open) {
+            throw new IllegalStateException("memory slot " + slot + " was removed");
+        }
+        via.setUserMemoryRegion(slot, newFlags, gpa, size, hva);
+        flags = newFlags;
     }
 
     @Override

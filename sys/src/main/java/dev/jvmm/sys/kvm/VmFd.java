@@ -9,6 +9,7 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.kvm.uapi.KvmClockData;
 import dev.jvmm.sys.kvm.uapi.KvmConstants;
+import dev.jvmm.sys.kvm.uapi.KvmDirtyLog;
 import dev.jvmm.sys.kvm.uapi.KvmIoeventfd;
 import dev.jvmm.sys.kvm.uapi.KvmIrqLevel;
 import dev.jvmm.sys.kvm.uapi.KvmIrqRouting;
@@ -74,6 +75,22 @@ public final class VmFd implements AutoCloseable {
         fd.ioctl("KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION, arg.address(),
                 "slot=" + slot + " gpa=0x" + Long.toHexString(guestPhysAddr) + " size=0x" + Long.toHexString(memorySize)
                         + " hva=0x" + Long.toHexString(userspaceAddr));
+    }
+
+    /**
+     * KVM_GET_DIRTY_LOG: copies the dirty bitmap of memory slot {@code slot} to {@code bitmapAddress} and clears it
+     * in the kernel, so each call returns the pages the guest wrote since the previous one (or since the slot was
+     * registered with {@link KvmConstants#KVM_MEM_LOG_DIRTY_PAGES}). The bitmap has one bit per 4 KiB page of the slot
+     * (page {@code i} is bit {@code i % 64} of 64-bit word {@code i / 64}); the buffer must hold
+     * {@code (pages + 63) / 64 * 8} bytes, all of which the kernel writes. Only guest writes (and KVM's own, such as
+     * kvmclock or steal time) are logged: the VMM's writes through the host mapping are not. Fails with ENOENT when the
+     * slot does not log dirty pages.
+     */
+    public synchronized void getDirtyLog(int slot, long bitmapAddress) {
+        arg.clear();
+        arg.putInt(KvmDirtyLog.SLOT, slot);
+        arg.putLong(KvmDirtyLog.DIRTY_BITMAP, bitmapAddress);
+        fd.ioctl("KVM_GET_DIRTY_LOG", KVM_GET_DIRTY_LOG, arg.address(), "slot=" + slot);
     }
 
     /** KVM_CREATE_IRQCHIP: in-kernel PIC, IOAPIC and LAPICs. */

@@ -232,7 +232,8 @@ public final class VirtioBlk extends VirtioDevice {
             }
             while ((c = queue.pop()) != null) {
                 long written = handle(c);
-                queue.addUsed(c.head(), written);
+                // marks the data buffers, the GET_ID string and the status byte (all device-writable) for migration
+                queue.addUsed(c, written);
                 any = true;
             }
             if (any && queue.needsInterrupt()) {

@@ -2,6 +2,7 @@ package dev.jvmm.virtio.net;
 
 import static dev.jvmm.virtio.net.VirtioNetLayout.Constants.*;
 
+import dev.jvmm.core.GuestMemory;
 import dev.jvmm.sys.Errno;
 import dev.jvmm.sys.EventFd;
 import dev.jvmm.sys.Fd;
@@ -347,6 +348,7 @@ public final class VirtioNet extends VirtioDevice {
         final EventFd rxKick, txKick, ctrlKick;
         final Fd tapFd;
         final VirtioInterrupts irq;
+        final GuestMemory mem;
         final boolean mrg;
         final Iovecs txIov = new Iovecs(QUEUE_SIZE);
         final NativeBuffer rxIov = new NativeBuffer(16L * RX_SEGMENTS);
@@ -366,6 +368,7 @@ public final class VirtioNet extends VirtioDevice {
             this.ctrlKick = ctrl == null ? null : a.kicks()[ctrl.index()];
             this.tapFd = tap.queue(pair);
             this.irq = a.interrupts();
+            this.mem = a.memory();
             this.mrg = mrg;
             this.thread = new DeviceWorker(pair == 0 ? name() : name() + "-q" + pair, this::ready, irq);
             thread.watch(rxKick, TOKEN_RX_KICK).watch(txKick, TOKEN_TX_KICK).watch(tapFd, TOKEN_TAP);
@@ -488,6 +491,7 @@ public final class VirtioNet extends VirtioDevice {
                     break;
                 }
                 if (!filter.accept(rxHdrAddr[0] + Hdr.SIZEOF, n - Hdr.SIZEOF, mac)) {
+                    markReceived(segs, n); // guest RAM all the same
                     undo(chains); // the buffers were only scribbled on; the driver gets them back later
                     rxDropped.incrementAndGet();
                     continue;
@@ -499,6 +503,7 @@ public final class VirtioNet extends VirtioDevice {
                     used++;
                 }
                 Native.putShort(rxHdrAddr[0] + Hdr.NUM_BUFFERS, (short) used);
+                markReceived(segs, Math.max(n, Hdr.SIZEOF)); // the frame and num_buffers, before the chains go back
                 left = n;
                 for (int i = 0; i < used; i++) {
                     long len = Math.min(left, rxCap[i]);
@@ -511,6 +516,21 @@ public final class VirtioNet extends VirtioDevice {
             }
             if (any && rx.needsInterrupt()) {
                 irq.signalQueue(rx.index());
+            }
+        }
+
+        /**
+         * Marks the first {@code n} bytes of the gathered rx segments (what readv wrote, in the chains it used) dirty
+         * for migration. One volatile read while dirty logging is off.
+         */
+        private void markReceived(int segs, long n) {
+            if (!mem.dirtyLogging()) {
+                return;
+            }
+            for (int i = 0; i < segs && n > 0; i++) {
+                long l = Math.min(rxIov.getLong(16L * i + 8), n);
+                mem.markDirtyHost(rxIov.getLong(16L * i), l);
+                n -= l;
             }
         }
 
@@ -534,7 +554,7 @@ public final class VirtioNet extends VirtioDevice {
                 txIov.copyOut(0, ctrlBuf.address(), len);
                 int ack = command(ctrlBuf.getByte(0) & 0xff, ctrlBuf.getByte(1) & 0xff, len - 2);
                 Native.putByte(c.address(n - 1) + c.length(n - 1) - 1, (byte) ack);
-                ctrl.addUsed(c.head(), 1);
+                ctrl.addUsed(c, 1); // marks the ack byte's segment for migration
                 any = true;
             }
             if (any && ctrl.needsInterrupt()) {

@@ -5,6 +5,7 @@ import static dev.jvmm.virtio.VirtioConstants.*;
 import static dev.jvmm.virtio.blk.VirtioBlkLayout.Constants.*;
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.jvmm.core.DirtyBitmap;
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.virtio.TestDriver;
 import dev.jvmm.virtio.pci.PciTestDriver;
@@ -354,5 +355,56 @@ class VirtioBlkTest {
 
     static String sha(byte[] b) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    }
+
+    /** Pages the device thread wrote since the last harvest, taken with the device quiesced (as the last round is). */
+    List<Long> deviceWrites() {
+        dev.quiesce(); // joins the threads: every mark is in (a mark follows its write, even the used ring's)
+        try {
+            List<Long> out = new java.util.ArrayList<>();
+            DirtyBitmap.forEachDirtyPage(mem.harvestDirty(null), out::add);
+            return out;
+        } finally {
+            dev.unquiesce();
+        }
+    }
+
+    @Test
+    void withDirtyLoggingOnAReadMarksTheDataPagesTheStatusPageAndTheUsedRing() throws Exception {
+        Path img = image(1 << 20);
+        Files.write(img, random(1 << 20, 7));
+        start(img, false, CacheMode.WRITEBACK, 1);
+        long ring = drv.rings.get(0).used & ~0xfffL; // desc, avail and used ring share page 0x10000
+        assertEquals(0x10000, ring);
+        // logging off: served as always, and nothing is recorded
+        assertEquals(VIRTIO_BLK_S_OK, request(0, VIRTIO_BLK_T_IN, 0, new long[] {DATA}, new int[] {4096}, true));
+        dev.quiesce(); // the thread may still be on its last pop (avail_event) after the used idx moved
+        mem.startDirtyLog((slot, flags, gpa, size, hva) -> { });
+        assertEquals(0, DirtyBitmap.count(mem.harvestDirty(null)), "what was written before the log is not in it");
+        dev.unquiesce();
+
+        // a read into 0x101800..0x1037ff (three pages) and 0x180000 (one): data, status byte and used ring
+        assertEquals(VIRTIO_BLK_S_OK, request(0, VIRTIO_BLK_T_IN, 8, new long[] {DATA + 0x1800, DATA + 0x80000},
+                new int[] {0x2000, 512}, true));
+        assertEquals(List.of(ring, STATUS, DATA + 0x1000, DATA + 0x2000, DATA + 0x3000, DATA + 0x80000), deviceWrites(),
+                "not the header's page (0x80000): the device only reads it");
+        byte[] back = new byte[0x2000];
+        mem.read(DATA + 0x1800, back, 0, back.length);
+        assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(img), 8 * 512, 8 * 512 + 0x2000), back);
+
+        // a write reads the guest's data: only the status byte and the used ring were written
+        assertEquals(VIRTIO_BLK_S_OK, request(0, VIRTIO_BLK_T_OUT, 8, new long[] {DATA + 0x5000}, new int[] {4096}, false));
+        assertEquals(List.of(ring, STATUS), deviceWrites());
+        // GET_ID writes the id string
+        assertEquals(VIRTIO_BLK_S_OK, request(0, VIRTIO_BLK_T_GET_ID, 0, new long[] {DATA + 0x7000}, new int[] {20}, true));
+        assertEquals(List.of(ring, STATUS, DATA + 0x7000), deviceWrites());
+        // a failed read (past the end) may have written its buffer: marked all the same
+        assertEquals(VIRTIO_BLK_S_IOERR, request(0, VIRTIO_BLK_T_IN, 2047, new long[] {DATA + 0x9000}, new int[] {1024},
+                true));
+        assertEquals(List.of(ring, STATUS, DATA + 0x9000), deviceWrites());
+
+        mem.stopDirtyLog((slot, flags, gpa, size, hva) -> { });
+        assertEquals(VIRTIO_BLK_S_OK, request(0, VIRTIO_BLK_T_IN, 0, new long[] {DATA}, new int[] {4096}, true));
+        assertFalse(mem.dirtyLogging());
     }
 }

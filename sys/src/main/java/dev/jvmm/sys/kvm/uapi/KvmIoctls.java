@@ -18,6 +18,8 @@ public final class KvmIoctls {
 
     // vm ioctls
     public static final long KVM_CREATE_VCPU = Ioctl.io(KVMIO, 0x41);
+    /** Copies a memory slot's dirty bitmap out and clears it in the kernel (the pages are write-protected again). */
+    public static final long KVM_GET_DIRTY_LOG = Ioctl.iow(KVMIO, 0x42, KvmDirtyLog.SIZEOF);
     public static final long KVM_SET_USER_MEMORY_REGION = Ioctl.iow(KVMIO, 0x46, KvmUserspaceMemoryRegion.SIZEOF);
     public static final long KVM_SET_TSS_ADDR = Ioctl.io(KVMIO, 0x47);
     public static final long KVM_SET_IDENTITY_MAP_ADDR = Ioctl.iow(KVMIO, 0x48, 8);
