@@ -309,7 +309,7 @@ public final class GuestMemory implements AutoCloseable {
      * access (a JIT intrinsic, a plain load, not a JNI call); eight loads are OR-ed per 64-byte cache line, which
      * costs one branch per line instead of one per long, and a non-zero line ends the check.
      */
-    static boolean isZeroPage(long address) {
+    public static boolean isZeroPage(long address) {
         for (long a = address, end = address + PAGE; a < end; a += 64) {
             if ((Native.getLong(a) | Native.getLong(a + 8) | Native.getLong(a + 16) | Native.getLong(a + 24)
                     | Native.getLong(a + 32) | Native.getLong(a + 40) | Native.getLong(a + 48)

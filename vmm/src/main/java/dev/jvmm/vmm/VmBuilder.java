@@ -57,6 +57,15 @@ public final class VmBuilder {
     private VmBuilder() {
     }
 
+    /** Guest RAM for {@code cfg}'s memory size, laid out as a VM built from it has it (empty: all zeros). */
+    public static GuestMemory createRam(VmConfig cfg) {
+        List<GuestMemory.Range> ranges = new ArrayList<>();
+        for (Layout.Ram r : new Layout(cfg.memory()).ram()) {
+            ranges.add(new GuestMemory.Range(r.start(), r.size()));
+        }
+        return GuestMemory.create(ranges);
+    }
+
     /** The host's vCPU limit (KVM_CAP_MAX_VCPUS, falling back to KVM_CAP_NR_VCPUS). */
     public static int maxVcpus() {
         try (Kvm kvm = Kvm.open()) {
@@ -102,6 +111,8 @@ public final class VmBuilder {
         step("building the VM");
         // VFIO devices are checked first, from sysfs: a device that cannot be passed through is named before KVM,
         // guest RAM or any fd is touched
+        // RAM that arrived filled (a migration) is the VM's from here: unmapped with it, or if the build fails
+        GuestMemory given = restore != null && restore.memory() != null ? res.push(restore.memory()) : null;
         dev.jvmm.vmm.devices.VfioDevices.preflight(cfg.vfio());
         Kvm kvm;
         try {
@@ -127,7 +138,7 @@ public final class VmBuilder {
         for (Layout.Ram r : layout.ram()) {
             ranges.add(new GuestMemory.Range(r.start(), r.size()));
         }
-        GuestMemory mem = res.push(GuestMemory.create(ranges));
+        GuestMemory mem = given != null ? given : res.push(GuestMemory.create(ranges));
         if (restore != null) {
             restore.checkMemory(mem);
             if (restore.memoryFile() != null) {

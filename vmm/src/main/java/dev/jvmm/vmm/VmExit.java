@@ -9,6 +9,8 @@ public record VmExit(Kind kind, String message) {
         RESET,
         /** A reboot asked for through the control API: the VM is built and booted again, whatever --on-reboot says. */
         REBOOT,
+        /** The VM migrated away (send-migration completed: it runs on the destination): exit 0. */
+        MIGRATED,
         /** The guest kernel panicked (seen on the console, or a KVM crash event). */
         PANIC,
         /** KVM_EXIT_SHUTDOWN: the guest triple-faulted. */

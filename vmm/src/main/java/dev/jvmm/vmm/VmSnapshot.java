@@ -47,17 +47,7 @@ public final class VmSnapshot {
      */
     public static Captured capture(Vm vm, VmConfig cfg) {
         List<DeviceManager.Saved> saved = vm.devices().saved();
-        List<DiskConfig> disks = new ArrayList<>();
-        List<NetConfig> nets = new ArrayList<>();
-        for (DeviceManager.Saved s : saved) {
-            Object c = vm.devices().get(s.id()).config();
-            if (c instanceof DiskConfig d) {
-                disks.add(d);
-            } else {
-                nets.add((NetConfig) c);
-            }
-        }
-        String json = ConfigLoader.write(cfg, disks, nets);
+        String json = config(vm, cfg);
         Map<String, byte[]> sections = new LinkedHashMap<>();
         sections.put("memory", StateFile.section(out -> {
             StateCodec.header(out, MEMORY_MAGIC, 1);
@@ -100,6 +90,24 @@ public final class VmSnapshot {
     }
 
     /**
+     * The config file of {@code vm} as it is now (its devices in plug order, hot-added ones included, each NIC with
+     * its MAC). CONFLICT when the VM has a device whose state cannot be saved.
+     */
+    public static String config(Vm vm, VmConfig cfg) {
+        List<DiskConfig> disks = new ArrayList<>();
+        List<NetConfig> nets = new ArrayList<>();
+        for (DeviceManager.Saved s : vm.devices().saved()) {
+            Object c = vm.devices().get(s.id()).config();
+            if (c instanceof DiskConfig d) {
+                disks.add(d);
+            } else {
+                nets.add((NetConfig) c);
+            }
+        }
+        return ConfigLoader.write(cfg, disks, nets);
+    }
+
+    /**
      * A saved state to build a VM from: its sections (checked whole by {@link StateFile#decode}), read further as
      * the VM is built. Errors name the section and field.
      */
@@ -108,16 +116,32 @@ public final class VmSnapshot {
         private final java.nio.file.Path memoryFile;
         private final String origin;
         private final boolean resume;
+        private final GuestMemory memory;
 
         /**
          * @param memoryFile the guest RAM image to map privately, or null when RAM arrives another way
          * @param resume     let the vCPUs run once the VM is built (else it waits, paused, for a resume)
          */
         public Restore(Map<String, byte[]> sections, java.nio.file.Path memoryFile, String origin, boolean resume) {
+            this(sections, memoryFile, origin, resume, null);
+        }
+
+        /**
+         * @param memory guest RAM already filled (an incoming migration), which the VM takes over (it is closed with
+         *               the VM, or when the build fails); null: RAM is made, from {@code memoryFile} if given
+         */
+        public Restore(Map<String, byte[]> sections, java.nio.file.Path memoryFile, String origin, boolean resume,
+                GuestMemory memory) {
             this.sections = sections;
             this.memoryFile = memoryFile;
             this.origin = origin;
             this.resume = resume;
+            this.memory = memory;
+        }
+
+        /** Guest RAM that arrived already filled, or null. */
+        public GuestMemory memory() {
+            return memory;
         }
 
         public boolean resume() {

@@ -125,6 +125,9 @@ class ControlApiLabTest {
                     "echo ADD-NIC $(C PUT vm.add-nic \"{\\\"id\\\":\\\"hv0\\\",\\\"mode\\\":\\\"passthrough\\\",\\\"pf\\\":\\\"$P\\\","
                             + "\\\"mac\\\":\\\"52:54:00:00:14:03\\\"}\" | tr -d ' \\n')",
                     "echo LEASES-WITH-VF $(ls /run/jvmm/leases/" + PF + "/ 2>/dev/null | grep -c json)",
+                    // a VM with a plain VF can be neither migrated nor snapshotted: refused before anything starts
+                    "echo MIGRATE-VF $(C PUT vm.send-migration '{\"destination\":\"unix:/tmp/nowhere.sock\"}')",
+                    "echo SNAPSHOT-VF $(C PUT vm.snapshot \"{\\\"destination\\\":\\\"$W/snap-vf\\\"}\") $(ls $W/snap-vf 2>/dev/null | wc -l)",
                     "w GUEST-HOTVF 300; echo REMOVE-NIC $(C PUT vm.remove-device '{\"id\":\"hv0\",\"timeout_s\":120}')",
                     "w GUEST-HOTVF-GONE 300",
                     "echo LEASES-AFTER $(ls /run/jvmm/leases/" + PF + "/ 2>/dev/null | grep -c json)"
@@ -174,6 +177,9 @@ class ControlApiLabTest {
             assertTrue(line(out, "ADD-NIC").contains("\"choice\":\"passthrough\"") && line(out, "ADD-NIC").endsWith("HTTP200"),
                     out);
             assertEquals("1", line(out, "LEASES-WITH-VF"), out);
+            assertStatus(out, "MIGRATE-VF", 409, "is a passed-through function");
+            String snapVf = line(out, "SNAPSHOT-VF");
+            assertTrue(snapVf.matches(".*passed-through function.*HTTP 409 0"), "refused, nothing written:\n" + out);
             assertTrue(line(out, "GUEST-HOTVF").matches("\\S+ igbvf ping-rc=0"), out);
             assertEquals("HTTP 204", line(out, "REMOVE-NIC"), out);
             assertEquals("0 VF0-DRIVER none", line(out, "LEASES-AFTER"), "the VF's lease released, the VF given back:\n"

@@ -374,9 +374,9 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
             base = o & ~3;
             reg = switch (base) {
                 case CommonCfg.DEVICE_FEATURE_SELECT -> deviceFeatureSelect;
-                case CommonCfg.DEVICE_FEATURE -> deviceFeatureSelect < 2 ? offered >>> (32 * deviceFeatureSelect) : 0;
+                case CommonCfg.DEVICE_FEATURE -> deviceFeatureSelect >>> 1 == 0 ? offered >>> (32 * deviceFeatureSelect) : 0;
                 case CommonCfg.DRIVER_FEATURE_SELECT -> driverFeatureSelect;
-                default -> driverFeatureSelect < 2 ? driverFeatures >>> (32 * driverFeatureSelect) : 0;
+                default -> driverFeatureSelect >>> 1 == 0 ? driverFeatures >>> (32 * driverFeatureSelect) : 0;
             };
         } else if (o < 0x14) {
             base = o & ~1;
@@ -412,7 +412,7 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
             case CommonCfg.DEVICE_FEATURE_SELECT -> deviceFeatureSelect = v;
             case CommonCfg.DRIVER_FEATURE_SELECT -> driverFeatureSelect = v;
             case CommonCfg.DRIVER_FEATURE -> {
-                if ((status & VIRTIO_CONFIG_S_FEATURES_OK) != 0 || driverFeatureSelect > 1) {
+                if ((status & VIRTIO_CONFIG_S_FEATURES_OK) != 0 || driverFeatureSelect >>> 1 != 0) {
                     guestError("driver_feature write after FEATURES_OK or with select " + driverFeatureSelect);
                     return;
                 }

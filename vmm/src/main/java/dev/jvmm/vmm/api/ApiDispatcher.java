@@ -72,6 +72,10 @@ final class ApiDispatcher {
      * Carries out {@code e} with the request body {@code text} (empty when there is none): a JSON object, or nothing
      * for the endpoints whose body is optional.
      */
+    /** QEMU's and Cloud Hypervisor's default downtime target. */
+    static final long DEFAULT_DOWNTIME_MS = 300;
+    static final long DEFAULT_MIGRATION_S = 3600;
+
     Answer call(ApiEndpoint e, String text) {
         Map<String, Object> body = parse(e, text);
         switch (e) {
@@ -131,6 +135,20 @@ final class ApiDispatcher {
                     throw new ApiException(400, "destination", "destination must be an absolute path, got " + d);
                 }
                 return Answer.ok(control.snapshot(dir, resume));
+            }
+            case SEND_MIGRATION -> {
+                onlyFields(e, body, "\"destination\", \"downtime_ms\" and \"timeout_s\"", "destination", "downtime_ms",
+                        "timeout_s");
+                if (body == null || !(body.get("destination") instanceof String d) || d.isBlank()) {
+                    throw new ApiException(400, "destination", "vm.send-migration needs {\"destination\": "
+                            + "\"unix:PATH\" or \"tcp:HOST:PORT\"}");
+                }
+                Object dt = body.getOrDefault("downtime_ms", DEFAULT_DOWNTIME_MS);
+                if (!(dt instanceof Long ms) || ms < 1 || ms > 60_000) {
+                    throw new ApiException(400, "downtime_ms", "downtime_ms must be a whole number of milliseconds "
+                            + "from 1 to 60000, got " + shown(dt));
+                }
+                return Answer.ok(control.sendMigration(d, ms, timeout(e, body, DEFAULT_MIGRATION_S)));
             }
             default -> throw new IllegalStateException("endpoint " + e + " has no action");
         }

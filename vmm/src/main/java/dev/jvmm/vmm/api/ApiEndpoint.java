@@ -21,7 +21,8 @@ public enum ApiEndpoint {
     ADD_NIC(VmControl.DeviceKind.NIC),
     ADD_DEVICE(VmControl.DeviceKind.DEVICE),
     REMOVE_DEVICE("vm.remove-device", "PUT", "remove-device"),
-    SNAPSHOT("vm.snapshot", "PUT", "snapshot");
+    SNAPSHOT("vm.snapshot", "PUT", "snapshot"),
+    SEND_MIGRATION("vm.send-migration", "PUT", "send-migration");
 
     /** The path every endpoint's name follows. */
     public static final String BASE = "/api/v1/";

@@ -51,6 +51,13 @@ public interface VmControl {
      */
     Map<String, Object> snapshot(java.nio.file.Path destination, boolean resume);
 
+    /**
+     * {@code PUT vm.send-migration {"destination": SPEC, "downtime_ms": 300, "timeout_s": 3600}}: live-migrates the
+     * VM to a {@code jvmm launch --incoming SPEC}; on success returns the figures (total and downtime ms, bytes,
+     * rounds) and this VM ends; on failure the VM goes on here. 409 for a VM that cannot migrate.
+     */
+    Map<String, Object> sendMigration(String destination, long downtimeMs, Duration timeout);
+
     /** The kinds of device {@code vm.add-*} adds, with their endpoint, {@code jvmm remote} verb and CLI option. */
     enum DeviceKind {
         DISK("vm.add-disk", "add-disk", "--disk"),

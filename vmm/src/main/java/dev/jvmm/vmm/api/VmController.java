@@ -285,6 +285,19 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
     }
 
     @Override
+    public Map<String, Object> sendMigration(String destination, long downtimeMs, Duration timeout) {
+        Vm v = vm();
+        return call(() -> {
+            synchronized (v) {
+                if (v.exited()) {
+                    throw new ApiException(409, null, "the VM is stopping");
+                }
+                return dev.jvmm.vmm.migration.MigrationSender.send(v, config, destination, downtimeMs, timeout).toJson();
+            }
+        });
+    }
+
+    @Override
     public void shutdown(Duration timeout) {
         Vm v = vm();
         if (v.paused()) {

@@ -75,6 +75,10 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--restore", paramLabel = "DIR[,resume=on]", description = "bring back the VM a snapshot saved in "
             + "DIR (its config comes from DIR; options given here override it); paused unless resume=on (docs/snapshot.md)")
     String restore;
+    @Option(names = "--incoming", paramLabel = "SPEC", description = "receive a live migration at unix:PATH or "
+            + "tcp:HOST:PORT[,tls-dir=DIR][,insecure=on]: the VM's config comes with it (options given here override "
+            + "it) (docs/snapshot.md)")
+    String incoming;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
 
@@ -168,6 +172,7 @@ public final class LaunchCommand implements Callable<Integer> {
                 }
                 case 9 -> c.apiSocket = v;
                 case 10 -> c.restore = v;
+                case 11 -> c.incoming = v;
                 default -> {
                     return null;
                 }
@@ -185,9 +190,9 @@ public final class LaunchCommand implements Callable<Integer> {
      */
     static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
         {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--api-socket"}, {"--restore"},
-        {"--debug"}, {"--migratable"}, {"--dry-run"}, {"--json"}};
+        {"--incoming"}, {"--debug"}, {"--migratable"}, {"--dry-run"}, {"--json"}};
     /** The first flag. */
-    static final int QUICK_DEBUG = 11;
+    static final int QUICK_DEBUG = 12;
 
     /** The host's VF pool; a test sets {@link #vfPoolFactory} instead. */
     private dev.jvmm.sriov.VfPool vfPool() {
@@ -230,6 +235,41 @@ public final class LaunchCommand implements Callable<Integer> {
         try (dev.jvmm.vmm.api.ApiLaunch api = new dev.jvmm.vmm.api.ApiLaunch(Path.of(apiSocket), control, life)) {
             return VmRunner.run(wired.config(), restore, api);
         }
+    }
+
+    /**
+     * The destination of a live migration: the RAM and state arrive, the VM is built from them and resumes; the source
+     * is told when it runs, or why it could not. NICs are virtio here ({@code --nic} is for launches).
+     */
+    private int runIncoming(VmConfig cfg, dev.jvmm.vmm.migration.MigrationReceiver rx) {
+        if (!cfg.nics().isEmpty() || !cfg.vfio().isEmpty()) {
+            throw new ExitCodeException(EXIT_CONFIG, "--incoming: " + rx.fail(VmmException.Reason.CONFIG,
+                    "a migrated VM has virtio devices only (no --nic, no --device)", null).getMessage(), null);
+        }
+        VmExit exit;
+        boolean[] started = {false};
+        try {
+            dev.jvmm.vmm.VmSnapshot.Restore from = rx.receive(cfg);
+            VmRunner.Lifecycle life = rx.lifecycle(new VmRunner.Lifecycle() {
+                @Override
+                public void started(dev.jvmm.vmm.Vm vm) {
+                    started[0] = true;
+                }
+            });
+            if (apiSocket == null) {
+                exit = VmRunner.run(cfg, from, life);
+            } else {
+                exit = runWithApi(cfg, NicWiring.wire(cfg, List.of(), null, "jvmm pid " + ProcessHandle.current().pid(),
+                        line -> say("jvmm: " + line)), List.of(), "jvmm pid " + ProcessHandle.current().pid(), life, from);
+            }
+        } catch (VmmException e) {
+            if (!started[0]) {
+                rx.fail(e.reason(), e.getMessage(), e);
+            }
+            throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
+                    "incoming migration failed: " + e.getMessage(), e.getCause());
+        }
+        return exitCode(exit);
     }
 
     /**
@@ -305,9 +345,18 @@ public final class LaunchCommand implements Callable<Integer> {
         }
         VmConfig cfg;
         dev.jvmm.vmm.snapshot.SnapshotDir.Opened restored = null;
+        dev.jvmm.vmm.migration.MigrationReceiver rx = null;
         try {
             if (restore != null) {
                 restored = openSnapshot();
+            }
+            if (incoming != null) {
+                if (restore != null || config != null) {
+                    throw new VmmException(VmmException.Reason.CONFIG, "--incoming takes the VM's config from the "
+                            + "migration: --restore and --config cannot go with it");
+                }
+                say("jvmm: waiting for an incoming migration at " + incoming);
+                rx = dev.jvmm.vmm.migration.MigrationReceiver.accept(incoming, java.time.Duration.ofDays(1));
             }
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
@@ -317,13 +366,24 @@ public final class LaunchCommand implements Callable<Integer> {
                 ConfigLoader.readFile(config, raw);
             } else if (restored != null) {
                 ConfigLoader.readFile(restored.config(), raw);
+            } else if (rx != null) {
+                ConfigLoader.readText(rx.config(), "the migration's config", raw);
             }
             int maxVcpus = VmBuilder.maxVcpus();
             dev.jvmm.vmm.StartupTrace.mark("libc bound, /dev/kvm probed");
             cfg = ConfigLoader.validate(raw, maxVcpus);
             dev.jvmm.vmm.StartupTrace.mark("configuration validated");
         } catch (VmmException e) {
+            if (rx != null) {
+                rx.fail(e.reason(), e.getMessage(), e);
+                rx.close();
+            }
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
+        }
+        if (rx != null) {
+            try (dev.jvmm.vmm.migration.MigrationReceiver in = rx) {
+                return runIncoming(cfg, in);
+            }
         }
         List<NicPlan> plans = cfg.nics().isEmpty() ? List.of() : planNics(cfg);
         if (dryRun) {
@@ -387,8 +447,13 @@ public final class LaunchCommand implements Callable<Integer> {
                 }
             }
         }
+        return exitCode(exit);
+    }
+
+    /** The launch's exit status for how the VM ended: 0 for a power-off, a reset or a completed migration. */
+    private static int exitCode(VmExit exit) {
         switch (exit.kind()) {
-            case POWEROFF, RESET -> {
+            case POWEROFF, RESET, MIGRATED -> {
                 System.err.println("jvmm: " + exit.message());
                 return 0;
             }

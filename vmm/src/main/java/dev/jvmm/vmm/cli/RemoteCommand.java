@@ -176,6 +176,30 @@ public final class RemoteCommand implements Callable<Integer> {
                 }
                 yield m;
             }
+            case SEND_MIGRATION -> {
+                Map<String, Object> m = pairs(e, words, "destination");
+                Object dest = m.remove("destination");
+                if (!(dest instanceof String d)) {
+                    throw usage("send-migration takes a destination: send-migration destination=unix:PATH|tcp:HOST:PORT"
+                            + "[,tls-dir=DIR] [downtime_ms=MS] [timeout=SECONDS]");
+                }
+                Object tls = m.remove("tls-dir");
+                Map<String, Object> b = new LinkedHashMap<>();
+                b.put("destination", tls == null ? d : d + ",tls-dir=" + java.nio.file.Path.of((String) tls).toAbsolutePath());
+                Object dt = m.remove("downtime_ms");
+                if (dt != null) {
+                    b.put("downtime_ms", number("send-migration", "downtime_ms", (String) dt));
+                }
+                Object t = m.remove("timeout");
+                if (t != null) {
+                    b.put("timeout_s", seconds("send-migration", (String) t));
+                }
+                if (!m.isEmpty()) {
+                    throw usage("send-migration: unknown key '" + m.keySet().iterator().next() + "' (it takes destination, "
+                            + "tls-dir, downtime_ms and timeout)");
+                }
+                yield b;
+            }
             case SNAPSHOT -> {
                 Map<String, Object> m = pairs(e, words, "destination");
                 Object r = m.remove("resume");
@@ -211,6 +235,14 @@ public final class RemoteCommand implements Callable<Integer> {
             throw usage("shutdown takes only timeout=SECONDS");
         }
         return new LinkedHashMap<>(Map.of("timeout_s", seconds("shutdown", (String) m.get("timeout"))));
+    }
+
+    private long number(String what, String key, String v) {
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException x) {
+            throw usage(what + ": " + key + "=" + v + " is not a whole number");
+        }
     }
 
     private long seconds(String what, String t) {

@@ -58,6 +58,17 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new VmmException(VmmException.Reason.CONFIG, "--config: cannot read " + file + ": " + e.getMessage(), e);
         }
+        if (raw.configFile == null) {
+            raw.configFile = file.toAbsolutePath().normalize();
+        }
+        readText(text, where, raw);
+    }
+
+    /**
+     * Reads a config in the file's JSON form from {@code text} ({@code where} names it in errors: a file name, "the
+     * migration stream"); fields already set in {@code raw} are kept.
+     */
+    public static void readText(String text, String where, Raw raw) {
         Object root;
         try {
             root = Json.parse(text);
@@ -66,9 +77,6 @@ public final class ConfigLoader {
         }
         if (!(root instanceof Map<?, ?> m)) {
             throw new VmmException(VmmException.Reason.CONFIG, where + ": the top level must be an object {...}");
-        }
-        if (raw.configFile == null) {
-            raw.configFile = file.toAbsolutePath().normalize();
         }
         Set<String> known = Set.copyOf(FIELDS);
         for (Map.Entry<?, ?> e : m.entrySet()) {

@@ -43,6 +43,7 @@ public final class SnapshotDir {
      */
     public static Saved save(Vm vm, VmConfig cfg, Path dir) {
         long t0 = System.nanoTime();
+        VmSnapshot.config(vm, cfg); // a VM that cannot be saved is refused before anything is written
         prepare(dir);
         vm.quiesceDevices();
         try {
@@ -129,7 +130,8 @@ public final class SnapshotDir {
         }
     }
 
-    private static void flushDisks(Vm vm) throws IOException {
+    /** fdatasync of every virtio disk's file (not with cache=unsafe), so that what the guest wrote is on it. */
+    public static void flushDisks(Vm vm) throws IOException {
         for (DeviceManager.Plugged p : vm.devices().devices()) {
             if (p.transport() != null && p.transport().device() instanceof VirtioBlk b) {
                 int r = b.backend().flush();

@@ -95,4 +95,10 @@ public final class FakeControl implements VmControl {
         record("snapshot " + destination + (resume ? " resume" : ""));
         return Map.of("destination", destination.toString(), "paused", !resume);
     }
+
+    @Override
+    public Map<String, Object> sendMigration(String destination, long downtimeMs, java.time.Duration timeout) {
+        record("sendMigration " + destination + " " + downtimeMs + " " + timeout.toSeconds());
+        return Map.of("destination", destination, "rounds", 3L);
+    }
 }

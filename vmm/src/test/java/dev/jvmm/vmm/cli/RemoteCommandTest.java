@@ -128,7 +128,7 @@ class RemoteCommandTest {
         CliRun verb = remote("explode");
         assertEquals(2, verb.code());
         assertTrue(verb.err().startsWith("Unknown verb 'explode' (expected one of: ping, info, counters, pause, resume,"
-                + " shutdown, power-off, reboot, add-disk, add-net, add-nic, add-device, remove-device, snapshot)\n"), verb.err());
+                + " shutdown, power-off, reboot, add-disk, add-net, add-nic, add-device, remove-device, snapshot, send-migration)\n"), verb.err());
         assertTrue(verb.err().contains("Usage: jvmm remote"), verb.err());
         assertUsage("add-nic: 'eth0' in 'eth0' is not key=value", "add-nic", "mode=auto", "eth0");
         assertUsage("add-disk: '=x' in '=x' is not key=value", "add-disk", "=x");

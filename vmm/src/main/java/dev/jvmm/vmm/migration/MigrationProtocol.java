@@ -1,0 +1,161 @@
+package dev.jvmm.vmm.migration;
+
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.state.StateCodec;
+import dev.jvmm.sys.state.StateFormatException;
+import dev.jvmm.vmm.snapshot.StateFile;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The migration stream, source to destination, one frame after another, each a type (int) and its body:
+ * <ul>
+ * <li>{@code HELLO}: magic "JVMMMIGR", protocol version, the VM's config (the {@code --config} form, UTF-8);</li>
+ * <li>{@code PAGES}: a run of guest pages: guest-physical address, page count, then the pages' bytes;</li>
+ * <li>{@code STATE}: the {@link StateFile} (vCPUs, VM, devices), sent once the VM is paused and its last pages sent;</li>
+ * <li>{@code ABANDON}: the source gives up (a reason); the destination exits with it.</li>
+ * </ul>
+ * The destination answers, on the same connection, {@code READY} after HELLO (the VM's RAM exists), and at the end
+ * either {@code RESUMED} with the epoch nanoseconds of its vCPUs' start, or {@code ERROR} with a message. The
+ * reader checks every type, length, address and count against its bound and the VM's RAM before using it: a
+ * hostile stream cannot make jvmm write outside guest RAM or allocate without bound.
+ */
+final class MigrationProtocol {
+    /** "JVMMMIGR". */
+    static final long MAGIC = 0x4A564D4D4D494752L;
+    static final int VERSION = 1;
+    static final int HELLO = 1, PAGES = 2, STATE = 3, ABANDON = 4;
+    static final int READY = 101, RESUMED = 102, ERROR = 103;
+    static final int PAGE = 4096;
+    /** The most pages in one PAGES frame (1 MiB): the sender's buffer and the receiver's copy unit. */
+    static final int MAX_RUN_PAGES = 256;
+    static final int MAX_CONFIG_BYTES = 1 << 20;
+    static final int MAX_MESSAGE_BYTES = 4096;
+
+    private MigrationProtocol() {
+    }
+
+    static void hello(DataOutputStream out, String configJson) throws IOException {
+        out.writeInt(HELLO);
+        out.writeLong(MAGIC);
+        out.writeInt(VERSION);
+        StateCodec.string(out, configJson);
+        out.flush();
+    }
+
+    /** Reads HELLO and returns the config it carries; refuses another protocol or version, naming both. */
+    static String readHello(DataInputStream in) throws IOException {
+        StateCodec.Reader r = new StateCodec.Reader(in, "migration stream");
+        int type = r.readInt("frame");
+        if (type != HELLO) {
+            throw r.bad("frame", "expected HELLO (" + HELLO + "), got " + type + ": not a jvmm migration");
+        }
+        long magic = r.readLong("magic");
+        if (magic != MAGIC) {
+            throw r.bad("magic", String.format("0x%016x: not a jvmm migration", magic));
+        }
+        int v = r.readInt("version");
+        if (v != VERSION) {
+            throw r.bad("version", "protocol version " + v + " is not supported (this jvmm speaks version " + VERSION
+                    + ")");
+        }
+        return r.string("config", MAX_CONFIG_BYTES);
+    }
+
+    /** Sends {@code pages} pages of guest RAM from {@code gpa}, through {@code buf} (at least a run's size). */
+    static void pages(DataOutputStream out, GuestMemory mem, long gpa, int pages, byte[] buf) throws IOException {
+        int len = pages * PAGE;
+        mem.read(gpa, buf, 0, len);
+        out.writeInt(PAGES);
+        out.writeLong(gpa);
+        out.writeInt(pages);
+        out.write(buf, 0, len);
+    }
+
+    static void state(DataOutputStream out, byte[] state) throws IOException {
+        out.writeInt(STATE);
+        StateCodec.blob(out, state);
+        out.flush();
+    }
+
+    static void message(DataOutputStream out, int type, String text) throws IOException {
+        out.writeInt(type);
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        StateCodec.blob(out, java.util.Arrays.copyOf(b, Math.min(b.length, MAX_MESSAGE_BYTES)));
+        out.flush();
+    }
+
+    static void resumed(DataOutputStream out, long epochNanos) throws IOException {
+        out.writeInt(RESUMED);
+        out.writeLong(epochNanos);
+        out.flush();
+    }
+
+    /**
+     * Reads PAGES frames into {@code mem} until the STATE frame, whose bytes it returns. Each run must be whole pages
+     * inside one RAM region; the bytes go through {@code buf} (a run's size) straight into guest RAM.
+     */
+    static byte[] receivePages(DataInputStream in, GuestMemory mem, byte[] buf, long[] pagesReceived)
+            throws IOException {
+        StateCodec.Reader r = new StateCodec.Reader(in, "migration stream");
+        for (;;) {
+            int type = r.readInt("frame");
+            switch (type) {
+                case PAGES -> {
+                    long gpa = r.readLong("pages.gpa");
+                    int n = r.readInt("pages.count", 1, MAX_RUN_PAGES);
+                    long len = (long) n * PAGE;
+                    if ((gpa & (PAGE - 1)) != 0 || !mem.contains(gpa, len)) {
+                        throw r.bad("pages.gpa", String.format("0x%x+0x%x is not whole pages inside guest RAM", gpa, len));
+                    }
+                    in.readFully(buf, 0, (int) len);
+                    Native.put(mem.hostAddress(gpa, len), buf, 0, (int) len);
+                    pagesReceived[0] += n;
+                }
+                case STATE -> {
+                    return r.blob("state", 20, StateFile.MAX_BYTES);
+                }
+                case ABANDON -> throw new IOException("the source abandoned the migration: "
+                        + r.string("reason", MAX_MESSAGE_BYTES));
+                default -> throw r.bad("frame", "unknown frame type " + type);
+            }
+        }
+    }
+
+    /** The destination's answer: its vCPUs' start time (epoch ns), or an IOException with its error. */
+    static long readOutcome(DataInputStream in) throws IOException {
+        StateCodec.Reader r = new StateCodec.Reader(in, "migration answer");
+        int type = r.readInt("answer");
+        if (type == RESUMED) {
+            return r.readLong("resumed_at");
+        }
+        if (type == ERROR) {
+            throw new IOException("the destination failed: " + r.string("error", MAX_MESSAGE_BYTES));
+        }
+        throw r.bad("answer", "unexpected answer " + type);
+    }
+
+    static void readReady(DataInputStream in) throws IOException {
+        StateCodec.Reader r = new StateCodec.Reader(in, "migration answer");
+        int type = r.readInt("answer");
+        if (type == ERROR) {
+            throw new IOException("the destination refused the VM: " + r.string("error", MAX_MESSAGE_BYTES));
+        }
+        if (type != READY) {
+            throw r.bad("answer", "expected READY, got " + type);
+        }
+    }
+
+    static void ready(DataOutputStream out) throws IOException {
+        out.writeInt(READY);
+        out.flush();
+    }
+
+    /** A StateFormatException's message, or any IOException's, for a report. */
+    static String describe(IOException e) {
+        return e instanceof StateFormatException || e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+}

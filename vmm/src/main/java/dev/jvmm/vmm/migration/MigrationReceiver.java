@@ -1,0 +1,153 @@
+package dev.jvmm.vmm.migration;
+
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.sys.state.StateFormatException;
+import dev.jvmm.vmm.Vm;
+import dev.jvmm.vmm.VmBuilder;
+import dev.jvmm.vmm.VmRunner;
+import dev.jvmm.vmm.VmSnapshot;
+import dev.jvmm.vmm.VmmException;
+import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.snapshot.StateFile;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The destination of a live migration ({@code jvmm launch --incoming SPEC}): accepts the one connection, reads the
+ * VM's config from it ({@link #config()}), then the guest's RAM and its state ({@link #receive}), and once the VM
+ * built from them runs, tells the source ({@link #started}) so that it can exit. Any failure is sent back to the
+ * source as an error (it then resumes its VM) and ends this launch with it.
+ */
+public final class MigrationReceiver implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MigrationReceiver.class);
+    private final Connection conn;
+    private final String config;
+    private GuestMemory memory;
+    private long pages;
+    private long t0;
+
+    private MigrationReceiver(Connection conn, String config) {
+        this.conn = conn;
+        this.config = config;
+    }
+
+    /** Listens at {@code spec} ({@code --incoming}), accepts one source and reads its HELLO. */
+    public static MigrationReceiver accept(String spec, Duration timeout) {
+        Endpoint e = Endpoint.parse(spec, "--incoming");
+        Connection c = MigrationTransport.accept(e, timeout);
+        try {
+            String cfg = MigrationProtocol.readHello(c.in());
+            log.info("incoming migration from {}: config received", c.peer());
+            return new MigrationReceiver(c, cfg);
+        } catch (IOException ex) {
+            c.close();
+            throw new VmmException(VmmException.Reason.CONFIG, "incoming migration from " + c.peer() + ": "
+                    + MigrationProtocol.describe(ex), ex);
+        }
+    }
+
+    /** The VM's config as the source sent it (the {@code --config} form; the launch's options override it). */
+    public String config() {
+        return config;
+    }
+
+    public String peer() {
+        return conn.peer();
+    }
+
+    /**
+     * Makes the VM's RAM for {@code cfg}, tells the source it is ready, takes every page it sends and then the state;
+     * returns what to build the VM from (it resumes at once). Errors are sent to the source and thrown.
+     */
+    public VmSnapshot.Restore receive(VmConfig cfg) {
+        t0 = System.nanoTime();
+        try {
+            memory = VmBuilder.createRam(cfg);
+            MigrationProtocol.ready(conn.out());
+            long[] n = new long[1];
+            byte[] state = MigrationProtocol.receivePages(conn.in(), memory, new byte[MigrationProtocol.MAX_RUN_PAGES
+                    * MigrationProtocol.PAGE], n);
+            pages = n[0];
+            VmSnapshot.Restore r = new VmSnapshot.Restore(StateFile.decode(state, "the migration's state"), null,
+                    "migration from " + conn.peer(), true, memory);
+            memory = null; // the VM owns it now
+            log.info("incoming migration: {} MiB of pages and the state received in {} ms", (pages * 4096) >> 20,
+                    (System.nanoTime() - t0) / 1_000_000);
+            return r;
+        } catch (StateFormatException ex) {
+            throw fail(VmmException.Reason.CONFIG, ex.getMessage(), ex);
+        } catch (IOException ex) {
+            throw fail(VmmException.Reason.HOST, MigrationProtocol.describe(ex), ex);
+        } catch (RuntimeException ex) {
+            throw fail(ex instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL, ex.getMessage(), ex);
+        }
+    }
+
+    /** The VM built from the migration runs: tell the source (it exits), and have the guest announce its NICs. */
+    public void started(Vm vm) {
+        long now = Instant.now().getEpochSecond() * 1_000_000_000L + Instant.now().getNano();
+        try {
+            MigrationProtocol.resumed(conn.out(), now);
+        } catch (IOException e) {
+            log.warn("incoming migration: could not tell the source that the VM runs: {}", e.getMessage());
+        }
+        int announced = 0;
+        for (var p : vm.devices().devices()) {
+            if (p.transport() != null && p.transport().device() instanceof dev.jvmm.virtio.net.VirtioNet n
+                    && n.announce()) {
+                announced++;
+            }
+        }
+        log.info("incoming migration complete: the VM runs ({} pages received, {} NIC(s) asked to announce)", pages,
+                announced);
+        conn.close();
+    }
+
+    /** Tells the source that this side failed (best effort) and returns the error to throw. */
+    public VmmException fail(VmmException.Reason reason, String message, Throwable cause) {
+        try {
+            MigrationProtocol.message(conn.out(), MigrationProtocol.ERROR, message);
+        } catch (IOException e) {
+            // the source is gone: it has its own error
+        }
+        return new VmmException(reason, "incoming migration from " + conn.peer() + ": " + message, cause);
+    }
+
+    /** A lifecycle that reports the first VM's start to the source, then passes every event on to {@code next}. */
+    public VmRunner.Lifecycle lifecycle(VmRunner.Lifecycle next) {
+        return new VmRunner.Lifecycle() {
+            private boolean first = true;
+
+            @Override
+            public void started(Vm vm) {
+                if (first) {
+                    first = false;
+                    MigrationReceiver.this.started(vm);
+                }
+                next.started(vm);
+            }
+
+            @Override
+            public void stopped(Vm vm) {
+                next.stopped(vm);
+            }
+
+            @Override
+            public void closed(Vm vm) {
+                next.closed(vm);
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        if (memory != null) {
+            memory.close();
+            memory = null;
+        }
+        conn.close();
+    }
+}

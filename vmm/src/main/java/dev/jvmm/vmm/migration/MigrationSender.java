@@ -1,0 +1,210 @@
+package dev.jvmm.vmm.migration;
+
+import dev.jvmm.core.DirtyBitmap;
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.vmm.Vm;
+import dev.jvmm.vmm.VmExit;
+import dev.jvmm.vmm.VmSnapshot;
+import dev.jvmm.vmm.VmmException;
+import dev.jvmm.vmm.config.VmConfig;
+import dev.jvmm.vmm.snapshot.SnapshotDir;
+import dev.jvmm.vmm.snapshot.StateFile;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The source of a live migration, pre-copy ({@code vm.send-migration}): sends the VM's config, then all of its RAM
+ * while it runs (pages of zeros are skipped: the destination's RAM starts zeroed), then, round after round, the pages
+ * written since the last round (KVM's dirty log OR'ed with the pages jvmm's device threads wrote), until the next
+ * round is predicted, at the bandwidth measured so far, to fit in {@code downtime}. Then it pauses the VM, quiesces
+ * its devices, flushes its disks, sends the last pages and the state, and waits for the destination to say its VM
+ * runs; this VM then ends ({@link VmExit.Kind#MIGRATED}). If anything fails, or {@code timeout} passes first, the
+ * destination is told (it exits), dirty logging stops, and this VM goes on as if nothing happened.
+ */
+public final class MigrationSender {
+    private static final Logger log = LoggerFactory.getLogger(MigrationSender.class);
+    private static final int PAGE = MigrationProtocol.PAGE;
+
+    private MigrationSender() {
+    }
+
+    /** What a migration did: total time, downtime (the pause here to the destination's vCPUs starting), bytes, rounds. */
+    public record Result(String destination, long totalMs, long downtimeMs, long bytes, long pages, int rounds) {
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("destination", destination);
+            m.put("total_ms", totalMs);
+            m.put("downtime_ms", downtimeMs);
+            m.put("bytes", bytes);
+            m.put("pages", pages);
+            m.put("rounds", (long) rounds);
+            return m;
+        }
+
+        public String line() {
+            return String.format("migrated to %s: total %d ms, downtime %d ms, %d MiB sent (%d pages) in %d rounds",
+                    destination, totalMs, downtimeMs, bytes >> 20, pages, rounds);
+        }
+    }
+
+    /**
+     * Migrates {@code vm} (running or paused) to {@code destination} ({@code unix:PATH} or {@code tcp:HOST:PORT[,
+     * tls-dir=DIR]}). On success the VM is ended shortly after this returns (so that the caller can answer first).
+     * CONFLICT for a VM that cannot migrate (a passed-through function, named); TIMEOUT when it did not converge in
+     * {@code timeout}; HOST for a failed transfer or a destination that refused; the VM is unharmed in each case.
+     */
+    public static Result send(Vm vm, VmConfig cfg, String destination, long downtimeMs, Duration timeout) {
+        String config = VmSnapshot.config(vm, cfg); // refuses a VM that cannot be saved, before anything else
+        Endpoint ep = Endpoint.parse(destination, "destination");
+        long t0 = System.nanoTime();
+        long deadline = t0 + timeout.toNanos();
+        GuestMemory mem = vm.memory();
+        boolean logging = false;
+        boolean pausedHere = false;
+        boolean done = false;
+        long[] sent = new long[2]; // bytes, pages
+        int rounds = 0;
+        try (Connection conn = MigrationTransport.connect(ep, Duration.ofSeconds(30))) {
+            try {
+                DataOutputStream out = conn.out();
+                MigrationProtocol.hello(out, config);
+                MigrationProtocol.readReady(conn.in());
+                mem.startDirtyLog(vm.vmFd()::setUserMemoryRegion);
+                logging = true;
+                byte[] buf = new byte[MigrationProtocol.MAX_RUN_PAGES * PAGE];
+                // round 0: all of RAM that is not zero
+                long rt = System.nanoTime();
+                sendPages(out, mem, mem.allPages(), true, buf, sent);
+                out.flush();
+                rounds++;
+                double bytesPerMs = Math.max(1, sent[0] / Math.max(1.0, (System.nanoTime() - rt) / 1e6));
+                for (;;) {
+                    List<DirtyBitmap> dirty = mem.harvestDirty(vm.vmFd()::getDirtyLog);
+                    long n = dirty.stream().mapToLong(DirtyBitmap::count).sum();
+                    double predictedMs = n * (double) PAGE / bytesPerMs;
+                    log.info("migration round {}: {} dirty pages, {} ms predicted at {} MB/s", rounds, n,
+                            Math.round(predictedMs), Math.round(bytesPerMs / 1000));
+                    if (predictedMs <= downtimeMs) {
+                        // converged: stop the VM and send what is left
+                        long pauseAt = epochNanos();
+                        if (!vm.paused()) {
+                            vm.pause();
+                            pausedHere = true;
+                        }
+                        vm.quiesceDevices();
+                        SnapshotDir.flushDisks(vm);
+                        List<DirtyBitmap> last = mem.harvestDirty(vm.vmFd()::getDirtyLog);
+                        for (int i = 0; i < last.size(); i++) {
+                            or(last.get(i), dirty.get(i));
+                        }
+                        sendPages(out, mem, last, false, buf, sent);
+                        rounds++;
+                        byte[] state = StateFile.encode(VmSnapshot.capture(vm, cfg).sections());
+                        MigrationProtocol.state(out, state);
+                        sent[0] += state.length;
+                        long resumedAt = MigrationProtocol.readOutcome(conn.in());
+                        Result r = new Result(destination, (System.nanoTime() - t0) / 1_000_000,
+                                Math.max(0, (resumedAt - pauseAt) / 1_000_000), sent[0], sent[1], rounds);
+                        log.info("{}", r.line());
+                        VmExit exit = new VmExit(VmExit.Kind.MIGRATED, r.line());
+                        Thread t = new Thread(() -> {
+                            try {
+                                Thread.sleep(300); // the API's answer goes out first
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                            vm.requestExit(exit);
+                        }, "migration-done");
+                        t.setDaemon(true);
+                        t.start();
+                        done = true;
+                        return r;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        throw new VmmException(VmmException.Reason.TIMEOUT, "the migration did not converge within "
+                                + timeout.toSeconds() + " s (" + n + " pages dirty in the last round, "
+                                + Math.round(predictedMs) + " ms predicted for downtime_ms " + downtimeMs + ")");
+                    }
+                    rt = System.nanoTime();
+                    long before = sent[0];
+                    sendPages(out, mem, dirty, false, buf, sent);
+                    out.flush();
+                    rounds++;
+                    double ms = Math.max(1.0, (System.nanoTime() - rt) / 1e6);
+                    bytesPerMs = Math.max(1, (sent[0] - before) / ms);
+                }
+            } catch (IOException | RuntimeException e) {
+                String why = e instanceof IOException io ? MigrationProtocol.describe(io) : e.getMessage();
+                try {
+                    MigrationProtocol.message(conn.out(), MigrationProtocol.ABANDON, why == null ? e.toString() : why);
+                } catch (IOException gone) {
+                    // the destination is gone already
+                }
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new VmmException(VmmException.Reason.HOST, "migration to " + destination + " failed: "
+                    + MigrationProtocol.describe(e) + "; the VM goes on here", e);
+        } catch (VmmException e) {
+            throw new VmmException(e.reason(), "migration to " + destination + " failed: " + e.getMessage()
+                    + "; the VM goes on here", e);
+        } finally {
+            if (!done && logging) {
+                try {
+                    mem.stopDirtyLog(vm.vmFd()::setUserMemoryRegion);
+                } catch (RuntimeException e) {
+                    log.warn("stopping the dirty log: {}", e.getMessage());
+                }
+                vm.unquiesceDevices();
+                if (pausedHere && vm.paused()) {
+                    vm.resume();
+                }
+            }
+        }
+    }
+
+    private static long epochNanos() {
+        Instant i = Instant.now();
+        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+    }
+
+    private static void or(DirtyBitmap into, DirtyBitmap from) {
+        long[] a = into.words(), b = from.words();
+        for (int i = 0; i < a.length; i++) {
+            a[i] |= b[i];
+        }
+    }
+
+    /** Sends the pages set in {@code maps} in runs of up to a frame; {@code skipZero}: leave out pages of zeros. */
+    private static void sendPages(DataOutputStream out, GuestMemory mem, List<DirtyBitmap> maps, boolean skipZero,
+            byte[] buf, long[] sent) throws IOException {
+        for (DirtyBitmap m : maps) {
+            GuestMemory.Region r = m.region();
+            long pages = m.pages();
+            long[] w = m.words();
+            long p = 0;
+            while (p < pages) {
+                if ((w[(int) (p >>> 6)] & 1L << p) == 0 || skipZero && GuestMemory.isZeroPage(r.hostAddress() + p * PAGE)) {
+                    p++;
+                    continue;
+                }
+                long start = p;
+                while (p < pages && p - start < MigrationProtocol.MAX_RUN_PAGES && (w[(int) (p >>> 6)] & 1L << p) != 0
+                        && !(skipZero && GuestMemory.isZeroPage(r.hostAddress() + p * PAGE))) {
+                    p++;
+                }
+                int n = (int) (p - start);
+                MigrationProtocol.pages(out, mem, r.guestPhysAddr() + start * PAGE, n, buf);
+                sent[0] += (long) n * PAGE + 16;
+                sent[1] += n;
+            }
+        }
+    }
+}

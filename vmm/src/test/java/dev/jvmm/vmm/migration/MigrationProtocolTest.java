@@ -1,0 +1,128 @@
+package dev.jvmm.vmm.migration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jvmm.core.GuestMemory;
+import dev.jvmm.sys.state.StateFormatException;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The migration stream's frames: pages land where they belong; a hostile stream is refused before it writes. */
+class MigrationProtocolTest {
+    private final GuestMemory src = GuestMemory.create(List.of(new GuestMemory.Range(0, 2 << 20),
+            new GuestMemory.Range(1L << 30, 2 << 20)));
+    private final GuestMemory dst = GuestMemory.create(List.of(new GuestMemory.Range(0, 2 << 20),
+            new GuestMemory.Range(1L << 30, 2 << 20)));
+    private final byte[] buf = new byte[MigrationProtocol.MAX_RUN_PAGES * MigrationProtocol.PAGE];
+
+    @AfterEach
+    void close() {
+        src.close();
+        dst.close();
+    }
+
+    private static DataInputStream in(byte[] b) {
+        return new DataInputStream(new ByteArrayInputStream(b));
+    }
+
+    @Test
+    void helloPagesAndStateRoundTrip() throws IOException {
+        src.putLong(0x3000, 0x1122334455667788L);
+        src.putLong((1L << 30) + 0x1ff8, -1L);
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(b);
+        MigrationProtocol.hello(out, "{\"cpus\": 1}");
+        MigrationProtocol.pages(out, src, 0x3000, 1, buf);
+        MigrationProtocol.pages(out, src, (1L << 30) + 0x1000, 1, buf);
+        MigrationProtocol.state(out, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20});
+        DataInputStream in = in(b.toByteArray());
+        assertEquals("{\"cpus\": 1}", MigrationProtocol.readHello(in));
+        long[] n = new long[1];
+        byte[] state = MigrationProtocol.receivePages(in, dst, buf, n);
+        assertEquals(2, n[0]);
+        assertEquals(20, state.length);
+        assertEquals(0x1122334455667788L, dst.getLong(0x3000));
+        assertEquals(-1L, dst.getLong((1L << 30) + 0x1ff8));
+        assertEquals(0, dst.getLong(0x2000));
+    }
+
+    /** A PAGES frame as a hostile source would write it. */
+    private static byte[] pagesFrame(long gpa, int count, int bytes) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(b);
+        out.writeInt(MigrationProtocol.PAGES);
+        out.writeLong(gpa);
+        out.writeInt(count);
+        out.write(new byte[bytes]);
+        return b.toByteArray();
+    }
+
+    @Test
+    void pagesOutsideRamOrOfAbsurdCountsAreRefusedBeforeAnyWrite() throws IOException {
+        long[] n = new long[1];
+        String[][] cases = {
+            {Long.toString(2 << 20), "1", "is not whole pages inside guest RAM"}, // the hole between the regions
+            {Long.toString((1L << 30) + (2 << 20) - 4096), "2", "is not whole pages inside guest RAM"}, // past the end
+            {"4097", "1", "is not whole pages inside guest RAM"}, // not page aligned
+            {Long.toString(-4096), "1", "is not whole pages inside guest RAM"},
+            {"0", "257", "pages.count"},
+            {"0", "0", "pages.count"},
+            {"0", Integer.toString(Integer.MAX_VALUE), "pages.count"},
+        };
+        for (String[] c : cases) {
+            StateFormatException e = assertThrows(StateFormatException.class, () -> MigrationProtocol.receivePages(
+                    in(pagesFrame(Long.parseLong(c[0]), Integer.parseInt(c[1]), 8192)), dst, buf, n), c[0] + "/" + c[1]);
+            assertTrue(e.getMessage().contains(c[2]), e.getMessage());
+        }
+        assertEquals(0, n[0]);
+        StateFormatException unknown = assertThrows(StateFormatException.class, () -> MigrationProtocol.receivePages(
+                in(new byte[] {0, 0, 0, 77}), dst, buf, n));
+        assertTrue(unknown.getMessage().contains("unknown frame type 77"), unknown.getMessage());
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(b);
+        out.writeInt(MigrationProtocol.STATE);
+        out.writeInt(Integer.MAX_VALUE);
+        StateFormatException big = assertThrows(StateFormatException.class,
+                () -> MigrationProtocol.receivePages(in(b.toByteArray()), dst, buf, n));
+        assertTrue(big.getMessage().contains("above the limit"), big.getMessage());
+    }
+
+    @Test
+    void truncatedPagesAndAbandonAreErrors() throws IOException {
+        byte[] frame = pagesFrame(0x1000, 2, 4096); // promises 2 pages, carries 1
+        assertThrows(java.io.EOFException.class, () -> MigrationProtocol.receivePages(in(frame), dst, buf, new long[1]));
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        MigrationProtocol.message(new DataOutputStream(b), MigrationProtocol.ABANDON, "did not converge");
+        IOException e = assertThrows(IOException.class, () -> MigrationProtocol.receivePages(in(b.toByteArray()), dst,
+                buf, new long[1]));
+        assertEquals("the source abandoned the migration: did not converge", e.getMessage());
+    }
+
+    @Test
+    void helloOfAnotherProtocolOrVersionIsNamed() throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(b);
+        out.writeInt(MigrationProtocol.HELLO);
+        out.writeLong(MigrationProtocol.MAGIC);
+        out.writeInt(99);
+        assertTrue(assertThrows(StateFormatException.class, () -> MigrationProtocol.readHello(in(b.toByteArray())))
+                .getMessage().contains("protocol version 99 is not supported"));
+        assertTrue(assertThrows(StateFormatException.class, () -> MigrationProtocol.readHello(in("GET / HTTP/1.1\r\n"
+                .getBytes()))).getMessage().contains("not a jvmm migration"));
+        ByteArrayOutputStream ok = new ByteArrayOutputStream();
+        MigrationProtocol.resumed(new DataOutputStream(ok), 123456789L);
+        assertEquals(123456789L, MigrationProtocol.readOutcome(in(ok.toByteArray())));
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        MigrationProtocol.message(new DataOutputStream(err), MigrationProtocol.ERROR, "CPUID 0x7.0 EBX bit 5 (avx2)");
+        assertEquals("the destination failed: CPUID 0x7.0 EBX bit 5 (avx2)", assertThrows(IOException.class,
+                () -> MigrationProtocol.readOutcome(in(err.toByteArray()))).getMessage());
+    }
+}
