@@ -67,16 +67,43 @@ public abstract class VirtioDevice implements AutoCloseable {
     /** Stops the device threads and forgets the activation; the device can be activated again. Idempotent. */
     public abstract void reset();
 
+    /** The driver's activation while the device is active (null before and after a reset), for the threads. */
+    private Activation activation;
+
+    /** Remembers {@code a} (an activation or a restore) or forgets it (null: a reset). */
+    protected final synchronized void setActivation(Activation a) {
+        this.activation = a;
+    }
+
+    protected final synchronized Activation activation() {
+        return activation;
+    }
+
+    /** Starts the device's threads over the queues of {@code a}. */
+    protected abstract void startWorkers(Activation a);
+
+    /** Stops and joins the device's threads; each finishes the request it is on. */
+    protected abstract void stopWorkers();
+
+    /** Whether the device's threads run. */
+    protected abstract boolean workersRunning();
+
     /**
      * Stops the device's threads between requests and keeps everything else (queues, negotiated features, device
      * state): when it returns no request is in flight and no thread touches guest RAM, so the device's state and
      * the RAM it wrote can be saved. {@link #unquiesce()} starts the threads again. A device that is not active
-     * ignores both.
+     * ignores both. Devices serve each request synchronously on their threads, so stopping them is enough.
      */
-    public abstract void quiesce();
+    public synchronized void quiesce() {
+        stopWorkers();
+    }
 
     /** Starts the threads {@link #quiesce()} stopped, with the activation they had. */
-    public abstract void unquiesce();
+    public synchronized void unquiesce() {
+        if (activation != null && !workersRunning()) {
+            startWorkers(activation);
+        }
+    }
 
     /**
      * Starts serving a device whose state was just restored ({@link #restoreState}) with the driver's activation as

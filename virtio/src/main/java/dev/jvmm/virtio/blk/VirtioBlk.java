@@ -44,8 +44,6 @@ public final class VirtioBlk extends VirtioDevice {
     private final int queues;
     private final byte[] id;
     private final List<Worker> workers = new ArrayList<>();
-    /** The driver's activation while active (null after a reset), to restart the threads after a quiesce. */
-    private Activation activation;
     private final AtomicLong bounced = new AtomicLong();
     private final AtomicLong ioErrors = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
@@ -142,11 +140,12 @@ public final class VirtioBlk extends VirtioDevice {
     @Override
     public synchronized void activate(Activation a) {
         reset();
-        activation = a;
+        setActivation(a);
         startWorkers(a);
     }
 
-    private void startWorkers(Activation a) {
+    @Override
+    protected void startWorkers(Activation a) {
         int n = queues;
         if (!a.has(VIRTIO_BLK_F_MQ)) {
             n = 1;
@@ -164,30 +163,23 @@ public final class VirtioBlk extends VirtioDevice {
         }
     }
 
-    private void stopWorkers() {
+    @Override
+    protected void stopWorkers() {
         for (Worker w : workers) {
             w.close();
         }
         workers.clear();
     }
 
-    /** Requests are served synchronously, one at a time per queue: once the threads stop, nothing is in flight. */
     @Override
-    public synchronized void quiesce() {
-        stopWorkers();
-    }
-
-    @Override
-    public synchronized void unquiesce() {
-        if (activation != null && workers.isEmpty()) {
-            startWorkers(activation);
-        }
+    protected boolean workersRunning() {
+        return !workers.isEmpty();
     }
 
     @Override
     public synchronized void reset() {
         stopWorkers();
-        activation = null;
+        setActivation(null);
     }
 
     /** Most requests one queue found pending at once (the guest's effective queue depth, as seen by the device). */

@@ -54,8 +54,6 @@ public final class VirtioNet extends VirtioDevice {
     private volatile int activePairs = 1;
     /** The features the TAP's offloads follow (negotiated, or set by CTRL_GUEST_OFFLOADS). */
     private volatile long offloads;
-    /** The driver's activation while active (null after a reset). */
-    private Activation activation;
     /** Failover: offer VIRTIO_NET_F_STANDBY, and tell this listener when a driver negotiated it (null: not a standby). */
     private volatile Runnable standbyNegotiated;
     private final AtomicLong rxPackets = new AtomicLong(), txPackets = new AtomicLong(), rxDropped = new AtomicLong(),
@@ -205,7 +203,7 @@ public final class VirtioNet extends VirtioDevice {
     @Override
     public synchronized void activate(Activation a) {
         reset();
-        activation = a;
+        setActivation(a);
         tap.setVnetHdrSize(Hdr.SIZEOF);
         applyOffloads(a.features());
         setActivePairs(1);
@@ -221,14 +219,15 @@ public final class VirtioNet extends VirtioDevice {
     @Override
     public synchronized void restored(Activation a) {
         stopWorkers();
-        activation = a;
+        setActivation(a);
         tap.setVnetHdrSize(Hdr.SIZEOF);
         applyOffloads(offloads);
         setActivePairs(activePairs);
         startWorkers(a);
     }
 
-    private void startWorkers(Activation a) {
+    @Override
+    protected void startWorkers(Activation a) {
         boolean mrg = a.has(VIRTIO_NET_F_MRG_RXBUF);
         VirtQueue ctrl = a.has(VIRTIO_NET_F_CTRL_VQ) ? a.queues()[2 * pairs] : null;
         int usable = a.has(VIRTIO_NET_F_MQ) ? pairs : 1;
@@ -243,27 +242,21 @@ public final class VirtioNet extends VirtioDevice {
         workers.forEach(w -> w.thread.start());
     }
 
-    private void stopWorkers() {
+    /**
+     * Each thread finishes the frame it is on (tx writes and rx reads are synchronous), so once they stop no chain is
+     * in flight; frames arriving meanwhile wait in the TAP's queue.
+     */
+    @Override
+    protected void stopWorkers() {
         for (PairWorker w : workers) {
             w.close();
         }
         workers.clear();
     }
 
-    /**
-     * Each thread finishes the frame it is on (tx writes and rx reads are synchronous), so once they stop no chain is
-     * in flight; frames arriving meanwhile wait in the TAP's queue.
-     */
     @Override
-    public synchronized void quiesce() {
-        stopWorkers();
-    }
-
-    @Override
-    public synchronized void unquiesce() {
-        if (activation != null && workers.isEmpty()) {
-            startWorkers(activation);
-        }
+    protected boolean workersRunning() {
+        return !workers.isEmpty();
     }
 
     /**
@@ -272,7 +265,7 @@ public final class VirtioNet extends VirtioDevice {
      * its MAC now is. Returns false when the driver did not negotiate VIRTIO_NET_F_GUEST_ANNOUNCE.
      */
     public synchronized boolean announce() {
-        Activation a = activation;
+        Activation a = activation();
         if (a == null || !a.has(VIRTIO_NET_F_GUEST_ANNOUNCE)) {
             return false;
         }
@@ -321,7 +314,7 @@ public final class VirtioNet extends VirtioDevice {
     @Override
     public synchronized void reset() {
         stopWorkers();
-        activation = null;
+        setActivation(null);
         filter.reset();
         mac = readMacFromConfig();
     }

@@ -355,8 +355,8 @@ public final class LaunchCommand implements Callable<Integer> {
                     throw new VmmException(VmmException.Reason.CONFIG, "--incoming takes the VM's config from the "
                             + "migration: --restore and --config cannot go with it");
                 }
-                say("jvmm: waiting for an incoming migration at " + incoming);
-                rx = dev.jvmm.vmm.migration.MigrationReceiver.accept(incoming, java.time.Duration.ofDays(1));
+                rx = dev.jvmm.vmm.migration.MigrationReceiver.accept(incoming, java.time.Duration.ofDays(1),
+                        line -> say("jvmm: " + line));
             }
             ConfigLoader.Raw raw = ConfigLoader.fromCli(kernel, initrd, cmdline, memory, cpus, console, onReboot);
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net

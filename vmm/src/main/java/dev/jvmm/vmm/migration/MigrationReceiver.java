@@ -34,10 +34,16 @@ public final class MigrationReceiver implements AutoCloseable {
         this.config = config;
     }
 
-    /** Listens at {@code spec} ({@code --incoming}), accepts one source and reads its HELLO. */
-    public static MigrationReceiver accept(String spec, Duration timeout) {
+    /**
+     * Listens at {@code spec} ({@code --incoming}), says where once it does, accepts one source and reads its HELLO.
+     */
+    public static MigrationReceiver accept(String spec, Duration timeout, java.util.function.Consumer<String> say) {
         Endpoint e = Endpoint.parse(spec, "--incoming");
-        Connection c = MigrationTransport.accept(e, timeout);
+        Connection c;
+        try (MigrationTransport.Listener l = MigrationTransport.listen(e)) {
+            say.accept("waiting for an incoming migration at " + l.address());
+            c = l.accept(timeout);
+        }
         try {
             String cfg = MigrationProtocol.readHello(c.in());
             log.info("incoming migration from {}: config received", c.peer());

@@ -109,7 +109,7 @@ public final class MigrationSender {
                         byte[] state = StateFile.encode(VmSnapshot.capture(vm, cfg).sections());
                         MigrationProtocol.state(out, state);
                         sent[0] += state.length;
-                        long resumedAt = MigrationProtocol.readOutcome(conn.in());
+                        long resumedAt = outcome(conn);
                         Result r = new Result(destination, (System.nanoTime() - t0) / 1_000_000,
                                 Math.max(0, (resumedAt - pauseAt) / 1_000_000), sent[0], sent[1], rounds);
                         log.info("{}", r.line());
@@ -167,6 +167,39 @@ public final class MigrationSender {
                     vm.resume();
                 }
             }
+        }
+    }
+
+    /** How long the destination may take to build and resume the VM once it has the state. */
+    static final Duration OUTCOME_TIMEOUT = Duration.ofSeconds(120);
+
+    /**
+     * The destination's answer, within {@link #OUTCOME_TIMEOUT}: a destination that hangs gets its connection closed
+     * (which ends the read), and the VM resumes here.
+     */
+    private static long outcome(Connection conn) throws IOException {
+        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(OUTCOME_TIMEOUT.toMillis());
+                timedOut.set(true);
+                conn.close();
+            } catch (InterruptedException e) {
+                // answered in time
+            }
+        }, "migration-outcome");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        try {
+            return MigrationProtocol.readOutcome(conn.in());
+        } catch (IOException e) {
+            if (timedOut.get()) {
+                throw new IOException("the destination did not say within " + OUTCOME_TIMEOUT.toSeconds()
+                        + " s whether its VM runs", e);
+            }
+            throw e;
+        } finally {
+            watchdog.interrupt();
         }
     }
 
