@@ -111,8 +111,18 @@ public final class VmBuilder {
         step("building the VM");
         // VFIO devices are checked first, from sysfs: a device that cannot be passed through is named before KVM,
         // guest RAM or any fd is touched
-        // RAM that arrived filled (a migration) is the VM's from here: unmapped with it, or if the build fails
-        GuestMemory given = restore != null && restore.memory() != null ? res.push(restore.memory()) : null;
+        // RAM that arrived filled (a migration) is the VM's from here: unmapped if the build fails before it is
+        // adopted below; once adopted it goes where fresh RAM goes on the stack (after the VM fd, so that its memory
+        // slots are deleted while the VM fd is still open)
+        GuestMemory given = restore != null ? restore.memory() : null;
+        boolean[] adopted = {false};
+        if (given != null) {
+            res.push(() -> {
+                if (!adopted[0]) {
+                    given.close();
+                }
+            });
+        }
         dev.jvmm.vmm.devices.VfioDevices.preflight(cfg.vfio());
         Kvm kvm;
         try {
@@ -138,7 +148,8 @@ public final class VmBuilder {
         for (Layout.Ram r : layout.ram()) {
             ranges.add(new GuestMemory.Range(r.start(), r.size()));
         }
-        GuestMemory mem = given != null ? given : res.push(GuestMemory.create(ranges));
+        GuestMemory mem = res.push(given != null ? given : GuestMemory.create(ranges));
+        adopted[0] = true;
         if (restore != null) {
             restore.checkMemory(mem);
             if (restore.memoryFile() != null) {

@@ -123,14 +123,16 @@ class MigrationLabTest {
                 incomingC + " > c.log 2>&1 & VC=$!; w c.log 'waiting for an incoming migration' 300",
                 "(intobr jmg2) & echo MIGRATE-BC $(timeout 600 " + remoteB + " send-migration destination=tcp:127.0.0.1:4717 "
                         + "downtime_ms=300 > bc.json; echo rc=$? $(tr -d ' \\n' < bc.json))",
-                "reap $VB 120; echo SOURCE-B rc=$?; w c.log GUEST-DONE 600; waitfile $W/c.sock",
+                "reap $VB 120; echo SOURCE-B rc=$?; w \"b.log c.log\" GUEST-DONE 600; waitfile $W/c.sock",
                 "reap $RCV 300; echo L1-RECV $(cat l1recv.txt)",
                 "echo SHUTDOWN $(" + remoteC + " shutdown timeout=120; echo rc=$?)",
-                "reap $VC 300; echo DEST-C rc=$?",
+                "reap $VC 300; echo DEST-C rc=$? $(grep -c 'jvmm: guest powered off' c.log)",
                 "e2fsck -fn d1.img > fsck.txt 2>&1; echo FSCK rc=$?",
                 "debugfs -R 'cat /lines.txt' d1.img 2>/dev/null > lines.txt; echo LINES $(wc -l < lines.txt) "
                         + "$(awk 'NR != $1 {bad++} END {print bad+0}' lines.txt)",
-                "grep -h -E 'GUEST-|jvmm:|migrat|snapshot|WARN|ERROR' a.log a2.log b.log c.log | grep -v COUNT | head -40",
+                "grep -h -E 'GUEST-|jvmm:|migrat|snapshot|WARN|ERROR|Error|Exception' a.log a2.log b.log c.log | grep -v COUNT "
+                        + "| head -60",
+                "for f in b.log c.log; do echo \"== tail of $f\"; grep -v COUNT $f | tail -15; done",
                 "ip link del brm; cd /; rm -rf $W"), Duration.ofMinutes(40));
         String out = r.output();
         System.out.println("[migration-e2e]\n" + out);
@@ -163,7 +165,7 @@ class MigrationLabTest {
         assertEquals("rc=0", line(out, "SOURCE-A"), out);
         assertEquals("\"state\":\"running\"", line(out, "INFO-B"), out);
         assertTrue(line(out, "MIGRATE-BC").startsWith("rc=0 "), out);
-        assertEquals("rc=0", line(out, "SOURCE-B"), out);
+        assertEquals("rc=0", line(out, "SOURCE-B"), "B, itself an incoming VM, exits 0 once C runs:\n" + out);
         Matcher toL1 = UDP.matcher(line(out, "L1-RECV"));
         Matcher toGuest = UDP.matcher(line(out, "GUEST-RECV"));
         assertTrue(toL1.find() && toGuest.find(), out);
@@ -174,7 +176,7 @@ class MigrationLabTest {
         assertTrue(Long.parseLong(toL1.group(1)) > 0 && Long.parseLong(toGuest.group(1)) > 0, out);
         assertEquals("rc=0", line(out, "GUEST-PING"), "the guest's NIC works after two migrations:\n" + out);
         assertEquals("rc=0", line(out, "SHUTDOWN"), out);
-        assertEquals("rc=0", line(out, "DEST-C"), out);
+        assertEquals("rc=0 1", line(out, "DEST-C"), "C powered off when its guest did, exit 0:\n" + out);
         assertEquals("rc=0", line(out, "FSCK"), out);
         String[] lines = line(out, "LINES").split(" ");
         assertTrue(Long.parseLong(lines[0]) > 100 && lines[1].equals("0"), "the file is whole (1..N, no line lost):\n"
