@@ -203,9 +203,15 @@ public final class DeviceManager implements AutoCloseable {
                 throw new VmmException(VmmException.Reason.CONFLICT, d.path() + " is already attached as " + p.id);
             }
         }
-        return plug(Kind.DISK, hot, d.path().toString(), null, (id, index, slot, res) -> {
-            VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, -1, virtio, res);
-            Plugged p = new Plugged(id, Kind.DISK, a.address(), d.path().toString(), hot, a.transport(), null, res);
+        return plugDisk(d, hot, null);
+    }
+
+    /** Plugs a disk in, where {@code at} says (a restore: no guest notification, saved slot and BAR) or anywhere. */
+    private Plugged plugDisk(DiskConfig d, boolean hot, Saved at) {
+        return plug(Kind.DISK, hot && at == null, d.path().toString(), at, (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, at == null ? -1 : at.bar0(), virtio, res);
+            Plugged p = new Plugged(id, Kind.DISK, a.address(), d.path().toString(), at == null ? hot : at.hot(),
+                    a.transport(), null, res);
             p.config = d;
             p.bar0 = a.bar0();
             return p;
@@ -223,22 +229,30 @@ public final class DeviceManager implements AutoCloseable {
         if (standby != null && pairs.containsKey(standby.nic())) {
             throw new VmmException(VmmException.Reason.CONFLICT, "NIC " + standby.nic() + " already has its standby");
         }
-        Plugged plugged = plug(Kind.NET, hot, n.what(), null, (id, index, slot, res) -> {
-            byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
-            Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
-            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, -1, virtio, res, negotiated);
-            String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
-                    + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac " + NetConfig.format(m);
-            Plugged p = new Plugged(id, Kind.NET, a.address(), what, hot, a.transport(), null, res);
-            p.nic = n.label() != null && n.label().startsWith("--nic ") ? n.label().substring(6) : null;
-            p.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), n.standby());
-            p.bar0 = a.bar0();
-            return p;
-        });
+        Plugged plugged = plugNet(n, hot, null);
         if (standby != null) {
             pairs.put(standby.nic(), new Pair(standby, plugged.id));
         }
         return plugged;
+    }
+
+    /** Plugs a NIC in, where {@code at} says (a restore: no guest notification, saved slot and BAR) or anywhere. */
+    private Plugged plugNet(NetConfig n, boolean hot, Saved at) {
+        NetConfig.Standby standby = at == null ? n.standby() : null; // a restored NIC is never a failover standby
+        return plug(Kind.NET, hot && at == null, n.what(), at, (id, index, slot, res) -> {
+            byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
+            Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
+            VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, at == null ? -1 : at.bar0(), virtio, res,
+                    negotiated);
+            String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
+                    + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac " + NetConfig.format(m);
+            Plugged p = new Plugged(id, Kind.NET, a.address(), what, at == null ? hot : at.hot(), a.transport(), null,
+                    res);
+            p.nic = n.label() != null && n.label().startsWith("--nic ") ? n.label().substring(6) : null;
+            p.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), standby);
+            p.bar0 = a.bar0();
+            return p;
+        });
     }
 
     /** A standby's driver accepted VIRTIO_NET_F_STANDBY (on a vCPU thread): its primary is plugged, off that thread. */
@@ -428,7 +442,7 @@ public final class DeviceManager implements AutoCloseable {
 
     /** How many devices of each kind were ever plugged (the next ids), for a saved state. */
     public synchronized Map<Kind, Integer> nextIndexes() {
-        return new java.util.EnumMap<>(nextIndex.isEmpty() ? Map.of() : nextIndex);
+        return new java.util.EnumMap<>(nextIndex);
     }
 
     /**
@@ -437,31 +451,8 @@ public final class DeviceManager implements AutoCloseable {
      */
     public synchronized Plugged restore(Saved at, Object config) {
         Plugged p = switch (at.kind()) {
-            case DISK -> {
-                DiskConfig d = (DiskConfig) config;
-                yield plug(Kind.DISK, false, d.path().toString(), at, (id, index, slot, res) -> {
-                    VirtioDevices.Attached a = VirtioDevices.disk(id, d, slot, at.bar0(), virtio, res);
-                    Plugged q = new Plugged(id, Kind.DISK, a.address(), d.path().toString(), at.hot(), a.transport(),
-                            null, res);
-                    q.config = d;
-                    q.bar0 = a.bar0();
-                    return q;
-                });
-            }
-            case NET -> {
-                NetConfig n = (NetConfig) config;
-                yield plug(Kind.NET, false, n.what(), at, (id, index, slot, res) -> {
-                    byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
-                    VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, at.bar0(), virtio, res, null);
-                    String what = (n.macvtapOver() != null ? "macvtap " : "tap ")
-                            + ((dev.jvmm.virtio.net.VirtioNet) a.transport().device()).tap().name() + ", mac "
-                            + NetConfig.format(m);
-                    Plugged q = new Plugged(id, Kind.NET, a.address(), what, at.hot(), a.transport(), null, res);
-                    q.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), null);
-                    q.bar0 = a.bar0();
-                    return q;
-                });
-            }
+            case DISK -> plugDisk((DiskConfig) config, false, at);
+            case NET -> plugNet((NetConfig) config, false, at);
             case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
                     + "cannot be restored");
         };
