@@ -11,7 +11,6 @@ import dev.jvmm.vmm.config.VmConfig;
 import dev.jvmm.vmm.snapshot.StateFile;
 import java.io.IOException;
 import java.time.Duration;
-import java.time.Instant;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -94,9 +93,8 @@ public final class MigrationReceiver implements AutoCloseable {
 
     /** The VM built from the migration runs: tell the source (it exits), and have the guest announce its NICs. */
     public void started(Vm vm) {
-        long now = Instant.now().getEpochSecond() * 1_000_000_000L + Instant.now().getNano();
         try {
-            MigrationProtocol.resumed(conn.out(), now);
+            MigrationProtocol.resumed(conn.out(), MigrationProtocol.epochNanos());
         } catch (IOException e) {
             log.warn("incoming migration: could not tell the source that the VM runs: {}", e.getMessage());
         }

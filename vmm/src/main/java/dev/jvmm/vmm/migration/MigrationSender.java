@@ -12,7 +12,6 @@ import dev.jvmm.vmm.snapshot.StateFile;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +92,7 @@ public final class MigrationSender {
                             Math.round(predictedMs), Math.round(bytesPerMs / 1000));
                     if (predictedMs <= downtimeMs) {
                         // converged: stop the VM and send what is left
-                        long pauseAt = epochNanos();
+                        long pauseAt = MigrationProtocol.epochNanos();
                         if (!vm.paused()) {
                             vm.pause();
                             pausedHere = true;
@@ -201,11 +200,6 @@ public final class MigrationSender {
         } finally {
             watchdog.interrupt();
         }
-    }
-
-    private static long epochNanos() {
-        Instant i = Instant.now();
-        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
     }
 
     private static void or(DirtyBitmap into, DirtyBitmap from) {
