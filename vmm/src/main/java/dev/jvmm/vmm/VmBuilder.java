@@ -16,6 +16,7 @@ import dev.jvmm.vmm.boot.BootEntry;
 import dev.jvmm.vmm.boot.CpuBoot;
 import dev.jvmm.vmm.boot.KernelLoader;
 import dev.jvmm.vmm.boot.Layout;
+import dev.jvmm.vmm.config.NetConfig;
 import dev.jvmm.vmm.config.VmConfig;
 import dev.jvmm.vmm.devices.DeviceManager;
 import dev.jvmm.vmm.devices.GedDevice;
@@ -297,9 +298,32 @@ public final class VmBuilder {
                     + cfg.nets().size() + (cfg.vfio().isEmpty() ? "" : " and passed-through functions")
                     + " (override a NIC's host side with --net, one per saved NIC)");
         }
+        // a NIC of a --nic goes back to that NIC's device (the config lists those after the plain --net ones); the
+        // disks and the other NICs in their order
+        List<NetConfig> plain = new ArrayList<>();
+        java.util.Map<String, NetConfig> ofNic = new java.util.HashMap<>();
+        for (NetConfig n : cfg.nets()) {
+            if (n.label() != null && n.label().startsWith("--nic ")) {
+                ofNic.put(n.label().substring(6), n);
+            } else {
+                plain.add(n);
+            }
+        }
         int disk = 0, net = 0;
         for (DeviceManager.Saved s : saved) {
-            devices.restore(s, s.kind() == DeviceManager.Kind.DISK ? cfg.disks().get(disk++) : cfg.nets().get(net++));
+            Object c;
+            if (s.kind() == DeviceManager.Kind.DISK) {
+                c = cfg.disks().get(disk++);
+            } else if (s.nic() != null && ofNic.containsKey(s.nic())) {
+                c = ofNic.remove(s.nic());
+            } else if (net < plain.size()) {
+                c = plain.get(net++);
+            } else {
+                throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": saved NIC " + s.id()
+                        + (s.nic() == null ? "" : " (--nic " + s.nic() + ")") + " has no NIC in the config to go with"
+                        + " it (--nic NICs match by id)");
+            }
+            devices.restore(s, c);
         }
         devices.setNextIndexes(next);
         for (java.util.Map.Entry<String, dev.jvmm.core.state.Snapshottable> e : platform.devices().entrySet()) {

@@ -102,7 +102,10 @@ public final class VmRunner {
                         log.info("the restored VM is paused: resume it through the control API");
                     }
                 }
-                e = vm.run(life::started);
+                e = vm.run(from == null ? life::started : v -> {
+                    life.started(v);
+                    v.devices().plugRestoredPrimaries(); // failover pairs get this host's VF once the guest runs
+                });
                 life.stopped(vm);
             } finally {
                 if (built != null) {

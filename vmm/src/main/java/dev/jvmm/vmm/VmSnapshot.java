@@ -31,6 +31,8 @@ import java.util.Map;
 public final class VmSnapshot {
     /** "JVDV": the "devices" section. */
     private static final int DEVICES_MAGIC = 0x4A564456;
+    /** 2: each device also names the {@code --nic} it belongs to. */
+    private static final int DEVICES_VERSION = 2;
     /** "JVMR": the "memory" section. */
     private static final int MEMORY_MAGIC = 0x4A564D52;
 
@@ -69,7 +71,7 @@ public final class VmSnapshot {
             sections.put(e.getKey(), StateFile.section(e.getValue()::saveState));
         }
         sections.put("devices", StateFile.section(out -> {
-            StateCodec.header(out, DEVICES_MAGIC, 1);
+            StateCodec.header(out, DEVICES_MAGIC, DEVICES_VERSION);
             out.writeInt(saved.size());
             for (DeviceManager.Saved s : saved) {
                 StateCodec.string(out, s.id());
@@ -77,6 +79,7 @@ public final class VmSnapshot {
                 out.writeInt(s.slot());
                 out.writeLong(s.bar0());
                 out.writeBoolean(s.hot());
+                StateCodec.string(out, s.nic() == null ? "" : s.nic());
             }
             Map<DeviceManager.Kind, Integer> next = vm.devices().nextIndexes();
             for (DeviceManager.Kind k : DeviceManager.Kind.values()) {
@@ -183,7 +186,7 @@ public final class VmSnapshot {
             List<DeviceManager.Saved> out = new ArrayList<>();
             call(() -> {
                 StateCodec.Reader r = StateFile.section(sections, "devices");
-                r.header(DEVICES_MAGIC, 1);
+                r.header(DEVICES_MAGIC, DEVICES_VERSION);
                 int n = r.count("count", DeviceManager.LAST_SLOT);
                 DeviceManager.Kind[] kinds = DeviceManager.Kind.values();
                 for (int i = 0; i < n; i++) {
@@ -193,13 +196,14 @@ public final class VmSnapshot {
                     int slot = r.readInt(f + ".slot", DeviceManager.FIRST_SLOT, DeviceManager.LAST_SLOT);
                     long bar0 = r.readLong(f + ".bar0");
                     boolean hot = r.readBoolean(f + ".hot");
+                    String nic = r.string(f + ".nic", 64);
                     if (!id.matches(java.util.regex.Pattern.quote(kind.prefix()) + "-[0-9]{1,4}")) {
                         throw r.bad(f + ".id", "\"" + id + "\" is not a " + kind.prefix() + " id");
                     }
                     if (kind == DeviceManager.Kind.VFIO) {
                         throw r.bad(f + ".kind", "a passed-through function cannot be restored");
                     }
-                    out.add(new DeviceManager.Saved(id, kind, slot, bar0, hot));
+                    out.add(new DeviceManager.Saved(id, kind, slot, bar0, hot, nic.isEmpty() ? null : nic));
                 }
                 for (DeviceManager.Kind k : kinds) {
                     next.put(k, r.readInt("next_index." + k.prefix(), 0, 10_000));

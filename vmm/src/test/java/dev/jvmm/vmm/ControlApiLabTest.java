@@ -45,8 +45,9 @@ class ControlApiLabTest {
                 "C() { curl -s --unix-socket $S -X $1 -H 'Content-Type: application/json' ${3:+-d \"$3\"} "
                         + "http://localhost/api/v1/$2 -w \" HTTP %{http_code}\\n\"; }",
                 // w PATTERN SECONDS: wait for a line of the guest's console
-                "w() { for i in $(seq $(( $2 * 5 ))); do grep -q \"$1\" con.log && return 0; sleep 0.2; done; "
-                        + "echo \"TIMEOUT waiting for $1\"; tail -30 con.log; return 1; }",
+                // (after a migration the guest's console is the destination's, con2.log)
+                "w() { for i in $(seq $(( $2 * 5 ))); do cat con*.log | grep -q \"$1\" && return 0; sleep 0.2; done; "
+                        + "echo \"TIMEOUT waiting for $1\"; tail -30 con*.log; return 1; }",
                 // jvmm's fds, once the API's last connection is closed; sockets by family (unix, netlink, inet)
                 "fds() { sleep 1; ls /proc/$VM/fd | wc -l; }",
                 // the API server starts after the vCPUs, on its own: in L1 the guest can be up before it is
@@ -246,14 +247,27 @@ class ControlApiLabTest {
                 echo GUEST-RECV $(cat /tmp/r.txt)
                 ping -c 2 -W 10 10.99.0.1 > /tmp/p 2>&1; echo GUEST-PING2 rc=$?
                 echo GUEST-DONE
+                mkfifo /tmp/tf
+                (i=0; while [ ! -e /tmp/stop ]; do echo $i; i=$((i+1)); sleep 0.05; done; echo END $i) > /tmp/tf &
+                /mnt/tcpxfer send 10.99.0.1 5405 /tmp/tf 2> /tmp/t.txt &
+                /mnt/udpseq send 10.99.0.1 5403 2000 150 2> /tmp/s2.txt &
+                echo GUEST-PHASE2
+                /mnt/udpseq recv 5404 240 > /tmp/r2.txt
+                touch /tmp/stop; wait
+                echo GUEST-RECV2 $(cat /tmp/r2.txt)
+                ping -c 2 -W 10 10.99.0.1 > /tmp/p 2>&1; echo GUEST-PING3 rc=$?
+                echo GUEST-TCP $(cat /tmp/t.txt)
+                echo GUEST-DONE2
                 sleep 3600
                 """;
+        String incoming = jvmm("launch", "--incoming", "unix:@MIG@", "--api-socket", "@S2@")
+                .replace("@MIG@", "$W/mig.sock").replace("@S2@", "$W/api2.sock");
         try {
             CommandResult r = lab.run(String.join("\n",
                     setUp(lab),
                     "W=$JVMM_LAB_SCRATCH/failover; rm -rf $W; mkdir -p $W/fs && cd $W; S=$W/api.sock",
                     "cat > fs/guest.sh <<'EOF'\n" + guest + "EOF",
-                    "cp $K/bin/udpseq fs/ && cp $K/bin/udpseq . && truncate -s 64M d1.img && mkfs.ext4 -q -F -d fs d1.img",
+                    "cp $K/bin/udpseq $K/bin/tcpxfer fs/ && cp $K/bin/udpseq $K/bin/tcpxfer . && truncate -s 64M d1.img && mkfs.ext4 -q -F -d fs d1.img",
                     "./udpseq recv 5401 300 > l1recv.txt & RCV=$!",
                     launch(lab, "--nic \"id=eth0,pf=$P,failover=on,mac=52:54:00:00:15:01\""),
                     "w GUEST-PING1 900 && sock || { kill $VM $RCV; exit 1; }",
@@ -270,9 +284,26 @@ class ControlApiLabTest {
                     "echo INFO-READDED $(C GET vm.info | tr -d ' \\n' | grep -o '\"failover\":{[^}]*}')",
                     "w GUEST-DONE 600",
                     "wait $RCV; echo L1-RECV $(cat l1recv.txt)",
-                    "C PUT vm.power-off; wait $VM; echo LAUNCH-RC $?",
+                    // the pair migrates to a second jvmm in this L1: the source unplugs its VF, the guest goes on
+                    // over the standby, the destination plugs a VF of its own pool (the other one) once it runs
+                    "./tcpxfer recv 5405 tcp.out 2> tcprecv.txt & TCPR=$!",
+                    "./udpseq recv 5403 300 > l1recv2.txt & RCV2=$!",
+                    "w GUEST-PHASE2 300",
+                    "./udpseq send 10.99.0.21 5404 2000 150 2> l1send2.txt &",
+                    incoming + " > con2.log 2>&1 & VM2=$!",
+                    "for i in $(seq 1500); do [ -S $W/mig.sock ] && break; sleep 0.2; done; sleep 5",
+                    "echo MIGRATE $(C PUT vm.send-migration \"{\\\"destination\\\":\\\"unix:$W/mig.sock\\\"}\" | tr -d ' \\n')",
+                    "wait $VM; echo SOURCE-RC $?",
+                    "S=$W/api2.sock; sock",
+                    "for i in $(seq 600); do C GET vm.info | tr -d ' \\n' | grep -q '\"active\":\"primary\"' && break; sleep 0.5; done",
+                    "echo INFO-MIGRATED $(C GET vm.info | tr -d ' \\n' | grep -o '\"failover\":{[^}]*}')",
+                    "w GUEST-DONE2 600",
+                    "wait $RCV2; echo L1-RECV2 $(cat l1recv2.txt)",
+                    "wait $TCPR; echo TCP-RESULT $(awk 'BEGIN{n=0;ok=1} $1==\"END\"{e=$2; exit} {if ($1!=n) ok=0; n++} "
+                            + "END{print \"lines=\" n \" end=\" e \" inorder=\" ok}' tcp.out)",
+                    "C PUT vm.power-off; wait $VM2; echo LAUNCH-RC $?",
                     "echo LEASES-END $(ls /run/jvmm/leases/" + PF + "/ 2>/dev/null | grep -c json) LINKS-END $(ip -o link | grep -c mvt)",
-                    "grep -E 'GUEST-|jvmm:|WARN|ERROR|failover|eject|STANDBY' con.log | grep -v TICK",
+                    "cat con.log con2.log | grep -E 'GUEST-|jvmm:|WARN|ERROR|failover|eject|STANDBY|migrat' | grep -v TICK",
                     "cd /; rm -rf $W"), Duration.ofMinutes(20));
             String out = r.output();
             System.out.println("[api-e2e] failover:\n" + out);
@@ -296,6 +327,24 @@ class ControlApiLabTest {
                     toL1.group(3), toL1.group(2), toL1.group(4));
             assertTrue(Long.parseLong(toGuest.group(1)) > 0 && Long.parseLong(toL1.group(1)) > 0, out);
             assertEquals("rc=0", line(out, "GUEST-PING2"), "traffic goes on after both events:\n" + out);
+            // the migration of the pair
+            String mig = line(out, "MIGRATE");
+            assertTrue(mig.contains("\"failover_primaries_unplugged\":[\"eth0\"]") && mig.endsWith("HTTP200"), out);
+            assertEquals("0", line(out, "SOURCE-RC"), "the source exits 0 after the migration:\n" + out);
+            assertTrue(out.contains("unplugging failover primary"), out);
+            String after = line(out, "INFO-MIGRATED");
+            assertTrue(after.contains("\"active\":\"primary\"") && after.contains("\"standby_negotiated\":true"),
+                    "the destination plugged a VF of its own as the primary:\n" + out);
+            Matcher toGuest2 = UDP.matcher(line(out, "GUEST-RECV2"));
+            Matcher toL12 = UDP.matcher(line(out, "L1-RECV2"));
+            assertTrue(toGuest2.find() && toL12.find(), out);
+            System.out.printf("[api-e2e] failover pair migrated (%s): L1->guest lost %s of %s, longest gap %s ms; "
+                    + "guest->L1 lost %s of %s, longest gap %s ms; TCP %s%n", mig, toGuest2.group(3), toGuest2.group(2),
+                    toGuest2.group(4), toL12.group(3), toL12.group(2), toL12.group(4), line(out, "TCP-RESULT"));
+            assertTrue(Long.parseLong(toGuest2.group(1)) > 0 && Long.parseLong(toL12.group(1)) > 0, out);
+            assertTrue(line(out, "TCP-RESULT").matches("lines=(\\d+) end=\\1 inorder=1.*") && !line(out, "TCP-RESULT")
+                    .startsWith("lines=0 "), "the TCP stream across the migration arrived whole and in order:\n" + out);
+            assertEquals("rc=0", line(out, "GUEST-PING3"), "ping after the migration:\n" + out);
             assertEquals("0", line(out, "LAUNCH-RC"), out);
             assertEquals("0 LINKS-END 0", line(out, "LEASES-END"), out);
             assertFalse(out.contains("releasing its"), "every VF was given back cleanly:\n" + out);

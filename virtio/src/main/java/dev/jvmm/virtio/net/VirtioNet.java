@@ -139,6 +139,12 @@ public final class VirtioNet extends VirtioDevice {
         return standbyNegotiated != null;
     }
 
+    /** Whether the driver now running this NIC accepted VIRTIO_NET_F_STANDBY (also after a restore). */
+    public boolean standbyAccepted() {
+        Activation a = activation();
+        return standbyNegotiated != null && a != null && a.has(VIRTIO_NET_F_STANDBY);
+    }
+
     public TapDevice tap() {
         return tap;
     }

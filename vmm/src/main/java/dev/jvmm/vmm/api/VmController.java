@@ -292,9 +292,67 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
                 if (v.exited()) {
                     throw new ApiException(409, null, "the VM is stopping");
                 }
-                return dev.jvmm.vmm.migration.MigrationSender.send(v, config, destination, downtimeMs, timeout).toJson();
+                v.devices().checkMigratable(); // before any primary is unplugged
+                if (v.paused() && !v.devices().pluggedPrimaries().isEmpty()) {
+                    throw new ApiException(409, null, "failover NIC(s) " + String.join(", ", v.devices()
+                            .pluggedPrimaries().keySet()) + ": the guest must eject the primary VF before the "
+                            + "migration, and it is paused: resume it first");
+                }
+                Map<String, String> primaries = unplugPrimaries(v);
+                boolean done = false;
+                try {
+                    Map<String, Object> out = dev.jvmm.vmm.migration.MigrationSender.send(v, config, destination,
+                            downtimeMs, timeout).toJson();
+                    out.put("failover_primaries_unplugged", new ArrayList<>(primaries.keySet()));
+                    done = true;
+                    return out;
+                } finally {
+                    if (!done) {
+                        replugPrimaries(v, primaries.keySet());
+                    }
+                }
             }
         });
+    }
+
+    /** How long the guest has to eject a failover primary before a migration. */
+    static final Duration PRIMARY_EJECT_TIMEOUT = Duration.ofSeconds(60);
+
+    /**
+     * Hot-unplugs the primary of each failover pair before a migration (the guest's net_failover moves its traffic to
+     * the standby, which migrates) and gives its VF back to the pool: a VF keeps the guest's MAC while leased, and
+     * would take that MAC's frames from the standby's macvtap. Returns the NICs done, with their primaries; on a
+     * failure plugs VFs back into those and throws.
+     */
+    private Map<String, String> unplugPrimaries(Vm v) {
+        Map<String, String> done = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, String> e : v.devices().pluggedPrimaries().entrySet()) {
+                log.info("{}: unplugging failover primary {} for the migration; the standby carries the traffic",
+                        e.getKey(), e.getValue());
+                v.devices().remove(e.getValue(), PRIMARY_EJECT_TIMEOUT);
+                done.put(e.getKey(), e.getValue());
+                releasePrimary(v, e.getKey());
+            }
+        } catch (RuntimeException e) {
+            replugPrimaries(v, done.keySet());
+            throw e;
+        }
+        return done;
+    }
+
+    /** A migration did not happen: the failover pairs get primaries from the pool again. */
+    private void replugPrimaries(Vm v, java.util.Collection<String> nics) {
+        for (String nic : nics) {
+            try {
+                Map<String, Object> p = addPrimary(v, nic, Map.of("id", nic));
+                log.info("{}: failover primary {} plugged back as {} (the VM stays here)", nic, p.get("primary"),
+                        p.get("id"));
+            } catch (RuntimeException e) {
+                log.warn("{}: could not plug the failover primary back: {}; the standby carries the traffic (add it "
+                        + "with vm.add-nic {{\"id\": \"{}\"}})", nic, e.getMessage(), nic);
+            }
+        }
     }
 
     @Override

@@ -222,7 +222,8 @@ public final class LaunchCommand implements Callable<Integer> {
      * NICs added through the API are planned as {@code --nic} is, against the same readiness and pool.
      */
     private VmExit runWithApi(VmConfig cfg, NicWiring.Wired wired, List<NicPlan> plans, String holder,
-            VmRunner.Lifecycle life, dev.jvmm.vmm.VmSnapshot.Restore restore) {
+            VmRunner.Lifecycle life, dev.jvmm.vmm.VmSnapshot.Restore restore,
+            java.util.function.Function<String, dev.jvmm.sriov.VfPool.Lease> laterLeases) {
         java.util.function.LongFunction<PassthroughReadiness> r = readiness != null ? readiness : PassthroughReadiness::host;
         java.util.function.Function<List<dev.jvmm.vmm.config.NicConfig>, List<NicPlan>> planner = nics -> {
             try (dev.jvmm.sriov.VfPool leases = pool != null ? null : vfPool()) {
@@ -231,45 +232,34 @@ public final class LaunchCommand implements Callable<Integer> {
             }
         };
         dev.jvmm.vmm.api.VmController control = new dev.jvmm.vmm.api.VmController(wired.config(), plans, planner,
-                this::vfPool, holder, wired::lease);
+                this::vfPool, holder, id -> wired.lease(id) != null ? wired.lease(id) : laterLeases.apply(id));
         try (dev.jvmm.vmm.api.ApiLaunch api = new dev.jvmm.vmm.api.ApiLaunch(Path.of(apiSocket), control, life)) {
             return VmRunner.run(wired.config(), restore, api);
         }
     }
 
     /**
-     * The destination of a live migration: the RAM and state arrive, the VM is built from them and resumes; the source
-     * is told when it runs, or why it could not. NICs are virtio here ({@code --nic} is for launches).
+     * A restored or migrated VM runs: each failover pair whose plan found a VF takes one from the pool now and has it
+     * plugged as its primary (by the runner, once this returns); a pair that gets none runs on its standby.
      */
-    private int runIncoming(VmConfig cfg, dev.jvmm.vmm.migration.MigrationReceiver rx) {
-        if (!cfg.nics().isEmpty() || !cfg.vfio().isEmpty()) {
-            throw new ExitCodeException(EXIT_CONFIG, "--incoming: " + rx.fail(VmmException.Reason.CONFIG,
-                    "a migrated VM has virtio devices only (no --nic, no --device)", null).getMessage(), null);
-        }
-        VmExit exit;
-        boolean[] started = {false};
-        try {
-            dev.jvmm.vmm.VmSnapshot.Restore from = rx.receive(cfg);
-            VmRunner.Lifecycle life = rx.lifecycle(new VmRunner.Lifecycle() {
-                @Override
-                public void started(dev.jvmm.vmm.Vm vm) {
-                    started[0] = true;
-                }
-            });
-            if (apiSocket == null) {
-                exit = VmRunner.run(cfg, from, life);
-            } else {
-                exit = runWithApi(cfg, NicWiring.wire(cfg, List.of(), null, "jvmm pid " + ProcessHandle.current().pid(),
-                        line -> say("jvmm: " + line)), List.of(), "jvmm pid " + ProcessHandle.current().pid(), life, from);
+    private void leasePrimaries(dev.jvmm.vmm.Vm vm, List<NicPlan> plans, dev.jvmm.sriov.VfPool pool, String holder,
+            dev.jvmm.vmm.ResourceStack owned, java.util.Map<String, dev.jvmm.sriov.VfPool.Lease> leases) {
+        for (NicPlan p : plans) {
+            if (p.choice() != NicPlan.Choice.FAILOVER || !p.takesVf()) {
+                continue;
             }
-        } catch (VmmException e) {
-            if (!started[0]) {
-                rx.fail(e.reason(), e.getMessage(), e);
+            try {
+                dev.jvmm.sriov.VfPool.Lease l = owned.push(NicWiring.lease(p, pool, holder, line -> say("jvmm: " + line)));
+                leases.put(p.id(), l);
+                vm.devices().setFailoverPrimary(p.id(), new dev.jvmm.vmm.config.VfioConfig(l.vf().toString(),
+                        dev.jvmm.vmm.config.VfioConfig.Iommu.AUTO, true, p.id()));
+                say("jvmm: " + p.id() + ": took VF " + l.vf() + " (VF " + l.index() + " of " + l.pfNetdev()
+                        + ") as the failover primary of the restored VM");
+            } catch (RuntimeException e) {
+                say("jvmm: " + p.id() + ": no failover primary here (" + e.getMessage() + "); the standby carries the "
+                        + "traffic");
             }
-            throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
-                    "incoming migration failed: " + e.getMessage(), e.getCause());
         }
-        return exitCode(exit);
     }
 
     /**
@@ -380,12 +370,39 @@ public final class LaunchCommand implements Callable<Integer> {
             }
             throw new ExitCodeException(EXIT_CONFIG, e.getMessage(), null);
         }
-        if (rx != null) {
-            try (dev.jvmm.vmm.migration.MigrationReceiver in = rx) {
-                return runIncoming(cfg, in);
-            }
+        if (rx == null) {
+            return launch(cfg, restored, null);
         }
-        List<NicPlan> plans = cfg.nics().isEmpty() ? List.of() : planNics(cfg);
+        try (dev.jvmm.vmm.migration.MigrationReceiver in = rx) {
+            return launch(cfg, null, in);
+        }
+    }
+
+    /**
+     * Plans and wires the NICs, then runs the VM: booted, restored from {@code restored}, or built from what the
+     * migration {@code rx} brings (a migrated VM's NICs are virtio-net, failover pairs included: this host's pool
+     * gives each pair its primary). Everything taken is given back when the VM ends or fails.
+     */
+    private int launch(VmConfig cfg, dev.jvmm.vmm.snapshot.SnapshotDir.Opened restored,
+            dev.jvmm.vmm.migration.MigrationReceiver rx) {
+        List<NicPlan> plans;
+        try {
+            if (rx != null && !cfg.vfio().isEmpty()) {
+                throw new ExitCodeException(EXIT_CONFIG, "a migrated VM has no passed-through functions (no --device)",
+                        null);
+            }
+            plans = cfg.nics().isEmpty() ? List.of() : planNics(cfg);
+            if (rx != null && plans.stream().anyMatch(p -> p.choice() == NicPlan.Choice.PASSTHROUGH)) {
+                throw new ExitCodeException(EXIT_CONFIG, "a migrated VM's NICs are virtio-net (or failover pairs): "
+                        + plans.stream().filter(p -> p.choice() == NicPlan.Choice.PASSTHROUGH).findFirst().get().line(), null);
+            }
+        } catch (ExitCodeException e) {
+            if (rx != null) {
+                throw new ExitCodeException(e.exitCode(), "--incoming: " + rx.fail(VmmException.Reason.CONFIG,
+                        e.getMessage(), null).getMessage(), null);
+            }
+            throw e;
+        }
         if (dryRun) {
             java.io.PrintWriter out = spec != null ? spec.commandLine().getOut() : new java.io.PrintWriter(System.out);
             if (json) {
@@ -414,10 +431,25 @@ public final class LaunchCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(waitForRelease);
         }
         String holder = "jvmm pid " + ProcessHandle.current().pid();
+        boolean[] started = {false};
+        // a restored or migrated VM's failover pairs take their primaries once it runs
+        boolean primariesLater = restored != null || rx != null;
+        List<NicPlan> now = primariesLater ? plans.stream().map(p -> p.choice() == NicPlan.Choice.FAILOVER
+                ? p.primaryLater() : p).toList() : plans;
+        java.util.Map<String, dev.jvmm.sriov.VfPool.Lease> laterLeases = new java.util.concurrent.ConcurrentHashMap<>();
         try (dev.jvmm.sriov.VfPool vfPool = passthrough ? vfPool() : null;
-             NicWiring.Wired wired = NicWiring.wire(cfg, plans, vfPool, holder, line -> say("jvmm: " + line))) {
+             NicWiring.Wired wired = NicWiring.wire(cfg, now, vfPool, holder, line -> say("jvmm: " + line));
+             dev.jvmm.vmm.ResourceStack later = new dev.jvmm.vmm.ResourceStack()) {
             Path statsFile = stats;
-            VmRunner.Lifecycle life = new VmRunner.Lifecycle() {
+            VmRunner.Lifecycle own = new VmRunner.Lifecycle() {
+                @Override
+                public void started(dev.jvmm.vmm.Vm vm) {
+                    if (primariesLater && !started[0]) {
+                        leasePrimaries(vm, plans, vfPool, holder, later, laterLeases);
+                    }
+                    started[0] = true;
+                }
+
                 @Override
                 public void stopped(dev.jvmm.vmm.Vm vm) {
                     if (statsFile != null) {
@@ -425,15 +457,21 @@ public final class LaunchCommand implements Callable<Integer> {
                     }
                 }
             };
-            dev.jvmm.vmm.VmSnapshot.Restore from = restored == null ? null : restored.restore();
+            // the migration's source learns when the VM runs here
+            VmRunner.Lifecycle life = rx != null ? rx.lifecycle(own) : own;
+            dev.jvmm.vmm.VmSnapshot.Restore from = restored != null ? restored.restore()
+                    : rx != null ? rx.receive(wired.config()) : null;
             if (apiSocket == null) {
                 exit = VmRunner.run(wired.config(), from, life);
             } else {
-                exit = runWithApi(cfg, wired, plans, holder, life, from);
+                exit = runWithApi(cfg, wired, plans, holder, life, from, laterLeases::get);
             }
         } catch (VmmException e) {
+            if (rx != null && !started[0]) {
+                rx.fail(e.reason(), e.getMessage(), e); // the source resumes its VM
+            }
             throw new ExitCodeException(e.reason() == VmmException.Reason.CONFIG ? EXIT_CONFIG : ErrorHandler.EXIT_FAILURE,
-                    "launch failed: " + e.getMessage(), e.getCause());
+                    (rx != null ? "incoming migration failed: " : "launch failed: ") + e.getMessage(), e.getCause());
         } catch (dev.jvmm.sriov.SriovException e) {
             throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, "launch failed: releasing a VF: " + e.getMessage(),
                     e.getCause());

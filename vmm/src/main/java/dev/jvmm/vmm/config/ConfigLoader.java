@@ -178,10 +178,16 @@ public final class ConfigLoader {
         }
         m.put("disks", d);
         List<Object> n = new java.util.ArrayList<>();
+        List<Object> nics = new java.util.ArrayList<>();
         for (NetConfig x : nets) {
+            String nicId = x.label() != null && x.label().startsWith("--nic ") ? x.label().substring(6) : null;
+            if (nicId != null) {
+                nics.add(nicOf(cfg, nicId, x));
+                continue;
+            }
             if (x.bridge() != null || x.macvtapOver() != null || x.standby() != null) {
-                throw new VmmException(VmmException.Reason.CONFLICT, x.what() + ": a NIC on a bridge, a macvtap or in "
-                        + "a failover pair cannot be saved yet (a plain TAP can)");
+                throw new VmmException(VmmException.Reason.CONFLICT, x.what() + ": a --net NIC on a bridge or a "
+                        + "macvtap cannot be saved (a plain TAP, or any --nic, can)");
             }
             Map<String, Object> e = new java.util.LinkedHashMap<>();
             if (x.tap() != null) {
@@ -194,7 +200,56 @@ public final class ConfigLoader {
             n.add(e);
         }
         m.put("nets", n);
+        if (!nics.isEmpty()) {
+            m.put("nics", nics);
+        }
+        if (cfg.migratable()) {
+            m.put("migratable", true);
+        }
         return Json.write(m) + "\n";
+    }
+
+    /**
+     * The {@code "nics"} entry of a saved virtio-net that came from {@code --nic id}: virtio-net again on the same kind
+     * of backend (TAP, bridge, or a macvtap on the PF), with the MAC it has; a failover standby stays one, with its
+     * PF and VF settings, so that wherever it is restored the pool there gives it a primary.
+     */
+    private static Map<String, Object> nicOf(VmConfig cfg, String id, NetConfig x) {
+        NicConfig orig = cfg.nics().stream().filter(c -> c.id().equals(id)).findFirst().orElse(null);
+        Map<String, Object> e = new java.util.LinkedHashMap<>();
+        e.put("id", id);
+        String pf = x.macvtapOver();
+        if (x.standby() != null) {
+            e.put("failover", true);
+            if (orig != null && orig.pf() != null) {
+                pf = orig.pf();
+            } else if (pf == null && orig != null && orig.vf() != null) {
+                e.put("vf", orig.vf());
+            }
+            if (orig != null) {
+                putIfSet(e, "vlan", orig.vlan() == null ? null : (long) orig.vlan());
+                putIfSet(e, "qos", orig.qos() == null ? null : (long) orig.qos());
+                putIfSet(e, "spoofchk", orig.spoofchk());
+                putIfSet(e, "trust", orig.trust());
+                putIfSet(e, "rate", orig.rate() == null ? null : (long) orig.rate());
+            }
+        } else {
+            e.put("mode", "virtio");
+        }
+        putIfSet(e, "pf", pf);
+        putIfSet(e, "tap", x.tap());
+        putIfSet(e, "bridge", x.bridge());
+        if (x.mac() != null) {
+            e.put("mac", NetConfig.format(x.mac()));
+        }
+        e.put("queues", (long) x.queues());
+        return e;
+    }
+
+    private static void putIfSet(Map<String, Object> m, String k, Object v) {
+        if (v != null) {
+            m.put(k, v);
+        }
     }
 
     /** Records CLI values (call before {@link #readFile} so they win). */

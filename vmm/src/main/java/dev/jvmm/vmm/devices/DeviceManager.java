@@ -238,7 +238,7 @@ public final class DeviceManager implements AutoCloseable {
 
     /** Plugs a NIC in, where {@code at} says (a restore: no guest notification, saved slot and BAR) or anywhere. */
     private Plugged plugNet(NetConfig n, boolean hot, Saved at) {
-        NetConfig.Standby standby = at == null ? n.standby() : null; // a restored NIC is never a failover standby
+        NetConfig.Standby standby = n.standby();
         return plug(Kind.NET, hot && at == null, n.what(), at, (id, index, slot, res) -> {
             byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
             Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
@@ -409,7 +409,7 @@ public final class DeviceManager implements AutoCloseable {
      * Where a device was, in a saved VM: its id (whose number is its index among devices of its kind, which also
      * names a generated MAC or macvtap), slot, BAR0 allocation and whether it came hot.
      */
-    public record Saved(String id, Kind kind, int slot, long bar0, boolean hot) {
+    public record Saved(String id, Kind kind, int slot, long bar0, boolean hot, String nic) {
         int index() {
             return Integer.parseInt(id.substring(kind.prefix().length() + 1));
         }
@@ -417,12 +417,45 @@ public final class DeviceManager implements AutoCloseable {
 
     /**
      * The devices as a saved state records them, in plug order, plus the next index of each kind. Refuses (CONFLICT)
-     * a VM whose state cannot be saved: a passed-through function (its state is in the host's hardware), a failover
-     * pair, or a device being removed.
+     * a VM whose state cannot be saved: a passed-through function (its state is in the host's hardware; a failover
+     * pair is saved with its primary unplugged) or a device being removed.
      */
     public synchronized List<Saved> saved() {
+        return saved(false);
+    }
+
+    /**
+     * Refuses (CONFLICT, naming the device) a VM that cannot migrate even once its failover primaries are unplugged:
+     * a plain passed-through function, or a device being removed.
+     */
+    public synchronized void checkMigratable() {
+        saved(true);
+    }
+
+    /** The failover NICs whose primary is plugged now, each with its primary's device id. */
+    public synchronized Map<String, String> pluggedPrimaries() {
+        Map<String, String> out = new LinkedHashMap<>();
+        pairs.forEach((nic, p) -> {
+            if (p.primaryId != null) {
+                out.put(nic, p.primaryId);
+            }
+        });
+        return out;
+    }
+
+    private List<Saved> saved(boolean primariesGo) {
         List<Saved> out = new ArrayList<>();
         for (Plugged p : devices.values()) {
+            String pairOf = failoverOfPrimary(p.id);
+            if (pairOf != null && primariesGo) {
+                continue;
+            }
+            if (pairOf != null) {
+                throw new VmmException(VmmException.Reason.CONFLICT, p.id + " (" + p.what + ") is the primary of "
+                        + "failover NIC " + pairOf + ": a VF's state lives in the host's hardware, so the pair is saved "
+                        + "on its standby (vm.send-migration unplugs the primary itself; before a snapshot remove it "
+                        + "with vm.remove-device " + p.id + ")");
+            }
             if (p.kind == Kind.VFIO) {
                 throw new VmmException(VmmException.Reason.CONFLICT, p.id + " (" + p.what + ") is a passed-through "
                         + "function: its state lives in the host's hardware and cannot be saved, so this VM cannot be "
@@ -431,11 +464,7 @@ public final class DeviceManager implements AutoCloseable {
             if (p.removing()) {
                 throw new VmmException(VmmException.Reason.CONFLICT, p.id + " is being removed: wait for the guest's eject");
             }
-            out.add(new Saved(p.id, p.kind, p.address.device(), p.bar0, p.hot));
-        }
-        if (!pairs.isEmpty()) {
-            throw new VmmException(VmmException.Reason.CONFLICT, "failover NIC " + pairs.keySet().iterator().next()
-                    + ": a VM with a failover pair cannot be saved yet");
+            out.add(new Saved(p.id, p.kind, p.address.device(), p.bar0, p.hot, p.nic));
         }
         return out;
     }
@@ -452,12 +481,51 @@ public final class DeviceManager implements AutoCloseable {
     public synchronized Plugged restore(Saved at, Object config) {
         Plugged p = switch (at.kind()) {
             case DISK -> plugDisk((DiskConfig) config, false, at);
-            case NET -> plugNet((NetConfig) config, false, at);
+            case NET -> {
+                NetConfig n = (NetConfig) config;
+                Plugged net = plugNet(n, false, at);
+                if (n.standby() != null) { // the pair is whole again once the guest runs: plugRestoredPrimaries
+                    pairs.put(n.standby().nic(), new Pair(n.standby(), net.id));
+                }
+                yield net;
+            }
             case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
                     + "cannot be restored");
         };
         nextIndex.merge(at.kind(), at.index() + 1, Math::max);
         return p;
+    }
+
+    /**
+     * A restored VM runs: each failover pair whose standby's driver had accepted STANDBY gets its primary (the VF this
+     * host's pool gave the NIC, if any) hot-plugged, off the calling thread, as at a first negotiation.
+     */
+    public synchronized void plugRestoredPrimaries() {
+        for (Map.Entry<String, Pair> e : pairs.entrySet()) {
+            Plugged standby = devices.get(e.getValue().standbyId);
+            if (standby != null && standby.transport.device() instanceof dev.jvmm.virtio.net.VirtioNet n
+                    && n.standbyAccepted()) {
+                standbyNegotiated(e.getKey());
+            }
+        }
+    }
+
+    /**
+     * Sets the links of the NICs on macvtaps down (or up again): a migration's source lets go of their MACs at the
+     * switch-over, so that the destination's macvtaps, with the same MACs and possibly on the same link, can come up.
+     */
+    public synchronized void setMacvtapsUp(boolean up) {
+        for (Plugged p : devices.values()) {
+            if (p.config instanceof NetConfig n && n.macvtapOver() != null
+                    && p.transport.device() instanceof dev.jvmm.virtio.net.VirtioNet v) {
+                try {
+                    v.tap().setUp(up);
+                } catch (RuntimeException e) {
+                    log.warn("{}: could not set macvtap {} {}: {}", p.id, v.tap().name(), up ? "up" : "down",
+                            e.getMessage());
+                }
+            }
+        }
     }
 
     /** Restores the next index of each kind (ids are never reused, also across a restore). */

@@ -27,6 +27,9 @@ public final class MigrationReceiver implements AutoCloseable {
     private GuestMemory memory;
     private long pages;
     private long t0;
+    private boolean failed;
+    /** When the state had arrived (System.nanoTime). */
+    private long stateAt;
 
     private MigrationReceiver(Connection conn, String config) {
         this.conn = conn;
@@ -76,6 +79,7 @@ public final class MigrationReceiver implements AutoCloseable {
             byte[] state = MigrationProtocol.receivePages(conn.in(), memory, new byte[MigrationProtocol.MAX_RUN_PAGES
                     * MigrationProtocol.PAGE], n);
             pages = n[0];
+            stateAt = System.nanoTime();
             VmSnapshot.Restore r = new VmSnapshot.Restore(StateFile.decode(state, "the migration's state"), null,
                     "migration from " + conn.peer(), true, memory);
             memory = null; // the VM owns it now
@@ -105,17 +109,20 @@ public final class MigrationReceiver implements AutoCloseable {
                 announced++;
             }
         }
-        log.info("incoming migration complete: the VM runs ({} pages received, {} NIC(s) asked to announce)", pages,
-                announced);
+        log.info("incoming migration complete: the VM runs {} ms after its state arrived ({} pages received, {} NIC(s) "
+                + "asked to announce)", (System.nanoTime() - stateAt) / 1_000_000, pages, announced);
         conn.close();
     }
 
     /** Tells the source that this side failed (best effort) and returns the error to throw. */
     public VmmException fail(VmmException.Reason reason, String message, Throwable cause) {
-        try {
-            MigrationProtocol.message(conn.out(), MigrationProtocol.ERROR, message);
-        } catch (IOException e) {
-            // the source is gone: it has its own error
+        if (!failed) { // once: a failure reported on the way up is not sent again
+            failed = true;
+            try {
+                MigrationProtocol.message(conn.out(), MigrationProtocol.ERROR, message);
+            } catch (IOException e) {
+                // the source is gone: it has its own error
+            }
         }
         return new VmmException(reason, "incoming migration from " + conn.peer() + ": " + message, cause);
     }

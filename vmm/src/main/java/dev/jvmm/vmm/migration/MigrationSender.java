@@ -34,13 +34,18 @@ public final class MigrationSender {
     private MigrationSender() {
     }
 
-    /** What a migration did: total time, downtime (the pause here to the destination's vCPUs starting), bytes, rounds. */
-    public record Result(String destination, long totalMs, long downtimeMs, long bytes, long pages, int rounds) {
+    /**
+     * What a migration did: total time, downtime (the pause here to the destination's vCPUs starting) and the part of
+     * it spent here (the pause to the state sent: the last pages, the disks' flush, the state), bytes, rounds.
+     */
+    public record Result(String destination, long totalMs, long downtimeMs, long sourceDowntimeMs, long bytes,
+            long pages, int rounds) {
         public Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("destination", destination);
             m.put("total_ms", totalMs);
             m.put("downtime_ms", downtimeMs);
+            m.put("downtime_source_ms", sourceDowntimeMs);
             m.put("bytes", bytes);
             m.put("pages", pages);
             m.put("rounds", (long) rounds);
@@ -48,8 +53,9 @@ public final class MigrationSender {
         }
 
         public String line() {
-            return String.format("migrated to %s: total %d ms, downtime %d ms, %d MiB sent (%d pages) in %d rounds",
-                    destination, totalMs, downtimeMs, bytes >> 20, pages, rounds);
+            return String.format("migrated to %s: total %d ms, downtime %d ms (%d ms here, %d ms at the destination), "
+                    + "%d MiB sent (%d pages) in %d rounds", destination, totalMs, downtimeMs, sourceDowntimeMs,
+                    Math.max(0, downtimeMs - sourceDowntimeMs), bytes >> 20, pages, rounds);
         }
     }
 
@@ -67,6 +73,7 @@ public final class MigrationSender {
         GuestMemory mem = vm.memory();
         boolean logging = false;
         boolean pausedHere = false;
+        boolean macvtapsDown = false;
         boolean done = false;
         long[] sent = new long[2]; // bytes, pages
         int rounds = 0;
@@ -98,6 +105,8 @@ public final class MigrationSender {
                             pausedHere = true;
                         }
                         vm.quiesceDevices();
+                        vm.devices().setMacvtapsUp(false); // the destination's macvtaps take over their MACs
+                        macvtapsDown = true;
                         SnapshotDir.flushDisks(vm);
                         List<DirtyBitmap> last = mem.harvestDirty(vm.vmFd()::getDirtyLog);
                         for (int i = 0; i < last.size(); i++) {
@@ -108,9 +117,11 @@ public final class MigrationSender {
                         byte[] state = StateFile.encode(VmSnapshot.capture(vm, cfg).sections());
                         MigrationProtocol.state(out, state);
                         sent[0] += state.length;
+                        long stateSentAt = MigrationProtocol.epochNanos();
                         long resumedAt = outcome(conn);
                         Result r = new Result(destination, (System.nanoTime() - t0) / 1_000_000,
-                                Math.max(0, (resumedAt - pauseAt) / 1_000_000), sent[0], sent[1], rounds);
+                                Math.max(0, (resumedAt - pauseAt) / 1_000_000), (stateSentAt - pauseAt) / 1_000_000,
+                                sent[0], sent[1], rounds);
                         log.info("{}", r.line());
                         VmExit exit = new VmExit(VmExit.Kind.MIGRATED, r.line());
                         Thread t = new Thread(() -> {
@@ -160,6 +171,9 @@ public final class MigrationSender {
                     mem.stopDirtyLog(vm.vmFd()::setUserMemoryRegion);
                 } catch (RuntimeException e) {
                     log.warn("stopping the dirty log: {}", e.getMessage());
+                }
+                if (macvtapsDown) {
+                    vm.devices().setMacvtapsUp(true);
                 }
                 vm.unquiesceDevices();
                 if (pausedHere && vm.paused()) {

@@ -68,6 +68,14 @@ public record NicPlan(NicConfig nic, Choice choice, String pf, String pfBdf, Str
                 pf == null ? standby.pfBdf : pf.bdf(), vf, standby.backend, standby.device, reason, primary);
     }
 
+    /**
+     * This failover plan with its primary taken later (a restored or migrated VM: the VF is leased once the VM runs,
+     * as a VF with the guest's MAC takes that MAC's frames from the standby's macvtap even before it is plugged).
+     */
+    public NicPlan primaryLater() {
+        return new NicPlan(nic, choice, pf, pfBdf, vf, backend, device, reason, false);
+    }
+
     /** Whether a VF is to be taken from the pool: a passthrough NIC, or a failover pair with its primary. */
     public boolean takesVf() {
         return choice == Choice.PASSTHROUGH || (choice == Choice.FAILOVER && primary);

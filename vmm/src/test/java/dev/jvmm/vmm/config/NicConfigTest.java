@@ -87,6 +87,47 @@ class NicConfigTest {
                 ConfigLoader.validate(withDisk, 8).disks()));
     }
 
+    /**
+     * A saved VM's config: the virtio-nets of --nic NICs go back as NICs (virtio again, on the same kind of backend,
+     * with the MAC they have), a failover standby as a failover NIC with its PF and VF settings; plain --net TAPs as
+     * nets. Read back, it validates to the same NICs.
+     */
+    @Test
+    void aSavedConfigKeepsNicsAsNicsAndFailoverPairsAsPairs() {
+        VmConfig launched = cli(true, "id=wan,pf=enp1s0,failover=on,vlan=100,qos=5,spoofchk=off,trust=on,rate=1000",
+                "id=lan,mode=virtio,tap=jt0,queues=2", "id=dmz,mode=virtio,bridge=br0", "id=mv,mode=virtio,pf=enp2s0");
+        byte[] m1 = {0x52, 0x54, 0, 0, 0x15, 1};
+        byte[] m2 = {0x52, 0x54, 0, 0, 0x15, 2};
+        byte[] m3 = {0x52, 0x54, 0, 0, 0x15, 3};
+        byte[] m4 = {0x52, 0x54, 0, 0, 0x15, 4};
+        byte[] m5 = {0x52, 0x54, 0, 0, 0x15, 5};
+        List<NetConfig> nets = List.of(new NetConfig("plain0", m5, 1),
+                new NetConfig(null, m1, 1, null, "enp1s0", "--nic wan", new NetConfig.Standby("wan", null)),
+                new NetConfig("jt0", m2, 2, null, null, "--nic lan"),
+                new NetConfig(null, m3, 1, "br0", null, "--nic dmz"),
+                new NetConfig(null, m4, 1, null, "enp2s0", "--nic mv"));
+        String json = ConfigLoader.write(launched, List.of(), nets);
+        ConfigLoader.Raw r = ConfigLoader.fromCli(null, null, null, null, null, null, null);
+        ConfigLoader.readText(json, "saved", r);
+        VmConfig back = ConfigLoader.validate(r, 8);
+        assertTrue(back.migratable(), json);
+        assertEquals(1, back.nets().size(), json);
+        assertEquals("plain0", back.nets().get(0).tap());
+        assertEquals(List.of(
+                new NicConfig("wan", Mode.AUTO, "enp1s0", null, "52:54:00:00:15:01", 100, 5, false, true, 1000, null,
+                        false, null, 1, true),
+                new NicConfig("lan", Mode.VIRTIO, null, null, "52:54:00:00:15:02", null, null, null, null, null, "jt0",
+                        false, null, 2, false),
+                new NicConfig("dmz", Mode.VIRTIO, null, null, "52:54:00:00:15:03", null, null, null, null, null, null,
+                        false, "br0", 1, false),
+                new NicConfig("mv", Mode.VIRTIO, "enp2s0", null, "52:54:00:00:15:04", null, null, null, null, null, null,
+                        false, null, 1, false)), back.nics(), json);
+        // a --net NIC on a macvtap has no place in the form
+        VmmException e = assertThrows(VmmException.class, () -> ConfigLoader.write(launched, List.of(),
+                List.of(new NetConfig(null, m1, 1, null, "enp1s0", null))));
+        assertTrue(e.getMessage().contains("cannot be saved"), e.getMessage());
+    }
+
     @Test
     void errorsNameTheNicAndTheKey() {
         assertEquals("--nic eth1: vlan: must be between 0 and 4095, got 5000", fail("id=eth1,pf=enp1s0,vlan=5000"));
