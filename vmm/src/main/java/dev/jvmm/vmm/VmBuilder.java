@@ -94,7 +94,16 @@ public final class VmBuilder {
      * start parked ({@link Vm#resume()} lets them go).
      */
     public static Vm build(VmConfig cfg, Console console, List<VmExtension> extensions, VmSnapshot.Restore restore) {
-        return ResourceStack.building(res -> build(cfg, console, res, extensions, restore));
+        return ResourceStack.building(res -> {
+            try {
+                return build(cfg, console, res, extensions, restore);
+            } catch (RuntimeException e) {
+                if (restore != null) {
+                    restore.buildFailed(e); // before the stack unwinds: a migration still writing into RAM stops
+                }
+                throw e;
+            }
+        });
     }
 
     /** Debug log of a build step with the milliseconds since the process started (start-up time work). */
@@ -151,25 +160,13 @@ public final class VmBuilder {
         }
         GuestMemory mem = res.push(given != null ? given : GuestMemory.create(ranges));
         adopted[0] = true;
-        if (restore != null) {
-            restore.checkMemory(mem);
-            if (restore.memoryFile() != null) {
-                mem.mapPrivate(restore.memoryFile());
-            }
+        if (restore != null && restore.memoryFile() != null) {
+            restore.checkMemory(mem); // a snapshot: its state is here, and its RAM is mapped before the slots exist
+            mem.mapPrivate(restore.memoryFile());
         }
         mem.registerSlots(vm::setUserMemoryRegion, 0);
         step("VM, irqchip, PIT and " + (cfg.memory() >> 20) + " MiB of RAM set up");
 
-        dev.jvmm.sys.kvm.VmState vmState = null;
-        if (restore != null) {
-            if (restore.vcpuCount() != cfg.cpus()) {
-                throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": " + restore.vcpuCount()
-                        + " vCPUs were saved, the config has " + cfg.cpus());
-            }
-            // the in-kernel PIT, clock and irqchips first: the devices restored next may raise their lines again
-            vmState = restore.vm();
-            vmState.restore(vm);
-        }
         BootEntry entry;
         if (restore == null) {
             entry = loadGuest(cfg, layout, mem);
@@ -228,6 +225,7 @@ public final class VmBuilder {
         pio.register(PciHotplugController.PORT, PciHotplugController.LENGTH, hotplug, "pci-hotplug");
         devices.setHotplug(hotplug);
         Platform platformDevices = new Platform(serial, i8042, power, pvpanic, ged, hotplug, hostBridge);
+        List<DeviceManager.Saved> saved = null;
         if (restore == null) {
             // the config's devices: virtio disks, then virtio NICs, then VFIO functions, from slot 1
             for (dev.jvmm.vmm.config.DiskConfig d : cfg.disks()) {
@@ -240,8 +238,9 @@ public final class VmBuilder {
                 devices.addVfio(c, false);
             }
         } else {
-            restoreDevices(cfg, restore, devices, platformDevices);
-            step("devices restored");
+            // where the saved VM had them (a migration's layout comes first: they are plugged while pages arrive)
+            saved = plugSavedDevices(cfg, restore, devices);
+            step("devices plugged where they were");
         }
 
         if (!extensions.isEmpty()) {
@@ -261,8 +260,7 @@ public final class VmBuilder {
             Vcpu v = res.push(new Vcpu(fd, pio, mmio, exit::complete));
             vcpus.add(v);
             if (restore != null) {
-                restore.vcpu(i, kvm).restore(fd);
-                continue;
+                continue; // its state is loaded below, once it is here
             }
             fd.setCpuid(Cpuid.forVcpu(supported, i, cfg.cpus()));
             setMsrs(fd);
@@ -273,6 +271,28 @@ public final class VmBuilder {
             }
         }
         step("vcpus set up");
+        dev.jvmm.sys.kvm.VmState vmState = null;
+        if (restore != null) {
+            // everything above needs no state: a migration's destination does it while the pages still arrive
+            restore.awaitState();
+            step("state here");
+            if (restore.memoryFile() == null) {
+                restore.checkMemory(mem);
+            }
+            if (restore.vcpuCount() != cfg.cpus()) {
+                throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": " + restore.vcpuCount()
+                        + " vCPUs were saved, the config has " + cfg.cpus());
+            }
+            // the in-kernel PIT, clock and irqchips first: the device states loaded next may raise their lines again
+            vmState = restore.vm();
+            vmState.restore(vm);
+            restoreStates(restore, saved, devices, platformDevices);
+            for (Vcpu v : vcpus) {
+                restore.vcpu(v.id(), kvm).restore(v.fd());
+            }
+            devices.setMacvtapsUp(true); // a migration's source has set its own down by now
+            step("state restored");
+        }
         log.debug("VM built: {} MiB, {} vcpu(s), {}", cfg.memory() >> 20, cfg.cpus(), entry.description());
         Vm built = new Vm(kvm, vm, mem, pio, mmio, pci, vcpus, platformDevices, entry, res, exit, devices);
         if (vmState != null) {
@@ -282,12 +302,11 @@ public final class VmBuilder {
     }
 
     /**
-     * Plugs the saved devices back where they were, each from the saved config's disks and NICs in order, then loads
-     * the platform devices', the host bridge's and each device's state (guest RAM is already restored: queues check
-     * their rings against it).
+     * Plugs the saved devices back where they were: each disk from the saved config's disks in order, each NIC of a
+     * {@code --nic} from that NIC, the other NICs in order. Their state is loaded later ({@link #restoreStates}).
      */
-    private static void restoreDevices(VmConfig cfg, VmSnapshot.Restore restore, DeviceManager devices,
-            Platform platform) {
+    private static List<DeviceManager.Saved> plugSavedDevices(VmConfig cfg, VmSnapshot.Restore restore,
+            DeviceManager devices) {
         java.util.Map<DeviceManager.Kind, Integer> next = new java.util.EnumMap<>(DeviceManager.Kind.class);
         List<DeviceManager.Saved> saved = restore.devices(next);
         long nDisks = saved.stream().filter(s -> s.kind() == DeviceManager.Kind.DISK).count();
@@ -326,6 +345,15 @@ public final class VmBuilder {
             devices.restore(s, c);
         }
         devices.setNextIndexes(next);
+        return saved;
+    }
+
+    /**
+     * Loads the platform devices', the host bridge's and each plugged device's state (guest RAM is restored by now:
+     * queues check their rings against it).
+     */
+    private static void restoreStates(VmSnapshot.Restore restore, List<DeviceManager.Saved> saved,
+            DeviceManager devices, Platform platform) {
         for (java.util.Map.Entry<String, dev.jvmm.core.state.Snapshottable> e : platform.devices().entrySet()) {
             restore.restore(e.getKey(), e.getValue());
         }

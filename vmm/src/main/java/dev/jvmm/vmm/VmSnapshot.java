@@ -70,7 +70,23 @@ public final class VmSnapshot {
         for (Map.Entry<String, Snapshottable> e : vm.platform().devices().entrySet()) {
             sections.put(e.getKey(), StateFile.section(e.getValue()::saveState));
         }
-        sections.put("devices", StateFile.section(out -> {
+        sections.put("devices", layout(vm, saved));
+        for (DeviceManager.Saved s : saved) {
+            sections.put(s.id(), StateFile.section(vm.devices().get(s.id()).transport()::saveState));
+        }
+        return new Captured(sections, json);
+    }
+
+    /**
+     * Where the VM's devices are (the state's "devices" section): a migration sends it ahead, so that the destination
+     * plugs them while the pages arrive. Refuses a VM that cannot be saved, as {@link #capture} does.
+     */
+    public static byte[] layout(Vm vm) {
+        return layout(vm, vm.devices().saved());
+    }
+
+    private static byte[] layout(Vm vm, List<DeviceManager.Saved> saved) {
+        return StateFile.section(out -> {
             StateCodec.header(out, DEVICES_MAGIC, DEVICES_VERSION);
             out.writeInt(saved.size());
             for (DeviceManager.Saved s : saved) {
@@ -85,11 +101,7 @@ public final class VmSnapshot {
             for (DeviceManager.Kind k : DeviceManager.Kind.values()) {
                 out.writeInt(next.getOrDefault(k, 0));
             }
-        }));
-        for (DeviceManager.Saved s : saved) {
-            sections.put(s.id(), StateFile.section(vm.devices().get(s.id()).transport()::saveState));
-        }
-        return new Captured(sections, json);
+        });
     }
 
     /**
@@ -115,11 +127,17 @@ public final class VmSnapshot {
      * the VM is built. Errors name the section and field.
      */
     public static final class Restore {
-        private final Map<String, byte[]> sections;
+        private Map<String, byte[]> sections;
         private final java.nio.file.Path memoryFile;
         private final String origin;
         private final boolean resume;
         private final GuestMemory memory;
+        /** A migration's: where the devices are, known before the state (null: from the state). */
+        private final byte[] layout;
+        /** A migration's state, still arriving (null: {@link #sections} is here). */
+        private final java.util.concurrent.CompletableFuture<Map<String, byte[]>> pending;
+        /** A migration's: told when the build fails, before anything is freed (it stops the transfer into RAM). */
+        private final java.util.function.Consumer<RuntimeException> onFailure;
 
         /**
          * @param memoryFile the guest RAM image to map privately, or null when RAM arrives another way
@@ -140,6 +158,66 @@ public final class VmSnapshot {
             this.origin = origin;
             this.resume = resume;
             this.memory = memory;
+            this.layout = null;
+            this.pending = null;
+            this.onFailure = null;
+        }
+
+        /**
+         * A migration's restore, made while its pages and state still arrive into {@code memory}: the VM is built
+         * and its devices plugged from {@code layout} (HELLO's), then the build waits for {@code state} (completed
+         * exceptionally with a VmmException when the transfer fails) before it loads anything from it. If the build
+         * fails, {@code onFailure} is told before the build frees anything: it must stop writing into {@code memory}.
+         */
+        public Restore(byte[] layout, java.util.concurrent.CompletableFuture<Map<String, byte[]>> state, String origin,
+                GuestMemory memory, java.util.function.Consumer<RuntimeException> onFailure) {
+            this.sections = null;
+            this.memoryFile = null;
+            this.origin = origin;
+            this.resume = true;
+            this.memory = memory;
+            this.layout = layout;
+            this.pending = state;
+            this.onFailure = onFailure;
+        }
+
+        /** The build from this restore failed with {@code e}; nothing is freed yet. */
+        void buildFailed(RuntimeException e) {
+            if (onFailure != null) {
+                onFailure.accept(e);
+            }
+        }
+
+        /**
+         * Waits for the state (a migration's: until its last pages and the state have arrived; at once otherwise).
+         * The devices must be where the layout said.
+         */
+        void awaitState() {
+            if (sections != null) {
+                return;
+            }
+            Map<String, byte[]> got;
+            try {
+                got = pending.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VmmException(VmmException.Reason.INTERNAL, origin + ": interrupted while waiting for the state");
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof VmmException v) {
+                    throw v;
+                }
+                throw new VmmException(VmmException.Reason.INTERNAL, origin + ": " + e.getCause(), e.getCause());
+            }
+            if (!java.util.Arrays.equals(got.get("devices"), layout)) {
+                throw new VmmException(VmmException.Reason.CONFIG, origin + ": the devices in the state are not where "
+                        + "the migration's start said (was a device added or removed during the migration?)");
+            }
+            sections = got;
+        }
+
+        private Map<String, byte[]> sections() {
+            awaitState();
+            return sections;
         }
 
         /** Guest RAM that arrived already filled, or null. */
@@ -162,7 +240,7 @@ public final class VmSnapshot {
         /** Checks that the saved RAM layout is the one this VM has ({@code memory} of the config). */
         void checkMemory(GuestMemory mem) {
             call(() -> {
-                StateCodec.Reader r = StateFile.section(sections, "memory");
+                StateCodec.Reader r = StateFile.section(sections(), "memory");
                 r.header(MEMORY_MAGIC, 1);
                 int n = r.count("regions", 16);
                 List<GuestMemory.Region> have = mem.regions();
@@ -185,7 +263,7 @@ public final class VmSnapshot {
         List<DeviceManager.Saved> devices(Map<DeviceManager.Kind, Integer> next) {
             List<DeviceManager.Saved> out = new ArrayList<>();
             call(() -> {
-                StateCodec.Reader r = StateFile.section(sections, "devices");
+                StateCodec.Reader r = StateFile.section(layout != null ? Map.of("devices", layout) : sections(), "devices");
                 r.header(DEVICES_MAGIC, DEVICES_VERSION);
                 int n = r.count("count", DeviceManager.LAST_SLOT);
                 DeviceManager.Kind[] kinds = DeviceManager.Kind.values();
@@ -214,7 +292,7 @@ public final class VmSnapshot {
 
         /** Restores a platform device or PCI function from its section. */
         void restore(String section, Snapshottable s) {
-            call(() -> s.restoreState(StateFile.section(sections, section)));
+            call(() -> s.restoreState(StateFile.section(sections(), section)));
         }
 
         /** The VM-wide KVM state (PIT, clock, irqchips). */
@@ -245,14 +323,14 @@ public final class VmSnapshot {
         /** The number of saved vCPUs. */
         int vcpuCount() {
             int n = 0;
-            while (sections.containsKey("vcpu." + n)) {
+            while (sections().containsKey("vcpu." + n)) {
                 n++;
             }
             return n;
         }
 
         private byte[] bytes(String name) throws StateFormatException {
-            byte[] b = sections.get(name);
+            byte[] b = sections().get(name);
             if (b == null) {
                 throw new StateFormatException("saved state", name, "the section is missing", null);
             }

@@ -250,9 +250,9 @@ class ControlApiLabTest {
                 mkfifo /tmp/tf
                 (i=0; while [ ! -e /tmp/stop ]; do echo $i; i=$((i+1)); sleep 0.05; done; echo END $i) > /tmp/tf &
                 /mnt/tcpxfer send 10.99.0.1 5405 /tmp/tf 2> /tmp/t.txt &
-                /mnt/udpseq send 10.99.0.1 5403 2000 150 2> /tmp/s2.txt &
+                /mnt/udpseq send 10.99.0.1 5403 2000 100 2> /tmp/s2.txt &
                 echo GUEST-PHASE2
-                /mnt/udpseq recv 5404 240 > /tmp/r2.txt
+                /mnt/udpseq recv 5404 200 > /tmp/r2.txt
                 touch /tmp/stop; wait
                 echo GUEST-RECV2 $(cat /tmp/r2.txt)
                 ping -c 2 -W 10 10.99.0.1 > /tmp/p 2>&1; echo GUEST-PING3 rc=$?
@@ -289,7 +289,7 @@ class ControlApiLabTest {
                     "./tcpxfer recv 5405 tcp.out 2> tcprecv.txt & TCPR=$!",
                     "./udpseq recv 5403 300 > l1recv2.txt & RCV2=$!",
                     "w GUEST-PHASE2 300",
-                    "./udpseq send 10.99.0.21 5404 2000 150 2> l1send2.txt &",
+                    "./udpseq send 10.99.0.21 5404 2000 100 2> l1send2.txt &",
                     incoming + " > con2.log 2>&1 & VM2=$!",
                     "for i in $(seq 1500); do [ -S $W/mig.sock ] && break; sleep 0.2; done; sleep 5",
                     "echo MIGRATE $(C PUT vm.send-migration \"{\\\"destination\\\":\\\"unix:$W/mig.sock\\\"}\" | tr -d ' \\n')",

@@ -72,7 +72,8 @@ class MigrationLabTest {
         String py = "/usr/bin/python3 -c ";
         // go PORT: the guest's "nc -l -p PORT" returns
         String go = py + "'import socket,sys; socket.create_connection((\"10.97.0.2\", int(sys.argv[1])), 30).sendall(b\"go\")' ";
-        String incomingD = jvmm("launch", "--incoming", "unix:@MIGD@").replace("@MIGD@", "$W/mig-d.sock");
+        String incomingD = jvmm("launch", "--incoming", "unix:@MIGD@", "--net", "tap=jmg8")
+                .replace("@MIGD@", "$W/mig-d.sock");
         String fakeDest = py + "'import socket,sys\n"
                 + "l=socket.socket(socket.AF_UNIX); l.bind(sys.argv[1]); l.listen(1); l.settimeout(300); c,_=l.accept()\n"
                 + "c.recv(65536); c.sendall(bytes.fromhex(\"00000065\")); n=0\n"

@@ -156,6 +156,8 @@ public final class DeviceManager implements AutoCloseable {
     private final Map<Kind, Integer> nextIndex = new java.util.EnumMap<>(Kind.class);
     private volatile Hotplug hotplug;
     private boolean closed;
+    /** Why devices cannot be added or removed now (a migration runs: its destination plugs them as they are), or null. */
+    private String frozen;
     /** Failover pairs by NIC id: the standby's device, the primary's (null while none is plugged). */
     private final Map<String, Pair> pairs = new LinkedHashMap<>();
     /** Plugs failover primaries off the vCPU thread that saw STANDBY negotiated; made with the first pair. */
@@ -282,7 +284,7 @@ public final class DeviceManager implements AutoCloseable {
         if (p == null) {
             throw new VmmException(VmmException.Reason.NOT_FOUND, "no failover NIC \"" + nic + "\"");
         }
-        if (closed || p.primaryId != null || !p.negotiated || p.standby.primary() == null) {
+        if (closed || frozen != null || p.primaryId != null || !p.negotiated || p.standby.primary() == null) {
             return p.primaryId != null ? devices.get(p.primaryId) : null;
         }
         try {
@@ -373,6 +375,9 @@ public final class DeviceManager implements AutoCloseable {
     private Plugged plug(Kind kind, boolean hot, String what, Saved at, Plug how) {
         if (closed) {
             throw new VmmException(VmmException.Reason.CONFLICT, "the VM is shutting down");
+        }
+        if (frozen != null && at == null) {
+            throw new VmmException(VmmException.Reason.CONFLICT, what + ": no device can be added while " + frozen);
         }
         Hotplug h = hotplug;
         if (hot && h == null) {
@@ -528,6 +533,18 @@ public final class DeviceManager implements AutoCloseable {
         }
     }
 
+    /**
+     * Refuses device additions and removals (CONFLICT, naming {@code why}) until {@link #thaw}: a migration sends
+     * where the devices are before the pages, and its destination plugs them while the pages arrive.
+     */
+    public synchronized void freeze(String why) {
+        frozen = why;
+    }
+
+    public synchronized void thaw() {
+        frozen = null;
+    }
+
     /** Restores the next index of each kind (ids are never reused, also across a restore). */
     public synchronized void setNextIndexes(Map<Kind, Integer> next) {
         next.forEach((k, v) -> nextIndex.merge(k, v, Math::max));
@@ -561,6 +578,9 @@ public final class DeviceManager implements AutoCloseable {
             Hotplug h = hotplug;
             if (h == null) {
                 throw new VmmException(VmmException.Reason.INTERNAL, "hotplug is not set up");
+            }
+            if (frozen != null) {
+                throw new VmmException(VmmException.Reason.CONFLICT, id + " cannot be removed while " + frozen);
             }
             for (Map.Entry<String, Pair> e : pairs.entrySet()) {
                 if (id.equals(e.getValue().standbyId) && e.getValue().primaryId != null) {

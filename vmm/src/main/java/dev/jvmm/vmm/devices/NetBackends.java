@@ -24,10 +24,14 @@ public final class NetBackends {
     private NetBackends() {
     }
 
-    /** The backend of NIC {@code index}, its frames with a virtio-net header; {@code what} names it in errors. */
-    static TapDevice open(NetConfig n, int index, byte[] mac, ResourceStack res, String what) {
+    /**
+     * The backend of NIC {@code index}, its frames with a virtio-net header; {@code what} names it in errors. With
+     * {@code restoring}, a macvtap whose MAC is still up elsewhere on its link (the macvtap of a migration's source,
+     * on this host) is left down: {@link DeviceManager#setMacvtapsUp} brings it up once the source has let go.
+     */
+    static TapDevice open(NetConfig n, int index, byte[] mac, ResourceStack res, String what, boolean restoring) {
         if (n.macvtapOver() != null) {
-            return macvtap(n, index, mac, res, what);
+            return macvtap(n, index, mac, res, what, restoring);
         }
         TapDevice tap;
         try {
@@ -100,7 +104,8 @@ public final class NetBackends {
         return gone;
     }
 
-    private static TapDevice macvtap(NetConfig n, int index, byte[] mac, ResourceStack res, String what) {
+    private static TapDevice macvtap(NetConfig n, int index, byte[] mac, ResourceStack res, String what,
+            boolean restoring) {
         String name = macvtapName(ProcessHandle.current().pid(), index);
         Link made;
         try (Rtnetlink rt = Rtnetlink.open()) {
@@ -123,10 +128,15 @@ public final class NetBackends {
             try {
                 rt.setLink(m.index(), m.name(), -1, true);
             } catch (NetlinkErrorException e) {
-                throw new VmmException(VmmException.Reason.HOST, what + ": cannot set macvtap " + m.name() + " up: "
-                        + e.getMessage() + (e.errno() == dev.jvmm.sys.Errno.EADDRINUSE ? " (another macvtap or macvlan on "
-                        + n.macvtapOver() + " has MAC " + NetConfig.format(mac) + ": two VMs with the same generated MAC? "
-                        + "give each NIC its own mac=)" : ""), e);
+                if (restoring && e.errno() == dev.jvmm.sys.Errno.EADDRINUSE) {
+                    log.info("{}: macvtap {}: MAC {} is still up on {} (a migration's source on this host): it comes up "
+                            + "at the switch-over", what, m.name(), NetConfig.format(mac), n.macvtapOver());
+                } else {
+                    throw new VmmException(VmmException.Reason.HOST, what + ": cannot set macvtap " + m.name() + " up: "
+                            + e.getMessage() + (e.errno() == dev.jvmm.sys.Errno.EADDRINUSE ? " (another macvtap or "
+                            + "macvlan on " + n.macvtapOver() + " has MAC " + NetConfig.format(mac) + ": two VMs with the "
+                            + "same generated MAC? give each NIC its own mac=)" : ""), e);
+                }
             }
         }
         Path node = Path.of("/dev/tap" + made.index());

@@ -88,7 +88,8 @@ public final class VirtioDevices {
     /** As {@link #net(String, NetConfig, int, byte[], int, Env, ResourceStack, Runnable)}, BAR0 at {@code barAt}. */
     public static Attached net(String name, NetConfig n, int index, byte[] mac, int slot, long barAt, Env env,
             ResourceStack res, Runnable standby) {
-        TapDevice tap = NetBackends.open(n, index, mac, res, n.what());
+        // a restored NIC (barAt given) may find its MAC still up on a macvtap of the migration's source
+        TapDevice tap = NetBackends.open(n, index, mac, res, n.what(), barAt >= 0);
         VirtioNet net = new VirtioNet(name, tap, mac, n.queues());
         if (standby != null) {
             net.setStandby(standby);

@@ -13,7 +13,8 @@ import java.nio.charset.StandardCharsets;
 /**
  * The migration stream, source to destination, one frame after another, each a type (int) and its body:
  * <ul>
- * <li>{@code HELLO}: magic "JVMMMIGR", protocol version, the VM's config (the {@code --config} form, UTF-8);</li>
+ * <li>{@code HELLO}: magic "JVMMMIGR", protocol version, the VM's config (the {@code --config} form, UTF-8) and
+ * where its devices are (the state's "devices" section: the destination plugs them while the pages arrive);</li>
  * <li>{@code PAGES}: a run of guest pages: guest-physical address, page count, then the pages' bytes;</li>
  * <li>{@code STATE}: the {@link StateFile} (vCPUs, VM, devices), sent once the VM is paused and its last pages sent;</li>
  * <li>{@code ABANDON}: the source gives up (a reason); the destination exits with it.</li>
@@ -26,7 +27,8 @@ import java.nio.charset.StandardCharsets;
 final class MigrationProtocol {
     /** "JVMMMIGR". */
     static final long MAGIC = 0x4A564D4D4D494752L;
-    static final int VERSION = 1;
+    /** 2: HELLO also carries the devices' layout. */
+    static final int VERSION = 2;
     static final int HELLO = 1, PAGES = 2, STATE = 3, ABANDON = 4;
     static final int READY = 101, RESUMED = 102, ERROR = 103;
     static final int PAGE = 4096;
@@ -38,16 +40,21 @@ final class MigrationProtocol {
     private MigrationProtocol() {
     }
 
-    static void hello(DataOutputStream out, String configJson) throws IOException {
+    /** What HELLO carries: the VM's config and its devices' layout (a state section). */
+    record Hello(String config, byte[] layout) {
+    }
+
+    static void hello(DataOutputStream out, String configJson, byte[] layout) throws IOException {
         out.writeInt(HELLO);
         out.writeLong(MAGIC);
         out.writeInt(VERSION);
         StateCodec.string(out, configJson);
+        StateCodec.blob(out, layout);
         out.flush();
     }
 
-    /** Reads HELLO and returns the config it carries; refuses another protocol or version, naming both. */
-    static String readHello(DataInputStream in) throws IOException {
+    /** Reads HELLO and returns what it carries; refuses another protocol or version, naming both. */
+    static Hello readHello(DataInputStream in) throws IOException {
         StateCodec.Reader r = new StateCodec.Reader(in, "migration stream");
         int type = r.readInt("frame");
         if (type != HELLO) {
@@ -62,7 +69,8 @@ final class MigrationProtocol {
             throw r.bad("version", "protocol version " + v + " is not supported (this jvmm speaks version " + VERSION
                     + ")");
         }
-        return r.string("config", MAX_CONFIG_BYTES);
+        String config = r.string("config", MAX_CONFIG_BYTES);
+        return new Hello(config, r.blob("layout", 0, MAX_CONFIG_BYTES));
     }
 
     /** Sends {@code pages} pages of guest RAM from {@code gpa}, through {@code buf} (at least a run's size). */

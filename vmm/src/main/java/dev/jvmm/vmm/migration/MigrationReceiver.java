@@ -24,16 +24,19 @@ public final class MigrationReceiver implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MigrationReceiver.class);
     private final Connection conn;
     private final String config;
+    private final byte[] layout;
     private GuestMemory memory;
-    private long pages;
+    private volatile long pages;
     private long t0;
     private boolean failed;
     /** When the state had arrived (System.nanoTime). */
-    private long stateAt;
+    private volatile long stateAt;
+    private Thread transfer;
 
-    private MigrationReceiver(Connection conn, String config) {
+    private MigrationReceiver(Connection conn, MigrationProtocol.Hello hello) {
         this.conn = conn;
-        this.config = config;
+        this.config = hello.config();
+        this.layout = hello.layout();
     }
 
     /**
@@ -47,9 +50,9 @@ public final class MigrationReceiver implements AutoCloseable {
             c = l.accept(timeout);
         }
         try {
-            String cfg = MigrationProtocol.readHello(c.in());
+            MigrationProtocol.Hello hello = MigrationProtocol.readHello(c.in());
             log.info("incoming migration from {}: config received", c.peer());
-            return new MigrationReceiver(c, cfg);
+            return new MigrationReceiver(c, hello);
         } catch (IOException ex) {
             c.close();
             throw new VmmException(VmmException.Reason.CONFIG, "incoming migration from " + c.peer() + ": "
@@ -67,31 +70,68 @@ public final class MigrationReceiver implements AutoCloseable {
     }
 
     /**
-     * Makes the VM's RAM for {@code cfg}, tells the source it is ready, takes every page it sends and then the state;
-     * returns what to build the VM from (it resumes at once). Errors are sent to the source and thrown.
+     * Makes the VM's RAM for {@code cfg}, tells the source it is ready, and takes every page it sends and then the
+     * state on a thread of its own; returns at once what to build the VM from: the VM is built and its devices plugged
+     * (from HELLO's layout) while the pages arrive, and the build waits for the state (it resumes at once). Errors
+     * are sent to the source and thrown, here or from the build's wait.
      */
     public VmSnapshot.Restore receive(VmConfig cfg) {
         t0 = System.nanoTime();
+        GuestMemory ram;
         try {
-            memory = VmBuilder.createRam(cfg);
-            MigrationProtocol.ready(conn.out());
-            long[] n = new long[1];
-            byte[] state = MigrationProtocol.receivePages(conn.in(), memory, new byte[MigrationProtocol.MAX_RUN_PAGES
-                    * MigrationProtocol.PAGE], n);
-            pages = n[0];
-            stateAt = System.nanoTime();
-            VmSnapshot.Restore r = new VmSnapshot.Restore(StateFile.decode(state, "the migration's state"), null,
-                    "migration from " + conn.peer(), true, memory);
-            memory = null; // the VM owns it now
-            log.info("incoming migration: {} MiB of pages and the state received in {} ms", (pages * 4096) >> 20,
-                    (System.nanoTime() - t0) / 1_000_000);
-            return r;
-        } catch (StateFormatException ex) {
-            throw fail(VmmException.Reason.CONFIG, ex.getMessage(), ex);
-        } catch (IOException ex) {
-            throw fail(VmmException.Reason.HOST, MigrationProtocol.describe(ex), ex);
+            ram = VmBuilder.createRam(cfg);
         } catch (RuntimeException ex) {
             throw fail(ex instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL, ex.getMessage(), ex);
+        }
+        memory = ram;
+        java.util.concurrent.CompletableFuture<java.util.Map<String, byte[]>> state =
+                new java.util.concurrent.CompletableFuture<>();
+        VmSnapshot.Restore r = new VmSnapshot.Restore(layout, state, "migration from " + conn.peer(), ram,
+                this::buildFailed);
+        transfer = new Thread(() -> {
+            try {
+                MigrationProtocol.ready(conn.out());
+                long[] n = new long[1];
+                byte[] bytes = MigrationProtocol.receivePages(conn.in(), ram, new byte[MigrationProtocol.MAX_RUN_PAGES
+                        * MigrationProtocol.PAGE], n);
+                pages = n[0];
+                stateAt = System.nanoTime();
+                java.util.Map<String, byte[]> sections = StateFile.decode(bytes, "the migration's state");
+                log.info("incoming migration: {} MiB of pages and the state received in {} ms", (pages * 4096) >> 20,
+                        (System.nanoTime() - t0) / 1_000_000);
+                state.complete(sections);
+            } catch (StateFormatException ex) {
+                state.completeExceptionally(fail(VmmException.Reason.CONFIG, ex.getMessage(), ex));
+            } catch (IOException ex) {
+                state.completeExceptionally(fail(VmmException.Reason.HOST, MigrationProtocol.describe(ex), ex));
+            } catch (RuntimeException ex) {
+                state.completeExceptionally(fail(ex instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL,
+                        ex.getMessage(), ex));
+            }
+        }, "migration-receive");
+        transfer.setDaemon(true);
+        transfer.start();
+        memory = null; // the build owns it now (it unmaps it if it fails)
+        return r;
+    }
+
+    /**
+     * The VM could not be built: the source is told why (it resumes its VM), and the transfer into the VM's RAM is
+     * stopped before the build frees that RAM.
+     */
+    private void buildFailed(RuntimeException e) {
+        fail(e instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL, e.getMessage(), e);
+        conn.close();
+        Thread t = transfer;
+        if (t != null) {
+            try {
+                t.join(30_000);
+            } catch (InterruptedException x) {
+                Thread.currentThread().interrupt();
+            }
+            if (t.isAlive()) {
+                log.warn("incoming migration: the transfer thread did not stop after its connection was closed");
+            }
         }
     }
 
@@ -115,7 +155,7 @@ public final class MigrationReceiver implements AutoCloseable {
     }
 
     /** Tells the source that this side failed (best effort) and returns the error to throw. */
-    public VmmException fail(VmmException.Reason reason, String message, Throwable cause) {
+    public synchronized VmmException fail(VmmException.Reason reason, String message, Throwable cause) {
         if (!failed) { // once: a failure reported on the way up is not sent again
             failed = true;
             try {

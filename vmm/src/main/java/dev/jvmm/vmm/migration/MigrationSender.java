@@ -66,7 +66,18 @@ public final class MigrationSender {
      * {@code timeout}; HOST for a failed transfer or a destination that refused; the VM is unharmed in each case.
      */
     public static Result send(Vm vm, VmConfig cfg, String destination, long downtimeMs, Duration timeout) {
-        String config = VmSnapshot.config(vm, cfg); // refuses a VM that cannot be saved, before anything else
+        // the destination plugs the devices where they are while the pages arrive: none comes or goes until the end
+        vm.devices().freeze("the VM migrates to " + destination);
+        try {
+            String config = VmSnapshot.config(vm, cfg); // refuses a VM that cannot be saved, before anything else
+            return send(vm, cfg, config, VmSnapshot.layout(vm), destination, downtimeMs, timeout);
+        } finally {
+            vm.devices().thaw(); // after a success the VM ends anyway
+        }
+    }
+
+    private static Result send(Vm vm, VmConfig cfg, String config, byte[] layout, String destination, long downtimeMs,
+            Duration timeout) {
         Endpoint ep = Endpoint.parse(destination, "destination");
         long t0 = System.nanoTime();
         long deadline = t0 + timeout.toNanos();
@@ -80,7 +91,7 @@ public final class MigrationSender {
         try (Connection conn = MigrationTransport.connect(ep, Duration.ofSeconds(30))) {
             try {
                 DataOutputStream out = conn.out();
-                MigrationProtocol.hello(out, config);
+                MigrationProtocol.hello(out, config, layout);
                 MigrationProtocol.readReady(conn.in());
                 mem.startDirtyLog(vm.vmFd()::setUserMemoryRegion);
                 logging = true;
@@ -157,6 +168,12 @@ public final class MigrationSender {
                 } catch (IOException gone) {
                     // the destination is gone already
                 }
+                if (e instanceof IOException) {
+                    String theirs = destinationError(conn);
+                    if (theirs != null) { // a broken pipe because the destination failed: say why it did
+                        throw new IOException(theirs, e);
+                    }
+                }
                 throw e;
             }
         } catch (IOException e) {
@@ -213,6 +230,35 @@ public final class MigrationSender {
             throw e;
         } finally {
             watchdog.interrupt();
+        }
+    }
+
+    /**
+     * The error the destination sent before it closed the connection (it fails while the pages are still going, for
+     * example when it cannot build the VM), read within 2 s; null if it sent none.
+     */
+    private static String destinationError(Connection conn) {
+        java.util.concurrent.CompletableFuture<String> f = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                MigrationProtocol.readOutcome(conn.in());
+                f.complete(null);
+            } catch (IOException e) {
+                f.complete(e.getMessage() != null && e.getMessage().startsWith("the destination failed: ")
+                        ? e.getMessage() : null);
+            } catch (RuntimeException e) {
+                f.complete(null);
+            }
+        }, "migration-error");
+        t.setDaemon(true); // if the destination says nothing, closing the connection ends it
+        t.start();
+        try {
+            return f.get(2, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
         }
     }
 

@@ -53,7 +53,7 @@ class IncomingLaunchTest {
         assertTrue(junk.matches("(?s).*incoming migration.*not a jvmm migration.*"), junk);
         String version = feed("version", "000000014a564d4d4d49475200000063");
         assertTrue(version.matches("(?s).*incoming migration.*protocol version 99 is not supported.*"), version);
-        String truncated = feed("truncated", "000000014a564d4d4d4947520000000100000002");
+        String truncated = feed("truncated", "000000014a564d4d4d4947520000000200000002");
         assertTrue(truncated.matches("(?s).*incoming migration.*truncated.*"), truncated);
     }
 }

@@ -39,12 +39,14 @@ class MigrationProtocolTest {
         src.putLong((1L << 30) + 0x1ff8, -1L);
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(b);
-        MigrationProtocol.hello(out, "{\"cpus\": 1}");
+        MigrationProtocol.hello(out, "{\"cpus\": 1}", new byte[] {1, 2, 3});
         MigrationProtocol.pages(out, src, 0x3000, 1, buf);
         MigrationProtocol.pages(out, src, (1L << 30) + 0x1000, 1, buf);
         MigrationProtocol.state(out, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20});
         DataInputStream in = in(b.toByteArray());
-        assertEquals("{\"cpus\": 1}", MigrationProtocol.readHello(in));
+        MigrationProtocol.Hello hello = MigrationProtocol.readHello(in);
+        assertEquals("{\"cpus\": 1}", hello.config());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1, 2, 3}, hello.layout());
         long[] n = new long[1];
         byte[] state = MigrationProtocol.receivePages(in, dst, buf, n);
         assertEquals(2, n[0]);
