@@ -7,8 +7,8 @@
 #          sends), restored with './jvmm launch --restore DIR,resume=on'
 #   qemu   qemu-system-x86_64 -M q35 -enable-kvm -cpu host (QEMU 10.0.2), QMP: migrate {"uri": "tcp:127.0.0.1:PORT"}
 #          to a second QEMU with -incoming tcp:127.0.0.1:PORT; saved with stop + migrate {"uri": "exec:cat > FILE"},
-#          restored with -incoming "exec:cat FILE" (no -S: QEMU starts the guest as soon as it is loaded, which is
-#          jvmm's resume=on)
+#          restored with -incoming "exec:cat FILE" and 'cont' once it is loaded (QEMU keeps a guest that was saved
+#          paused paused; jvmm's resume=on runs it)
 # Cases, each ROUNDS times, jvmm and QEMU interleaved (odd rounds in VMMS order, even rounds reversed):
 #   idle      the guest prints MB-READY, then sleeps (an MB-ALIVE line every 2 s, so that the destination can be seen
 #             to run the guest)
@@ -297,7 +297,10 @@ snapshot() {
   if [ "$vmm" = jvmm ]; then
     start_vm dst MB-TICK "$ROOT/jvmm" launch --restore "$W/snap,resume=on"
   else
-    start_vm dst MB-TICK "${QA[@]}" -incoming "exec:cat $W/qemu.snap"
+    # QEMU keeps a guest saved paused paused after the load (the stream carries the source's run state), whatever
+    # -S says: qmp.py waits for the load and sends 'cont', which is what jvmm's resume=on does
+    start_vm dst MB-TICK "${QA[@]}" -incoming "exec:cat $W/qemu.snap" -qmp "unix:$W/dst.sock,server=on,wait=off"
+    timeout 700 "${QMP[@]}" "$W/dst.sock" resume-incoming --timeout 600 > "$W/resume.out" 2>&1 &
   fi
   local DST=$VMPID
   if waitfile "$W/dst.t" 600 "$DST" "$W/dst.log"; then

@@ -19,6 +19,11 @@
       (NA for a figure query-migrate did not give.)
   qmp.py SOCK cmd JSON
       One command (capabilities negotiated first); prints "reply JSON".
+  qmp.py SOCK resume-incoming [--timeout S]
+      A restore's destination (-incoming "exec:cat FILE"): waits until QEMU has loaded the stream (query-status no
+      longer "inmigrate"), then sends 'cont'. QEMU leaves a guest that was saved paused paused after the load (the
+      stream carries the source's run state), whatever -S says; jvmm's --restore DIR,resume=on runs it. Prints
+      "loaded T" and "cont T".
 
 Times come from this one process's clock (CLOCK_REALTIME), as in bench/hotplug/call.py.
 """
@@ -141,7 +146,32 @@ def migrate(q, uri, stop, downtime_ms, bandwidth, timeout):
     print("info " + json.dumps(info))
 
 
+def resume_incoming(q, timeout):
+    deadline = time.time() + timeout
+    while q.execute("query-status").get("status") == "inmigrate":
+        if time.time() > deadline:
+            print("status timeout")
+            return 1
+        time.sleep(0.02)
+    print("loaded %.6f" % time.time())
+    q.execute("cont")
+    print("cont %.6f" % time.time())
+    return 0
+
+
 def main(a):
+    if len(a) >= 2 and a[1] == "resume-incoming":
+        timeout = int(a[3]) if len(a) >= 4 and a[2] == "--timeout" else 600
+        for _ in range(3000):  # the socket appears once QEMU has started
+            try:
+                q = Qmp(a[0])
+                break
+            except OSError:
+                time.sleep(0.02)
+        else:
+            print("no QMP socket " + a[0])
+            return 1
+        return resume_incoming(q, timeout)
     if len(a) < 3 or a[1] not in ("migrate", "cmd"):
         print(__doc__, file=sys.stderr)
         return 2
