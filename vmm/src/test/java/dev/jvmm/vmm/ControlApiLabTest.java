@@ -242,17 +242,17 @@ class ControlApiLabTest {
                 for l in /sys/class/net/$M/lower_*; do ip link set dev ${l##*/lower_} up; done
                 for i in $(seq 150); do [ "$(cat /sys/class/net/$M/carrier)" = 1 ] && break; sleep 0.1; done
                 ping -c 2 -W 10 10.99.0.1 > /tmp/p 2>&1; echo GUEST-PING1 rc=$?
-                /mnt/udpseq send 10.99.0.1 5401 2000 100 2> /tmp/s.txt &
-                /mnt/udpseq recv 5402 140 > /tmp/r.txt
+                /mnt/udpseq send 10.99.0.1 5401 2000 70 2> /tmp/s.txt &
+                /mnt/udpseq recv 5402 100 > /tmp/r.txt
                 echo GUEST-RECV $(cat /tmp/r.txt)
                 ping -c 2 -W 10 10.99.0.1 > /tmp/p 2>&1; echo GUEST-PING2 rc=$?
                 echo GUEST-DONE
                 mkfifo /tmp/tf
                 (i=0; while [ ! -e /tmp/stop ]; do echo $i; i=$((i+1)); sleep 0.05; done; echo END $i) > /tmp/tf &
                 /mnt/tcpxfer send 10.99.0.1 5405 /tmp/tf 2> /tmp/t.txt &
-                /mnt/udpseq send 10.99.0.1 5403 2000 100 2> /tmp/s2.txt &
+                /mnt/udpseq send 10.99.0.1 5403 2000 80 2> /tmp/s2.txt &
                 echo GUEST-PHASE2
-                /mnt/udpseq recv 5404 200 > /tmp/r2.txt
+                /mnt/udpseq recv 5404 110 > /tmp/r2.txt
                 touch /tmp/stop; wait
                 echo GUEST-RECV2 $(cat /tmp/r2.txt)
                 ping -c 2 -W 10 10.99.0.1 > /tmp/p 2>&1; echo GUEST-PING3 rc=$?
@@ -272,13 +272,13 @@ class ControlApiLabTest {
                     launch(lab, "--nic \"id=eth0,pf=$P,failover=on,mac=52:54:00:00:15:01\""),
                     "w GUEST-PING1 900 && sock || { kill $VM $RCV; exit 1; }",
                     "echo INFO-START $(C GET vm.info | tr -d ' \\n' | grep -o '\"failover\":{[^}]*}')",
-                    "./udpseq send 10.99.0.21 5402 2000 100 2> l1send.txt &",
-                    "sleep 25",
+                    "./udpseq send 10.99.0.21 5402 2000 70 2> l1send.txt &",
+                    "sleep 15",
                     "PRIM=$(C GET vm.info | grep -o '\"primary\": \"vfio-[0-9]*\"' | head -1 | cut -d'\"' -f4)",
                     "echo REMOVE-PRIMARY $PRIM $(C PUT vm.remove-device \"{\\\"id\\\":\\\"$PRIM\\\",\\\"timeout_s\\\":120}\")",
                     "echo INFO-REMOVED $(C GET vm.info | tr -d ' \\n' | grep -o '\"failover\":{[^}]*}')",
                     "echo LEASES-REMOVED $(ls /run/jvmm/leases/" + PF + "/ 2>/dev/null | grep -c json)",
-                    "sleep 25",
+                    "sleep 15",
                     "echo ADD-PRIMARY $(C PUT vm.add-nic '{\"id\":\"eth0\"}' | tr -d ' \\n')",
                     "sleep 20",
                     "echo INFO-READDED $(C GET vm.info | tr -d ' \\n' | grep -o '\"failover\":{[^}]*}')",
@@ -289,7 +289,7 @@ class ControlApiLabTest {
                     "./tcpxfer recv 5405 tcp.out 2> tcprecv.txt & TCPR=$!",
                     "./udpseq recv 5403 300 > l1recv2.txt & RCV2=$!",
                     "w GUEST-PHASE2 300",
-                    "./udpseq send 10.99.0.21 5404 2000 100 2> l1send2.txt &",
+                    "./udpseq send 10.99.0.21 5404 2000 80 2> l1send2.txt &",
                     incoming + " > con2.log 2>&1 & VM2=$!",
                     "for i in $(seq 1500); do [ -S $W/mig.sock ] && break; sleep 0.2; done; sleep 5",
                     "echo MIGRATE $(C PUT vm.send-migration \"{\\\"destination\\\":\\\"unix:$W/mig.sock\\\"}\" | tr -d ' \\n')",
