@@ -293,22 +293,23 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
                     throw new ApiException(409, null, "the VM is stopping");
                 }
                 v.devices().checkMigratable(); // before any primary is unplugged
-                if (v.paused() && !v.devices().pluggedPrimaries().isEmpty()) {
-                    throw new ApiException(409, null, "failover NIC(s) " + String.join(", ", v.devices()
-                            .pluggedPrimaries().keySet()) + ": the guest must eject the primary VF before the "
-                            + "migration, and it is paused: resume it first");
+                Map<String, String> plugged = v.devices().pluggedPrimaries();
+                if (v.paused() && !plugged.isEmpty()) {
+                    throw new ApiException(409, null, "failover NIC(s) " + String.join(", ", plugged.keySet())
+                            + ": the guest must eject the primary VF before the migration, and it is paused: resume "
+                            + "it first");
                 }
-                Map<String, String> primaries = unplugPrimaries(v);
+                List<String> unplugged = unplugPrimaries(v, plugged);
                 boolean done = false;
                 try {
                     Map<String, Object> out = dev.jvmm.vmm.migration.MigrationSender.send(v, config, destination,
                             downtimeMs, timeout).toJson();
-                    out.put("failover_primaries_unplugged", new ArrayList<>(primaries.keySet()));
+                    out.put("failover_primaries_unplugged", unplugged);
                     done = true;
                     return out;
                 } finally {
                     if (!done) {
-                        replugPrimaries(v, primaries.keySet());
+                        replugPrimaries(v, unplugged);
                     }
                 }
             }
@@ -321,28 +322,28 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
     /**
      * Hot-unplugs the primary of each failover pair before a migration (the guest's net_failover moves its traffic to
      * the standby, which migrates) and gives its VF back to the pool: a VF keeps the guest's MAC while leased, and
-     * would take that MAC's frames from the standby's macvtap. Returns the NICs done, with their primaries; on a
-     * failure plugs VFs back into those and throws.
+     * would take that MAC's frames from the standby's macvtap. {@code primaries}: NIC id to its primary's device.
+     * Returns the NICs done; on a failure plugs VFs back into those and throws.
      */
-    private Map<String, String> unplugPrimaries(Vm v) {
-        Map<String, String> done = new LinkedHashMap<>();
+    private List<String> unplugPrimaries(Vm v, Map<String, String> primaries) {
+        List<String> done = new ArrayList<>();
         try {
-            for (Map.Entry<String, String> e : v.devices().pluggedPrimaries().entrySet()) {
+            for (Map.Entry<String, String> e : primaries.entrySet()) {
                 log.info("{}: unplugging failover primary {} for the migration; the standby carries the traffic",
                         e.getKey(), e.getValue());
                 v.devices().remove(e.getValue(), PRIMARY_EJECT_TIMEOUT);
-                done.put(e.getKey(), e.getValue());
+                done.add(e.getKey());
                 releasePrimary(v, e.getKey());
             }
         } catch (RuntimeException e) {
-            replugPrimaries(v, done.keySet());
+            replugPrimaries(v, done);
             throw e;
         }
         return done;
     }
 
     /** A migration did not happen: the failover pairs get primaries from the pool again. */
-    private void replugPrimaries(Vm v, java.util.Collection<String> nics) {
+    private void replugPrimaries(Vm v, List<String> nics) {
         for (String nic : nics) {
             try {
                 Map<String, Object> p = addPrimary(v, nic, Map.of("id", nic));

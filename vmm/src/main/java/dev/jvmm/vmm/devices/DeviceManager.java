@@ -231,17 +231,16 @@ public final class DeviceManager implements AutoCloseable {
         if (standby != null && pairs.containsKey(standby.nic())) {
             throw new VmmException(VmmException.Reason.CONFLICT, "NIC " + standby.nic() + " already has its standby");
         }
-        Plugged plugged = plugNet(n, hot, null);
-        if (standby != null) {
-            pairs.put(standby.nic(), new Pair(standby, plugged.id));
-        }
-        return plugged;
+        return plugNet(n, hot, null);
     }
 
-    /** Plugs a NIC in, where {@code at} says (a restore: no guest notification, saved slot and BAR) or anywhere. */
+    /**
+     * Plugs a NIC in, where {@code at} says (a restore: no guest notification, saved slot and BAR) or anywhere; a
+     * failover standby makes its pair (restored, it is whole again once the guest runs: plugRestoredPrimaries).
+     */
     private Plugged plugNet(NetConfig n, boolean hot, Saved at) {
         NetConfig.Standby standby = n.standby();
-        return plug(Kind.NET, hot && at == null, n.what(), at, (id, index, slot, res) -> {
+        Plugged plugged = plug(Kind.NET, hot && at == null, n.what(), at, (id, index, slot, res) -> {
             byte[] m = n.mac() != null ? n.mac() : NetConfig.defaultMac(index);
             Runnable negotiated = standby == null ? null : () -> standbyNegotiated(standby.nic());
             VirtioDevices.Attached a = VirtioDevices.net(id, n, index, m, slot, at == null ? -1 : at.bar0(), virtio, res,
@@ -255,6 +254,10 @@ public final class DeviceManager implements AutoCloseable {
             p.bar0 = a.bar0();
             return p;
         });
+        if (standby != null) {
+            pairs.put(standby.nic(), new Pair(standby, plugged.id));
+        }
+        return plugged;
     }
 
     /** A standby's driver accepted VIRTIO_NET_F_STANDBY (on a vCPU thread): its primary is plugged, off that thread. */
@@ -486,14 +489,7 @@ public final class DeviceManager implements AutoCloseable {
     public synchronized Plugged restore(Saved at, Object config) {
         Plugged p = switch (at.kind()) {
             case DISK -> plugDisk((DiskConfig) config, false, at);
-            case NET -> {
-                NetConfig n = (NetConfig) config;
-                Plugged net = plugNet(n, false, at);
-                if (n.standby() != null) { // the pair is whole again once the guest runs: plugRestoredPrimaries
-                    pairs.put(n.standby().nic(), new Pair(n.standby(), net.id));
-                }
-                yield net;
-            }
+            case NET -> plugNet((NetConfig) config, false, at);
             case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
                     + "cannot be restored");
         };

@@ -25,7 +25,6 @@ public final class MigrationReceiver implements AutoCloseable {
     private final Connection conn;
     private final String config;
     private final byte[] layout;
-    private GuestMemory memory;
     private volatile long pages;
     private long t0;
     private boolean failed;
@@ -81,9 +80,8 @@ public final class MigrationReceiver implements AutoCloseable {
         try {
             ram = VmBuilder.createRam(cfg);
         } catch (RuntimeException ex) {
-            throw fail(ex instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL, ex.getMessage(), ex);
+            throw fail(ex);
         }
-        memory = ram;
         java.util.concurrent.CompletableFuture<java.util.Map<String, byte[]>> state =
                 new java.util.concurrent.CompletableFuture<>();
         VmSnapshot.Restore r = new VmSnapshot.Restore(layout, state, "migration from " + conn.peer(), ram,
@@ -105,14 +103,12 @@ public final class MigrationReceiver implements AutoCloseable {
             } catch (IOException ex) {
                 state.completeExceptionally(fail(VmmException.Reason.HOST, MigrationProtocol.describe(ex), ex));
             } catch (RuntimeException ex) {
-                state.completeExceptionally(fail(ex instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL,
-                        ex.getMessage(), ex));
+                state.completeExceptionally(fail(ex));
             }
         }, "migration-receive");
         transfer.setDaemon(true);
         transfer.start();
-        memory = null; // the build owns it now (it unmaps it if it fails)
-        return r;
+        return r; // the build owns the RAM now (it stops the transfer and unmaps it if it fails)
     }
 
     /**
@@ -120,7 +116,7 @@ public final class MigrationReceiver implements AutoCloseable {
      * stopped before the build frees that RAM.
      */
     private void buildFailed(RuntimeException e) {
-        fail(e instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL, e.getMessage(), e);
+        fail(e);
         conn.close();
         Thread t = transfer;
         if (t != null) {
@@ -152,6 +148,11 @@ public final class MigrationReceiver implements AutoCloseable {
         log.info("incoming migration complete: the VM runs {} ms after its state arrived ({} pages received, {} NIC(s) "
                 + "asked to announce)", (System.nanoTime() - stateAt) / 1_000_000, pages, announced);
         conn.close();
+    }
+
+    /** As {@link #fail(VmmException.Reason, String, Throwable)} for {@code e} (its reason if it is a VMM error). */
+    private VmmException fail(RuntimeException e) {
+        return fail(e instanceof VmmException v ? v.reason() : VmmException.Reason.INTERNAL, e.getMessage(), e);
     }
 
     /** Tells the source that this side failed (best effort) and returns the error to throw. */
@@ -195,10 +196,6 @@ public final class MigrationReceiver implements AutoCloseable {
 
     @Override
     public void close() {
-        if (memory != null) {
-            memory.close();
-            memory = null;
-        }
         conn.close();
     }
 }
