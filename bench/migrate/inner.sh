@@ -225,6 +225,9 @@ live() {
     wall=$(span_ms "$W/c.out")
     [ "$status" = ok ] || echo "  jvmm send-migration: $(grep '^reply' "$W/c.out" | cut -c1-300)"
     if [ "$status" = ok ]; then reap "$SRC" 60; else stop_vm "$SRC"; fi
+    # where the downtime went, step by step, on each side
+    grep -h -o 'migration switch-over: .*' "$W/src.log" | sed 's/^/  jvmm src: /'
+    grep -h -o 'incoming migration complete: .*' "$W/dst.log" | sed 's/^/  jvmm dst: /'
   else
     qemu_args "$case"
     start_vm src MB-READY "${QA[@]}" -qmp "unix:$W/src.sock,server=on,wait=off"

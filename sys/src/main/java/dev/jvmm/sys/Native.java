@@ -106,6 +106,14 @@ public final class Native {
         IO.putByteArray(address, src, off, len);
     }
 
+    /**
+     * A direct buffer over {@code capacity} bytes of native memory at {@code address} (not freed by the buffer: it
+     * must not be used once that memory is unmapped).
+     */
+    public static java.nio.ByteBuffer directBuffer(long address, int capacity) {
+        return IO.newDirectByteBuffer(address, capacity);
+    }
+
     public static void copy(long src, long dst, long len) {
         IO.copyMemory(src, dst, len);
     }

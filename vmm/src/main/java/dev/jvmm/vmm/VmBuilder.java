@@ -284,13 +284,18 @@ public final class VmBuilder {
                         + " vCPUs were saved, the config has " + cfg.cpus());
             }
             // the in-kernel PIT, clock and irqchips first: the device states loaded next may raise their lines again
+            Laps laps = restore.laps().lap("checks");
             vmState = restore.vm();
             vmState.restore(vm);
+            laps.lap("VM state");
             restoreStates(restore, saved, devices, platformDevices);
+            laps.lap("device states");
             for (Vcpu v : vcpus) {
                 restore.vcpu(v.id(), kvm).restore(v.fd());
             }
+            laps.lap("vCPU states");
             devices.setMacvtapsUp(true); // a migration's source has set its own down by now
+            laps.lap("NICs up");
             step("state restored");
         }
         log.debug("VM built: {} MiB, {} vcpu(s), {}", cfg.memory() >> 20, cfg.cpus(), entry.description());

@@ -48,8 +48,16 @@ public final class VmSnapshot {
      * a device whose state cannot be saved (a passed-through function, a failover pair).
      */
     public static Captured capture(Vm vm, VmConfig cfg) {
-        List<DeviceManager.Saved> saved = vm.devices().saved();
         String json = config(vm, cfg);
+        return new Captured(state(vm), json);
+    }
+
+    /**
+     * The state sections of {@code vm}, which must be paused with its virtio devices quiesced (a migration's
+     * switch-over: its config went ahead). CONFLICT as {@link #capture}.
+     */
+    public static Map<String, byte[]> state(Vm vm) {
+        List<DeviceManager.Saved> saved = vm.devices().saved();
         Map<String, byte[]> sections = new LinkedHashMap<>();
         sections.put("memory", StateFile.section(out -> {
             StateCodec.header(out, MEMORY_MAGIC, 1);
@@ -74,7 +82,7 @@ public final class VmSnapshot {
         for (DeviceManager.Saved s : saved) {
             sections.put(s.id(), StateFile.section(vm.devices().get(s.id()).transport()::saveState));
         }
-        return new Captured(sections, json);
+        return sections;
     }
 
     /**
@@ -138,6 +146,8 @@ public final class VmSnapshot {
         private final java.util.concurrent.CompletableFuture<Map<String, byte[]>> pending;
         /** A migration's: told when the build fails, before anything is freed (it stops the transfer into RAM). */
         private final java.util.function.Consumer<RuntimeException> onFailure;
+        /** The steps from the state's arrival to the VM's start (made when the build has the state). */
+        private Laps laps;
 
         /**
          * @param memoryFile the guest RAM image to map privately, or null when RAM arrives another way
@@ -194,6 +204,9 @@ public final class VmSnapshot {
          */
         void awaitState() {
             if (sections != null) {
+                if (laps == null) {
+                    laps = new Laps();
+                }
                 return;
             }
             Map<String, byte[]> got;
@@ -213,6 +226,15 @@ public final class VmSnapshot {
                         + "the migration's start said (was a device added or removed during the migration?)");
             }
             sections = got;
+            laps = new Laps();
+        }
+
+        /**
+         * The steps of loading the state, from its arrival (a migration's) or the build's use of it, to be ended by
+         * the caller that starts the VM; null before the state is here.
+         */
+        public Laps laps() {
+            return laps;
         }
 
         private Map<String, byte[]> sections() {

@@ -27,6 +27,7 @@ public final class Kvm implements AutoCloseable {
     static final int MAX_MSR_INDICES = 4096;
     private final Fd fd;
     private volatile int[] msrIndexList;
+    private volatile List<CpuidEntry> supportedCpuid;
 
     private Kvm(Fd fd) {
         this.fd = fd;
@@ -68,8 +69,17 @@ public final class Kvm implements AutoCloseable {
         return fd.ioctl("KVM_GET_VCPU_MMAP_SIZE", KVM_GET_VCPU_MMAP_SIZE, 0);
     }
 
-    /** KVM_GET_SUPPORTED_CPUID. */
+    /** KVM_GET_SUPPORTED_CPUID, asked once and kept (it does not change while /dev/kvm is open); immutable. */
     public List<CpuidEntry> supportedCpuid() {
+        List<CpuidEntry> l = supportedCpuid;
+        if (l == null) {
+            l = List.copyOf(readSupportedCpuid());
+            supportedCpuid = l;
+        }
+        return l;
+    }
+
+    private List<CpuidEntry> readSupportedCpuid() {
         try (FlexArray a = new FlexArray(KvmCpuid2.SIZEOF, KvmCpuidEntry2.SIZEOF, MAX_CPUID_ENTRIES)) {
             a.buffer().putInt(KvmCpuid2.NENT, MAX_CPUID_ENTRIES);
             fd.ioctl("KVM_GET_SUPPORTED_CPUID", KVM_GET_SUPPORTED_CPUID, a.address(), "nent=" + MAX_CPUID_ENTRIES);

@@ -381,9 +381,10 @@ class VirtioStateTest {
         a.drv.write(ctl0, 4, 1); // the driver masks vector 0
         a.irqs.vectors.get(0).drain();
         a.write(0, 0, random(512, 6));
+        // the used index moves before the device thread signals: its quiesce (a join) waits for the signal too
+        a.dev.quiesce();
         assertEquals(1, a.drv.read(VirtioPciDevice.MSIX_PBA_OFFSET, 8), "vector 0 is pending, not delivered");
         assertEquals(0, a.irqs.vectors.get(0).drain());
-        a.dev.quiesce();
         byte[] state = a.save();
 
         Side b = new Side(copyOf(a.mem), 1);

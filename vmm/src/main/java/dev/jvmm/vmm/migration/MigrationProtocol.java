@@ -1,7 +1,6 @@
 package dev.jvmm.vmm.migration;
 
 import dev.jvmm.core.GuestMemory;
-import dev.jvmm.sys.Native;
 import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.sys.state.StateFormatException;
 import dev.jvmm.vmm.snapshot.StateFile;
@@ -32,7 +31,7 @@ final class MigrationProtocol {
     static final int HELLO = 1, PAGES = 2, STATE = 3, ABANDON = 4;
     static final int READY = 101, RESUMED = 102, ERROR = 103;
     static final int PAGE = 4096;
-    /** The most pages in one PAGES frame (1 MiB): the sender's buffer and the receiver's copy unit. */
+    /** The most pages in one PAGES frame (1 MiB). */
     static final int MAX_RUN_PAGES = 256;
     static final int MAX_CONFIG_BYTES = 1 << 20;
     static final int MAX_MESSAGE_BYTES = 4096;
@@ -73,14 +72,16 @@ final class MigrationProtocol {
         return new Hello(config, r.blob("layout", 0, MAX_CONFIG_BYTES));
     }
 
-    /** Sends {@code pages} pages of guest RAM from {@code gpa}, through {@code buf} (at least a run's size). */
-    static void pages(DataOutputStream out, GuestMemory mem, long gpa, int pages, byte[] buf) throws IOException {
-        int len = pages * PAGE;
-        mem.read(gpa, buf, 0, len);
+    /**
+     * Sends {@code pages} pages of guest RAM from {@code gpa}: the frame's header, then the pages straight from RAM
+     * ({@link Connection#write}).
+     */
+    static void pages(Connection c, RamViews ram, long gpa, int pages) throws IOException {
+        DataOutputStream out = c.out();
         out.writeInt(PAGES);
         out.writeLong(gpa);
         out.writeInt(pages);
-        out.write(buf, 0, len);
+        c.write(ram.of(gpa, pages * PAGE));
     }
 
     static void state(DataOutputStream out, byte[] state) throws IOException {
@@ -104,10 +105,11 @@ final class MigrationProtocol {
 
     /**
      * Reads PAGES frames into {@code mem} until the STATE frame, whose bytes it returns. Each run must be whole pages
-     * inside one RAM region; the bytes go through {@code buf} (a run's size) straight into guest RAM.
+     * inside one RAM region; its bytes are read straight into guest RAM ({@link Connection#read}).
      */
-    static byte[] receivePages(DataInputStream in, GuestMemory mem, byte[] buf, long[] pagesReceived)
-            throws IOException {
+    static byte[] receivePages(Connection c, GuestMemory mem, long[] pagesReceived) throws IOException {
+        DataInputStream in = c.in();
+        RamViews ram = new RamViews(mem);
         StateCodec.Reader r = new StateCodec.Reader(in, "migration stream");
         for (;;) {
             int type = r.readInt("frame");
@@ -119,8 +121,7 @@ final class MigrationProtocol {
                     if ((gpa & (PAGE - 1)) != 0 || !mem.contains(gpa, len)) {
                         throw r.bad("pages.gpa", String.format("0x%x+0x%x is not whole pages inside guest RAM", gpa, len));
                     }
-                    in.readFully(buf, 0, (int) len);
-                    Native.put(mem.hostAddress(gpa, len), buf, 0, (int) len);
+                    c.read(ram.of(gpa, (int) len));
                     pagesReceived[0] += n;
                 }
                 case STATE -> {

@@ -31,6 +31,9 @@ public final class MigrationReceiver implements AutoCloseable {
     /** When the state had arrived (System.nanoTime). */
     private volatile long stateAt;
     private Thread transfer;
+    private VmSnapshot.Restore restore;
+    /** How long the state took to check and decode once it had arrived. */
+    private volatile long decodeMs;
 
     private MigrationReceiver(Connection conn, MigrationProtocol.Hello hello) {
         this.conn = conn;
@@ -90,11 +93,11 @@ public final class MigrationReceiver implements AutoCloseable {
             try {
                 MigrationProtocol.ready(conn.out());
                 long[] n = new long[1];
-                byte[] bytes = MigrationProtocol.receivePages(conn.in(), ram, new byte[MigrationProtocol.MAX_RUN_PAGES
-                        * MigrationProtocol.PAGE], n);
+                byte[] bytes = MigrationProtocol.receivePages(conn, ram, n);
                 pages = n[0];
                 stateAt = System.nanoTime();
                 java.util.Map<String, byte[]> sections = StateFile.decode(bytes, "the migration's state");
+                decodeMs = (System.nanoTime() - stateAt) / 1_000_000;
                 log.info("incoming migration: {} MiB of pages and the state received in {} ms", (pages * 4096) >> 20,
                         (System.nanoTime() - t0) / 1_000_000);
                 state.complete(sections);
@@ -108,6 +111,7 @@ public final class MigrationReceiver implements AutoCloseable {
         }, "migration-receive");
         transfer.setDaemon(true);
         transfer.start();
+        restore = r;
         return r; // the build owns the RAM now (it stops the transfer and unmaps it if it fails)
     }
 
@@ -145,8 +149,10 @@ public final class MigrationReceiver implements AutoCloseable {
                 announced++;
             }
         }
-        log.info("incoming migration complete: the VM runs {} ms after its state arrived ({} pages received, {} NIC(s) "
-                + "asked to announce)", (System.nanoTime() - stateAt) / 1_000_000, pages, announced);
+        dev.jvmm.vmm.Laps laps = restore == null ? null : restore.laps();
+        log.info("incoming migration complete: the VM runs {} ms after its state arrived (decoded in {} ms; then {}; "
+                + "{} pages received, {} NIC(s) asked to announce)", (System.nanoTime() - stateAt) / 1_000_000,
+                decodeMs, laps == null ? "-" : laps.lap("vCPUs started"), pages, announced);
         conn.close();
     }
 

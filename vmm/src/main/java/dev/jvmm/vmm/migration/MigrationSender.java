@@ -2,6 +2,7 @@ package dev.jvmm.vmm.migration;
 
 import dev.jvmm.core.DirtyBitmap;
 import dev.jvmm.core.GuestMemory;
+import dev.jvmm.vmm.Laps;
 import dev.jvmm.vmm.Vm;
 import dev.jvmm.vmm.VmExit;
 import dev.jvmm.vmm.VmSnapshot;
@@ -70,13 +71,13 @@ public final class MigrationSender {
         vm.devices().freeze("the VM migrates to " + destination);
         try {
             String config = VmSnapshot.config(vm, cfg); // refuses a VM that cannot be saved, before anything else
-            return send(vm, cfg, config, VmSnapshot.layout(vm), destination, downtimeMs, timeout);
+            return send(vm, config, VmSnapshot.layout(vm), destination, downtimeMs, timeout);
         } finally {
             vm.devices().thaw(); // after a success the VM ends anyway
         }
     }
 
-    private static Result send(Vm vm, VmConfig cfg, String config, byte[] layout, String destination, long downtimeMs,
+    private static Result send(Vm vm, String config, byte[] layout, String destination, long downtimeMs,
             Duration timeout) {
         Endpoint ep = Endpoint.parse(destination, "destination");
         long t0 = System.nanoTime();
@@ -95,10 +96,10 @@ public final class MigrationSender {
                 MigrationProtocol.readReady(conn.in());
                 mem.startDirtyLog(vm.vmFd()::setUserMemoryRegion);
                 logging = true;
-                byte[] buf = new byte[MigrationProtocol.MAX_RUN_PAGES * PAGE];
+                RamViews ram = new RamViews(mem);
                 // round 0: all of RAM that is not zero
                 long rt = System.nanoTime();
-                sendPages(out, mem, mem.allPages(), true, buf, sent);
+                sendPages(conn, ram, mem.allPages(), true, sent);
                 out.flush();
                 rounds++;
                 double bytesPerMs = Math.max(1, sent[0] / Math.max(1.0, (System.nanoTime() - rt) / 1e6));
@@ -111,25 +112,35 @@ public final class MigrationSender {
                     if (predictedMs <= downtimeMs) {
                         // converged: stop the VM and send what is left
                         long pauseAt = MigrationProtocol.epochNanos();
+                        Laps laps = new Laps();
                         if (!vm.paused()) {
                             vm.pause();
                             pausedHere = true;
                         }
+                        laps.lap("pause");
                         vm.quiesceDevices();
                         vm.devices().setMacvtapsUp(false); // the destination's macvtaps take over their MACs
                         macvtapsDown = true;
+                        laps.lap("devices quiesced");
                         SnapshotDir.flushDisks(vm);
+                        laps.lap("disks flushed");
                         List<DirtyBitmap> last = mem.harvestDirty(vm.vmFd()::getDirtyLog);
                         for (int i = 0; i < last.size(); i++) {
                             or(last.get(i), dirty.get(i));
                         }
-                        sendPages(out, mem, last, false, buf, sent);
+                        long pagesBefore = sent[1];
+                        sendPages(conn, ram, last, false, sent);
                         rounds++;
-                        byte[] state = StateFile.encode(VmSnapshot.capture(vm, cfg).sections());
+                        laps.lap((sent[1] - pagesBefore) + " last pages");
+                        byte[] state = StateFile.encode(VmSnapshot.state(vm));
+                        laps.lap("state taken (" + state.length + " bytes)");
                         MigrationProtocol.state(out, state);
                         sent[0] += state.length;
                         long stateSentAt = MigrationProtocol.epochNanos();
+                        laps.lap("state sent");
                         long resumedAt = outcome(conn);
+                        laps.lap("destination runs");
+                        log.info("migration switch-over: {}", laps);
                         Result r = new Result(destination, (System.nanoTime() - t0) / 1_000_000,
                                 Math.max(0, (resumedAt - pauseAt) / 1_000_000), (stateSentAt - pauseAt) / 1_000_000,
                                 sent[0], sent[1], rounds);
@@ -155,7 +166,7 @@ public final class MigrationSender {
                     }
                     rt = System.nanoTime();
                     long before = sent[0];
-                    sendPages(out, mem, dirty, false, buf, sent);
+                    sendPages(conn, ram, dirty, false, sent);
                     out.flush();
                     rounds++;
                     double ms = Math.max(1.0, (System.nanoTime() - rt) / 1e6);
@@ -270,8 +281,8 @@ public final class MigrationSender {
     }
 
     /** Sends the pages set in {@code maps} in runs of up to a frame; {@code skipZero}: leave out pages of zeros. */
-    private static void sendPages(DataOutputStream out, GuestMemory mem, List<DirtyBitmap> maps, boolean skipZero,
-            byte[] buf, long[] sent) throws IOException {
+    private static void sendPages(Connection conn, RamViews ram, List<DirtyBitmap> maps, boolean skipZero,
+            long[] sent) throws IOException {
         for (DirtyBitmap m : maps) {
             GuestMemory.Region r = m.region();
             long pages = m.pages();
@@ -288,7 +299,7 @@ public final class MigrationSender {
                     p++;
                 }
                 int n = (int) (p - start);
-                MigrationProtocol.pages(out, mem, r.guestPhysAddr() + start * PAGE, n, buf);
+                MigrationProtocol.pages(conn, ram, r.guestPhysAddr() + start * PAGE, n);
                 sent[0] += (long) n * PAGE + 16;
                 sent[1] += n;
             }

@@ -8,7 +8,6 @@ import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
@@ -144,25 +143,28 @@ public final class MigrationTransport {
         }
         SSLContext tls = e.tlsDir() == null ? null : TlsFiles.context(e.tlsDir());
         InetAddress addr = resolve(e, where);
-        Socket s = new Socket();
+        SocketChannel ch = null;
+        Socket s;
         try {
+            ch = SocketChannel.open(); // blocking; its socket's connect takes a timeout
+            s = ch.socket();
             s.setTcpNoDelay(true);
             s.connect(new InetSocketAddress(addr, e.port()), (int) Math.min(ms, Integer.MAX_VALUE));
         } catch (SocketTimeoutException x) {
-            closeQuietly(s);
+            closeQuietly(ch);
             throw new VmmException(VmmException.Reason.TIMEOUT, where + ": no answer within " + human(timeout), x);
         } catch (ConnectException x) {
-            closeQuietly(s);
+            closeQuietly(ch);
             throw new VmmException(VmmException.Reason.HOST, where + ": connection refused by "
                     + Endpoint.hostPort(addr.getHostAddress(), e.port()) + " (is the destination listening? it"
                     + " accepts one connection only)", x);
         } catch (IOException x) {
-            closeQuietly(s);
+            closeQuietly(ch);
             throw new VmmException(VmmException.Reason.HOST, where + ": cannot connect: " + describe(x), x);
         }
         String peer = peerOf(s);
         if (tls == null) {
-            return plain(s, peer);
+            return Connection.of(ch, peer);
         }
         return handshake(s, tls, false, peer, e, timeout);
     }
@@ -173,7 +175,7 @@ public final class MigrationTransport {
      */
     public static final class Listener implements AutoCloseable {
         private final Endpoint endpoint;
-        private final ServerSocket tcp;
+        private final ServerSocketChannel tcp;
         private final SSLContext tls;
         private final ServerSocketChannel unix;
         private final Selector selector;
@@ -181,7 +183,7 @@ public final class MigrationTransport {
         private final Object fileKey;
         private final AtomicInteger state = new AtomicInteger(); // 0 listening, 1 accepting or accepted, 2 closed
 
-        private Listener(Endpoint endpoint, ServerSocket tcp, SSLContext tls, ServerSocketChannel unix,
+        private Listener(Endpoint endpoint, ServerSocketChannel tcp, SSLContext tls, ServerSocketChannel unix,
                 Selector selector, Path file, Object fileKey) {
             this.endpoint = endpoint;
             this.tcp = tcp;
@@ -202,17 +204,17 @@ public final class MigrationTransport {
                         + " Use tls-dir=DIR (mutual TLS), or insecure=on on a trusted network");
             }
             SSLContext tls = e.tlsDir() == null ? null : TlsFiles.context(e.tlsDir());
-            ServerSocket ss = null;
+            ServerSocketChannel ss = null;
             try {
-                ss = new ServerSocket();
-                ss.setReuseAddress(true);
+                ss = ServerSocketChannel.open(); // blocking; its socket's accept takes a timeout
+                ss.socket().setReuseAddress(true);
                 ss.bind(new InetSocketAddress(addr, e.port()), 1);
             } catch (IOException x) {
                 closeQuietly(ss);
                 throw new VmmException(VmmException.Reason.HOST, where + ": cannot listen on "
                         + Endpoint.hostPort(addr.getHostAddress(), e.port()) + ": " + describe(x), x);
             }
-            LOG.info("migration: listening on {}{}", Endpoint.hostPort(addr.getHostAddress(), ss.getLocalPort()),
+            LOG.info("migration: listening on {}{}", Endpoint.hostPort(addr.getHostAddress(), ss.socket().getLocalPort()),
                     tls != null ? " (mutual TLS)" : e.insecure() ? " (clear text, insecure=on)" : " (clear text)");
             return new Listener(e, ss, tls, null, null, null, null);
         }
@@ -275,13 +277,14 @@ public final class MigrationTransport {
 
         /** The endpoint listened on: {@code unix:PATH}, or {@code tcp:ADDRESS:PORT} with the actual port. */
         public String address() {
-            return tcp != null ? "tcp:" + Endpoint.hostPort(tcp.getInetAddress().getHostAddress(), tcp.getLocalPort())
+            return tcp != null ? "tcp:" + Endpoint.hostPort(tcp.socket().getInetAddress().getHostAddress(),
+                    tcp.socket().getLocalPort())
                     : endpoint.address();
         }
 
         /** The TCP port listened on (the one the kernel chose when the endpoint's is 0); 0 for a unix socket. */
         public int port() {
-            return tcp != null ? tcp.getLocalPort() : 0;
+            return tcp != null ? tcp.socket().getLocalPort() : 0;
         }
 
         /**
@@ -304,8 +307,8 @@ public final class MigrationTransport {
                 }
                 Socket s;
                 try {
-                    tcp.setSoTimeout((int) Math.min(ms, Integer.MAX_VALUE));
-                    s = tcp.accept();
+                    tcp.socket().setSoTimeout((int) Math.min(ms, Integer.MAX_VALUE));
+                    s = tcp.socket().accept(); // a channel's socket: s.getChannel() is set
                 } catch (SocketTimeoutException x) {
                     throw new VmmException(VmmException.Reason.TIMEOUT, where + ": no source connected within "
                             + human(timeout), x);
@@ -321,7 +324,8 @@ public final class MigrationTransport {
                     closeQuietly(s);
                     throw new VmmException(VmmException.Reason.HOST, where + ": " + describe(x), x);
                 }
-                return tls == null ? plain(s, peer) : handshake(s, tls, true, peer, endpoint, timeout);
+                return tls == null ? Connection.of(s.getChannel(), peer)
+                        : handshake(s, tls, true, peer, endpoint, timeout);
             } finally {
                 close();
             }
@@ -383,16 +387,6 @@ public final class MigrationTransport {
         @Override
         public String toString() {
             return "migration listener on " + address();
-        }
-    }
-
-    private static Connection plain(Socket s, String peer) {
-        try {
-            return new Connection(s.getInputStream(), s.getOutputStream(), peer, false, s);
-        } catch (IOException x) {
-            closeQuietly(s);
-            throw new VmmException(VmmException.Reason.HOST, "migration connection with " + peer + ": "
-                    + describe(x), x);
         }
     }
 

@@ -21,7 +21,6 @@ class MigrationProtocolTest {
             new GuestMemory.Range(1L << 30, 2 << 20)));
     private final GuestMemory dst = GuestMemory.create(List.of(new GuestMemory.Range(0, 2 << 20),
             new GuestMemory.Range(1L << 30, 2 << 20)));
-    private final byte[] buf = new byte[MigrationProtocol.MAX_RUN_PAGES * MigrationProtocol.PAGE];
 
     @AfterEach
     void close() {
@@ -33,27 +32,69 @@ class MigrationProtocolTest {
         return new DataInputStream(new ByteArrayInputStream(b));
     }
 
-    @Test
-    void helloPagesAndStateRoundTrip() throws IOException {
+    /** A connection (streams through a buffer, as over TLS) that reads {@code b}. */
+    private static Connection conn(byte[] b) {
+        return new Connection(new ByteArrayInputStream(b), java.io.OutputStream.nullOutputStream(), "test", false);
+    }
+
+    /** The frames a source writes, through {@code out}, with pages at 0x3000 and just under 1 GiB + 8 KiB. */
+    private void writeFrames(Connection out) throws IOException {
         src.putLong(0x3000, 0x1122334455667788L);
         src.putLong((1L << 30) + 0x1ff8, -1L);
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        DataOutputStream out = new DataOutputStream(b);
-        MigrationProtocol.hello(out, "{\"cpus\": 1}", new byte[] {1, 2, 3});
-        MigrationProtocol.pages(out, src, 0x3000, 1, buf);
-        MigrationProtocol.pages(out, src, (1L << 30) + 0x1000, 1, buf);
-        MigrationProtocol.state(out, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20});
-        DataInputStream in = in(b.toByteArray());
-        MigrationProtocol.Hello hello = MigrationProtocol.readHello(in);
+        src.putLong((1L << 30) + 0x2000, 0x55aa55aa55aa55aaL);
+        RamViews ram = new RamViews(src);
+        MigrationProtocol.hello(out.out(), "{\"cpus\": 1}", new byte[] {1, 2, 3});
+        MigrationProtocol.pages(out, ram, 0x3000, 1);
+        MigrationProtocol.pages(out, ram, (1L << 30) + 0x1000, 2);
+        MigrationProtocol.pages(out, ram, 0, MigrationProtocol.MAX_RUN_PAGES); // a whole frame, the page at 0x3000 again
+        MigrationProtocol.state(out.out(), new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+                19, 20});
+    }
+
+    private void checkReceived(Connection in) throws IOException {
+        MigrationProtocol.Hello hello = MigrationProtocol.readHello(in.in());
         assertEquals("{\"cpus\": 1}", hello.config());
         org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1, 2, 3}, hello.layout());
         long[] n = new long[1];
-        byte[] state = MigrationProtocol.receivePages(in, dst, buf, n);
-        assertEquals(2, n[0]);
+        byte[] state = MigrationProtocol.receivePages(in, dst, n);
+        assertEquals(3 + MigrationProtocol.MAX_RUN_PAGES, n[0]);
         assertEquals(20, state.length);
         assertEquals(0x1122334455667788L, dst.getLong(0x3000));
         assertEquals(-1L, dst.getLong((1L << 30) + 0x1ff8));
+        assertEquals(0x55aa55aa55aa55aaL, dst.getLong((1L << 30) + 0x2000));
         assertEquals(0, dst.getLong(0x2000));
+        assertEquals(0, dst.getLong((1L << 30) + 0x3000));
+    }
+
+    @Test
+    void helloPagesAndStateRoundTripThroughABuffer() throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        Connection w = new Connection(java.io.InputStream.nullInputStream(), b, "test", false);
+        writeFrames(w);
+        w.out().flush();
+        checkReceived(conn(b.toByteArray()));
+    }
+
+    /** A plain socket: pages go from RAM to the socket and from the socket to RAM, with no buffer between. */
+    @Test
+    void helloPagesAndStateRoundTripOverASocket(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.net.UnixDomainSocketAddress a = java.net.UnixDomainSocketAddress.of(dir.resolve("s"));
+        try (java.nio.channels.ServerSocketChannel ss = java.nio.channels.ServerSocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX).bind(a);
+                Connection w = Connection.of(java.nio.channels.SocketChannel.open(a), "test");
+                Connection r = Connection.of(ss.accept(), "test")) {
+            assertTrue(w.direct() && r.direct());
+            java.util.concurrent.CompletableFuture<Void> sent = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    writeFrames(w);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            checkReceived(r);
+            sent.get();
+        }
     }
 
     /** A PAGES frame as a hostile source would write it. */
@@ -81,30 +122,30 @@ class MigrationProtocolTest {
         };
         for (String[] c : cases) {
             StateFormatException e = assertThrows(StateFormatException.class, () -> MigrationProtocol.receivePages(
-                    in(pagesFrame(Long.parseLong(c[0]), Integer.parseInt(c[1]), 8192)), dst, buf, n), c[0] + "/" + c[1]);
+                    conn(pagesFrame(Long.parseLong(c[0]), Integer.parseInt(c[1]), 8192)), dst, n), c[0] + "/" + c[1]);
             assertTrue(e.getMessage().contains(c[2]), e.getMessage());
         }
         assertEquals(0, n[0]);
         StateFormatException unknown = assertThrows(StateFormatException.class, () -> MigrationProtocol.receivePages(
-                in(new byte[] {0, 0, 0, 77}), dst, buf, n));
+                conn(new byte[] {0, 0, 0, 77}), dst, n));
         assertTrue(unknown.getMessage().contains("unknown frame type 77"), unknown.getMessage());
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(b);
         out.writeInt(MigrationProtocol.STATE);
         out.writeInt(Integer.MAX_VALUE);
         StateFormatException big = assertThrows(StateFormatException.class,
-                () -> MigrationProtocol.receivePages(in(b.toByteArray()), dst, buf, n));
+                () -> MigrationProtocol.receivePages(conn(b.toByteArray()), dst, n));
         assertTrue(big.getMessage().contains("above the limit"), big.getMessage());
     }
 
     @Test
     void truncatedPagesAndAbandonAreErrors() throws IOException {
         byte[] frame = pagesFrame(0x1000, 2, 4096); // promises 2 pages, carries 1
-        assertThrows(java.io.EOFException.class, () -> MigrationProtocol.receivePages(in(frame), dst, buf, new long[1]));
+        assertThrows(java.io.EOFException.class, () -> MigrationProtocol.receivePages(conn(frame), dst, new long[1]));
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         MigrationProtocol.message(new DataOutputStream(b), MigrationProtocol.ABANDON, "did not converge");
-        IOException e = assertThrows(IOException.class, () -> MigrationProtocol.receivePages(in(b.toByteArray()), dst,
-                buf, new long[1]));
+        IOException e = assertThrows(IOException.class, () -> MigrationProtocol.receivePages(conn(b.toByteArray()), dst,
+                new long[1]));
         assertEquals("the source abandoned the migration: did not converge", e.getMessage());
     }
 
