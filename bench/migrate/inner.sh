@@ -227,7 +227,8 @@ live() {
     if [ "$status" = ok ]; then reap "$SRC" 60; else stop_vm "$SRC"; fi
     # where the downtime went, step by step, on each side
     grep -h -o 'migration switch-over: .*' "$W/src.log" | sed 's/^/  jvmm src: /'
-    grep -h -o 'incoming migration complete: .*' "$W/dst.log" | sed 's/^/  jvmm dst: /'
+    grep -h -o 'incoming migration: rehearsed.*\|incoming migration: the VM is built.*\|incoming migration complete: .*' \
+      "$W/dst.log" | sed 's/^/  jvmm dst: /'
   else
     qemu_args "$case"
     start_vm src MB-READY "${QA[@]}" -qmp "unix:$W/src.sock,server=on,wait=off"

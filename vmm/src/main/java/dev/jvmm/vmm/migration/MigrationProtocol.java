@@ -18,18 +18,20 @@ import java.nio.charset.StandardCharsets;
  * <li>{@code STATE}: the {@link StateFile} (vCPUs, VM, devices), sent once the VM is paused and its last pages sent;</li>
  * <li>{@code ABANDON}: the source gives up (a reason); the destination exits with it.</li>
  * </ul>
- * The destination answers, on the same connection, {@code READY} after HELLO (the VM's RAM exists), and at the end
- * either {@code RESUMED} with the epoch nanoseconds of its vCPUs' start, or {@code ERROR} with a message. The
+ * The destination answers, on the same connection, {@code READY} after HELLO (the VM's RAM exists), {@code BUILT}
+ * once its VM is built and waits for nothing but the state (the source does not pause its VM before), and at the
+ * end {@code RESUMED} with the epoch nanoseconds of its vCPUs' start; or, at any point, {@code ERROR} with a message
+ * (and nothing after it). The
  * reader checks every type, length, address and count against its bound and the VM's RAM before using it: a
  * hostile stream cannot make jvmm write outside guest RAM or allocate without bound.
  */
 final class MigrationProtocol {
     /** "JVMMMIGR". */
     static final long MAGIC = 0x4A564D4D4D494752L;
-    /** 2: HELLO also carries the devices' layout. */
-    static final int VERSION = 2;
+    /** 3: the destination says BUILT. (2: HELLO also carries the devices' layout.) */
+    static final int VERSION = 3;
     static final int HELLO = 1, PAGES = 2, STATE = 3, ABANDON = 4;
-    static final int READY = 101, RESUMED = 102, ERROR = 103;
+    static final int READY = 101, RESUMED = 102, ERROR = 103, BUILT = 104;
     static final int PAGE = 4096;
     /** The most pages in one PAGES frame (1 MiB). */
     static final int MAX_RUN_PAGES = 256;
@@ -134,17 +136,24 @@ final class MigrationProtocol {
         }
     }
 
-    /** The destination's answer: its vCPUs' start time (epoch ns), or an IOException with its error. */
-    static long readOutcome(DataInputStream in) throws IOException {
+    /** An answer of the destination after READY: BUILT, or RESUMED with its vCPUs' start time (epoch ns). */
+    record Answer(int type, long resumedAt) {
+    }
+
+    /** The destination's next answer after READY: BUILT or RESUMED; an IOException with its error for ERROR. */
+    static Answer readAnswer(DataInputStream in) throws IOException {
         StateCodec.Reader r = new StateCodec.Reader(in, "migration answer");
         int type = r.readInt("answer");
-        if (type == RESUMED) {
-            return r.readLong("resumed_at");
+        switch (type) {
+            case BUILT -> {
+                return new Answer(BUILT, 0);
+            }
+            case RESUMED -> {
+                return new Answer(RESUMED, r.readLong("resumed_at"));
+            }
+            case ERROR -> throw new IOException("the destination failed: " + r.string("error", MAX_MESSAGE_BYTES));
+            default -> throw r.bad("answer", "unexpected answer " + type);
         }
-        if (type == ERROR) {
-            throw new IOException("the destination failed: " + r.string("error", MAX_MESSAGE_BYTES));
-        }
-        throw r.bad("answer", "unexpected answer " + type);
     }
 
     static void readReady(DataInputStream in) throws IOException {
@@ -158,8 +167,9 @@ final class MigrationProtocol {
         }
     }
 
-    static void ready(DataOutputStream out) throws IOException {
-        out.writeInt(READY);
+    /** READY or BUILT: an answer without a body. */
+    static void answer(DataOutputStream out, int type) throws IOException {
+        out.writeInt(type);
         out.flush();
     }
 

@@ -88,10 +88,15 @@ public final class MigrationReceiver implements AutoCloseable {
         java.util.concurrent.CompletableFuture<java.util.Map<String, byte[]>> state =
                 new java.util.concurrent.CompletableFuture<>();
         VmSnapshot.Restore r = new VmSnapshot.Restore(layout, state, "migration from " + conn.peer(), ram,
-                this::buildFailed);
+                this::built, this::buildFailed);
+        try {
+            answer(MigrationProtocol.READY);
+        } catch (IOException ex) {
+            ram.close();
+            throw fail(VmmException.Reason.HOST, MigrationProtocol.describe(ex), ex);
+        }
         transfer = new Thread(() -> {
             try {
-                MigrationProtocol.ready(conn.out());
                 long[] n = new long[1];
                 byte[] bytes = MigrationProtocol.receivePages(conn, ram, n);
                 pages = n[0];
@@ -113,6 +118,22 @@ public final class MigrationReceiver implements AutoCloseable {
         transfer.start();
         restore = r;
         return r; // the build owns the RAM now (it stops the transfer and unmaps it if it fails)
+    }
+
+    /** Sends an answer; the build's, the transfer's and the runner's threads each send theirs. */
+    private synchronized void answer(int type) throws IOException {
+        MigrationProtocol.answer(conn.out(), type);
+    }
+
+    /** The VM is built and waits for the state: the source may pause its own now (it does not before). */
+    private void built() {
+        try {
+            answer(MigrationProtocol.BUILT);
+            log.info("incoming migration: the VM is built {} ms after the start; the source may switch over",
+                    (System.nanoTime() - t0) / 1_000_000);
+        } catch (IOException e) {
+            log.debug("incoming migration: could not say BUILT: {}", e.getMessage()); // the transfer fails too
+        }
     }
 
     /**
@@ -138,7 +159,9 @@ public final class MigrationReceiver implements AutoCloseable {
     /** The VM built from the migration runs: tell the source (it exits), and have the guest announce its NICs. */
     public void started(Vm vm) {
         try {
-            MigrationProtocol.resumed(conn.out(), MigrationProtocol.epochNanos());
+            synchronized (this) {
+                MigrationProtocol.resumed(conn.out(), MigrationProtocol.epochNanos());
+            }
         } catch (IOException e) {
             log.warn("incoming migration: could not tell the source that the VM runs: {}", e.getMessage());
         }

@@ -89,11 +89,13 @@ public final class MigrationSender {
         boolean done = false;
         long[] sent = new long[2]; // bytes, pages
         int rounds = 0;
+        Answers answers = null;
         try (Connection conn = MigrationTransport.connect(ep, Duration.ofSeconds(30))) {
             try {
                 DataOutputStream out = conn.out();
                 MigrationProtocol.hello(out, config, layout);
                 MigrationProtocol.readReady(conn.in());
+                answers = new Answers(conn);
                 mem.startDirtyLog(vm.vmFd()::setUserMemoryRegion);
                 logging = true;
                 RamViews ram = new RamViews(mem);
@@ -103,14 +105,16 @@ public final class MigrationSender {
                 out.flush();
                 rounds++;
                 double bytesPerMs = Math.max(1, sent[0] / Math.max(1.0, (System.nanoTime() - rt) / 1e6));
+                VmSnapshot.warmUp(vm); // the switch-over's capture then runs warm
                 for (;;) {
                     List<DirtyBitmap> dirty = mem.harvestDirty(vm.vmFd()::getDirtyLog);
                     long n = dirty.stream().mapToLong(DirtyBitmap::count).sum();
                     double predictedMs = n * (double) PAGE / bytesPerMs;
                     log.info("migration round {}: {} dirty pages, {} ms predicted at {} MB/s", rounds, n,
                             Math.round(predictedMs), Math.round(bytesPerMs / 1000));
-                    if (predictedMs <= downtimeMs) {
-                        // converged: stop the VM and send what is left
+                    answers.failIfFailed(); // the destination failed: no need to send it more
+                    if (predictedMs <= downtimeMs && answers.built(BUILT_WAIT)) {
+                        // converged, and the destination waits for nothing but the state: stop the VM, send the rest
                         long pauseAt = MigrationProtocol.epochNanos();
                         Laps laps = new Laps();
                         if (!vm.paused()) {
@@ -128,17 +132,20 @@ public final class MigrationSender {
                         for (int i = 0; i < last.size(); i++) {
                             or(last.get(i), dirty.get(i));
                         }
+                        laps.lap("dirty log read");
                         long pagesBefore = sent[1];
                         sendPages(conn, ram, last, false, sent);
                         rounds++;
                         laps.lap((sent[1] - pagesBefore) + " last pages");
-                        byte[] state = StateFile.encode(VmSnapshot.state(vm));
-                        laps.lap("state taken (" + state.length + " bytes)");
+                        java.util.Map<String, byte[]> sections = VmSnapshot.state(vm);
+                        laps.lap("state read");
+                        byte[] state = StateFile.encode(sections);
+                        laps.lap("state encoded (" + state.length + " bytes)");
                         MigrationProtocol.state(out, state);
                         sent[0] += state.length;
                         long stateSentAt = MigrationProtocol.epochNanos();
                         laps.lap("state sent");
-                        long resumedAt = outcome(conn);
+                        long resumedAt = answers.resumedAt(conn);
                         laps.lap("destination runs");
                         log.info("migration switch-over: {}", laps);
                         Result r = new Result(destination, (System.nanoTime() - t0) / 1_000_000,
@@ -160,6 +167,10 @@ public final class MigrationSender {
                         return r;
                     }
                     if (System.nanoTime() > deadline) {
+                        if (predictedMs <= downtimeMs) {
+                            throw new VmmException(VmmException.Reason.TIMEOUT, "the destination did not finish "
+                                    + "building its VM within " + timeout.toSeconds() + " s (the transfer had converged)");
+                        }
                         throw new VmmException(VmmException.Reason.TIMEOUT, "the migration did not converge within "
                                 + timeout.toSeconds() + " s (" + n + " pages dirty in the last round, "
                                 + Math.round(predictedMs) + " ms predicted for downtime_ms " + downtimeMs + ")");
@@ -179,8 +190,8 @@ public final class MigrationSender {
                 } catch (IOException gone) {
                     // the destination is gone already
                 }
-                if (e instanceof IOException) {
-                    String theirs = destinationError(conn);
+                if (e instanceof IOException && answers != null) {
+                    String theirs = answers.error();
                     if (theirs != null) { // a broken pipe because the destination failed: say why it did
                         throw new IOException(theirs, e);
                     }
@@ -211,65 +222,107 @@ public final class MigrationSender {
         }
     }
 
-    /** How long the destination may take to build and resume the VM once it has the state. */
+    /** How long the destination may take to load the state and resume the VM once it has it. */
     static final Duration OUTCOME_TIMEOUT = Duration.ofSeconds(120);
+    /** How long a converged round waits for the destination's BUILT before it sends another round. */
+    private static final Duration BUILT_WAIT = Duration.ofMillis(100);
 
     /**
-     * The destination's answer, within {@link #OUTCOME_TIMEOUT}: a destination that hangs gets its connection closed
-     * (which ends the read), and the VM resumes here.
+     * The destination's answers after READY, read on a thread of their own: BUILT, then RESUMED, or ERROR at any
+     * point (or the connection's end), which fails both.
      */
-    private static long outcome(Connection conn) throws IOException {
-        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
-        Thread watchdog = new Thread(() -> {
+    private static final class Answers {
+        private final java.util.concurrent.CompletableFuture<Void> built = new java.util.concurrent.CompletableFuture<>();
+        private final java.util.concurrent.CompletableFuture<Long> resumed =
+                new java.util.concurrent.CompletableFuture<>();
+
+        Answers(Connection conn) {
+            Thread t = new Thread(() -> {
+                try {
+                    for (;;) {
+                        MigrationProtocol.Answer a = MigrationProtocol.readAnswer(conn.in());
+                        if (a.type() == MigrationProtocol.BUILT) {
+                            built.complete(null);
+                        } else {
+                            resumed.complete(a.resumedAt());
+                            return;
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    built.completeExceptionally(e);
+                    resumed.completeExceptionally(e);
+                }
+            }, "migration-answers");
+            t.setDaemon(true); // closing the connection ends it
+            t.start();
+        }
+
+        /** Whether the destination said BUILT, waiting up to {@code wait} for it. */
+        boolean built(Duration wait) throws IOException {
             try {
-                Thread.sleep(OUTCOME_TIMEOUT.toMillis());
-                timedOut.set(true);
-                conn.close();
+                built.get(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                return true;
+            } catch (java.util.concurrent.TimeoutException e) {
+                return false;
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw cause(e);
             } catch (InterruptedException e) {
-                // answered in time
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while waiting for the destination");
             }
-        }, "migration-outcome");
-        watchdog.setDaemon(true);
-        watchdog.start();
-        try {
-            return MigrationProtocol.readOutcome(conn.in());
-        } catch (IOException e) {
-            if (timedOut.get()) {
+        }
+
+        /** Throws the destination's error (or the connection's end) if it came already. */
+        void failIfFailed() throws IOException {
+            if (built.isCompletedExceptionally()) {
+                built(Duration.ZERO);
+            }
+        }
+
+        /**
+         * The destination's vCPUs' start time, within {@link #OUTCOME_TIMEOUT}: a destination that hangs gets its
+         * connection closed, and the VM resumes here.
+         */
+        long resumedAt(Connection conn) throws IOException {
+            try {
+                return resumed.get(OUTCOME_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                conn.close();
                 throw new IOException("the destination did not say within " + OUTCOME_TIMEOUT.toSeconds()
                         + " s whether its VM runs", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw cause(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while waiting for the destination");
             }
-            throw e;
-        } finally {
-            watchdog.interrupt();
         }
-    }
 
-    /**
-     * The error the destination sent before it closed the connection (it fails while the pages are still going, for
-     * example when it cannot build the VM), read within 2 s; null if it sent none.
-     */
-    private static String destinationError(Connection conn) {
-        java.util.concurrent.CompletableFuture<String> f = new java.util.concurrent.CompletableFuture<>();
-        Thread t = new Thread(() -> {
+        /**
+         * The error the destination sent before it closed the connection (it fails while the pages are still going,
+         * for example when it cannot build the VM), waited for 2 s; null if it sent none.
+         */
+        String error() {
             try {
-                MigrationProtocol.readOutcome(conn.in());
-                f.complete(null);
-            } catch (IOException e) {
-                f.complete(e.getMessage() != null && e.getMessage().startsWith("the destination failed: ")
-                        ? e.getMessage() : null);
-            } catch (RuntimeException e) {
-                f.complete(null);
+                resumed.get(2, java.util.concurrent.TimeUnit.SECONDS);
+                return null;
+            } catch (java.util.concurrent.ExecutionException e) {
+                String m = e.getCause().getMessage();
+                return m != null && m.startsWith("the destination failed: ") ? m : null;
+            } catch (java.util.concurrent.TimeoutException e) {
+                return null;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
             }
-        }, "migration-error");
-        t.setDaemon(true); // if the destination says nothing, closing the connection ends it
-        t.start();
-        try {
-            return f.get(2, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
+        }
+
+        private static IOException cause(java.util.concurrent.ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                return io;
+            }
+            return new IOException(c.getMessage() != null ? c.getMessage() : c.toString(), c);
         }
     }
 

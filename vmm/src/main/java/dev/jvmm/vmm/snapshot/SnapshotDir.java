@@ -130,10 +130,10 @@ public final class SnapshotDir {
         }
     }
 
-    /** fdatasync of every virtio disk's file (not with cache=unsafe), so that what the guest wrote is on it. */
+    /** fdatasync of every writable virtio disk's file (not with cache=unsafe), so that what the guest wrote is on it. */
     public static void flushDisks(Vm vm) throws IOException {
         for (DeviceManager.Plugged p : vm.devices().devices()) {
-            if (p.transport() != null && p.transport().device() instanceof VirtioBlk b) {
+            if (p.transport() != null && p.transport().device() instanceof VirtioBlk b && !b.backend().readOnly()) {
                 int r = b.backend().flush();
                 if (r < 0) {
                     throw new IOException(p.id() + ": flushing " + b.backend().path() + " failed: errno " + -r);

@@ -161,11 +161,14 @@ class MigrationProtocolTest {
         assertTrue(assertThrows(StateFormatException.class, () -> MigrationProtocol.readHello(in("GET / HTTP/1.1\r\n"
                 .getBytes()))).getMessage().contains("not a jvmm migration"));
         ByteArrayOutputStream ok = new ByteArrayOutputStream();
+        MigrationProtocol.answer(new DataOutputStream(ok), MigrationProtocol.BUILT);
         MigrationProtocol.resumed(new DataOutputStream(ok), 123456789L);
-        assertEquals(123456789L, MigrationProtocol.readOutcome(in(ok.toByteArray())));
+        DataInputStream answers = in(ok.toByteArray());
+        assertEquals(MigrationProtocol.BUILT, MigrationProtocol.readAnswer(answers).type());
+        assertEquals(123456789L, MigrationProtocol.readAnswer(answers).resumedAt());
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         MigrationProtocol.message(new DataOutputStream(err), MigrationProtocol.ERROR, "CPUID 0x7.0 EBX bit 5 (avx2)");
         assertEquals("the destination failed: CPUID 0x7.0 EBX bit 5 (avx2)", assertThrows(IOException.class,
-                () -> MigrationProtocol.readOutcome(in(err.toByteArray()))).getMessage());
+                () -> MigrationProtocol.readAnswer(in(err.toByteArray()))).getMessage());
     }
 }
