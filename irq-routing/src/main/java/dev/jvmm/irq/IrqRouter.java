@@ -28,6 +28,8 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
     private final List<RoutingEntry> legacy = new ArrayList<>();
     private final TreeMap<Integer, RoutingEntry> msi = new TreeMap<>();
     private final List<AutoCloseable> owned = new ArrayList<>();
+    private int deferred;
+    private boolean changed;
 
     /** For a VM with the in-kernel irqchip (KVM_CREATE_IRQCHIP already done). */
     public IrqRouter(VmFd vm) {
@@ -52,10 +54,34 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
         return gsis;
     }
 
-    /** Adds or replaces the MSI route of {@code gsi} and commits the table. */
+    /**
+     * Holds every commit until {@link #commitDeferred()}: the routes set and removed meanwhile reach KVM in one
+     * KVM_SET_GSI_ROUTING (each commit costs KVM an SRCU grace period; a restore sets all of a VM's vectors at once).
+     * Nests.
+     */
+    public synchronized void deferCommits() {
+        deferred++;
+    }
+
+    /** Ends a {@link #deferCommits()}; the outermost commits the table if a route changed meanwhile. */
+    public synchronized void commitDeferred() {
+        if (deferred == 0) {
+            throw new IllegalStateException("commitDeferred without deferCommits");
+        }
+        if (--deferred == 0 && changed) {
+            changed = false;
+            commit();
+        }
+    }
+
+    /** Adds or replaces the MSI route of {@code gsi} and commits the table (or marks it to be, while deferred). */
     public synchronized void setMsiRoute(int gsi, long address, int data) {
         checkMsiGsi(gsi);
         RoutingEntry old = msi.put(gsi, RoutingEntry.msi(gsi, address, data));
+        if (deferred > 0) {
+            changed = true;
+            return;
+        }
         try {
             commit();
         } catch (RuntimeException e) {
@@ -72,7 +98,11 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
     public synchronized void removeMsiRoute(int gsi) {
         checkMsiGsi(gsi);
         if (msi.remove(gsi) != null) {
-            commit();
+            if (deferred > 0) {
+                changed = true;
+            } else {
+                commit();
+            }
         }
     }
 

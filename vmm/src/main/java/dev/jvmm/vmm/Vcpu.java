@@ -29,6 +29,8 @@ final class Vcpu implements AutoCloseable {
     private final long[] exits = new long[ExitReason.values().length];
     private volatile boolean stopping;
     private volatile int tid;
+    /** When the thread first entered KVM_RUN (epoch ns), 0 before. */
+    private volatile long firstEntry;
     /** Pause: asked for by {@link #pause()}, acknowledged by the thread parking outside KVM_RUN. */
     private final Object pauseLock = new Object();
     private volatile boolean pauseRequested;
@@ -67,8 +69,11 @@ final class Vcpu implements AutoCloseable {
         return fd.id();
     }
 
+    /** Starts the thread (once; later calls do nothing): it enters KVM_RUN unless a pause was requested before. */
     void start() {
-        thread.start();
+        if (thread.getState() == Thread.State.NEW) {
+            thread.start();
+        }
     }
 
     private void loop() {
@@ -81,6 +86,10 @@ final class Vcpu implements AutoCloseable {
                 if (pauseRequested) {
                     park();
                     continue;
+                }
+                if (firstEntry == 0) {
+                    java.time.Instant now = java.time.Instant.now();
+                    firstEntry = now.getEpochSecond() * 1_000_000_000L + now.getNano();
                 }
                 ExitReason r = fd.run();
                 exits[r.ordinal()]++;
@@ -318,6 +327,11 @@ final class Vcpu implements AutoCloseable {
             }
         }
         return !thread.isAlive();
+    }
+
+    /** When this vCPU first entered KVM_RUN, in nanoseconds since the epoch; 0 if it has not yet. */
+    long firstEntryEpochNanos() {
+        return firstEntry;
     }
 
     boolean started() {

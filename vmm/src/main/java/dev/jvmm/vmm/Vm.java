@@ -134,6 +134,25 @@ public final class Vm implements AutoCloseable {
         paused = true;
     }
 
+    /**
+     * When vCPU 0 first entered KVM_RUN (nanoseconds since the epoch), waiting up to {@code timeoutMs} for it (a
+     * migration's downtime ends there); 0 if it has not by then.
+     */
+    public long firstEntryEpochNanos(long timeoutMs) {
+        Vcpu v = vcpus.get(0);
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        long at;
+        while ((at = v.firstEntryEpochNanos()) == 0 && System.nanoTime() < deadline && !exit.isDone()) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return at;
+    }
+
     /** The VM's PCI devices: what the config plugged in, and what the control API adds and removes. */
     public DeviceManager devices() {
         return devices;

@@ -261,7 +261,11 @@ public final class VmBuilder {
             Vcpu v = res.push(new Vcpu(fd, pio, mmio, exit::complete));
             vcpus.add(v);
             if (restore != null) {
-                continue; // its state is loaded below, once it is here
+                // its state is loaded below, once it is here; its thread starts now, parked before any KVM_RUN, so
+                // that a migration's downtime does not include making the thread
+                v.requestPause();
+                v.start();
+                continue;
             }
             setUpFresh(fd, supported, i, cfg.cpus());
             if (i == 0) {
@@ -273,11 +277,11 @@ public final class VmBuilder {
         if (restore != null) {
             // everything above needs no state: a migration's destination does it while the pages still arrive
             if (restore.stateArriving()) {
-                rehearse(kvm, vm, mem, vcpus, platformDevices, devices, saved, supported);
+                rehearse(kvm, vm, mem, vcpus, platformDevices, devices, saved, supported, router);
             }
             restore.awaitState();
             step("state here");
-            vmState = loadState(restore, cfg.cpus(), kvm, vm, mem, vcpus, platformDevices, devices, saved);
+            vmState = loadState(restore, cfg.cpus(), kvm, vm, mem, vcpus, platformDevices, devices, saved, router);
             devices.setMacvtapsUp(true); // a migration's source has set its own down by now
             restore.laps().lap("NICs up");
             step("state restored");
@@ -305,7 +309,7 @@ public final class VmBuilder {
      */
     private static dev.jvmm.sys.kvm.VmState loadState(VmSnapshot.Restore restore, int cpus, Kvm kvm, VmFd vm,
             GuestMemory mem, List<Vcpu> vcpus, Platform platform, DeviceManager devices,
-            List<DeviceManager.Saved> saved) {
+            List<DeviceManager.Saved> saved, dev.jvmm.irq.IrqRouter router) {
         if (restore.memoryFile() == null) {
             restore.checkMemory(mem);
         }
@@ -317,7 +321,12 @@ public final class VmBuilder {
         dev.jvmm.sys.kvm.VmState vmState = restore.vm();
         vmState.restore(vm);
         laps.lap("VM state");
-        restoreStates(restore, saved, devices, platform);
+        router.deferCommits(); // every vector's route in one commit
+        try {
+            restoreStates(restore, saved, devices, platform);
+        } finally {
+            router.commitDeferred();
+        }
         for (Vcpu v : vcpus) {
             restore.vcpu(v.id(), kvm).restore(v.fd());
         }
@@ -333,7 +342,8 @@ public final class VmBuilder {
      * is logged, not thrown: the real load reports its own.
      */
     private static void rehearse(Kvm kvm, VmFd vm, GuestMemory mem, List<Vcpu> vcpus, Platform platform,
-            DeviceManager devices, List<DeviceManager.Saved> saved, List<CpuidEntry> supported) {
+            DeviceManager devices, List<DeviceManager.Saved> saved, List<CpuidEntry> supported,
+            dev.jvmm.irq.IrqRouter router) {
         long t0 = System.nanoTime();
         try {
             for (Vcpu v : vcpus) {
@@ -343,7 +353,7 @@ public final class VmBuilder {
             VmSnapshot.Restore r = new VmSnapshot.Restore(StateFile.decode(own, "the rehearsal"), null,
                     "the rehearsal of the restore", true);
             r.awaitState();
-            loadState(r, vcpus.size(), kvm, vm, mem, vcpus, platform, devices, saved);
+            loadState(r, vcpus.size(), kvm, vm, mem, vcpus, platform, devices, saved, router);
             log.info("incoming migration: rehearsed loading a state into this VM in {} ms ({})",
                     (System.nanoTime() - t0) / 1_000_000, r.laps());
         } catch (RuntimeException | dev.jvmm.sys.state.StateFormatException e) {

@@ -30,6 +30,7 @@ public final class MigrationReceiver implements AutoCloseable {
     private boolean failed;
     /** When the state had arrived (System.nanoTime). */
     private volatile long stateAt;
+    private volatile long stateAtEpoch;
     private Thread transfer;
     private VmSnapshot.Restore restore;
     /** How long the state took to check and decode once it had arrived. */
@@ -101,6 +102,7 @@ public final class MigrationReceiver implements AutoCloseable {
                 byte[] bytes = MigrationProtocol.receivePages(conn, ram, n);
                 pages = n[0];
                 stateAt = System.nanoTime();
+                stateAtEpoch = MigrationProtocol.epochNanos();
                 java.util.Map<String, byte[]> sections = StateFile.decode(bytes, "the migration's state");
                 decodeMs = (System.nanoTime() - stateAt) / 1_000_000;
                 log.info("incoming migration: {} MiB of pages and the state received in {} ms", (pages * 4096) >> 20,
@@ -158,9 +160,15 @@ public final class MigrationReceiver implements AutoCloseable {
 
     /** The VM built from the migration runs: tell the source (it exits), and have the guest announce its NICs. */
     public void started(Vm vm) {
+        dev.jvmm.vmm.Laps laps = restore == null ? null : restore.laps();
+        String steps = laps == null ? "-" : laps.lap("vCPUs started").toString();
+        long entered = vm.firstEntryEpochNanos(1000); // the downtime ends at vCPU 0's first KVM_RUN
+        if (entered == 0) {
+            entered = MigrationProtocol.epochNanos();
+        }
         try {
             synchronized (this) {
-                MigrationProtocol.resumed(conn.out(), MigrationProtocol.epochNanos());
+                MigrationProtocol.resumed(conn.out(), entered);
             }
         } catch (IOException e) {
             log.warn("incoming migration: could not tell the source that the VM runs: {}", e.getMessage());
@@ -172,10 +180,9 @@ public final class MigrationReceiver implements AutoCloseable {
                 announced++;
             }
         }
-        dev.jvmm.vmm.Laps laps = restore == null ? null : restore.laps();
-        log.info("incoming migration complete: the VM runs {} ms after its state arrived (decoded in {} ms; then {}; "
-                + "{} pages received, {} NIC(s) asked to announce)", (System.nanoTime() - stateAt) / 1_000_000,
-                decodeMs, laps == null ? "-" : laps.lap("vCPUs started"), pages, announced);
+        log.info("incoming migration complete: vCPU 0 entered KVM_RUN {} ms after the state arrived (decoded in {} ms; "
+                + "then {}; {} pages received, {} NIC(s) asked to announce)", (entered - stateAtEpoch) / 1_000_000,
+                decodeMs, steps, pages, announced);
         conn.close();
     }
 
