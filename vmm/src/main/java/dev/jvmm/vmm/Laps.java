@@ -20,6 +20,12 @@ public final class Laps {
         return this;
     }
 
+    /** The wall clock in nanoseconds since the epoch: what two processes (a migration's two ends) can compare. */
+    public static long epochNanos() {
+        java.time.Instant i = java.time.Instant.now();
+        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+    }
+
     /** Milliseconds since this was made. */
     public long totalMs() {
         return (System.nanoTime() - start) / 1_000_000;

@@ -88,8 +88,7 @@ final class Vcpu implements AutoCloseable {
                     continue;
                 }
                 if (firstEntry == 0) {
-                    java.time.Instant now = java.time.Instant.now();
-                    firstEntry = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+                    firstEntry = Laps.epochNanos();
                 }
                 ExitReason r = fd.run();
                 exits[r.ordinal()]++;

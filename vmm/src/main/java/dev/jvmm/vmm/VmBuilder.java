@@ -324,9 +324,10 @@ public final class VmBuilder {
         router.deferCommits(); // every vector's route in one commit
         try {
             restoreStates(restore, saved, devices, platform);
-        } finally {
-            router.commitDeferred();
+        } catch (RuntimeException e) {
+            throw ResourceStack.closeAfter(router::commitDeferred, e); // the state's error, not the commit's
         }
+        router.commitDeferred();
         for (Vcpu v : vcpus) {
             restore.vcpu(v.id(), kvm).restore(v.fd());
         }

@@ -173,11 +173,6 @@ final class MigrationProtocol {
         out.flush();
     }
 
-    /** The wall clock in nanoseconds since the epoch: both ends stamp the downtime with it. */
-    static long epochNanos() {
-        java.time.Instant i = java.time.Instant.now();
-        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
-    }
 
     /** A StateFormatException's message, or any IOException's, for a report. */
     static String describe(IOException e) {

@@ -2,6 +2,7 @@ package dev.jvmm.vmm.migration;
 
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.sys.state.StateFormatException;
+import dev.jvmm.vmm.Laps;
 import dev.jvmm.vmm.Vm;
 import dev.jvmm.vmm.VmBuilder;
 import dev.jvmm.vmm.VmRunner;
@@ -29,7 +30,6 @@ public final class MigrationReceiver implements AutoCloseable {
     private long t0;
     private boolean failed;
     /** When the state had arrived (System.nanoTime). */
-    private volatile long stateAt;
     private volatile long stateAtEpoch;
     private Thread transfer;
     private VmSnapshot.Restore restore;
@@ -101,8 +101,8 @@ public final class MigrationReceiver implements AutoCloseable {
                 long[] n = new long[1];
                 byte[] bytes = MigrationProtocol.receivePages(conn, ram, n);
                 pages = n[0];
-                stateAt = System.nanoTime();
-                stateAtEpoch = MigrationProtocol.epochNanos();
+                long stateAt = System.nanoTime();
+                stateAtEpoch = Laps.epochNanos();
                 java.util.Map<String, byte[]> sections = StateFile.decode(bytes, "the migration's state");
                 decodeMs = (System.nanoTime() - stateAt) / 1_000_000;
                 log.info("incoming migration: {} MiB of pages and the state received in {} ms", (pages * 4096) >> 20,
@@ -160,11 +160,11 @@ public final class MigrationReceiver implements AutoCloseable {
 
     /** The VM built from the migration runs: tell the source (it exits), and have the guest announce its NICs. */
     public void started(Vm vm) {
-        dev.jvmm.vmm.Laps laps = restore == null ? null : restore.laps();
+        Laps laps = restore == null ? null : restore.laps();
         String steps = laps == null ? "-" : laps.lap("vCPUs started").toString();
         long entered = vm.firstEntryEpochNanos(1000); // the downtime ends at vCPU 0's first KVM_RUN
         if (entered == 0) {
-            entered = MigrationProtocol.epochNanos();
+            entered = Laps.epochNanos();
         }
         try {
             synchronized (this) {

@@ -115,7 +115,7 @@ public final class MigrationSender {
                     answers.failIfFailed(); // the destination failed: no need to send it more
                     if (predictedMs <= downtimeMs && answers.built(BUILT_WAIT)) {
                         // converged, and the destination waits for nothing but the state: stop the VM, send the rest
-                        long pauseAt = MigrationProtocol.epochNanos();
+                        long pauseAt = Laps.epochNanos();
                         Laps laps = new Laps();
                         if (!vm.paused()) {
                             vm.pause();
@@ -143,7 +143,7 @@ public final class MigrationSender {
                         laps.lap("state encoded (" + state.length + " bytes)");
                         MigrationProtocol.state(out, state);
                         sent[0] += state.length;
-                        long stateSentAt = MigrationProtocol.epochNanos();
+                        long stateSentAt = Laps.epochNanos();
                         laps.lap("state sent");
                         long resumedAt = answers.resumedAt(conn);
                         laps.lap("destination runs");
