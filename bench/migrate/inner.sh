@@ -227,7 +227,7 @@ live() {
     if [ "$status" = ok ]; then reap "$SRC" 60; else stop_vm "$SRC"; fi
     # where the downtime went, step by step, on each side
     grep -h -o 'migration switch-over: .*' "$W/src.log" | sed 's/^/  jvmm src: /'
-    grep -h -o 'incoming migration: rehearsed.*\|incoming migration: the VM is built.*\|incoming migration complete: .*' \
+    grep -h -o 'incoming migration: warmed up.*\|migration from [^ ]*: rehearsed.*\|incoming migration: the VM is built.*\|incoming migration complete: .*' \
       "$W/dst.log" | sed 's/^/  jvmm dst: /'
   else
     qemu_args "$case"

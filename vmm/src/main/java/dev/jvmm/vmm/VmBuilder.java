@@ -277,7 +277,7 @@ public final class VmBuilder {
         if (restore != null) {
             // everything above needs no state: a migration's destination does it while the pages still arrive
             if (restore.stateArriving()) {
-                rehearse(kvm, vm, mem, vcpus, platformDevices, devices, saved, supported, router);
+                rehearse(restore.origin(), kvm, vm, mem, vcpus, platformDevices, devices, saved, supported, router);
             }
             restore.awaitState();
             step("state here");
@@ -342,7 +342,7 @@ public final class VmBuilder {
      * first run took 300 ms, most of the destination's part). The real state then overwrites all of it. A failure
      * is logged, not thrown: the real load reports its own.
      */
-    private static void rehearse(Kvm kvm, VmFd vm, GuestMemory mem, List<Vcpu> vcpus, Platform platform,
+    private static void rehearse(String origin, Kvm kvm, VmFd vm, GuestMemory mem, List<Vcpu> vcpus, Platform platform,
             DeviceManager devices, List<DeviceManager.Saved> saved, List<CpuidEntry> supported,
             dev.jvmm.irq.IrqRouter router) {
         long t0 = System.nanoTime();
@@ -355,11 +355,10 @@ public final class VmBuilder {
                     "the rehearsal of the restore", true);
             r.awaitState();
             loadState(r, vcpus.size(), kvm, vm, mem, vcpus, platform, devices, saved, router);
-            log.info("incoming migration: rehearsed loading a state into this VM in {} ms ({})",
+            log.info("{}: rehearsed loading a state into this VM in {} ms ({})", origin,
                     (System.nanoTime() - t0) / 1_000_000, r.laps());
         } catch (RuntimeException | dev.jvmm.sys.state.StateFormatException e) {
-            log.warn("incoming migration: rehearsing the state's load failed: {} (the real load follows)",
-                    e.getMessage());
+            log.warn("{}: rehearsing the state's load failed: {} (the real load follows)", origin, e.getMessage());
         }
     }
 

@@ -345,6 +345,8 @@ public final class LaunchCommand implements Callable<Integer> {
                     throw new VmmException(VmmException.Reason.CONFIG, "--incoming takes the VM's config from the "
                             + "migration: --restore and --config cannot go with it");
                 }
+                dev.jvmm.vmm.migration.Endpoint.parse(incoming, "--incoming"); // a typo fails before the warm-up
+                dev.jvmm.vmm.migration.IncomingWarmUp.run(); // before it listens, as QEMU's is built before it does
                 rx = dev.jvmm.vmm.migration.MigrationReceiver.accept(incoming, java.time.Duration.ofDays(1),
                         line -> say("jvmm: " + line));
             }
