@@ -74,6 +74,9 @@ class MigrationLabTest {
         String go = py + "'import socket,sys; socket.create_connection((\"10.97.0.2\", int(sys.argv[1])), 30).sendall(b\"go\")' ";
         String incomingD = jvmm("launch", "--incoming", "unix:@MIGD@", "--net", "tap=jmg8")
                 .replace("@MIGD@", "$W/mig-d.sock");
+        // a TLS destination whose CA did not sign the source's certificate (nor the source's its)
+        String incomingT = jvmm("launch", "--incoming", "tcp:127.0.0.1:4718,tls-dir=@TD@", "--net", "tap=jmg7")
+                .replace("@TD@", "$W/pki/dst");
         String fakeDest = py + "'import socket,sys\n"
                 + "l=socket.socket(socket.AF_UNIX); l.bind(sys.argv[1]); l.listen(1); l.settimeout(300); c,_=l.accept()\n"
                 + "c.recv(65536); c.sendall(bytes.fromhex(\"00000065\")); n=0\n"
@@ -126,6 +129,22 @@ class MigrationLabTest {
                 // (the dirtier starves the guest's counter of its one vCPU: it is looked at once the loop stopped)
                 go + "7002; w a2.log GUEST-CALM 300",
                 "echo CALM $(C0=$(count a2.log); sleep 3; [ $(count a2.log) -gt $C0 ] && echo counting)",
+                // a TLS peer whose certificate the other side does not trust (two CAs; each host trusts its own)
+                "mkdir -p pki && cd pki && for ca in good other; do openssl genpkey -algorithm EC -pkeyopt "
+                        + "ec_paramgen_curve:P-256 -out $ca.key && openssl req -x509 -new -key $ca.key -subj /CN=$ca "
+                        + "-days 2 -out $ca.pem; done 2>/dev/null",
+                "host() { mkdir -p $1 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1/key.pem "
+                        + "&& openssl req -new -key $1/key.pem -subj /CN=$1 -out $1/req.csr && printf 'basicConstraints="
+                        + "CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth,clientAuth\\n' > $1/ext.cnf "
+                        + "&& openssl x509 -req -in $1/req.csr -CA $2.pem -CAkey $2.key -set_serial $3 -days 2 -extfile "
+                        + "$1/ext.cnf -out $1/cert.pem && cp $4.pem $1/ca.pem; } 2>/dev/null",
+                "host src good 2 good; host dst other 3 other; cd $W; echo PKI $(ls pki/src pki/dst | grep -c pem)",
+                incomingT + " > t.log 2>&1 & VT=$!; w t.log 'waiting for an incoming migration' 300",
+                "echo MIGRATE-TLS $(timeout 300 " + remoteA + " send-migration destination=tcp:127.0.0.1:4718 "
+                        + "tls-dir=$W/pki/src 2>&1; echo rc=$?)",
+                "reap $VT 120; echo DEST-T rc=$? $(grep -o 'Error: .*' t.log | head -1)",
+                "echo AFTER-TLS $(" + remoteA + " info | tr -d ' \\n' | grep -o '\"state\":\"[a-z]*\"') "
+                        + "$(C0=$(count a2.log); sleep 2; [ $(count a2.log) -gt $C0 ] && echo counting)",
                 // 3. A2 -> B over a unix socket, B -> C over TCP, while UDP streams run both ways
                 incomingB + " > b.log 2>&1 & VB=$!; waitfile $W/mig-b.sock",
                 "./udpseq recv 5601 200 > l1recv.txt & RCV=$!",
@@ -179,6 +198,15 @@ class MigrationLabTest {
         assertEquals("\"state\":\"running\"", line(out, "AFTER-DIRTY"),
                 "the source runs on after a migration that did not converge:\n" + out);
         assertEquals("counting", line(out, "CALM"), "and its guest with it:\n" + out);
+        assertEquals("6", line(out, "PKI"), "two tls-dirs of three PEM files each:\n" + out);
+        String tls = line(out, "MIGRATE-TLS");
+        System.out.println("[migration-e2e] a TLS destination that does not trust the source's CA: " + tls);
+        assertTrue(tls.matches(".*TLS handshake with 127\\.0\\.0\\.1:4718 failed: the peer.*certificate.*the VM goes on "
+                + "here.*rc=1"), out);
+        assertTrue(line(out, "DEST-T").matches("rc=[1-9]\\d* Error: .*TLS handshake with .* failed: the peer.*"),
+                "the destination refuses it too, and exits:\n" + out);
+        assertEquals("\"state\":\"running\" counting", line(out, "AFTER-TLS"),
+                "the source runs on after a TLS peer it does not trust:\n" + out);
         // 3. two live migrations
         String ab = line(out, "MIGRATE-AB");
         assertTrue(ab.startsWith("rc=0 ") && ab.contains("\"downtime_ms\":"), out);

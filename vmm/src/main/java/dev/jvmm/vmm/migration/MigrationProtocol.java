@@ -15,12 +15,14 @@ import java.nio.charset.StandardCharsets;
  * <li>{@code HELLO}: magic "JVMMMIGR", protocol version, the VM's config (the {@code --config} form, UTF-8) and
  * where its devices are (the state's "devices" section: the destination plugs them while the pages arrive);</li>
  * <li>{@code PAGES}: a run of guest pages: guest-physical address, page count, then the pages' bytes;</li>
+ * <li>{@code SYNC}: the end of a round (its number): the destination answers {@code SYNCED} with it once it has
+ * taken every page before it;</li>
  * <li>{@code STATE}: the {@link StateFile} (vCPUs, VM, devices), sent once the VM is paused and its last pages sent;</li>
  * <li>{@code ABANDON}: the source gives up (a reason); the destination exits with it.</li>
  * </ul>
  * The destination answers, on the same connection, {@code READY} after HELLO (the VM's RAM exists), {@code BUILT}
- * once its VM is built and waits for nothing but the state (the source does not pause its VM before), and at the
- * end {@code RESUMED} with the epoch nanoseconds of its vCPUs' start; or, at any point, {@code ERROR} with a message
+ * once its VM is built and waits for nothing but the state (the source does not pause its VM before), {@code
+ * SYNCED} for each SYNC, and at the end {@code RESUMED} with the epoch nanoseconds of its vCPUs' start; or, at any point, {@code ERROR} with a message
  * (and nothing after it). The
  * reader checks every type, length, address and count against its bound and the VM's RAM before using it: a
  * hostile stream cannot make jvmm write outside guest RAM or allocate without bound.
@@ -28,10 +30,10 @@ import java.nio.charset.StandardCharsets;
 final class MigrationProtocol {
     /** "JVMMMIGR". */
     static final long MAGIC = 0x4A564D4D4D494752L;
-    /** 3: the destination says BUILT. (2: HELLO also carries the devices' layout.) */
-    static final int VERSION = 3;
-    static final int HELLO = 1, PAGES = 2, STATE = 3, ABANDON = 4;
-    static final int READY = 101, RESUMED = 102, ERROR = 103, BUILT = 104;
+    /** 4: SYNC and SYNCED. (3: the destination says BUILT; 2: HELLO also carries the devices' layout.) */
+    static final int VERSION = 4;
+    static final int HELLO = 1, PAGES = 2, STATE = 3, ABANDON = 4, SYNC = 5;
+    static final int READY = 101, RESUMED = 102, ERROR = 103, BUILT = 104, SYNCED = 105;
     static final int PAGE = 4096;
     /** The most pages in one PAGES frame (1 MiB). */
     static final int MAX_RUN_PAGES = 256;
@@ -86,6 +88,13 @@ final class MigrationProtocol {
         c.write(ram.of(gpa, pages * PAGE));
     }
 
+    /** The end of round {@code round}: the destination says SYNCED with it once it has taken the pages before. */
+    static void sync(DataOutputStream out, long round) throws IOException {
+        out.writeInt(SYNC);
+        out.writeLong(round);
+        out.flush();
+    }
+
     static void state(DataOutputStream out, byte[] state) throws IOException {
         out.writeInt(STATE);
         StateCodec.blob(out, state);
@@ -106,10 +115,12 @@ final class MigrationProtocol {
     }
 
     /**
-     * Reads PAGES frames into {@code mem} until the STATE frame, whose bytes it returns. Each run must be whole pages
-     * inside one RAM region; its bytes are read straight into guest RAM ({@link Connection#read}).
+     * Reads PAGES frames into {@code mem} until the STATE frame, whose bytes it returns; tells {@code synced} each
+     * SYNC's round. Each run must be whole pages inside one RAM region; its bytes are read straight into guest RAM
+     * ({@link Connection#read}).
      */
-    static byte[] receivePages(Connection c, GuestMemory mem, long[] pagesReceived) throws IOException {
+    static byte[] receivePages(Connection c, GuestMemory mem, long[] pagesReceived, IoLongConsumer synced)
+            throws IOException {
         DataInputStream in = c.in();
         RamViews ram = new RamViews(mem);
         StateCodec.Reader r = new StateCodec.Reader(in, "migration stream");
@@ -126,6 +137,7 @@ final class MigrationProtocol {
                     c.read(ram.of(gpa, (int) len));
                     pagesReceived[0] += n;
                 }
+                case SYNC -> synced.accept(r.readLong("sync.round"));
                 case STATE -> {
                     return r.blob("state", 20, StateFile.MAX_BYTES);
                 }
@@ -136,17 +148,28 @@ final class MigrationProtocol {
         }
     }
 
-    /** An answer of the destination after READY: BUILT, or RESUMED with its vCPUs' start time (epoch ns). */
-    record Answer(int type, long resumedAt) {
+    /** What the receiver does with a SYNC's round (it answers). */
+    interface IoLongConsumer {
+        void accept(long value) throws IOException;
     }
 
-    /** The destination's next answer after READY: BUILT or RESUMED; an IOException with its error for ERROR. */
+    /**
+     * An answer of the destination after READY: BUILT, SYNCED with the round ({@code value}), or RESUMED with its
+     * vCPUs' start time (epoch ns, {@code value}).
+     */
+    record Answer(int type, long value) {
+    }
+
+    /** The destination's next answer after READY: BUILT, SYNCED or RESUMED; an IOException with its error for ERROR. */
     static Answer readAnswer(DataInputStream in) throws IOException {
         StateCodec.Reader r = new StateCodec.Reader(in, "migration answer");
         int type = r.readInt("answer");
         switch (type) {
             case BUILT -> {
                 return new Answer(BUILT, 0);
+            }
+            case SYNCED -> {
+                return new Answer(SYNCED, r.readLong("synced_round"));
             }
             case RESUMED -> {
                 return new Answer(RESUMED, r.readLong("resumed_at"));
@@ -165,6 +188,12 @@ final class MigrationProtocol {
         if (type != READY) {
             throw r.bad("answer", "expected READY, got " + type);
         }
+    }
+
+    static void synced(DataOutputStream out, long round) throws IOException {
+        out.writeInt(SYNCED);
+        out.writeLong(round);
+        out.flush();
     }
 
     /** READY or BUILT: an answer without a body. */

@@ -99,7 +99,11 @@ public final class MigrationReceiver implements AutoCloseable {
         transfer = new Thread(() -> {
             try {
                 long[] n = new long[1];
-                byte[] bytes = MigrationProtocol.receivePages(conn, ram, n);
+                byte[] bytes = MigrationProtocol.receivePages(conn, ram, n, round -> {
+                    synchronized (this) {
+                        MigrationProtocol.synced(conn.out(), round);
+                    }
+                });
                 pages = n[0];
                 long stateAt = System.nanoTime();
                 stateAtEpoch = Laps.epochNanos();

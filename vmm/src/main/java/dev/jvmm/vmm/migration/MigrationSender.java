@@ -102,19 +102,44 @@ public final class MigrationSender {
                 // round 0: all of RAM that is not zero
                 long rt = System.nanoTime();
                 sendPages(conn, ram, mem.allPages(), true, sent);
-                out.flush();
                 rounds++;
+                MigrationProtocol.sync(out, rounds);
                 double bytesPerMs = Math.max(1, sent[0] / Math.max(1.0, (System.nanoTime() - rt) / 1e6));
                 VmSnapshot.warmUp(vm); // the switch-over's capture then runs warm
+                List<DirtyBitmap> carried = null; // harvested, not sent: the destination was catching up
+                long harvestedAt = 0;
                 for (;;) {
+                    long since = System.nanoTime() - harvestedAt;
+                    if (since < MIN_ROUND_NANOS) {
+                        // a round shorter than this says nothing of how fast the guest dirties its memory (it may not
+                        // have run at all), and each read of the log write-protects what it returns again
+                        java.util.concurrent.locks.LockSupport.parkNanos(MIN_ROUND_NANOS - since);
+                    }
                     List<DirtyBitmap> dirty = mem.harvestDirty(vm.vmFd()::getDirtyLog);
+                    harvestedAt = System.nanoTime();
+                    if (carried != null) {
+                        for (int i = 0; i < dirty.size(); i++) {
+                            or(dirty.get(i), carried.get(i));
+                        }
+                        carried = null;
+                    }
                     long n = dirty.stream().mapToLong(DirtyBitmap::count).sum();
                     double predictedMs = n * (double) PAGE / bytesPerMs;
                     log.info("migration round {}: {} dirty pages, {} ms predicted at {} MB/s", rounds, n,
                             Math.round(predictedMs), Math.round(bytesPerMs / 1000));
                     answers.failIfFailed(); // the destination failed: no need to send it more
-                    if (predictedMs <= downtimeMs && answers.built(BUILT_WAIT)) {
-                        // converged, and the destination waits for nothing but the state: stop the VM, send the rest
+                    if (predictedMs <= downtimeMs && answers.built(BUILT_WAIT) && !answers.caughtUp(rounds, Duration.ZERO)
+                            && System.nanoTime() < deadline) {
+                        // converged, but the destination still takes earlier rounds (they wait in the sockets'
+                        // buffers): pausing now would put them in the downtime. Let it catch up while the VM runs,
+                        // then read the dirty log again.
+                        answers.caughtUp(rounds, CATCH_UP_WAIT);
+                        carried = dirty;
+                        continue;
+                    }
+                    if (predictedMs <= downtimeMs && answers.built(Duration.ZERO)) {
+                        // converged, the destination waits for nothing but the state and has taken every page sent:
+                        // stop the VM, send the rest
                         long pauseAt = Laps.epochNanos();
                         Laps laps = new Laps();
                         if (!vm.paused()) {
@@ -178,10 +203,12 @@ public final class MigrationSender {
                     rt = System.nanoTime();
                     long before = sent[0];
                     sendPages(conn, ram, dirty, false, sent);
-                    out.flush();
                     rounds++;
-                    double ms = Math.max(1.0, (System.nanoTime() - rt) / 1e6);
-                    bytesPerMs = Math.max(1, (sent[0] - before) / ms);
+                    MigrationProtocol.sync(out, rounds);
+                    if (sent[0] - before >= BANDWIDTH_SAMPLE_MIN) {
+                        double ms = Math.max(1.0, (System.nanoTime() - rt) / 1e6);
+                        bytesPerMs = Math.max(1, (sent[0] - before) / ms);
+                    }
                 }
             } catch (IOException | RuntimeException e) {
                 String why = e instanceof IOException io ? MigrationProtocol.describe(io) : e.getMessage();
@@ -224,6 +251,19 @@ public final class MigrationSender {
 
     /** How long the destination may take to load the state and resume the VM once it has it. */
     static final Duration OUTCOME_TIMEOUT = Duration.ofSeconds(120);
+    /**
+     * The least a round must send to measure the bandwidth: a smaller one only fills the sockets' buffers (MiBs on
+     * loopback, more so once the destination has caught up), and its speed says nothing of the link; the estimate
+     * of the last round that was large enough (the first one, at least) is kept.
+     */
+    private static final long BANDWIDTH_SAMPLE_MIN = 16L << 20;
+    /** The shortest time between two reads of the dirty log while the VM runs. */
+    private static final long MIN_ROUND_NANOS = 50_000_000L;
+    /**
+     * How long a converged round waits for the destination to take the rounds before it (SYNCED) before it reads the
+     * dirty log again.
+     */
+    private static final Duration CATCH_UP_WAIT = Duration.ofMillis(100);
     /** How long a converged round waits for the destination's BUILT before it sends another round. */
     private static final Duration BUILT_WAIT = Duration.ofMillis(100);
 
@@ -235,6 +275,8 @@ public final class MigrationSender {
         private final java.util.concurrent.CompletableFuture<Void> built = new java.util.concurrent.CompletableFuture<>();
         private final java.util.concurrent.CompletableFuture<Long> resumed =
                 new java.util.concurrent.CompletableFuture<>();
+        /** The last round the destination said SYNCED to. */
+        private long syncedRound;
 
         Answers(Connection conn) {
             Thread t = new Thread(() -> {
@@ -243,14 +285,17 @@ public final class MigrationSender {
                         MigrationProtocol.Answer a = MigrationProtocol.readAnswer(conn.in());
                         if (a.type() == MigrationProtocol.BUILT) {
                             built.complete(null);
+                        } else if (a.type() == MigrationProtocol.SYNCED) {
+                            synced(a.value());
                         } else {
-                            resumed.complete(a.resumedAt());
+                            resumed.complete(a.value());
                             return;
                         }
                     }
                 } catch (IOException | RuntimeException e) {
                     built.completeExceptionally(e);
                     resumed.completeExceptionally(e);
+                    synced(Long.MAX_VALUE); // no one waits for a round any more: the failure shows at once
                 }
             }, "migration-answers");
             t.setDaemon(true); // closing the connection ends it
@@ -270,6 +315,29 @@ public final class MigrationSender {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while waiting for the destination");
             }
+        }
+
+        private synchronized void synced(long round) {
+            syncedRound = Math.max(syncedRound, round);
+            notifyAll();
+        }
+
+        /**
+         * Whether the destination has taken every page up to the end of round {@code round} (its SYNCED), waiting up
+         * to {@code wait} for it.
+         */
+        synchronized boolean caughtUp(long round, Duration wait) throws IOException {
+            long until = System.nanoTime() + wait.toNanos();
+            long left;
+            while (syncedRound < round && (left = until - System.nanoTime()) > 0) {
+                try {
+                    java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while waiting for the destination");
+                }
+            }
+            return syncedRound >= round;
         }
 
         /** Throws the destination's error (or the connection's end) if it came already. */
@@ -333,17 +401,21 @@ public final class MigrationSender {
         }
     }
 
-    /** Sends the pages set in {@code maps} in runs of up to a frame; {@code skipZero}: leave out pages of zeros. */
+    /**
+     * Sends the pages set in {@code maps} in runs of up to a frame; {@code skipZero}: leave out pages of zeros. The
+     * bitmap is walked a word at a time, and within a word from one set bit to the next: a round often sends a few
+     * pages out of hundreds of thousands.
+     */
     private static void sendPages(Connection conn, RamViews ram, List<DirtyBitmap> maps, boolean skipZero,
             long[] sent) throws IOException {
         for (DirtyBitmap m : maps) {
             GuestMemory.Region r = m.region();
             long pages = m.pages();
             long[] w = m.words();
-            long p = 0;
+            long p = nextSet(w, 0, pages);
             while (p < pages) {
-                if ((w[(int) (p >>> 6)] & 1L << p) == 0 || skipZero && GuestMemory.isZeroPage(r.hostAddress() + p * PAGE)) {
-                    p++;
+                if (skipZero && GuestMemory.isZeroPage(r.hostAddress() + p * PAGE)) {
+                    p = nextSet(w, p + 1, pages);
                     continue;
                 }
                 long start = p;
@@ -355,7 +427,24 @@ public final class MigrationSender {
                 MigrationProtocol.pages(conn, ram, r.guestPhysAddr() + start * PAGE, n);
                 sent[0] += (long) n * PAGE + 16;
                 sent[1] += n;
+                p = nextSet(w, p, pages);
             }
         }
+    }
+
+    /** The first page at or after {@code from} whose bit is set in {@code w}, or {@code pages} if none. */
+    static long nextSet(long[] w, long from, long pages) {
+        if (from >= pages) {
+            return pages;
+        }
+        int i = (int) (from >>> 6);
+        long word = w[i] & (-1L << from); // the bits at and above from's in its word
+        while (word == 0) {
+            if (++i >= w.length) {
+                return pages;
+            }
+            word = w[i];
+        }
+        return Math.min(pages, ((long) i << 6) + Long.numberOfTrailingZeros(word));
     }
 }

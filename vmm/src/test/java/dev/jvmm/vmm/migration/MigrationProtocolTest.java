@@ -28,6 +28,10 @@ class MigrationProtocolTest {
         dst.close();
     }
 
+    private static final MigrationProtocol.IoLongConsumer NO_SYNC = round -> {
+        throw new AssertionError("no SYNC in this stream");
+    };
+
     private static DataInputStream in(byte[] b) {
         return new DataInputStream(new ByteArrayInputStream(b));
     }
@@ -47,6 +51,7 @@ class MigrationProtocolTest {
         MigrationProtocol.pages(out, ram, 0x3000, 1);
         MigrationProtocol.pages(out, ram, (1L << 30) + 0x1000, 2);
         MigrationProtocol.pages(out, ram, 0, MigrationProtocol.MAX_RUN_PAGES); // a whole frame, the page at 0x3000 again
+        MigrationProtocol.sync(out.out(), 7);
         MigrationProtocol.state(out.out(), new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
                 19, 20});
     }
@@ -56,7 +61,12 @@ class MigrationProtocolTest {
         assertEquals("{\"cpus\": 1}", hello.config());
         org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1, 2, 3}, hello.layout());
         long[] n = new long[1];
-        byte[] state = MigrationProtocol.receivePages(in, dst, n);
+        List<Long> syncs = new java.util.ArrayList<>();
+        byte[] state = MigrationProtocol.receivePages(in, dst, n, round -> {
+            assertEquals(3 + MigrationProtocol.MAX_RUN_PAGES, n[0], "SYNC comes after every page before it");
+            syncs.add(round);
+        });
+        assertEquals(List.of(7L), syncs, "the end of the round, told once");
         assertEquals(3 + MigrationProtocol.MAX_RUN_PAGES, n[0]);
         assertEquals(20, state.length);
         assertEquals(0x1122334455667788L, dst.getLong(0x3000));
@@ -122,30 +132,32 @@ class MigrationProtocolTest {
         };
         for (String[] c : cases) {
             StateFormatException e = assertThrows(StateFormatException.class, () -> MigrationProtocol.receivePages(
-                    conn(pagesFrame(Long.parseLong(c[0]), Integer.parseInt(c[1]), 8192)), dst, n), c[0] + "/" + c[1]);
+                    conn(pagesFrame(Long.parseLong(c[0]), Integer.parseInt(c[1]), 8192)), dst, n, NO_SYNC),
+                    c[0] + "/" + c[1]);
             assertTrue(e.getMessage().contains(c[2]), e.getMessage());
         }
         assertEquals(0, n[0]);
         StateFormatException unknown = assertThrows(StateFormatException.class, () -> MigrationProtocol.receivePages(
-                conn(new byte[] {0, 0, 0, 77}), dst, n));
+                conn(new byte[] {0, 0, 0, 77}), dst, n, NO_SYNC));
         assertTrue(unknown.getMessage().contains("unknown frame type 77"), unknown.getMessage());
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(b);
         out.writeInt(MigrationProtocol.STATE);
         out.writeInt(Integer.MAX_VALUE);
         StateFormatException big = assertThrows(StateFormatException.class,
-                () -> MigrationProtocol.receivePages(conn(b.toByteArray()), dst, n));
+                () -> MigrationProtocol.receivePages(conn(b.toByteArray()), dst, n, NO_SYNC));
         assertTrue(big.getMessage().contains("above the limit"), big.getMessage());
     }
 
     @Test
     void truncatedPagesAndAbandonAreErrors() throws IOException {
         byte[] frame = pagesFrame(0x1000, 2, 4096); // promises 2 pages, carries 1
-        assertThrows(java.io.EOFException.class, () -> MigrationProtocol.receivePages(conn(frame), dst, new long[1]));
+        assertThrows(java.io.EOFException.class,
+                () -> MigrationProtocol.receivePages(conn(frame), dst, new long[1], NO_SYNC));
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         MigrationProtocol.message(new DataOutputStream(b), MigrationProtocol.ABANDON, "did not converge");
         IOException e = assertThrows(IOException.class, () -> MigrationProtocol.receivePages(conn(b.toByteArray()), dst,
-                new long[1]));
+                new long[1], NO_SYNC));
         assertEquals("the source abandoned the migration: did not converge", e.getMessage());
     }
 
@@ -162,10 +174,16 @@ class MigrationProtocolTest {
                 .getBytes()))).getMessage().contains("not a jvmm migration"));
         ByteArrayOutputStream ok = new ByteArrayOutputStream();
         MigrationProtocol.answer(new DataOutputStream(ok), MigrationProtocol.BUILT);
+        MigrationProtocol.synced(new DataOutputStream(ok), 3);
         MigrationProtocol.resumed(new DataOutputStream(ok), 123456789L);
         DataInputStream answers = in(ok.toByteArray());
         assertEquals(MigrationProtocol.BUILT, MigrationProtocol.readAnswer(answers).type());
-        assertEquals(123456789L, MigrationProtocol.readAnswer(answers).resumedAt());
+        MigrationProtocol.Answer synced = MigrationProtocol.readAnswer(answers);
+        assertEquals(MigrationProtocol.SYNCED, synced.type());
+        assertEquals(3, synced.value());
+        MigrationProtocol.Answer resumed = MigrationProtocol.readAnswer(answers);
+        assertEquals(MigrationProtocol.RESUMED, resumed.type());
+        assertEquals(123456789L, resumed.value());
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         MigrationProtocol.message(new DataOutputStream(err), MigrationProtocol.ERROR, "CPUID 0x7.0 EBX bit 5 (avx2)");
         assertEquals("the destination failed: CPUID 0x7.0 EBX bit 5 (avx2)", assertThrows(IOException.class,
