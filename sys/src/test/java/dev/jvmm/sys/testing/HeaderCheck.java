@@ -107,15 +107,7 @@ public final class HeaderCheck {
             src.append("#include <").append(h).append(">\n");
         }
         src.append("int main(void) {\n").append(body).append("  return 0;\n}\n");
-        Files.createDirectories(workDir);
-        Path c = workDir.resolve("layout.c");
-        Path exe = workDir.resolve("layout");
-        Files.writeString(c, src);
-        String compile = run(List.of("gcc", "-O0", "-o", exe.toString(), c.toString()));
-        if (!Files.isExecutable(exe)) {
-            throw new IllegalStateException("gcc failed on the generated layout program:\n" + compile + "\n" + src);
-        }
-        String out = run(List.of(exe.toString()));
+        String out = compileAndRun("layout", src.toString(), workDir);
         Map<String, Long> actual = new LinkedHashMap<>();
         for (String line : out.split("\n")) {
             String[] kv = line.trim().split(" ");
@@ -132,6 +124,34 @@ public final class HeaderCheck {
             }
         });
         return new Result(structs, sizes, offsets, constants, mismatches, src.toString());
+    }
+
+    /**
+     * Writes {@code source} to {@code NAME.c} in {@code workDir}, compiles it with gcc against the installed headers
+     * and runs it with {@code args}; returns what it printed. Fails when gcc does, or the program exits non-zero.
+     */
+    public static String compileAndRun(String name, String source, Path workDir, String... args)
+            throws IOException, InterruptedException {
+        Files.createDirectories(workDir);
+        Path c = workDir.resolve(name + ".c");
+        Path exe = workDir.resolve(name);
+        Files.writeString(c, source);
+        String compile = run(List.of("gcc", "-O0", "-o", exe.toString(), c.toString()));
+        if (!Files.isExecutable(exe)) {
+            throw new IllegalStateException("gcc failed on the generated " + name + " program:\n" + compile + "\n" + source);
+        }
+        List<String> cmd = new ArrayList<>(List.of(exe.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException("timed out: " + cmd);
+        }
+        if (p.exitValue() != 0) {
+            throw new IllegalStateException(name + " exited with " + p.exitValue() + ":\n" + out);
+        }
+        return out;
     }
 
     private static String run(List<String> cmd) throws IOException, InterruptedException {
