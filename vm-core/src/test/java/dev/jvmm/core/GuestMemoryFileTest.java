@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -88,10 +87,8 @@ class GuestMemoryFileTest {
         assertEquals(patternedLongs + 1, nonZeroLongs, "everything outside the patterned pages reads as zero");
     }
 
-    private static int openFds() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return (int) s.count();
-        }
+    private static java.util.Map<Integer, String> openFds() {
+        return dev.jvmm.sys.testing.OpenFds.now();
     }
 
     /** The lines of /proc/self/maps that overlap {@code [start, end)}: {start, end, file offset, path}. */
@@ -219,7 +216,7 @@ class GuestMemoryFileTest {
         try (GuestMemory m = patterned()) {
             m.writeTo(file);
         }
-        int fds = openFds();
+        java.util.Map<Integer, String> fds = openFds();
         try (GuestMemory r = GuestMemory.create(RANGES)) {
             r.putLong(HIGH + 8, 42);
             for (long size : new long[] {TOTAL - PAGE, TOTAL + PAGE, 0}) {
@@ -241,12 +238,12 @@ class GuestMemoryFileTest {
                 }
             }
         }
-        assertEquals(fds, openFds(), "no file descriptor left open");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(fds), "no file descriptor left open");
     }
 
     @Test
     void failuresNameTheFileAndLeakNoDescriptor(@TempDir Path dir) throws IOException {
-        int fds = openFds();
+        java.util.Map<Integer, String> fds = openFds();
         try (GuestMemory m = patterned()) {
             Path missing = dir.resolve("no/such/dir/ram");
             VmCoreException e = assertThrows(VmCoreException.class, () -> m.writeTo(missing));
@@ -267,7 +264,7 @@ class GuestMemoryFileTest {
             assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
             assertEquals(pattern(0)[5], m.getByte(5), "memory untouched");
         }
-        assertEquals(fds, openFds(), "no file descriptor left open");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(fds), "no file descriptor left open");
     }
 
     @Test

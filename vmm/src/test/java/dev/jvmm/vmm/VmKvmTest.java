@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jvmm.sys.testing.KvmTest;
 import dev.jvmm.vmm.config.ConsoleSpec;
 import dev.jvmm.vmm.config.VmConfig;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Objects;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,19 +23,19 @@ class VmKvmTest {
                 new ConsoleSpec(ConsoleSpec.Kind.FILE, consoleFile), VmConfig.OnReboot.EXIT);
     }
 
-    private static int openFds() {
-        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+    private static java.util.Map<Integer, String> openFds() {
+        return dev.jvmm.sys.testing.OpenFds.now();
     }
 
     @Test
     void bzImageWritesToSerialAndPowersOffThroughAcpi() throws Exception {
         Path k = FakeKernel.write(tmp, "hello.bzImage", FakeKernel.HELLO_POWEROFF);
         Path out = tmp.resolve("console.txt");
-        int before = openFds();
+        java.util.Map<Integer, String> before = openFds();
         VmExit e = VmRunner.run(config(k, 1, out));
         assertEquals(VmExit.Kind.POWEROFF, e.kind(), e.message());
         assertEquals("OKZ\n", Files.readString(out)); // 'Z': first byte of the cmdline, found through the zero page
-        assertEquals(before, openFds(), "every fd of the VM is closed after the run");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(before), "every fd of the VM is closed after the run");
     }
 
     @Test
@@ -55,13 +53,13 @@ class VmKvmTest {
         byte[] junk = new byte[8192];
         new java.util.Random(1).nextBytes(junk);
         Files.write(k, junk);
-        int before = openFds();
+        java.util.Map<Integer, String> before = openFds();
         try (Console c = Console.open(new ConsoleSpec(ConsoleSpec.Kind.FILE, tmp.resolve("c.txt")))) {
             VmmException x = assertThrows(VmmException.class, () -> VmBuilder.build(config(k, 1, null), c));
             assertEquals(VmmException.Reason.IMAGE, x.reason());
             assertTrue(x.getMessage().contains("not a kernel image jvmm can boot"), x.getMessage());
         }
-        assertEquals(before, openFds(), "the failed build unwound every fd (kvm, vm, memory)");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(before), "the failed build unwound every fd (kvm, vm, memory)");
     }
 
     @Test
@@ -99,7 +97,7 @@ class VmKvmTest {
             }, "test-dev");
             ctx.resources().push(closed::incrementAndGet);
         };
-        int before = openFds();
+        java.util.Map<Integer, String> before = openFds();
         // with a virtio disk in the VM, the extension's MMIO32 space starts after the disk's BAR
         Path disk = tmp.resolve("ext-disk.img");
         java.nio.file.Files.write(disk, new byte[1 << 20]);
@@ -125,6 +123,6 @@ class VmKvmTest {
             assertEquals("--disk: no such file", x.getMessage());
         }
         assertEquals(2, closed.get(), "a failing extension's resources are unwound");
-        assertEquals(before, openFds(), "no fd left after either build");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(before), "no fd left after either build");
     }
 }

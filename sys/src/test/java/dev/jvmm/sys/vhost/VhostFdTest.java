@@ -8,12 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.Fd;
 import dev.jvmm.sys.Native;
+import dev.jvmm.sys.testing.OpenFds;
 import dev.jvmm.sys.vhost.VhostFd.MemoryRegion;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,11 +29,11 @@ class VhostFdTest {
         Path dev = Path.of(VhostFd.DEV_VHOST_NET);
         boolean usable = Files.isReadable(dev) && Files.isWritable(dev);
         openOnce(usable); // loads the classes (and their jars) the path needs before fds are counted
-        int before = openFds();
+        java.util.Map<Integer, String> before = openFds();
         for (int i = 0; i < 20; i++) {
             openOnce(usable);
         }
-        assertEquals(before, openFds(), "open fds after 20 " + (usable ? "opens and closes" : "failed opens"));
+        assertEquals(java.util.List.of(), OpenFds.leaked(before), "open fds after 20 " + (usable ? "opens and closes" : "failed opens"));
     }
 
     private static void openOnce(boolean usable) {
@@ -56,12 +56,12 @@ class VhostFdTest {
     void openOfAMissingNodeNamesThePathAndErrnoAndLeaksNoFd(@TempDir Path tmp) throws IOException {
         String missing = tmp.resolve("vhost-net").toString();
         assertThrows(ErrnoException.class, () -> VhostFd.open(missing));
-        int before = openFds();
+        java.util.Map<Integer, String> before = openFds();
         for (int i = 0; i < 20; i++) {
             ErrnoException e = assertThrows(ErrnoException.class, () -> VhostFd.open(missing));
             assertEquals("open failed: ENOENT (No such file or directory) [" + missing + "]", e.getMessage());
         }
-        assertEquals(before, openFds());
+        assertEquals(java.util.List.of(), OpenFds.leaked(before));
     }
 
     /** One ioctl wrapper and the context its failure must carry. */
@@ -70,7 +70,7 @@ class VhostFdTest {
 
     @Test
     void everyIoctlNamesItselfTheFdTheRingIndexAndErrnoWhenItFails() throws Throwable {
-        int before = openFds();
+        java.util.Map<Integer, String> before = openFds();
         try (VhostFd v = new VhostFd(Fd.open("/dev/null", Native.O_RDWR))) {
             List<MemoryRegion> table = List.of(new MemoryRegion(0, 0x8000_0000L, 0x7f00_0000_0000L),
                     new MemoryRegion(0x1_0000_0000L, 0x4000_0000L, 0x7f00_8000_0000L));
@@ -105,7 +105,7 @@ class VhostFdTest {
                     e.getMessage());
             System.out.println("as expected: " + e.getMessage());
         }
-        assertEquals(before, openFds(), "the adopted fd is closed with the VhostFd");
+        assertEquals(java.util.List.of(), OpenFds.leaked(before), "the adopted fd is closed with the VhostFd");
     }
 
     @Test
@@ -125,9 +125,7 @@ class VhostFdTest {
         assertThrows(IllegalStateException.class, () -> new VhostFd(closed), "a closed fd is refused when adopted");
     }
 
-    private static int openFds() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return (int) s.count();
-        }
+    private static java.util.Map<Integer, String> openFds() {
+        return OpenFds.now();
     }
 }

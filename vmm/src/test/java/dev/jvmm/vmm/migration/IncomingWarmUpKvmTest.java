@@ -4,10 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jvmm.sys.testing.KvmTest;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Objects;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,8 +15,8 @@ import org.junit.jupiter.api.Test;
  */
 @KvmTest
 class IncomingWarmUpKvmTest {
-    private static int openFds() {
-        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+    private static java.util.Map<Integer, String> openFds() {
+        return dev.jvmm.sys.testing.OpenFds.now();
     }
 
     private static long scratchDirs() throws Exception {
@@ -30,13 +28,13 @@ class IncomingWarmUpKvmTest {
     @Test
     void aScratchVmMigratesWithinTheProcessAndLeavesNothingBehind() throws Exception {
         long dirs = scratchDirs();
-        int fds = openFds();
+        java.util.Map<Integer, String> fds = openFds();
         long ms = IncomingWarmUp.run();
         assertTrue(ms >= 0, "the warm-up ran to the scratch VM's power-off (see the log for why not)");
-        assertEquals(fds, openFds(), "every fd of both scratch VMs and of their disk is closed");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(fds), "every fd of both scratch VMs and of their disk is closed");
         assertEquals(dirs, scratchDirs(), "the warm-up's temporary directory is gone");
         // a second one runs as well (nothing of the first is in its way)
         assertTrue(IncomingWarmUp.run() >= 0, "a second warm-up");
-        assertEquals(fds, openFds(), "and leaves no fd either");
+        assertEquals(java.util.List.of(), dev.jvmm.sys.testing.OpenFds.leaked(fds), "and leaves no fd either");
     }
 }
