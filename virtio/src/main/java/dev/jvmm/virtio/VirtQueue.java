@@ -450,4 +450,29 @@ public final class VirtQueue {
     public int lastAvailIdx() {
         return lastAvail & 0xffff;
     }
+
+    /** Host address of the descriptor table (valid while the queue is enabled), for a ring served in the kernel. */
+    public long descHost() {
+        return descHost;
+    }
+
+    public long availHost() {
+        return availHost;
+    }
+
+    public long usedHost() {
+        return usedHost;
+    }
+
+    /**
+     * Takes the ring back from a server outside the JVM (vhost) that stopped with {@code nextAvail} as its next
+     * available index: the used index is what it last published in the used ring, and the next {@link
+     * #needsInterrupt()} signals (the EVENT_IDX bookkeeping of the other server is not known here). Call with the
+     * queue enabled and the other server stopped.
+     */
+    public void resumeAt(int nextAvail) {
+        lastAvail = (short) nextAvail;
+        nextUsed = Native.getShort(usedHost + 2);
+        signalledValid = false;
+    }
 }

@@ -148,6 +148,15 @@ public abstract class VirtioDevice implements AutoCloseable {
         return config.length;
     }
 
+    /**
+     * Whether something outside the VMM (a vhost worker) may signal this device's queue interrupts through
+     * {@link VirtioInterrupts#queueEventFd}: the transport then holds a masked vector's irqfd instead of dropping
+     * its signals. Asked once, when the transport is built.
+     */
+    public boolean signalsFromKernel() {
+        return false;
+    }
+
     /** A driver read of the configuration space (little-endian); out of range reads as zero. */
     public int readConfig(int offset, int size) {
         synchronized (config) {

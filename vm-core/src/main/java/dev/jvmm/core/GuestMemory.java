@@ -10,6 +10,8 @@ import dev.jvmm.sys.kvm.uapi.KvmConstants;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -18,6 +20,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Guest RAM: anonymous mmap regions at guest-physical addresses. Every access is bounds-checked, so a
@@ -33,6 +36,9 @@ import java.util.Map;
  * (the guest's writes) and this object's record of the pages the VMM wrote itself ({@link #markDirtyHost}: device
  * threads write guest RAM through host addresses, which KVM does not see). {@link #harvestDirty} returns, region by
  * region, the pages either wrote since the previous harvest; {@link #allPages} is the first round's "everything".
+ * Writers outside the JVM (the vhost-net kernel worker) log their writes themselves into the {@linkplain
+ * #kernelLogAddress() kernel log}, which the harvest takes in too; they follow logging on and off through
+ * {@link #addDirtyLogListener}.
  */
 public final class GuestMemory implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GuestMemory.class);
@@ -79,6 +85,19 @@ public final class GuestMemory implements AutoCloseable {
     /** Per slot in {@link #slots}, the native buffer KVM_GET_DIRTY_LOG writes into (allocated on first harvest). */
     private NativeBuffer[] kvmBitmaps;
     private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+    /**
+     * The dirty log of writers outside the JVM, in the layout of vhost's VHOST_SET_LOG_BASE: one bit per 4 KiB
+     * guest-physical page counted from address 0, in 64-bit little-endian words that the kernel sets atomically.
+     * Mapped by the first {@link #startDirtyLog} and kept until {@link #close}: a vhost fd may hold its address for a
+     * while after logging stops, so it is never freed under one. Guarded by {@code this}.
+     */
+    private Mmap kernelLog;
+    private ByteBuffer kernelLogView;
+    /** {@link #kernelLog}'s address while logging is on, 0 while it is off. */
+    private volatile long kernelLogAddress;
+    private static final VarHandle LOG_WORDS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    /** Told after dirty logging turned on or off (see {@link #addDirtyLogListener}). */
+    private final List<Runnable> dirtyLogListeners = new CopyOnWriteArrayList<>();
 
     private GuestMemory(Region[] regions, List<Mmap> maps) {
         this.regions = regions;
@@ -480,7 +499,23 @@ public final class GuestMemory implements AutoCloseable {
      *         is closed; when a slot cannot be re-registered the slots done so far are put back without the flag,
      *         logging stays off and the sink's exception is thrown
      */
-    public synchronized void startDirtyLog(MemorySlotSink sink) {
+    public void startDirtyLog(MemorySlotSink sink) {
+        startDirtyLogLocked(sink);
+        try {
+            for (Runnable l : dirtyLogListeners) {
+                l.run(); // a writer that cannot log would make the migration miss its pages: fail it
+            }
+        } catch (RuntimeException e) {
+            try {
+                stopDirtyLog(sink);
+            } catch (RuntimeException e2) {
+                e.addSuppressed(e2);
+            }
+            throw e;
+        }
+    }
+
+    private synchronized void startDirtyLogLocked(MemorySlotSink sink) {
         requireOpen("start dirty logging");
         if (deviceDirty != null) {
             throw new VmCoreException(VmCoreException.Reason.INVALID, "dirty logging is on already (it has one owner)");
@@ -507,7 +542,15 @@ public final class GuestMemory implements AutoCloseable {
             throw e;
         }
         kvmBitmaps = new NativeBuffer[slots.size()];
+        if (kernelLog == null) {
+            long bytes = 8L * DirtyBitmap.wordsFor(Math.max(1, (regions[regions.length - 1].end() + PAGE - 1) / PAGE));
+            kernelLog = Mmap.anonymous((bytes + PAGE - 1) & -PAGE, "dirty-log");
+            kernelLogView = Native.directBuffer(kernelLog.address(), (int) kernelLog.length());
+        } else {
+            Native.fill(kernelLog.address(), kernelLog.length(), (byte) 0);
+        }
         deviceDirty = d;
+        kernelLogAddress = kernelLog.address();
         log.debug("dirty logging on: {} slots, {} regions", slots.size(), regions.length);
     }
 
@@ -516,11 +559,23 @@ public final class GuestMemory implements AutoCloseable {
      * {@code sink} and drops the record of the VMM's writes ({@link #markDirtyHost} is a no-op again). Does nothing when
      * logging is off. Every slot is tried; the first failure is thrown after the others (logging is off all the same).
      */
-    public synchronized void stopDirtyLog(MemorySlotSink sink) {
+    public void stopDirtyLog(MemorySlotSink sink) {
+        boolean wasOn = dirtyLogging();
+        try {
+            stopDirtyLogLocked(sink);
+        } finally {
+            if (wasOn) {
+                notifyDirtyLogListeners();
+            }
+        }
+    }
+
+    private synchronized void stopDirtyLogLocked(MemorySlotSink sink) {
         if (deviceDirty == null) {
             return;
         }
         deviceDirty = null;
+        kernelLogAddress = 0;
         freeKvmBitmaps();
         RuntimeException first = null;
         for (MemorySlot s : slots) {
@@ -549,6 +604,47 @@ public final class GuestMemory implements AutoCloseable {
             }
             kvmBitmaps = null;
         }
+    }
+
+    /**
+     * Registers {@code listener} to run after dirty logging turns on ({@link #startDirtyLog}, before it returns, so
+     * before the first round copies anything; an exception it throws turns logging off again and fails the start)
+     * and after it turns off (an exception is logged), on the thread that turned it, holding no lock
+     * of this object. It reads the new state from {@link #kernelLogAddress()}. A writer that registers and then reads
+     * the state cannot miss a change: either its read sees it or the change's notification finds it registered (it
+     * may get both, so it must be idempotent).
+     */
+    public void addDirtyLogListener(Runnable listener) {
+        dirtyLogListeners.add(listener);
+    }
+
+    public void removeDirtyLogListener(Runnable listener) {
+        dirtyLogListeners.remove(listener);
+    }
+
+    private void notifyDirtyLogListeners() {
+        for (Runnable l : dirtyLogListeners) {
+            try {
+                l.run();
+            } catch (RuntimeException e) {
+                log.warn("dirty log listener {} failed: {}", l, e.toString());
+            }
+        }
+    }
+
+    /**
+     * While dirty logging is on, the host address of the kernel log: a bitmap with one bit per 4 KiB guest-physical
+     * page from address 0 (64-bit little-endian words), the format of VHOST_SET_LOG_BASE, covering every region
+     * ({@link #kernelLogSize()} bytes). A writer outside the JVM sets bits there atomically; {@link #harvestDirty}
+     * takes and clears them. 0 while logging is off.
+     */
+    public long kernelLogAddress() {
+        return kernelLogAddress;
+    }
+
+    /** Bytes of the kernel log (0 before logging was first turned on). */
+    public synchronized long kernelLogSize() {
+        return kernelLog == null ? 0 : kernelLog.length();
     }
 
     /** Whether dirty logging is on (one volatile read): devices may test it once before marking several ranges. */
@@ -646,10 +742,58 @@ public final class GuestMemory implements AutoCloseable {
                     o[w] |= (long) WORDS.getAndSet(dev, w, 0L);
                 }
             }
+            takeKernelLog(regions[i], o);
             o[o.length - 1] &= lastWordMask(regions[i]); // a source that reports pages past the region
             result.add(new DirtyBitmap(regions[i], o));
         }
         return result;
+    }
+
+    /**
+     * ORs the kernel log's bits for region {@code r} into {@code o} (the region's bitmap, bit 0 = its first page),
+     * taking each non-zero word with an atomic get-and-set 0 so that a bit the kernel sets meanwhile stays for the
+     * next harvest. A region whose start is not a multiple of 64 pages takes its bits one word-straddling pair at a
+     * time (both words taken whole; the other region's bits are put back with an OR).
+     */
+    private void takeKernelLog(Region r, long[] o) {
+        ByteBuffer view = kernelLogView;
+        long firstPage = r.guestPhysAddr() / PAGE;
+        int shift = (int) (firstPage & 63);
+        long pages = r.size() / PAGE;
+        int base = (int) (firstPage >>> 6);
+        int words = (int) ((firstPage + pages + 63) >>> 6) - base;
+        for (int k = 0; k < words; k++) {
+            int at = (base + k) * 8;
+            if ((long) LOG_WORDS.getVolatile(view, at) == 0) {
+                continue;
+            }
+            long w = (long) LOG_WORDS.getAndSet(view, at, 0L);
+            // page firstPage + j of the log is bit j of the region: word k holds region bits [64k - shift, 64k + 64 - shift)
+            long mine = w;
+            if (k == 0 && shift != 0) {
+                mine &= -1L << shift;
+            }
+            long lastPage = firstPage + pages; // exclusive
+            if (base + k == (int) ((lastPage - 1) >>> 6) && (lastPage & 63) != 0) {
+                mine &= -1L >>> (64 - (lastPage & 63));
+            }
+            if (mine != w) {
+                LOG_WORDS.getAndBitwiseOr(view, at, w & ~mine); // another region's bits: leave them in the log
+            }
+            if (shift == 0) {
+                o[k] |= mine;
+            } else {
+                int lo = 64 * k - shift; // region bit of this word's bit 0
+                if (lo >= 0) {
+                    o[lo >>> 6] |= mine << (lo & 63);
+                    if ((lo & 63) != 0 && (lo >>> 6) + 1 < o.length) {
+                        o[(lo >>> 6) + 1] |= mine >>> (64 - (lo & 63));
+                    }
+                } else {
+                    o[0] |= mine >>> shift; // k == 0
+                }
+            }
+        }
     }
 
     /** The region a slot of {@link #registerSlots} maps (same host address and size). */
@@ -699,7 +843,13 @@ public final class GuestMemory implements AutoCloseable {
         }
         slots.clear();
         deviceDirty = null;
+        kernelLogAddress = 0;
         freeKvmBitmaps();
+        if (kernelLog != null) {
+            kernelLog.close();
+            kernelLog = null;
+            kernelLogView = null;
+        }
         maps.forEach(Mmap::close);
         closed = true;
         setBackingFile(null);

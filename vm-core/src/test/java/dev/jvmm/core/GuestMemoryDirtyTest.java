@@ -254,4 +254,51 @@ class GuestMemoryDirtyTest {
             }
         }
     }
+
+    /** Sets guest-physical page {@code page}'s bit in the kernel log as vhost would (an atomic OR on the word). */
+    private static void kernelMarks(GuestMemory m, long page) {
+        long a = m.kernelLogAddress() + 8 * (page >>> 6);
+        Native.putLong(a, Native.getLong(a) | 1L << (page & 63));
+    }
+
+    @Test
+    void theKernelLogIsIndexedByGuestPhysicalPageAndHarvestedIntoEachRegion() {
+        // region 1 starts at page 21 (not on a 64-page word) and spans log words 0 and 1 (pages 21..84)
+        try (GuestMemory m = GuestMemory.create(List.of(new GuestMemory.Range(0, 0x10000),
+                new GuestMemory.Range(0x15000, 0x40000)))) {
+            assertEquals(0, m.kernelLogAddress(), "no log while logging is off");
+            AtomicLong told = new AtomicLong();
+            m.addDirtyLogListener(told::incrementAndGet);
+            m.startDirtyLog((slot, flags, gpa, size, hva) -> { });
+            assertEquals(1, told.get(), "the listener heard logging start before startDirtyLog returned");
+            assertTrue(m.kernelLogAddress() != 0 && m.kernelLogSize() >= 16, "a log covering pages 0..84");
+            for (long page : new long[] {3, 21, 63, 64, 84}) {
+                kernelMarks(m, page);
+            }
+            assertEquals(List.of(3 * P, 21 * P, 63 * P, 64 * P, 84 * P), dirtyGpas(m.harvestDirty(null)));
+            assertEquals(List.of(), dirtyGpas(m.harvestDirty(null)), "the harvest took the bits");
+            kernelMarks(m, 22);
+            m.markDirtyHost(m.hostAddress(0x2000, 1), 1); // the VMM's own record still counts
+            assertEquals(List.of(2 * P, 22 * P), dirtyGpas(m.harvestDirty(null)));
+            m.stopDirtyLog((slot, flags, gpa, size, hva) -> { });
+            assertEquals(2, told.get(), "and logging stop");
+            assertEquals(0, m.kernelLogAddress());
+        }
+    }
+
+    @Test
+    void aListenerThatCannotLogFailsTheStartAndLoggingStaysOff() {
+        try (GuestMemory m = twoRegions()) {
+            m.addDirtyLogListener(() -> {
+                if (m.kernelLogAddress() != 0) {
+                    throw new IllegalStateException("VHOST_SET_LOG_BASE failed");
+                }
+            });
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> m.startDirtyLog((slot, flags, gpa, size, hva) -> { }));
+            assertEquals("VHOST_SET_LOG_BASE failed", e.getMessage());
+            assertFalse(m.dirtyLogging());
+            assertEquals(0, m.kernelLogAddress());
+        }
+    }
 }

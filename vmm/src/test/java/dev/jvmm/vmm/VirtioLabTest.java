@@ -22,9 +22,11 @@ import org.junit.jupiter.api.Test;
  * L2 boots, shared by every test here (each L2 boot costs 20-30 s):
  * <ol>
  * <li>boot 1 (2 vCPUs, two disks, two NICs, the second with 2 queue pairs): writes a 32 MiB file on ext4 on
- * {@code vda} and prints its sha256; tries to write the read-only {@code vdb}; pings L1 over both TAPs; sends
- * 64 MiB over TCP to L1; counts the multiqueue NIC's queues.</li>
- * <li>boot 2 (the same image): reads the file back and checks the sha256, deletes it and runs {@code fstrim}.</li>
+ * {@code vda} and prints its sha256; tries to write the read-only {@code vdb}; pings L1 over both TAPs (vhost-net,
+ * the second with 2 queue pairs); sends 64 MiB over TCP to L1; counts the multiqueue NIC's queues; cycles the first
+ * NIC's link and rebinds its driver, pinging after each.</li>
+ * <li>boot 2 (the same image, and the first TAP with {@code vhost=off}): reads the file back and checks the sha256,
+ * pings and sends 16 MiB over the VMM's own data plane, deletes the file and runs {@code fstrim}.</li>
  * </ol>
  * L1 checks what the guest cannot: the received bytes' sha256, the image's allocated blocks before and after the
  * discard, and that the read-only image is unchanged.
@@ -57,10 +59,22 @@ class VirtioLabTest {
             dd if=/dev/urandom of=/tmp/blob bs=1M count=64 2>/dev/null
             echo G-SEND-SHA $(sha256sum /tmp/blob | cut -d' ' -f1)
             /mnt/tcpxfer send 10.50.0.1 5000 /tmp/blob; echo G-SEND-RC $?
+            ip link set $A down; ip link set $A up; sleep 1
+            ping -c 2 -W 10 10.50.0.1 >/tmp/p2 2>&1; echo G-LINKCYCLE-PING-RC $?
+            D=$(basename $(readlink /sys/class/net/$A/device))
+            echo $D > /sys/bus/virtio/drivers/virtio_net/unbind; echo $D > /sys/bus/virtio/drivers/virtio_net/bind
+            A=; for i in /sys/class/net/*; do [ "$(cat $i/address)" = 52:54:00:00:50:02 ] && A=${i##*/}; done
+            ip link set $A up; ip addr add 10.50.0.2/24 dev $A
+            ping -c 2 -W 10 10.50.0.1 >/tmp/p3 2>&1; echo G-REBIND-PING-RC $?
             umount /mnt; echo G-DONE1
             """;
     static final String BOOT2 = """
             echo G-READ-SHA $(sha256sum /mnt/data.bin | cut -d' ' -f1)
+            ip link set eth0 up; ip addr add 10.50.0.2/24 dev eth0
+            ping -c 2 -W 10 10.50.0.1 >/tmp/p0 2>&1; echo G-USERSPACE-PING-RC $?
+            dd if=/dev/urandom of=/tmp/blob bs=1M count=16 2>/dev/null
+            echo G-SEND2-SHA $(sha256sum /tmp/blob | cut -d' ' -f1)
+            /mnt/tcpxfer send 10.50.0.1 5001 /tmp/blob; echo G-SEND2-RC $?
             rm /mnt/data.bin; sync
             fstrim -v /mnt; echo G-FSTRIM-RC $?
             umount /mnt; echo G-DONE2
@@ -90,16 +104,20 @@ class VirtioLabTest {
                 "ip tuntap add dev jt0 mode tap && ip addr add 10.50.0.1/24 dev jt0 && ip link set jt0 up",
                 "ip tuntap add dev jt1 mode tap multi_queue && ip addr add 10.51.0.1/24 dev jt1 && ip link set jt1 up",
                 "./tcpxfer recv 5000 recv.bin & RECV=$!",
+                "./tcpxfer recv 5001 recv2.bin & RECV2=$!",
                 launch(lab, 2, List.of("--disk", "path=disk.img,cache=none,id=jvmm-root",
                         "--disk", "path=ro.img,readonly=on,id=jvmm-ro",
-                        "--net", "tap=jt0,mac=52:54:00:00:50:02", "--net", "tap=jt1,mac=52:54:00:00:51:02,queues=2"),
+                        "--net", "tap=jt0,mac=52:54:00:00:50:02", "--net", "tap=jt1,mac=52:54:00:00:51:02,queues=2,vhost=on"),
                         String.format(mountAndRun, "boot1.sh")) + "; echo L1-BOOT1-RC $?",
                 "sleep 1; kill $RECV 2>/dev/null; wait $RECV; echo L1-RECV-RC $?",
                 "echo L1-RECV-SHA $(sha256sum recv.bin | cut -d' ' -f1) $(stat -c %s recv.bin)",
                 "echo L1-TAPS-AFTER $(ls /sys/class/net | grep -c '^jt')",
                 "echo L1-BLOCKS-WRITTEN $(stat -c %b disk.img)",
-                launch(lab, 1, List.of("--disk", "path=disk.img,cache=none"), String.format(mountAndRun, "boot2.sh"))
+                launch(lab, 1, List.of("--disk", "path=disk.img,cache=none",
+                        "--net", "tap=jt0,mac=52:54:00:00:50:02,vhost=off"), String.format(mountAndRun, "boot2.sh"))
                         + "; echo L1-BOOT2-RC $?",
+                "sleep 1; kill $RECV2 2>/dev/null; wait $RECV2",
+                "echo L1-RECV2-SHA $(sha256sum recv2.bin | cut -d' ' -f1) $(stat -c %s recv2.bin)",
                 "echo L1-BLOCKS-TRIMMED $(stat -c %b disk.img)",
                 "echo L1-RO-SAME $([ \"$(sha256sum ro.img | cut -d' ' -f1)\" = \"$RO_SHA\" ] && echo yes || echo no)",
                 "ip link del jt0; ip link del jt1; cd /; rm -rf $W");
@@ -161,6 +179,25 @@ class VirtioLabTest {
         assertEquals("0", line(out, "G-SEND-RC"), out);
         String sent = line(out, "G-SEND-SHA");
         assertEquals(sent + " 67108864", line(out, "L1-RECV-SHA"), out);
+    }
+
+    /**
+     * vhost-net (the default where /dev/vhost-net opens, as in L1): both NICs of boot 1 are served by it, the
+     * multiqueue one with 2 pairs, and it keeps working after the guest resets the device (an unbind and bind of
+     * virtio_net: reset, a new activation) and after a link down/up; boot 2's {@code vhost=off} NIC is the VMM's.
+     */
+    @Test
+    void vhostNetCarriesTheTrafficAndSurvivesTheGuestResettingTheDevice(LabSession lab) {
+        String out = run(lab);
+        assertTrue(out.contains("virtio-net-0: vhost-net serves 1 queue pair(s), interrupts by irqfd"), out);
+        assertTrue(out.contains("virtio-net-1: vhost-net serves 2 queue pair(s), interrupts by irqfd"), out);
+        assertTrue(Pattern.compile("virtio-net-0: vhost-net serves").matcher(out).results().count() >= 2,
+                "the rebind activated vhost again:\n" + out);
+        assertEquals("0", line(out, "G-LINKCYCLE-PING-RC"), out);
+        assertEquals("0", line(out, "G-REBIND-PING-RC"), out);
+        assertTrue(out.contains("VMM data plane (vhost=off)"), out);
+        assertEquals("0", line(out, "G-USERSPACE-PING-RC"), out);
+        assertEquals(line(out, "G-SEND2-SHA") + " 16777216", line(out, "L1-RECV2-SHA"), out);
     }
 
     @Test

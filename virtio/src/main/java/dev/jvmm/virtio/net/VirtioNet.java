@@ -11,6 +11,7 @@ import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.sys.tun.TapDevice;
 import dev.jvmm.sys.tun.TunConstants;
+import dev.jvmm.sys.vhost.VhostFd;
 import dev.jvmm.virtio.DescriptorChain;
 import dev.jvmm.virtio.DeviceWorker;
 import dev.jvmm.virtio.GuestProtocolException;
@@ -20,11 +21,13 @@ import dev.jvmm.virtio.VirtioDevice;
 import dev.jvmm.virtio.VirtioInterrupts;
 import dev.jvmm.virtio.net.VirtioNetLayout.Config;
 import dev.jvmm.virtio.net.VirtioNetLayout.Hdr;
+import dev.jvmm.virtio.vhost.VhostNet;
 import java.io.DataOutput;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +39,13 @@ import org.slf4j.LoggerFactory;
  * queue (RX mode, MAC filter table, MAC address, MQ pairs, guest offloads). tx is writev and rx readv straight
  * between the TAP and guest RAM.
  *
+ * <p>With {@link #setVhost vhost-net}, the kernel's vhost worker serves the rx and tx rings instead ({@link VhostNet}):
+ * one vhost fd per queue pair, kicked by the queues' ioeventfds and signalling their MSI-X irqfds, so frames and
+ * their interrupts never pass through the JVM. The control queue, the TAP's offloads and queue enabling stay here.
+ * The receive filter (RX mode, MAC table) is not applied then: vhost hands the guest every frame of the TAP, as
+ * QEMU's vhost-net does. When vhost cannot start (an ioctl refused, a ring feature it lacks) the device logs why and
+ * serves the rings itself.
+ *
  * <p>Queue layout: receiveq1, transmitq1, …, receiveqN, transmitqN, controlq.
  */
 public final class VirtioNet extends VirtioDevice {
@@ -45,6 +55,8 @@ public final class VirtioNet extends VirtioDevice {
     private static final int MAX_RX = 65562;
     private static final int RX_SEGMENTS = 1024;
     private static final long TOKEN_RX_KICK = 0, TOKEN_TX_KICK = 1, TOKEN_TAP = 2, TOKEN_CTRL = 3;
+    /** vhost mode: queue q's relayed call eventfd is token TOKEN_RELAY + q, its error eventfd TOKEN_ERR + q. */
+    private static final long TOKEN_RELAY = 0x100, TOKEN_ERR = 0x200;
 
     private final TapDevice tap;
     private final int pairs;
@@ -56,6 +68,12 @@ public final class VirtioNet extends VirtioDevice {
     private volatile long offloads;
     /** Failover: offer VIRTIO_NET_F_STANDBY, and tell this listener when a driver negotiated it (null: not a standby). */
     private volatile Runnable standbyNegotiated;
+    /** Opens the vhost-net fds; null: the rings are served here. */
+    private volatile Supplier<VhostFd> vhostOpener;
+    /** The vhost data plane while it serves the rings (guarded by this). */
+    private VhostNet vhost;
+    /** Why vhost could not serve this device (it then never tries again), or null. */
+    private volatile String vhostFallback;
     private final AtomicLong rxPackets = new AtomicLong(), txPackets = new AtomicLong(), rxDropped = new AtomicLong(),
             txErrors = new AtomicLong();
 
@@ -143,6 +161,30 @@ public final class VirtioNet extends VirtioDevice {
     public boolean standbyAccepted() {
         Activation a = activation();
         return standbyNegotiated != null && a != null && a.has(VIRTIO_NET_F_STANDBY);
+    }
+
+    /**
+     * Serves the rx and tx rings with vhost-net, each activation opening its fds through {@code opener} (normally
+     * {@link VhostFd#open()}); set before the transport is built (it then holds masked vectors' irqfds, see
+     * {@link #signalsFromKernel()}).
+     */
+    public void setVhost(Supplier<VhostFd> opener) {
+        this.vhostOpener = opener;
+    }
+
+    @Override
+    public boolean signalsFromKernel() {
+        return vhostOpener != null;
+    }
+
+    /** Whether vhost-net serves the rings now. */
+    public synchronized boolean vhostServing() {
+        return vhost != null;
+    }
+
+    /** Why vhost-net could not serve this device (the userspace data plane does), or null. */
+    public String vhostFallback() {
+        return vhostFallback;
     }
 
     public TapDevice tap() {
@@ -237,6 +279,9 @@ public final class VirtioNet extends VirtioDevice {
         boolean mrg = a.has(VIRTIO_NET_F_MRG_RXBUF);
         VirtQueue ctrl = a.has(VIRTIO_NET_F_CTRL_VQ) ? a.queues()[2 * pairs] : null;
         int usable = a.has(VIRTIO_NET_F_MQ) ? pairs : 1;
+        if (vhostOpener != null && vhostFallback == null && startVhost(a, usable, ctrl)) {
+            return;
+        }
         for (int p = 0; p < usable; p++) {
             VirtQueue rx = a.queues()[2 * p], tx = a.queues()[2 * p + 1];
             if (!rx.isReady() || !tx.isReady()) {
@@ -249,11 +294,71 @@ public final class VirtioNet extends VirtioDevice {
     }
 
     /**
+     * Hands the ready queue pairs among the first {@code usable} to vhost, with one thread here for the control queue,
+     * the relayed interrupts (queues without an irqfd of their own) and vhost's error eventfds. Returns false, having
+     * undone everything and logged why, when vhost cannot serve them.
+     */
+    private boolean startVhost(Activation a, int usable, VirtQueue ctrl) {
+        List<Integer> ready = new ArrayList<>();
+        for (int p = 0; p < usable; p++) {
+            if (a.queues()[2 * p].isReady() && a.queues()[2 * p + 1].isReady()) {
+                ready.add(p);
+            }
+        }
+        int n = ready.size();
+        VirtQueue[] rings = new VirtQueue[2 * n];
+        EventFd[] kicks = new EventFd[2 * n], calls = new EventFd[2 * n], errs = new EventFd[2 * n];
+        Fd[] taps = new Fd[n];
+        PairWorker w = new PairWorker(0, null, null, ctrl != null && ctrl.isReady() ? ctrl : null, a, false);
+        VhostNet v = new VhostNet(name(), vhostOpener);
+        int relayed = 0;
+        try {
+            for (int i = 0; i < n; i++) {
+                int p = ready.get(i);
+                taps[i] = tap.queue(p);
+                for (int r = 0; r < 2; r++) {
+                    VirtQueue q = a.queues()[2 * p + r];
+                    rings[2 * i + r] = q;
+                    kicks[2 * i + r] = a.kicks()[q.index()];
+                    EventFd direct = a.interrupts().queueEventFd(q.index());
+                    if (direct == null) {
+                        relayed++;
+                    }
+                    calls[2 * i + r] = direct != null ? direct : w.own(EventFd.create(name() + "-call" + q.index()),
+                            TOKEN_RELAY + q.index());
+                    errs[2 * i + r] = w.own(EventFd.create(name() + "-err" + q.index()), TOKEN_ERR + q.index());
+                }
+            }
+            v.start(a.memory(), a.features(), rings, kicks, calls, errs, taps);
+        } catch (RuntimeException e) {
+            w.close();
+            vhostFallback = e.getMessage();
+            log.warn("{}: vhost-net cannot serve this device ({}); the VMM's own data plane serves it", name(), e.getMessage());
+            return false;
+        }
+        vhost = v;
+        workers.add(w);
+        w.thread.start();
+        log.info("{}: vhost-net serves {} queue pair(s){}", name(), n, relayed == 0 ? ", interrupts by irqfd"
+                : ", " + relayed + " queue interrupt(s) relayed by the VMM");
+        return true;
+    }
+
+    /**
      * Each thread finishes the frame it is on (tx writes and rx reads are synchronous), so once they stop no chain is
-     * in flight; frames arriving meanwhile wait in the TAP's queue.
+     * in flight; frames arriving meanwhile wait in the TAP's queue. vhost is stopped first: its rings go back to
+     * their queues at the place it stopped.
      */
     @Override
     protected void stopWorkers() {
+        if (vhost != null) {
+            try {
+                vhost.stop();
+            } catch (RuntimeException e) {
+                log.warn("{}: stopping vhost-net: {}", name(), e.toString());
+            }
+            vhost = null;
+        }
         for (PairWorker w : workers) {
             w.close();
         }
@@ -339,7 +444,10 @@ public final class VirtioNet extends VirtioDevice {
         tap.close();
     }
 
-    /** rx and tx of one queue pair (and the control queue on pair 0) on one thread. */
+    /**
+     * rx and tx of one queue pair (and the control queue on pair 0) on one thread; with vhost (rx and tx null), the
+     * control queue and the eventfds vhost signals that this thread relays ({@link #own}).
+     */
     private final class PairWorker implements AutoCloseable {
         final int pair;
         final DeviceWorker thread;
@@ -356,28 +464,50 @@ public final class VirtioNet extends VirtioDevice {
         final long[] rxHdrAddr = new long[QUEUE_SIZE];
         final NativeBuffer ctrlBuf = new NativeBuffer(4096);
         boolean tapWatched = true;
+        /** vhost mode: the eventfds this thread relays or watches for errors, closed with it. */
+        final List<EventFd> owned = new ArrayList<>();
+        /** vhost mode: by token - TOKEN_RELAY (a relayed call) or token - TOKEN_ERR (an error eventfd). */
+        final EventFd[] byQueue = new EventFd[2 * queueCount()];
 
         PairWorker(int pair, VirtQueue rx, VirtQueue tx, VirtQueue ctrl, Activation a, boolean mrg) {
             this.pair = pair;
             this.rx = rx;
             this.tx = tx;
             this.ctrl = ctrl;
-            this.rxKick = a.kicks()[rx.index()];
-            this.txKick = a.kicks()[tx.index()];
+            this.rxKick = rx == null ? null : a.kicks()[rx.index()];
+            this.txKick = tx == null ? null : a.kicks()[tx.index()];
             this.ctrlKick = ctrl == null ? null : a.kicks()[ctrl.index()];
             this.tapFd = tap.queue(pair);
             this.irq = a.interrupts();
             this.mem = a.memory();
             this.mrg = mrg;
             this.thread = new DeviceWorker(pair == 0 ? name() : name() + "-q" + pair, this::ready, irq);
-            thread.watch(rxKick, TOKEN_RX_KICK).watch(txKick, TOKEN_TX_KICK).watch(tapFd, TOKEN_TAP);
+            if (rx != null) {
+                thread.watch(rxKick, TOKEN_RX_KICK).watch(txKick, TOKEN_TX_KICK).watch(tapFd, TOKEN_TAP);
+            }
             if (ctrlKick != null) {
                 thread.watch(ctrlKick, TOKEN_CTRL);
             }
         }
 
+        /** Watches {@code e} under {@code token} and closes it with this worker; returns it. */
+        EventFd own(EventFd e, long token) {
+            owned.add(e);
+            byQueue[(int) (token >= TOKEN_ERR ? token - TOKEN_ERR + queueCount() : token - TOKEN_RELAY)] = e;
+            thread.watch(e, token);
+            return e;
+        }
+
         void ready(long token, int events) {
-            if (token == TOKEN_TX_KICK) {
+            if (token >= TOKEN_ERR) {
+                byQueue[(int) (token - TOKEN_ERR) + queueCount()].drain();
+                throw new GuestProtocolException(GuestProtocolException.Reason.MALFORMED_REQUEST, name()
+                        + ": vhost-net stopped queue " + (token - TOKEN_ERR) + " on a bad ring, descriptor or address");
+            } else if (token >= TOKEN_RELAY) {
+                int q = (int) (token - TOKEN_RELAY);
+                byQueue[q].drain();
+                irq.signalQueue(q);
+            } else if (token == TOKEN_TX_KICK) {
                 txKick.drain();
                 transmit();
             } else if (token == TOKEN_RX_KICK) {
@@ -615,6 +745,7 @@ public final class VirtioNet extends VirtioDevice {
         @Override
         public void close() {
             thread.close();
+            owned.forEach(EventFd::close);
             txIov.close();
             rxIov.close();
             ctrlBuf.close();

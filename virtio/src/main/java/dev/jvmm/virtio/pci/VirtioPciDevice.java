@@ -111,7 +111,8 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
         queues = new VirtQueue[n];
         kicks = new EventFd[n];
         queueVector = new int[n];
-        msix = new MsixTable(device.name(), n + 1);
+        // a vector a vhost worker signals is held while masked (its signals wait in the irqfd as the pending bit)
+        msix = device.signalsFromKernel() ? MsixTable.deviceSignalled(device.name(), n + 1) : new MsixTable(device.name(), n + 1);
         try {
             for (int q = 0; q < n; q++) {
                 queues[q] = new VirtQueue(memory, q, device.queueMaxSize(), device.maxSegments(q));
@@ -671,6 +672,15 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
             return;
         }
         raiseIntx(VIRTIO_PCI_ISR_CONFIG);
+    }
+
+    @Override
+    public EventFd queueEventFd(int queue) {
+        if (!msix.deviceSignalled() || !msix.enabled() || queue < 0 || queue >= queues.length) {
+            return null;
+        }
+        int v = queueVector[queue];
+        return v == VIRTIO_MSI_NO_VECTOR || v >= vectors.size() ? null : vectors.get(v).eventFd();
     }
 
     private void raiseIntx(int bit) {

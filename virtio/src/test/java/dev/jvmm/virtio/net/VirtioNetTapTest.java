@@ -6,7 +6,11 @@ import static dev.jvmm.virtio.net.VirtioNetLayout.Constants.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.jvmm.core.GuestMemory;
+import dev.jvmm.sys.Fd;
+import dev.jvmm.sys.Native;
+import dev.jvmm.sys.testing.OpenFds;
 import dev.jvmm.sys.tun.TapDevice;
+import dev.jvmm.sys.vhost.VhostFd;
 import dev.jvmm.virtio.TestDriver;
 import dev.jvmm.virtio.pci.PciTestDriver;
 import dev.jvmm.virtio.pci.TestIrqs;
@@ -24,6 +28,11 @@ import org.junit.jupiter.api.Test;
  * kernel's ARP and ICMP echo through the device, so {@code ping} inside the namespace succeeds end to end.
  */
 class VirtioNetTapTest {
+    /** Whether vhost-net serves the rings (the kvm-tier subclass {@link VirtioNetVhostTest}). */
+    boolean vhost() {
+        return false;
+    }
+
     static final long FEATURES = 1L << VIRTIO_F_VERSION_1 | 1L << VIRTIO_RING_F_EVENT_IDX | 1L << VIRTIO_RING_F_INDIRECT_DESC
             | 1L << VIRTIO_NET_F_MAC | 1L << VIRTIO_NET_F_STATUS | 1L << VIRTIO_NET_F_MRG_RXBUF | 1L << VIRTIO_NET_F_CSUM
             | 1L << VIRTIO_NET_F_GUEST_CSUM | 1L << VIRTIO_NET_F_CTRL_VQ | 1L << VIRTIO_NET_F_CTRL_RX
@@ -38,6 +47,8 @@ class VirtioNetTapTest {
     PciTestDriver drv;
     VirtioNet net;
     int rxUsedSeen, txUsed, rxPosted;
+    /** Opens the vhost fds (null: no vhost). */
+    java.util.function.Supplier<VhostFd> opener;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -62,6 +73,12 @@ class VirtioNetTapTest {
         ns.exec("ip", "link", "set", tap.name(), "up");
         ns.exec("ip", "addr", "add", "10.99.0.1/24", "dev", tap.name());
         net = new VirtioNet("virtio-net-0", tap, MAC, pairs);
+        if (vhost()) {
+            opener = VhostFd::open;
+        }
+        if (opener != null) {
+            net.setVhost(opener);
+        }
         dev = new VirtioPciDevice(net, mem, irqs, null, -1);
         drv = new PciTestDriver(dev, mem, 0x10000);
         int s = drv.init(FEATURES, 2 * pairs + 1, 256);
@@ -145,7 +162,12 @@ class VirtioNetTapTest {
         assertEquals(0, ping.waitFor(), "ping through the device: " + out);
         assertTrue(out.contains("1 packets received"), out);
         assertTrue(irqs.vectors.get(0).drain() > 0, "rx interrupts were raised");
-        assertTrue(net.txPackets() >= 2 && net.rxPackets() >= 2);
+        if (vhost()) {
+            assertTrue(net.vhostServing(), "vhost-net serves the rings: " + net.vhostFallback());
+            assertEquals(0, net.txPackets() + net.rxPackets(), "no frame passed through the VMM's data plane");
+        } else {
+            assertTrue(net.txPackets() >= 2 && net.rxPackets() >= 2);
+        }
     }
 
     @Test
@@ -172,7 +194,8 @@ class VirtioNetTapTest {
         drv.kick(4);
         assertTrue(drv.awaitUsed(4, 2));
         assertEquals(VIRTIO_NET_ERR, mem.getByte(CTRLBUF + 16));
-        assertTrue(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("virtio-net-0-q1")));
+        assertEquals(!vhost(), Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("virtio-net-0-q1")),
+                "a thread per pair serves the rings, unless vhost does");
         String flags = Files.readString(Path.of("/proc/self/net/dev")); // any read; the TAP itself lives in the netns
         assertNotNull(flags);
         assertTrue(ns.exec("ip", "-d", "link", "show").contains("multi_queue"), "the TAP is multiqueue");
@@ -195,6 +218,20 @@ class VirtioNetTapTest {
         assertNotEquals(0, drv.init(FEATURES, 3, 256) & VIRTIO_CONFIG_S_DRIVER_OK, "reset and re-init");
         txUsed = 0;
         send(new byte[60]);
+    }
+
+    @Test
+    void aVhostThatCannotStartFallsBackToTheVmmDataPlaneAndLeaksNothing() throws Exception {
+        java.util.Map<Integer, String> before = OpenFds.now();
+        opener = () -> new VhostFd(Fd.open("/dev/null", Native.O_RDWR)); // every ioctl: ENOTTY
+        start(1);
+        assertFalse(net.vhostServing());
+        assertTrue(net.vhostFallback() != null && net.vhostFallback().contains("VHOST_SET_OWNER"), net.vhostFallback());
+        send(new byte[60]);
+        assertEquals(1, net.txPackets(), "the VMM's data plane serves tx");
+        assertTrue(irqs.vectors.get(1).await(), "its interrupts pass through the held-when-masked MSI-X table");
+        assertEquals(List.of(), OpenFds.leaked(before).stream().filter(f -> f.endsWith("/dev/null"))
+                .toList(), "the vhost fd that failed is closed");
     }
 
     static long macOf(long lo, long hi) {

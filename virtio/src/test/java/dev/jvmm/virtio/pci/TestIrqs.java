@@ -36,6 +36,14 @@ public final class TestIrqs implements InterruptController, AutoCloseable {
             address = -1;
         }
 
+        /** Whether the table holds this vector (a device-signalled table while the vector is masked). */
+        public volatile boolean held;
+
+        @Override
+        public void hold(boolean h) {
+            held = h;
+        }
+
         public int gsi() {
             return 24 + vectors.indexOf(this);
         }

@@ -197,6 +197,9 @@ public final class ConfigLoader {
                 e.put("mac", NetConfig.format(x.mac()));
             }
             e.put("queues", (long) x.queues());
+            if (x.vhost() != NetConfig.Vhost.AUTO) {
+                e.put("vhost", x.vhost().key());
+            }
             n.add(e);
         }
         m.put("nets", n);

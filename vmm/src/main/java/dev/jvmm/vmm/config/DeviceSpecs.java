@@ -147,7 +147,17 @@ public final class DeviceSpecs {
             mac = mac(o, m.get("mac"));
         }
         int queues = m.containsKey("queues") ? number(o, "queues", m.get("queues"), 1, NetConfig.MAX_QUEUES) : 1;
-        return new NetConfig(tap, mac, queues);
+        NetConfig.Vhost vhost = NetConfig.Vhost.AUTO;
+        if (m.containsKey("vhost")) {
+            String v = m.get("vhost").trim().toLowerCase(Locale.ROOT);
+            vhost = switch (v) {
+                case "auto" -> NetConfig.Vhost.AUTO;
+                case "on", "true", "yes" -> NetConfig.Vhost.ON;
+                case "off", "false", "no" -> NetConfig.Vhost.OFF;
+                default -> throw fail(o, "vhost: \"" + m.get("vhost") + "\" is not on, off or auto");
+            };
+        }
+        return new NetConfig(tap, mac, queues).withVhost(vhost);
     }
 
     /** A network interface name: 1 to 15 characters (IFNAMSIZ - 1), no '/' or spaces, not {@code .} or {@code ..}. */

@@ -13,9 +13,37 @@ package dev.jvmm.vmm.config;
  *                    exits) instead of a TAP: the guest is then on that link's network
  * @param label       how errors name the NIC ({@code --nic eth1}); null: by its {@code --net} option
  * @param standby     non-null: this NIC is the standby of a failover pair ({@code --nic ...,failover=on})
+ * @param vhost       whether the kernel's vhost-net serves the rings ({@code vhost=on|off|auto})
  */
 public record NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label,
-        Standby standby) {
+        Standby standby, Vhost vhost) {
+    /**
+     * {@code vhost=}: {@code auto} (the default) uses vhost-net when {@code /dev/vhost-net} opens and says why not
+     * otherwise; {@code on} requires it (a launch fails naming why it cannot be opened); {@code off} keeps the data
+     * plane in the VMM. Once opened, a vhost that cannot start for a driver falls back to the VMM's data plane with
+     * a logged reason, whichever was asked (as QEMU does).
+     */
+    public enum Vhost {
+        AUTO, ON, OFF;
+
+        public String key() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    public NetConfig {
+        vhost = vhost == null ? Vhost.AUTO : vhost;
+    }
+
+    public NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label,
+            Standby standby) {
+        this(tap, mac, queues, bridge, macvtapOver, label, standby, Vhost.AUTO);
+    }
+
+    /** This NIC with {@code vhost=} set to {@code v}. */
+    public NetConfig withVhost(Vhost v) {
+        return new NetConfig(tap, mac, queues, bridge, macvtapOver, label, standby, v);
+    }
     public NetConfig(String tap, byte[] mac, int queues, String bridge, String macvtapOver, String label) {
         this(tap, mac, queues, bridge, macvtapOver, label, null);
     }
@@ -62,7 +90,7 @@ public record NetConfig(String tap, byte[] mac, int queues, String bridge, Strin
         return label != null ? label : "--net " + (tap == null ? "" : "tap=" + tap);
     }
 
-    public static final java.util.List<String> KEYS = java.util.List.of("tap", "mac", "queues");
+    public static final java.util.List<String> KEYS = java.util.List.of("tap", "mac", "queues", "vhost");
     public static final int MAX_QUEUES = 16;
 
     /** The MAC jvmm uses for NIC {@code index} when none is given. */

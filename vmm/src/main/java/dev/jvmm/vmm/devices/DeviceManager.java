@@ -250,7 +250,7 @@ public final class DeviceManager implements AutoCloseable {
             Plugged p = new Plugged(id, Kind.NET, a.address(), what, at == null ? hot : at.hot(), a.transport(), null,
                     res);
             p.nic = n.label() != null && n.label().startsWith("--nic ") ? n.label().substring(6) : null;
-            p.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), standby);
+            p.config = new NetConfig(n.tap(), m, n.queues(), n.bridge(), n.macvtapOver(), n.label(), standby, n.vhost());
             p.bar0 = a.bar0();
             return p;
         });

@@ -8,6 +8,7 @@ import dev.jvmm.core.pci.PciRootBus;
 import dev.jvmm.irq.IrqRouter;
 import dev.jvmm.sys.pci.PciAddress;
 import dev.jvmm.sys.tun.TapDevice;
+import dev.jvmm.sys.vhost.VhostFd;
 import dev.jvmm.virtio.VirtioDevice;
 import dev.jvmm.virtio.VirtioException;
 import dev.jvmm.virtio.blk.BlockBackend;
@@ -94,11 +95,42 @@ public final class VirtioDevices {
         if (standby != null) {
             net.setStandby(standby);
         }
+        DataPlane plane = dataPlane(n, VhostFd.DEV_VHOST_NET);
+        if (plane.vhost() != null) {
+            net.setVhost(plane.vhost());
+        }
         Attached a = plug(net, slot, barAt, env, res);
-        log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s){}", a.name(), a.address(), tap.name(),
-                tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues(),
+        log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s), {}{}", a.name(), a.address(), tap.name(),
+                tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues(), plane.description(),
                 standby != null ? ", failover standby" : "");
         return a;
+    }
+
+    /**
+     * Which data plane serves a NIC: {@code vhost} opens its vhost-net fds (null: the VMM's own), and
+     * {@code description} says which, and why, for the launch log.
+     */
+    record DataPlane(java.util.function.Supplier<VhostFd> vhost, String description) {
+    }
+
+    /**
+     * The data plane {@code n.vhost()} asks for, with vhost-net at {@code path} (normally {@link
+     * VhostFd#DEV_VHOST_NET}): {@code auto} opens it once to see that it can, {@code on} fails the launch when it
+     * cannot, naming why; {@code off} never tries.
+     */
+    static DataPlane dataPlane(NetConfig n, String path) {
+        if (n.vhost() == NetConfig.Vhost.OFF) {
+            return new DataPlane(null, "VMM data plane (vhost=off)");
+        }
+        try (VhostFd probe = VhostFd.open(path)) {
+            return new DataPlane(() -> VhostFd.open(path), "vhost-net");
+        } catch (RuntimeException e) {
+            if (n.vhost() == NetConfig.Vhost.ON) {
+                throw new VmmException(VmmException.Reason.HOST, n.what() + ": vhost=on, but " + path
+                        + " cannot be opened (load the vhost_net module, or use vhost=off or auto): " + e.getMessage(), e);
+            }
+            return new DataPlane(null, "VMM data plane (vhost-net unavailable: " + e.getMessage() + ")");
+        }
     }
 
     private static long bar0(AddressAllocator mmio32, long at) {

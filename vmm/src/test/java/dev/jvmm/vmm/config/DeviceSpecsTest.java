@@ -36,13 +36,15 @@ class DeviceSpecsTest {
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
         Path ro = Files.write(dir.resolve("b.img"), new byte[4096]);
         VmConfig c = ConfigLoader.validate(raw(k, List.of("path=" + img + ",cache=none,id=root,queues=2",
-                ro + ",readonly=on"), List.of("tap=jt0,mac=52:54:00:aa:bb:cc,queues=4", "queues=1")), 255);
+                ro + ",readonly=on"), List.of("tap=jt0,mac=52:54:00:aa:bb:cc,queues=4,vhost=off", "queues=1")), 255);
         assertEquals(List.of(new DiskConfig(img, false, CacheMode.NONE, "root", 2),
                 new DiskConfig(ro, true, CacheMode.WRITEBACK, null, 1)), c.disks());
         assertEquals(2, c.nets().size());
         assertEquals("jt0", c.nets().get(0).tap());
         assertEquals("52:54:00:aa:bb:cc", NetConfig.format(c.nets().get(0).mac()));
         assertEquals(4, c.nets().get(0).queues());
+        assertEquals(NetConfig.Vhost.OFF, c.nets().get(0).vhost());
+        assertEquals(NetConfig.Vhost.AUTO, c.nets().get(1).vhost(), "vhost=auto unless told");
         assertNull(c.nets().get(1).tap());
         assertNull(c.nets().get(1).mac());
         assertEquals("52:54:00:12:34:57", NetConfig.format(NetConfig.defaultMac(1)));
@@ -66,8 +68,9 @@ class DeviceSpecsTest {
                 fail(k, List.of(img + ",id=a b"), null));
         assertEquals("--disk: path: " + dir + ": is a directory (expected a raw image file or a block device)",
                 fail(k, List.of("path=" + dir), null));
-        assertEquals("--net: unknown key \"macaddr\" (expected tap, mac, queues)",
+        assertEquals("--net: unknown key \"macaddr\" (expected tap, mac, queues, vhost)",
                 fail(k, null, List.of("tap=t0,macaddr=52:54:00:00:00:01")));
+        assertEquals("--net: vhost: \"maybe\" is not on, off or auto", fail(k, null, List.of("tap=t0,vhost=maybe")));
         assertEquals("--net: mac: \"52:54:00:zz:00:01\" is not a MAC address (use e.g. 52:54:00:12:34:56)",
                 fail(k, null, List.of("mac=52:54:00:zz:00:01")));
         assertEquals("--net: mac: 01:00:5e:00:00:01 is a multicast address (the first byte must be even)",
