@@ -39,7 +39,7 @@
 # which comes once L1 has sampled the VMM's CPU (so the samples bracket the phase exactly, with no polling): the
 # VMM process's utime+stime from /proc/PID/stat (all its threads: vCPU, device, I/O; and the vhost workers, which
 # are threads of their owner since Linux 6.4, so they are not added twice) plus any vhost-N kthread outside it whose N
-# is one of its thread ids (kernels before 6.4). The VMM's PID is the child of timeout(1) (the jvmm launcher execs
+# is one of its thread ids (kthreads: kernels before 6.4). The VMM's PID is the child of timeout(1) (the jvmm launcher execs
 # java; QEMU is itself). CPU / (bytes moved / 2^30) is printed beside each throughput figure (s/GiB; µs per
 # transaction for udp), with the vhost workers' and the guest's (guest_time) shares in the CPU detail. The marks also
 # give the VMM's CPU from its exec to the guest script (vmm-cpu-to-guest-script) and its VmHWM after the last phase

@@ -13,8 +13,8 @@
  *                (T = utime+stime of the whole process, /proc/PID/stat fields 14 and 15, in clock ticks; G its
  *                guest_time, field 43, a part of T; I = utime+stime of the process's own threads named vhost-N,
  *                already inside T: since Linux 6.4 a vhost worker is a thread of its owner's process; O = the same
- *                of vhost-N tasks outside the process whose N is one of its thread ids, the kthreads of kernels
- *                before 6.4, NOT inside T); every copy of the datagram is answered with "ID", so that the sender
+ *                of vhost-N tasks outside the process whose N is one of its thread ids: the kthreads of kernels
+ *                before 6.4 (or of vhost's kthread mode in later ones), NOT inside T); every copy of the datagram is answered with "ID", so that the sender
  *                knows the sample was taken before it goes on.
  * Guest side (the client always connects, so L1 never has to wait for the guest to listen):
  *   netbench tcp HOST PORT send|recv STREAMS MIB   MIB MiB in total over STREAMS connections (an equal share each):
