@@ -111,9 +111,7 @@ public final class VmBuilder {
     private static void step(String what) {
         StartupTrace.mark(what);
         if (log.isDebugEnabled()) {
-            long ms = ProcessHandle.current().info().startInstant()
-                    .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis()).orElse(-1L);
-            log.debug("+{} ms since process start: {}", ms, what);
+            log.debug("+{} ms since process start: {}", StartupTrace.millisSinceStart(), what);
         }
     }
 
