@@ -7,7 +7,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-./jvmm launch --help >/dev/null          # builds when stale, and makes vmm/target/jvmm-launch.jsa
+./jvmm launch --help >/dev/null          # builds when stale, and makes the launch archive (vmm/target/jvmm-launch-JDK.aot or .jsa)
 kernel=''; initrd=''; release=''
 eval "$(./jvmm lab kit | sed -n 's/^\(kernel\|initrd-guest\|release\)=/\1=/p' | sed 's/-guest//')"
 OUT=${JVMM_LAB_DIR:-/var/tmp/jvmm-lab}/bench; mkdir -p "$OUT"

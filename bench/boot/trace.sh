@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start-up phase trace of `jvmm launch`, run INSIDE the lab's L1: for each round and each variant NAME=JVMM_JAVA_OPTS
-# (JVMM_CDS=0 when the options name their own archive), launches the kernel with JVMM_TRACE_STARTUP=1, prints the
-# phase marks, and stops the VMM once vCPU 0 enters KVM_RUN (the guest's own boot is the same for every variant).
+# (JVMM_CDS=0 when the options name their own archive or AOT cache), launches the kernel with JVMM_TRACE_STARTUP=1,
+# prints the phase marks, and stops the VMM once vCPU 0 enters KVM_RUN (the guest's own boot is the same for every variant).
 # The output is read through a FIFO (the lab's L1 has no /dev/fd for process substitution).
 #   trace.sh KERNEL INITRD ROUNDS NAME=OPTS...
 set -uo pipefail
@@ -12,7 +12,7 @@ FIFO=$TMP/out; mkfifo "$FIFO"
 for i in $(seq "$ROUNDS"); do
   for v in "$@"; do
     name=${v%%=*}; opts=${v#*=}; cds=1
-    [[ $opts == *SharedArchiveFile* ]] && cds=0
+    [[ $opts == *SharedArchiveFile* || $opts == *AOTCache* ]] && cds=0
     JVMM_NO_BUILD=1 JVMM_CDS=$cds JVMM_JAVA_OPTS="$opts" JVMM_TRACE_STARTUP=1 "$ROOT/jvmm" launch \
         --kernel "$K" --initrd "$INITRD" --memory 512M --cpus 1 --cmdline "console=ttyS0 quiet panic=-1" \
         </dev/null >"$FIFO" 2>&1 &
