@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,7 +106,8 @@ public final class GuestMemory implements AutoCloseable {
     /** Allocates page-aligned, non-overlapping regions of anonymous memory. */
     public static GuestMemory create(List<Range> ranges) {
         List<Range> sorted = new ArrayList<>(ranges);
-        sorted.sort(Comparator.comparingLong(Range::guestPhysAddr));
+        // not Comparator.comparingLong: its lambda, the JDK's, is spun at every start (AOT caches keep the app's)
+        sorted.sort((a, b) -> Long.compare(a.guestPhysAddr(), b.guestPhysAddr()));
         for (int i = 0; i < sorted.size(); i++) {
             Range r = sorted.get(i);
             if (r.size() <= 0 || (r.guestPhysAddr() & 0xfff) != 0 || (r.size() & 0xfff) != 0) {
