@@ -174,43 +174,15 @@ public final class VmBuilder {
         }
 
         CompletableFuture<VmExit> exit = new CompletableFuture<>();
-        PowerDevice.Events events = new PowerDevice.Events() {
-            @Override
-            public void powerOff() {
-                exit.complete(new VmExit(VmExit.Kind.POWEROFF, "guest powered off (ACPI S5)"));
-            }
-
-            @Override
-            public void reset(String how) {
-                exit.complete(new VmExit(VmExit.Kind.RESET, "guest requested a reset (" + how + ")"));
-            }
-        };
-        Bus pio = new Bus("pio");
-        Bus mmio = new Bus("mmio");
-        Serial16550 serial = new Serial16550(console.output(),
-                level -> vm.irqLine(Serial16550.COM1_IRQ, level ? 1 : 0),
-                line -> {
-                    if (line.contains(PANIC_MARKER)) {
-                        exit.complete(new VmExit(VmExit.Kind.PANIC, "guest kernel panic: "
-                                + line.substring(line.indexOf(PANIC_MARKER)).trim()));
-                    }
-                });
-        console.setInput(serial::receive);
-        pio.register(Serial16550.COM1, 8, serial, "serial-com1");
-        I8042 i8042 = new I8042(events);
-        pio.register(I8042.DATA_PORT, 5, i8042, "i8042");
-        PowerDevice power = new PowerDevice(events);
-        pio.register(PowerDevice.PORT, PowerDevice.LENGTH, power, "acpi-power");
-        PvPanic pvpanic = new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
-                "guest kernel panic (reported by the guest's pvpanic driver)")));
-        pio.register(PvPanic.PORT, 1, pvpanic, "pvpanic");
-        PciRootBus pci = new PciRootBus(0);
-        PciHostBridge hostBridge = new PciHostBridge();
-        pci.add(hostBridge, 0, 0);
-        pio.register(PciRootBus.CONFIG_ADDRESS_PORT, PciRootBus.CONFIG_PORTS, pci.configPorts(), "pci-conf1");
-        mmio.register(Layout.ECAM_START, Layout.ECAM_SIZE, pci.ecam(), "pci-ecam");
-        pio.register(0x80, 1, SINK, "post-code");
-        pio.register(0xed, 1, SINK, "io-delay");
+        Board board = board(console, exit, vm::irqLine);
+        Bus pio = board.pio();
+        Bus mmio = board.mmio();
+        PciRootBus pci = board.pci();
+        Serial16550 serial = board.serial();
+        I8042 i8042 = board.i8042();
+        PowerDevice power = board.power();
+        PvPanic pvpanic = board.pvpanic();
+        PciHostBridge hostBridge = board.hostBridge();
         // one KVM_SET_GSI_ROUTING table for virtio and VFIO MSI-X vectors, also those of hot-added devices
         dev.jvmm.irq.IrqRouter router = res.push(new dev.jvmm.irq.IrqRouter(vm));
         // one allocator for the MMIO32 window: virtio BARs, then VFIO BARs, then whatever extensions ask for
@@ -290,6 +262,94 @@ public final class VmBuilder {
             built.startPaused(vmState.clock().clock());
         }
         return built;
+    }
+
+    /**
+     * What of a cold boot's build needs no KVM, for the launcher's training launch on a host without a usable
+     * /dev/kvm (dev.jvmm.vmm.cli.LaunchTraining; docs/performance.md): guest RAM, the ACPI tables, kernel and initrd,
+     * the boot tables and reset vector, the board's devices with the training kernel's port I/O through the PIO bus
+     * (two bytes to the 16550, then the ACPI power-off), and the CPUID a vCPU gets. The start-up archive made from
+     * that run then holds those classes (and, on JDK 25, their resolved call sites) as a real launch uses them.
+     * Returns how the rehearsal ended: a power-off.
+     */
+    public static VmExit rehearseWithoutKvm(VmConfig cfg, Console console) {
+        try (GuestMemory mem = createRam(cfg)) {
+            loadGuest(cfg, new Layout(cfg.memory()), mem);
+            CompletableFuture<VmExit> exit = new CompletableFuture<>();
+            Board board = board(console, exit, (gsi, level) -> { });
+            new GedDevice(level -> { });
+            Cpuid.forVcpu(List.of(), 0, cfg.cpus());
+            Vcpu.installKickSignal();
+            // the classes of the steps that need KVM, loaded (not run), so that the archive holds them too
+            Class<?>[] kvmSteps = {Kvm.class, VmFd.class, VcpuFd.class, VmFd.RoutingEntry.class, CpuidEntry.class,
+                dev.jvmm.sys.kvm.Regs.class, dev.jvmm.sys.kvm.Sregs.class, dev.jvmm.sys.kvm.ExitReason.class,
+                dev.jvmm.sys.kvm.uapi.KvmIoctls.class, dev.jvmm.sys.Ioctl.class, dev.jvmm.sys.FlexArray.class,
+                dev.jvmm.core.MemorySlot.class, dev.jvmm.core.AddressAllocator.class, dev.jvmm.irq.IrqRouter.class,
+                dev.jvmm.irq.GsiAllocator.class, DeviceManager.class, DeviceManager.Kind.class,
+                dev.jvmm.vmm.devices.VirtioDevices.Env.class, PciHotplugController.class, Platform.class, Vcpu.class,
+                Vm.class, Laps.class};
+            log.debug("training without KVM: {} classes of its steps loaded", kvmSteps.length);
+            board.pio().write(Serial16550.COM1, 1, 'j');
+            board.pio().write(Serial16550.COM1, 1, '\n');
+            board.pio().write(PowerDevice.SLEEP_CONTROL, 1, AcpiTables.SLP_TYP_S5 << 2 | 1 << 5);
+            return exit.getNow(new VmExit(VmExit.Kind.VMM_ERROR, "the rehearsal did not power off"));
+        }
+    }
+
+    /** Raises and lowers the in-kernel irqchip's lines ({@code VmFd::irqLine}). */
+    interface IrqLines {
+        void set(int gsi, int level);
+    }
+
+    /** The devices on the PIO and MMIO buses that every VM has from the start, and those buses. */
+    record Board(Bus pio, Bus mmio, PciRootBus pci, Serial16550 serial, I8042 i8042, PowerDevice power, PvPanic pvpanic,
+            PciHostBridge hostBridge) {
+    }
+
+    /**
+     * The 16550 on {@code console}, the i8042 (reset), the ACPI power registers, pvpanic, the PCI root bus with its
+     * host bridge (CF8/CFC and ECAM), and the POST-code and I/O-delay ports, on new buses; power-off, reset and panic
+     * complete {@code exit}.
+     */
+    static Board board(Console console, CompletableFuture<VmExit> exit, IrqLines irq) {
+        PowerDevice.Events events = new PowerDevice.Events() {
+            @Override
+            public void powerOff() {
+                exit.complete(new VmExit(VmExit.Kind.POWEROFF, "guest powered off (ACPI S5)"));
+            }
+
+            @Override
+            public void reset(String how) {
+                exit.complete(new VmExit(VmExit.Kind.RESET, "guest requested a reset (" + how + ")"));
+            }
+        };
+        Bus pio = new Bus("pio");
+        Bus mmio = new Bus("mmio");
+        Serial16550 serial = new Serial16550(console.output(),
+                level -> irq.set(Serial16550.COM1_IRQ, level ? 1 : 0),
+                line -> {
+                    if (line.contains(PANIC_MARKER)) {
+                        exit.complete(new VmExit(VmExit.Kind.PANIC, "guest kernel panic: "
+                                + line.substring(line.indexOf(PANIC_MARKER)).trim()));
+                    }
+                });
+        console.setInput(serial::receive);
+        pio.register(Serial16550.COM1, 8, serial, "serial-com1");
+        I8042 i8042 = new I8042(events);
+        pio.register(I8042.DATA_PORT, 5, i8042, "i8042");
+        PowerDevice power = new PowerDevice(events);
+        pio.register(PowerDevice.PORT, PowerDevice.LENGTH, power, "acpi-power");
+        PvPanic pvpanic = new PvPanic(() -> exit.complete(new VmExit(VmExit.Kind.PANIC,
+                "guest kernel panic (reported by the guest's pvpanic driver)")));
+        pio.register(PvPanic.PORT, 1, pvpanic, "pvpanic");
+        PciRootBus pci = new PciRootBus(0);
+        PciHostBridge hostBridge = new PciHostBridge();
+        pci.add(hostBridge, 0, 0);
+        pio.register(PciRootBus.CONFIG_ADDRESS_PORT, PciRootBus.CONFIG_PORTS, pci.configPorts(), "pci-conf1");
+        mmio.register(Layout.ECAM_START, Layout.ECAM_SIZE, pci.ecam(), "pci-ecam");
+        pio.register(0x80, 1, SINK, "post-code");
+        pio.register(0xed, 1, SINK, "io-delay");
+        return new Board(pio, mmio, pci, serial, i8042, power, pvpanic, hostBridge);
     }
 
     /** A vCPU as a cold boot sets it up: CPUID, MSRs, FPU, LINT0/LINT1. */
@@ -423,14 +483,39 @@ public final class VmBuilder {
         }
     }
 
+    /** What the ACPI tables of a VM of {@code cfg} describe. */
+    private static AcpiTables.Platform acpiPlatform(VmConfig cfg) {
+        return new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
+                Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
+                new Layout(cfg.memory()).mmio64Start(), Layout.MMIO64_SIZE, PowerDevice.SLEEP_CONTROL,
+                PowerDevice.SLEEP_STATUS, PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1,
+                Serial16550.COM1_IRQ, PvPanic.PORT, GedDevice.PORT, GedDevice.GSI, PciHotplugController.PORT);
+    }
+
+    /** Tables built by {@link #buildAcpiAhead}, taken by the next cold boot whose platform they describe. */
+    private static final java.util.concurrent.atomic.AtomicReference<AheadTables> AHEAD =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    /** The tables for {@code cpus} vCPUs and {@code memory} bytes of RAM, what the platform depends on. */
+    private record AheadTables(int cpus, long memory, List<AcpiTables.Table> tables) {
+    }
+
+    /**
+     * Builds the ACPI tables of a VM of {@code cfg} now, for the next {@link #build} of a cold boot of the same
+     * platform to take instead of building them (once; any other build ignores them). {@code jvmm launch} calls it
+     * while another thread binds libc and probes /dev/kvm, taking the tables' generation (AML, interpreted at that
+     * point: ~9 ms on a host) off the path to the first KVM_RUN (docs/performance.md).
+     */
+    public static void buildAcpiAhead(VmConfig cfg) {
+        AHEAD.set(new AheadTables(cfg.cpus(), cfg.memory(), AcpiTables.build(acpiPlatform(cfg), Layout.ACPI_START)));
+    }
+
     /** Writes the ACPI tables, the kernel and initrd, the boot page tables and the reset vector: a cold boot. */
     private static BootEntry loadGuest(VmConfig cfg, Layout layout, GuestMemory mem) {
-        AcpiTables.Platform platform = new AcpiTables.Platform(cfg.cpus(), Layout.IOAPIC, Layout.LAPIC,
-                Layout.ECAM_START, (int) (Layout.ECAM_SIZE >> 20) - 1, Layout.MMIO32_START, Layout.MMIO32_SIZE,
-                layout.mmio64Start(), Layout.MMIO64_SIZE, PowerDevice.SLEEP_CONTROL, PowerDevice.SLEEP_STATUS,
-                PowerDevice.RESET, PowerDevice.RESET_VALUE, Serial16550.COM1, Serial16550.COM1_IRQ, PvPanic.PORT,
-                GedDevice.PORT, GedDevice.GSI, PciHotplugController.PORT);
-        List<AcpiTables.Table> tables = AcpiTables.build(platform, Layout.ACPI_START);
+        // not the Platform records' equals: its first call bootstraps record equality (method handles: ~10 ms)
+        AheadTables ahead = AHEAD.getAndSet(null);
+        List<AcpiTables.Table> tables = ahead != null && ahead.cpus() == cfg.cpus() && ahead.memory() == cfg.memory()
+                ? ahead.tables() : AcpiTables.build(acpiPlatform(cfg), Layout.ACPI_START);
         for (AcpiTables.Table t : tables) {
             if (t.address() + t.bytes().length > Layout.ACPI_END) {
                 throw new VmmException(VmmException.Reason.INTERNAL, "ACPI tables overflow the 0xE0000 area");

@@ -99,16 +99,21 @@ public final class LaunchCommand implements Callable<Integer> {
      */
     public static void main(String[] args) {
         dev.jvmm.vmm.StartupTrace.mark("main entered");
+        System.exit(run(args));
+    }
+
+    /** {@link #main} without the exit: the launch's exit status. */
+    static int run(String[] args) {
         dev.jvmm.vmm.log.StderrLoggerProvider.install();
         LaunchCommand quick = quickParse(args);
         dev.jvmm.vmm.StartupTrace.mark("options parsed");
         if (quick != null) {
-            System.exit(quick.callReportingErrors());
+            return quick.callReportingErrors();
         }
         CommandLine cl = new CommandLine(new LaunchCommand());
         cl.setCommandName("jvmm launch");
         cl.setExecutionExceptionHandler(new ErrorHandler());
-        System.exit(cl.execute(args));
+        return cl.execute(args);
     }
 
     /**
@@ -333,6 +338,12 @@ public final class LaunchCommand implements Callable<Integer> {
                         + " does not exist", null);
             }
         }
+        // libc bound (jffi's first use, ~13 ms of the JVM's on a host) and /dev/kvm probed on a thread of their own,
+        // while this one reads the config and builds the ACPI tables ahead (docs/performance.md, "Start-up")
+        java.util.concurrent.FutureTask<Integer> probe = new java.util.concurrent.FutureTask<>(VmBuilder::maxVcpus);
+        Thread prober = new Thread(probe, "kvm-probe");
+        prober.setDaemon(true);
+        prober.start();
         VmConfig cfg;
         dev.jvmm.vmm.snapshot.SnapshotDir.Opened restored = null;
         dev.jvmm.vmm.migration.MigrationReceiver rx = null;
@@ -361,7 +372,10 @@ public final class LaunchCommand implements Callable<Integer> {
             } else if (rx != null) {
                 ConfigLoader.readText(rx.config(), "the migration's config", raw);
             }
-            int maxVcpus = VmBuilder.maxVcpus();
+            if (restored == null && rx == null) {
+                buildAcpiAhead(raw);
+            }
+            int maxVcpus = join(probe);
             dev.jvmm.vmm.StartupTrace.mark("libc bound, /dev/kvm probed");
             cfg = ConfigLoader.validate(raw, maxVcpus);
             dev.jvmm.vmm.StartupTrace.mark("configuration validated");
@@ -377,6 +391,37 @@ public final class LaunchCommand implements Callable<Integer> {
         }
         try (dev.jvmm.vmm.migration.MigrationReceiver in = rx) {
             return launch(cfg, null, in);
+        }
+    }
+
+    /**
+     * The ACPI tables of the VM {@code raw} describes, built while the probe runs ({@link VmBuilder#buildAcpiAhead}).
+     * A config that does not validate is left alone: the validation with the host's vCPU limit reports it.
+     */
+    private static void buildAcpiAhead(ConfigLoader.Raw raw) {
+        try {
+            VmBuilder.buildAcpiAhead(ConfigLoader.validate(raw, 255));
+            dev.jvmm.vmm.StartupTrace.mark("ACPI tables built ahead");
+        } catch (VmmException e) {
+            // reported below
+        }
+    }
+
+    /** The probe's answer; what it threw, thrown here. */
+    private static int join(java.util.concurrent.FutureTask<Integer> probe) {
+        try {
+            return probe.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmmException(VmmException.Reason.INTERNAL, "interrupted while /dev/kvm was probed", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(e.getCause());
         }
     }
 
@@ -491,7 +536,7 @@ public final class LaunchCommand implements Callable<Integer> {
     }
 
     /** The launch's exit status for how the VM ended: 0 for a power-off, a reset or a completed migration. */
-    private static int exitCode(VmExit exit) {
+    static int exitCode(VmExit exit) {
         switch (exit.kind()) {
             case POWEROFF, RESET, MIGRATED -> {
                 System.err.println("jvmm: " + exit.message());
