@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start-up phase trace of `jvmm launch`, run INSIDE the lab's L1: for each round and each variant NAME=JVMM_JAVA_OPTS
 # (JVMM_CDS=0 when the options name their own archive or AOT cache), launches the kernel with JVMM_TRACE_STARTUP=1,
-# prints the phase marks, and stops the VMM once vCPU 0 enters KVM_RUN (the guest's own boot is the same for every variant).
+# prints the phase marks, and stops the VMM once vCPU 0 enters KVM_RUN (the guest's own boot is the same for every
+# variant).
 # The output is read through a FIFO (the lab's L1 has no /dev/fd for process substitution).
 #   trace.sh KERNEL INITRD ROUNDS NAME=OPTS...
 set -uo pipefail
