@@ -81,6 +81,8 @@ public final class LibC {
     private static final Fn FTRUNCATE = fn("ftruncate", I, I, L);
     private static final Fn SETSOCKOPT = fn("setsockopt", I, I, I, I, L, I);
     private static final Fn SETNS = fn("setns", I, I, I);
+    /** {@code long syscall(long number, ...)}, bound with five system call arguments (all jvmm needs). */
+    private static final Fn SYSCALL = fn("syscall", L, L, L, L, L, L, L);
 
     LibC() {
     }
@@ -251,6 +253,15 @@ public final class LibC {
     /** setsockopt(2); used for SOL_NETLINK options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK) and SO_RCVBUF. */
     public int setsockopt(int fd, int level, int optname, long optval, int optlen) {
         return (int) INVOKER.invokeN5(SETSOCKOPT.ctx, SETSOCKOPT.address, fd, level, optname, optval, optlen);
+    }
+
+    /**
+     * syscall(2) with up to five arguments, for system calls glibc has no wrapper for (io_uring). The sixth argument
+     * register is left unset: pass only calls that ignore theirs (io_uring_enter reads {@code argsz} only with a
+     * signal mask or IORING_ENTER_EXT_ARG, neither of which jvmm passes). Returns the result, or -1 with errno set.
+     */
+    public long syscall(long number, long a1, long a2, long a3, long a4, long a5) {
+        return INVOKER.invokeN6(SYSCALL.ctx, SYSCALL.address, number, a1, a2, a3, a4, a5);
     }
 
     /** setns(2): moves the calling thread into the namespace behind {@code fd} (tests put TAPs and sockets in a netns). */

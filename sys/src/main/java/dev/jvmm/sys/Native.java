@@ -32,6 +32,7 @@ public final class Native {
     public static final int MAP_FIXED = 0x10;
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
+    public static final int MAP_POPULATE = 0x8000;
     public static final long MAP_FAILED = -1L;
     public static final int MADV_HUGEPAGE = 14;
 
