@@ -82,7 +82,10 @@ public abstract class VirtioDevice implements AutoCloseable {
     /** Starts the device's threads over the queues of {@code a}. */
     protected abstract void startWorkers(Activation a);
 
-    /** Stops and joins the device's threads; each finishes the request it is on. */
+    /**
+     * Stops and joins the device's threads; each finishes the request it is on, and requests still in flight are
+     * waited for and completed (used ring, interrupt) before it returns.
+     */
     protected abstract void stopWorkers();
 
     /** Whether the device's threads run. */
@@ -92,7 +95,8 @@ public abstract class VirtioDevice implements AutoCloseable {
      * Stops the device's threads between requests and keeps everything else (queues, negotiated features, device
      * state): when it returns no request is in flight and no thread touches guest RAM, so the device's state and
      * the RAM it wrote can be saved. {@link #unquiesce()} starts the threads again. A device that is not active
-     * ignores both. Devices serve each request synchronously on their threads, so stopping them is enough.
+     * ignores both. A device whose requests outlive its thread's turn (virtio-blk keeps many in flight with an I/O
+     * engine) waits for them and puts them in the used ring before it returns.
      */
     public synchronized void quiesce() {
         stopWorkers();
