@@ -516,8 +516,13 @@ final class BlkQueue implements AutoCloseable {
     private int ioError(String op, long sector, long len, int errno) {
         long e = dev.ioErrors.incrementAndGet();
         if (e <= 10 || Long.bitCount(e) == 1) {
-            log.warn("{}: {} at sector {} len {} failed: {} ({} I/O errors so far)", dev.name(), op, sector, len,
-                    errno == 0 ? "out of range" : ErrnoException.name(errno), e);
+            String why = errno == 0 ? "out of range" : ErrnoException.name(errno);
+            if (len == 0 && sector == 0 && op.equals("flush")) {
+                log.warn("{}: flush failed: {} ({} I/O errors so far)", dev.name(), why, e);
+            } else {
+                log.warn("{}: {} at sector {} len {} failed: {} ({} I/O errors so far)", dev.name(), op, sector, len, why,
+                        e);
+            }
         }
         return VIRTIO_BLK_S_IOERR;
     }

@@ -160,8 +160,9 @@ final class ThreadPoolEngine implements BlkEngine {
                     doneTail = r;
                 }
                 notifyAll();
+                // under the lock: a queue that drains on await() may close the eventfd as soon as it has the request
+                done.signal();
             }
-            done.signal();
         }
 
         @Override
@@ -199,7 +200,7 @@ final class ThreadPoolEngine implements BlkEngine {
         }
 
         @Override
-        public void close() {
+        public synchronized void close() {
             done.close();
         }
     }
