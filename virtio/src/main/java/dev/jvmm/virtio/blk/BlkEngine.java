@@ -38,6 +38,13 @@ interface BlkEngine extends AutoCloseable {
         /** Sends what {@link #submit} queued (one io_uring_enter for a batch). Never throws for a failed request. */
         void commit();
 
+        /**
+         * Whether finished requests wait for {@link #reap} now (a cheap look, no system call): io_uring completes page
+         * cache hits inside the io_uring_enter that submits them, and the queue takes those without a trip through
+         * epoll.
+         */
+        boolean ready();
+
         /** Hands every finished request to {@code done}, once each; returns how many. Clears the completion fd. */
         int reap(Done done);
 

@@ -144,9 +144,21 @@ final class BlkQueue implements AutoCloseable {
                 kick.drain();
                 serve();
             }
-        } finally {
-            // also when a malformed chain stopped the batch: what was handed over before it is sent
             io.commit();
+            // what completed while it was submitted (page cache hits on io_uring) is taken now, not after a trip
+            // through epoll; a completion may free a slot for a chain left waiting, or resubmit a short transfer
+            while (io.ready()) {
+                io.reap(onDone);
+                if (starved) {
+                    serve();
+                }
+                io.commit();
+            }
+        } catch (RuntimeException e) {
+            // a malformed chain stopped the batch: what was handed over before it is still sent, and answered
+            io.commit();
+            throw e;
+        } finally {
             interrupt();
         }
     }

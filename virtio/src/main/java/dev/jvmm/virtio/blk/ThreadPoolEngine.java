@@ -166,6 +166,11 @@ final class ThreadPoolEngine implements BlkEngine {
         }
 
         @Override
+        public synchronized boolean ready() {
+            return doneHead != null;
+        }
+
+        @Override
         public int reap(Done d) {
             done.drain(); // before taking the list: a request finished after this signals again
             BlkRequest r;

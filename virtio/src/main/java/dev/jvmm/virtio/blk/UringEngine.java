@@ -112,6 +112,11 @@ final class UringEngine implements BlkEngine {
         }
 
         @Override
+        public boolean ready() {
+            return failedHead != null || ring.completionsReady() > 0;
+        }
+
+        @Override
         public int reap(Done d) {
             done.drain();
             int n = 0;

@@ -142,6 +142,11 @@ final class HeldEngine implements BlkEngine {
         }
 
         @Override
+        public synchronized boolean ready() {
+            return !finished.isEmpty();
+        }
+
+        @Override
         public int reap(Done d) {
             done.drain();
             List<BlkRequest> out;
