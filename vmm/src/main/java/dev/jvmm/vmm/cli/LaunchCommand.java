@@ -45,7 +45,8 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--on-reboot", paramLabel = "ACTION", description = "exit (default) or restart")
     String onReboot;
     @Option(names = "--disk", paramLabel = "SPEC", description = "virtio-blk disk (repeatable): "
-            + "path=FILE[,readonly=on][,cache=none|writeback|writethrough|unsafe][,id=SERIAL][,queues=N]")
+            + "path=FILE[,readonly=on][,cache=none|writeback|writethrough|unsafe][,id=SERIAL][,queues=N]"
+            + "[,aio=threads|io_uring|auto]")
     java.util.List<String> disks;
     @Option(names = "--net", paramLabel = "SPEC", description = "virtio-net NIC on a TAP (repeatable): "
             + "[tap=NAME][,mac=52:54:00:12:34:56][,queues=N]")

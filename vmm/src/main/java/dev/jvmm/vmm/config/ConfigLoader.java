@@ -174,6 +174,9 @@ public final class ConfigLoader {
                 e.put("id", x.id());
             }
             e.put("queues", (long) x.queues());
+            if (x.aio() != dev.jvmm.virtio.blk.AioMode.AUTO) {
+                e.put("aio", x.aio().toString());
+            }
             d.add(e);
         }
         m.put("disks", d);

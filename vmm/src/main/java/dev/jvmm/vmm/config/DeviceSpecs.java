@@ -1,6 +1,7 @@
 package dev.jvmm.vmm.config;
 
 import dev.jvmm.vmm.VmmException;
+import dev.jvmm.virtio.blk.AioMode;
 import dev.jvmm.virtio.blk.CacheMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,11 +13,11 @@ import java.util.Map;
 import java.util.function.BiFunction;
 
 /**
- * Parses {@code --disk path=...,readonly=on,cache=...,id=...,queues=N}, {@code --net tap=...,mac=...,queues=N},
+ * Parses {@code --disk path=...,readonly=on,cache=...,id=...,queues=N,aio=...}, {@code --net tap=...,mac=...,queues=N},
  * {@code --device vfio=BDF} and {@code --nic pf=...,mode=auto,...} (and the same keys as JSON objects in the config
  * file's {@code "disks"} / {@code "nets"} / {@code "devices"} / {@code "nics"} arrays) into {@link DiskConfig} /
  * {@link NetConfig} / {@link VfioConfig} / {@link NicConfig}. Every error names where it came from and the offending key:
- * {@code --disk: unknown key "cahce" (expected path, readonly, cache, id, queues)}.
+ * {@code --disk: unknown key "cahce" (expected path, readonly, cache, id, queues, aio)}.
  */
 public final class DeviceSpecs {
     private DeviceSpecs() {
@@ -122,6 +123,16 @@ public final class DeviceSpecs {
             }
         }
         int queues = m.containsKey("queues") ? number(o, "queues", m.get("queues"), 1, DiskConfig.MAX_QUEUES) : 1;
+        AioMode aio = AioMode.AUTO;
+        if (m.containsKey("aio")) {
+            aio = switch (m.get("aio").trim().toLowerCase(Locale.ROOT)) {
+                case "auto" -> AioMode.AUTO;
+                case "threads" -> AioMode.THREADS;
+                case "io_uring" -> AioMode.IO_URING;
+                default -> throw fail(o, "aio: \"" + m.get("aio") + "\" is not an aio mode (expected threads, io_uring "
+                        + "or auto)");
+            };
+        }
         Path p = Path.of(path);
         if (!Files.exists(p)) {
             throw fail(o, "path: " + path + ": no such file");
@@ -132,7 +143,7 @@ public final class DeviceSpecs {
         if (!Files.isReadable(p) || (!ro && !Files.isWritable(p))) {
             throw fail(o, "path: " + path + ": permission denied" + (ro ? "" : " (for read-only use add readonly=on)"));
         }
-        return new DiskConfig(p, ro, cache, id, queues);
+        return new DiskConfig(p, ro, cache, id, queues, aio);
     }
 
     public static NetConfig net(Spec s) {

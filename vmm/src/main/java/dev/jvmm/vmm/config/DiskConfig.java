@@ -1,5 +1,6 @@
 package dev.jvmm.vmm.config;
 
+import dev.jvmm.virtio.blk.AioMode;
 import dev.jvmm.virtio.blk.CacheMode;
 import java.nio.file.Path;
 
@@ -13,10 +14,18 @@ import java.nio.file.Path;
  * @param id       the serial the guest reads with GET_ID ({@code /sys/block/vdX/serial}), at most 20 bytes; null:
  *                 the device name
  * @param queues   request queues (1..64), one device thread each
+ * @param aio      how requests reach the host, each queue keeping many in flight: {@code threads} (a pool of I/O
+ *                 threads), {@code io_uring}, or {@code auto} (io_uring where the kernel allows it)
  */
-public record DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues) {
+public record DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues, AioMode aio) {
     /** The keys {@code --disk} accepts, in the order error messages list them. */
-    public static final java.util.List<String> KEYS = java.util.List.of("path", "readonly", "cache", "id", "queues");
+    public static final java.util.List<String> KEYS = java.util.List.of("path", "readonly", "cache", "id", "queues",
+            "aio");
+
+    /** A disk with {@code aio=auto}. */
+    public DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues) {
+        this(path, readOnly, cache, id, queues, AioMode.AUTO);
+    }
     public static final int MAX_QUEUES = 64;
     public static final int MAX_ID_BYTES = 20;
 }

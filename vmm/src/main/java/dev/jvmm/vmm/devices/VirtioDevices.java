@@ -69,10 +69,11 @@ public final class VirtioDevices {
         } catch (VirtioException e) {
             throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
         }
-        VirtioBlk blk = new VirtioBlk(name, backend, d.queues(), d.id());
+        VirtioBlk blk = new VirtioBlk(name, backend, d.queues(), d.id(), d.aio());
         Attached a = plug(blk, slot, barAt, env, res);
-        log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s))", a.name(), a.address(), d.path(),
-                backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues());
+        log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s), aio={}{})", a.name(), a.address(), d.path(),
+                backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues(), blk.aio(),
+                blk.aioReason() == null ? "" : " (io_uring: " + blk.aioReason() + ")");
         return a;
     }
 

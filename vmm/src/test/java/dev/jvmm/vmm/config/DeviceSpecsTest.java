@@ -2,6 +2,7 @@ package dev.jvmm.vmm.config;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.jvmm.virtio.blk.AioMode;
 import dev.jvmm.virtio.blk.CacheMode;
 import dev.jvmm.vmm.VmmException;
 import java.nio.file.Files;
@@ -36,9 +37,13 @@ class DeviceSpecsTest {
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
         Path ro = Files.write(dir.resolve("b.img"), new byte[4096]);
         VmConfig c = ConfigLoader.validate(raw(k, List.of("path=" + img + ",cache=none,id=root,queues=2",
-                ro + ",readonly=on"), List.of("tap=jt0,mac=52:54:00:aa:bb:cc,queues=4,vhost=off", "queues=1")), 255);
+                ro + ",readonly=on", img + ",aio=io_uring", img + ",aio=Threads,cache=writethrough", img + ",aio=auto"),
+                List.of("tap=jt0,mac=52:54:00:aa:bb:cc,queues=4,vhost=off", "queues=1")), 255);
         assertEquals(List.of(new DiskConfig(img, false, CacheMode.NONE, "root", 2),
-                new DiskConfig(ro, true, CacheMode.WRITEBACK, null, 1)), c.disks());
+                new DiskConfig(ro, true, CacheMode.WRITEBACK, null, 1, AioMode.AUTO),
+                new DiskConfig(img, false, CacheMode.WRITEBACK, null, 1, AioMode.IO_URING),
+                new DiskConfig(img, false, CacheMode.WRITETHROUGH, null, 1, AioMode.THREADS),
+                new DiskConfig(img, false, CacheMode.WRITEBACK, null, 1, AioMode.AUTO)), c.disks());
         assertEquals(2, c.nets().size());
         assertEquals("jt0", c.nets().get(0).tap());
         assertEquals("52:54:00:aa:bb:cc", NetConfig.format(c.nets().get(0).mac()));
@@ -54,7 +59,7 @@ class DeviceSpecsTest {
     void cliErrorsNameOptionAndKey() throws Exception {
         Path k = Files.writeString(dir.resolve("k"), "x");
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
-        assertEquals("--disk: unknown key \"cahce\" (expected path, readonly, cache, id, queues)",
+        assertEquals("--disk: unknown key \"cahce\" (expected path, readonly, cache, id, queues, aio)",
                 fail(k, List.of("path=" + img + ",cahce=none"), null));
         assertEquals("--disk: cache: \"fast\" is not a cache mode (expected none, writeback, writethrough or unsafe)",
                 fail(k, List.of("path=" + img + ",cache=fast"), null));
@@ -64,6 +69,8 @@ class DeviceSpecsTest {
         assertEquals("--disk: readonly: \"maybe\" is not on/off", fail(k, List.of(img + ",readonly=maybe"), null));
         assertEquals("--disk: queues: must be between 1 and 64, got 0", fail(k, List.of(img + ",queues=0"), null));
         assertEquals("--disk: key \"cache\" given twice", fail(k, List.of(img + ",cache=none,cache=unsafe"), null));
+        assertEquals("--disk: aio: \"native\" is not an aio mode (expected threads, io_uring or auto)",
+                fail(k, List.of(img + ",aio=native"), null));
         assertEquals("--disk: id: \"a b\" must be 1 to 20 printable ASCII characters without spaces",
                 fail(k, List.of(img + ",id=a b"), null));
         assertEquals("--disk: path: " + dir + ": is a directory (expected a raw image file or a block device)",
@@ -87,13 +94,18 @@ class DeviceSpecsTest {
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
         Path other = Files.write(dir.resolve("c.img"), new byte[4096]);
         Path json = Files.writeString(dir.resolve("vm.json"), "{\"kernel\": \"" + k + "\", \"disks\": [{\"path\": \""
-                + img + "\", \"readonly\": true, \"cache\": \"unsafe\", \"queues\": 2}, \"" + other + ",id=data\"], "
+                + img + "\", \"readonly\": true, \"cache\": \"unsafe\", \"queues\": 2, \"aio\": \"threads\"}, \"" + other
+                + ",id=data\"], "
                 + "\"nets\": [{\"tap\": \"jt1\", \"queues\": 2}]}");
         ConfigLoader.Raw r = new ConfigLoader.Raw();
         ConfigLoader.readFile(json, r);
         VmConfig c = ConfigLoader.validate(r, 255);
-        assertEquals(List.of(new DiskConfig(img, true, CacheMode.UNSAFE, null, 2),
+        assertEquals(List.of(new DiskConfig(img, true, CacheMode.UNSAFE, null, 2, AioMode.THREADS),
                 new DiskConfig(other, false, CacheMode.WRITEBACK, "data", 1)), c.disks());
+        // a saved config keeps the aio mode asked for (auto is left out)
+        String saved = ConfigLoader.write(c, c.disks(), List.of());
+        assertTrue(saved.contains("\"aio\":\"threads\"") || saved.contains("\"aio\": \"threads\""), saved);
+        assertEquals(1, saved.split("\"aio\"", -1).length - 1, saved);
         assertEquals("jt1", c.nets().get(0).tap());
         assertEquals(2, c.nets().get(0).queues());
 
@@ -111,7 +123,7 @@ class DeviceSpecsTest {
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
         String[][] cases = {
             {"\"disks\": [{\"path\": \"" + img + "\", \"cahce\": \"none\"}]",
-                "vm.json: field \"disks\"[0]: unknown key \"cahce\" (expected path, readonly, cache, id, queues)"},
+                "vm.json: field \"disks\"[0]: unknown key \"cahce\" (expected path, readonly, cache, id, queues, aio)"},
             {"\"disks\": {\"path\": \"x\"}", "vm.json: field \"disks\": must be an array [...]"},
             {"\"nets\": [{\"tap\": \"t0\"}, 5]", "vm.json: field \"nets\"[1]: must be an object {\"tap\": ...} or a string, got long"},
             {"\"nets\": [{\"queues\": [1]}]", "vm.json: field \"nets\"[0]: key \"queues\" must be a string, number or boolean"},
