@@ -36,9 +36,15 @@ class LaunchLabTest {
 
     /** {@code java ... dev.jvmm.vmm.cli.Jvmm launch ARGS} as a shell command (C1 only: JIT time dominates in L1). */
     static String jvmm(List<String> args) {
+        return jvmm(List.of(), args);
+    }
+
+    /** {@code jvmm launch ARGS} with extra JVM options (e.g. a log level) before the main class. */
+    static String jvmm(List<String> jvmOptions, List<String> args) {
         List<String> w = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", Classpath.current(), "dev.jvmm.vmm.cli.Jvmm",
-                "launch"));
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
+        w.addAll(jvmOptions);
+        w.addAll(List.of("-cp", Classpath.current(), "dev.jvmm.vmm.cli.Jvmm", "launch"));
         w.addAll(args);
         return ShellQuote.join(w);
     }

@@ -21,20 +21,36 @@ import org.junit.jupiter.api.Test;
  * virtio_net, ext4), with {@code jvmm launch --disk ... --net ...} inside the emulated host (L1). One batch, two
  * L2 boots, shared by every test here (each L2 boot costs 20-30 s):
  * <ol>
- * <li>boot 1 (2 vCPUs, two disks, two NICs, the second with 2 queue pairs): writes a 32 MiB file on ext4 on
- * {@code vda} and prints its sha256; tries to write the read-only {@code vdb}; pings L1 over both TAPs (vhost-net,
- * the second with 2 queue pairs); sends 64 MiB over TCP to L1; counts the multiqueue NIC's queues; cycles the first
- * NIC's link and rebinds its driver, pinging after each.</li>
+ * <li>boot 1 (2 vCPUs, seven disks, two NICs, the second with 2 queue pairs): writes a 32 MiB file on ext4 on
+ * {@code vda} and prints its sha256; tries to write the read-only {@code vdb}; runs {@code blkdepth} (16 threads of
+ * O_DIRECT writers and readers over 64 MiB with per-block checksums: write, fsync, read back, rewrite half while
+ * reading the other half, fsync, verify) on each of five raw disks, one per cache mode, O_DIRECT on both engines
+ * ({@link #DEPTH_DISKS}); pings L1 over both TAPs (vhost-net, the second with 2 queue pairs); sends 64 MiB over TCP
+ * to L1; counts the multiqueue NIC's queues; cycles the first NIC's link and rebinds its driver, pinging after
+ * each.</li>
  * <li>boot 2 (the same image, and the first TAP with {@code vhost=off}): reads the file back and checks the sha256,
  * pings and sends 16 MiB over the VMM's own data plane, deletes the file and runs {@code fstrim}.</li>
  * </ol>
  * L1 checks what the guest cannot: the received bytes' sha256, the image's allocated blocks before and after the
- * discard, and that the read-only image is unchanged.
+ * discard, that the read-only image is unchanged, and that each blkdepth image holds what the guest last wrote (the
+ * same checksum of block checksums); jvmm's log says which engine each disk got and how many requests it had in
+ * flight at once.
  */
 @LabTest
 class VirtioLabTest {
-    private static final Duration TIMEOUT = Duration.ofMinutes(12);
+    private static final Duration TIMEOUT = Duration.ofMinutes(15);
     private static String output;
+
+    /**
+     * The blkdepth disks of boot 1: serial ({@code bd-} + cache mode + engine, which names its image too), the
+     * {@code --disk} options, and the engine jvmm must give it (auto takes io_uring where L1's kernel allows it).
+     */
+    static final List<String[]> DEPTH_DISKS = List.of(
+            new String[] {"bd-none-uring", "cache=none,aio=io_uring", "io_uring"},
+            new String[] {"bd-none-threads", "cache=none,aio=threads", "threads"},
+            new String[] {"bd-wback-threads", "cache=writeback,aio=threads", "threads"},
+            new String[] {"bd-wthrough-uring", "cache=writethrough,aio=io_uring", "io_uring"},
+            new String[] {"bd-unsafe-auto", "cache=unsafe", "io_uring"});
 
     static final String BOOT1 = """
             echo G-SERIAL $(cat /sys/block/vda/serial) $(cat /sys/block/vdb/serial)
@@ -46,6 +62,14 @@ class VirtioLabTest {
             dd if=/dev/zero of=/dev/vdb bs=4096 count=1 conv=fsync 2>/dev/null; echo G-VDB-WRITE-RC $?
             blockdev --setrw /dev/vdb
             dd if=/dev/zero of=/dev/vdb bs=4096 count=1 conv=fsync 2>/dev/null; echo G-VDB-FORCED-WRITE-RC $?
+            n=0
+            for s in /sys/block/vd*; do
+              d=${s##*/}; id=$(cat $s/serial)
+              case $id in bd-*)
+                n=$((n+1)); /mnt/blkdepth /dev/$d 64 16 $n >/tmp/bd 2>&1; echo G-BLKDEPTH-RC $id $?
+                sed "s/^/G-$id /" /tmp/bd;;
+              esac
+            done
             A=; B=
             for i in /sys/class/net/*; do
               case $(cat $i/address) in 52:54:00:00:50:02) A=${i##*/};; 52:54:00:00:51:02) B=${i##*/};; esac
@@ -85,7 +109,27 @@ class VirtioLabTest {
                 "--initrd", lab.kit().initrdGuest().toString(), "--memory", "512M", "--cpus", Integer.toString(cpus),
                 "--cmdline", "console=ttyS0 quiet panic=-1 " + GuestCommandLine.scriptWord(script)));
         args.addAll(devices);
-        return LaunchLabTest.jvmm(args);
+        // the disks' counters at exit (requests, flushes, most in flight at once) are logged at debug
+        return LaunchLabTest.jvmm(List.of("-Dorg.slf4j.simpleLogger.log.dev.jvmm.virtio.blk=debug"), args);
+    }
+
+    /** blkdepth.c (a test resource) compiled static on the host, next to its source; L1 sees the host's files. */
+    static Path blkdepth() {
+        try {
+            Path src = Path.of(VirtioLabTest.class.getResource("blkdepth.c").toURI());
+            Path exe = src.resolveSibling("blkdepth");
+            Process p = new ProcessBuilder("gcc", "-static", "-O2", "-Wall", "-pthread", "-o", exe.toString(),
+                    src.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0,
+                    "gcc -static blkdepth.c failed:\n" + out);
+            return exe;
+        } catch (java.io.IOException | java.net.URISyntaxException e) {
+            throw new AssertionError("cannot build blkdepth", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted building blkdepth", e);
+        }
     }
 
     static synchronized String run(LabSession lab) {
@@ -93,10 +137,24 @@ class VirtioLabTest {
             return output;
         }
         String mountAndRun = "mount -t ext4 /dev/vda /mnt && cp /mnt/%s /tmp/s.sh && sh /tmp/s.sh";
+        Path blkdepth = blkdepth();
+        List<String> boot1 = new ArrayList<>(List.of("--disk", "path=disk.img,cache=none,id=jvmm-root",
+                "--disk", "path=ro.img,readonly=on,id=jvmm-ro"));
+        StringBuilder images = new StringBuilder();
+        StringBuilder sums = new StringBuilder();
+        for (String[] d : DEPTH_DISKS) {
+            boot1.addAll(List.of("--disk", "path=" + d[0] + ".img," + d[1] + ",id=" + d[0]));
+            images.append(" ").append(d[0]).append(".img");
+            sums.append("echo L1-BLKDEPTH-SUM ").append(d[0]).append(" $(./blkdepth --sum ").append(d[0])
+                    .append(".img 64 | cut -d' ' -f3)\n");
+        }
+        boot1.addAll(List.of("--net", "tap=jt0,mac=52:54:00:00:50:02", "--net", "tap=jt1,mac=52:54:00:00:51:02,queues=2,vhost=on"));
         String script = String.join("\n",
                 "set -u",
                 "W=$JVMM_LAB_SCRATCH/virtio-lab; rm -rf $W; mkdir -p $W/fs && cd $W",
                 "cp " + lab.kit().helper("tcpxfer") + " fs/tcpxfer && cp fs/tcpxfer .",
+                "cp " + blkdepth + " fs/blkdepth && cp fs/blkdepth .",
+                "for f in" + images + "; do truncate -s 64M $f; done",
                 "cat > fs/boot1.sh <<'EOF'\n" + BOOT1 + "EOF",
                 "cat > fs/boot2.sh <<'EOF'\n" + BOOT2 + "EOF",
                 "truncate -s 256M disk.img && mkfs.ext4 -q -F -d fs disk.img",
@@ -105,10 +163,8 @@ class VirtioLabTest {
                 "ip tuntap add dev jt1 mode tap multi_queue && ip addr add 10.51.0.1/24 dev jt1 && ip link set jt1 up",
                 "./tcpxfer recv 5000 recv.bin & RECV=$!",
                 "./tcpxfer recv 5001 recv2.bin & RECV2=$!",
-                launch(lab, 2, List.of("--disk", "path=disk.img,cache=none,id=jvmm-root",
-                        "--disk", "path=ro.img,readonly=on,id=jvmm-ro",
-                        "--net", "tap=jt0,mac=52:54:00:00:50:02", "--net", "tap=jt1,mac=52:54:00:00:51:02,queues=2,vhost=on"),
-                        String.format(mountAndRun, "boot1.sh")) + "; echo L1-BOOT1-RC $?",
+                launch(lab, 2, boot1, String.format(mountAndRun, "boot1.sh")) + "; echo L1-BOOT1-RC $?",
+                sums.toString().strip(),
                 "sleep 1; kill $RECV 2>/dev/null; wait $RECV; echo L1-RECV-RC $?",
                 "echo L1-RECV-SHA $(sha256sum recv.bin | cut -d' ' -f1) $(stat -c %s recv.bin)",
                 "echo L1-TAPS-AFTER $(ls /sys/class/net | grep -c '^jt')",
@@ -124,6 +180,8 @@ class VirtioLabTest {
         CommandResult r = lab.run(script, TIMEOUT);
         output = r.output();
         System.err.printf("[lab] virtio batch (2 L2 boots): %.1f s%n", r.duration().toMillis() / 1000.0);
+        output.lines().filter(l -> l.contains("BLKDEPTH") || l.contains("in flight at once") || l.contains(": bd-"))
+                .forEach(l -> System.err.println("[lab] " + l));
         return output;
     }
 
@@ -164,9 +222,37 @@ class VirtioLabTest {
     }
 
     @Test
+    void sixteenODirectWritersAndReadersCheckEveryBlockInEveryCacheModeOnBothEngines(LabSession lab) {
+        String out = run(lab);
+        assertEquals("0", line(out, "L1-BOOT1-RC"), out);
+        for (String[] d : DEPTH_DISKS) {
+            String id = d[0];
+            assertEquals("0", line(out, "G-BLKDEPTH-RC " + id), "blkdepth on " + id + " (" + d[1] + "):\n" + out);
+            assertTrue(line(out, "G-" + id + " BLKDEPTH-OK").contains("threads=16"), out);
+            String guestSum = line(out, "G-" + id + " BLKDEPTH-SUM \\S+");
+            assertTrue(guestSum.matches("[0-9a-f]{16}"), id + ": " + guestSum + "\n" + out);
+            assertEquals(guestSum, line(out, "L1-BLKDEPTH-SUM " + id),
+                    id + ": the image holds what the guest last wrote and flushed:\n" + out);
+            // jvmm's own account: the engine the disk got, and that requests really were in flight together
+            Matcher plug = Pattern.compile("(?m)(\\S+) at \\S+: (?:\\S*/)?" + id + "\\.img \\(64 MiB, cache=(\\w+), 1 queue"
+                    + "\\(s\\), aio=(\\w+)(.*)\\)\\r?$").matcher(out);
+            assertTrue(plug.find(), id + ": no plug line in jvmm's log:\n" + out);
+            assertEquals(d[2], plug.group(3), id + " got aio=" + plug.group(3) + plug.group(4));
+            Matcher end = Pattern.compile("(?m)" + Pattern.quote(plug.group(1)) + ": (\\d+) requests \\((\\d+) writes, "
+                    + "(\\d+) flushes\\), (\\d+) bounced, (\\d+) I/O errors, at most (\\d+) pending and (\\d+) in flight at once")
+                    .matcher(out);
+            assertTrue(end.find(), id + ": no counters at exit in jvmm's log:\n" + out);
+            assertEquals("0", end.group(5), id + ": I/O errors");
+            assertTrue(Integer.parseInt(end.group(3)) >= 2, id + ": the two fsyncs reached the device as flushes");
+            assertTrue(Integer.parseInt(end.group(7)) >= 4, id + ": at most " + end.group(7)
+                    + " requests in flight at once with 16 guest threads:\n" + end.group());
+        }
+    }
+
+    @Test
     void twoDisksAndTwoNicsInOneVmAndPingOverBoth(LabSession lab) {
         String out = run(lab);
-        assertEquals("2", line(out, "G-DISKS"), out);
+        assertEquals(Integer.toString(2 + DEPTH_DISKS.size()), line(out, "G-DISKS"), out);
         assertTrue(line(out, "G-NICS").matches("\\S+ \\S+"), "both NICs found by MAC:\n" + out);
         assertEquals("0", line(out, "G-PING0-RC"), out);
         assertEquals("0", line(out, "G-PING1-RC"), out);
