@@ -78,8 +78,10 @@ final class BlkQueue implements AutoCloseable {
     private boolean added;
 
     /**
-     * @param engines where to open the queue's engine channel: the disk's engine, or its fallback when that one
-     *                refuses (an io_uring the kernel will not make)
+     * Makes the queue's slots, opens its channel of {@code engine} and its thread (not started).
+     *
+     * @param engine   the disk's engine
+     * @param fallback the engine a queue takes when {@code engine} is io_uring and the kernel refuses it a ring
      */
     BlkQueue(VirtioBlk dev, String name, VirtQueue queue, EventFd kick, VirtioInterrupts irq, GuestMemory mem,
             BlkEngine engine, java.util.function.Supplier<BlkEngine> fallback) {
@@ -98,29 +100,38 @@ final class BlkQueue implements AutoCloseable {
             free[i] = n - 1 - i;
         }
         freeCount = n;
-        BlkEngine.Queue q;
-        BlkEngine used = engine;
+        BlkEngine.Queue q = null;
+        DeviceWorker t = null;
+        AioMode mode = engine.mode();
         try {
-            q = engine.open(name, slots);
-        } catch (RuntimeException e) {
-            if (engine.mode() != AioMode.IO_URING) {
-                closeSlots();
-                throw e;
+            try {
+                q = engine.open(name, slots);
+            } catch (RuntimeException e) {
+                if (engine.mode() != AioMode.IO_URING) {
+                    throw e;
+                }
+                BlkEngine other = fallback.get();
+                log.warn("{}: aio={} refused ({}); this queue uses aio={}", name, engine.mode(), e.getMessage(),
+                        other.mode());
+                q = other.open(name, slots);
+                mode = other.mode();
             }
-            used = fallback.get();
-            log.warn("{}: aio={} refused ({}); this queue uses aio={}", name, engine.mode(), e.getMessage(), used.mode());
-            q = used.open(name, slots);
-        }
-        this.io = q;
-        this.aio = used.mode();
-        this.thread = new DeviceWorker(name, this::ready, irq);
-        try {
-            thread.watch(kick, KICK);
-            thread.watch(io.completionFd(), DONE);
-        } catch (RuntimeException e) {
-            close();
+            t = new DeviceWorker(name, this::ready, irq);
+            t.watch(kick, KICK);
+            t.watch(q.completionFd(), DONE);
+        } catch (RuntimeException | Error e) {
+            if (t != null) {
+                t.close();
+            }
+            if (q != null) {
+                q.close();
+            }
+            closeSlots();
             throw e;
         }
+        this.io = q;
+        this.aio = mode;
+        this.thread = t;
     }
 
     /** The engine this queue ended up with. */
