@@ -367,6 +367,50 @@ class VirtioBlkInFlightTest {
     }
 
     @Test
+    void aQueueTheKernelRefusesARingFallsBackToThreads() throws Exception {
+        // an io_uring engine whose rings the kernel refuses (as with kernel.io_uring_disabled=2)
+        BlkEngine refusing = new BlkEngine() {
+            @Override
+            public AioMode mode() {
+                return AioMode.IO_URING;
+            }
+
+            @Override
+            public Queue open(String name, BlkRequest[] slots) {
+                throw new dev.jvmm.sys.ErrnoException("io_uring_setup", Errno.EPERM, name + " entries=" + slots.length);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        img = tmp.resolve("disk.img");
+        disk = new byte[1 << 20];
+        new Random(3).nextBytes(disk);
+        Files.write(img, disk);
+        blk = new VirtioBlk("virtio-blk-0", BlockBackend.open(img.toString(), false, CacheMode.WRITEBACK), 2, null,
+                refusing);
+        dev = new VirtioPciDevice(blk, mem, irqs, null, -1);
+        drv = new PciTestDriver(dev, mem, 0x10000);
+        drv.init(VirtioBlkTest.ALL, 2, 128);
+        assertTrue(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("virtio-blk-0-io0")),
+                "the pool's threads serve both queues");
+        for (int q = 0; q < 2; q++) {
+            TestDriver t = drv.rings.get(q);
+            mem.putInt(HDR, VIRTIO_BLK_T_IN);
+            mem.putLong(HDR + 8, 8L * q);
+            t.desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+            t.desc(1, DATA, 4096, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+            t.desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
+            t.publish(0);
+            drv.kick(q);
+            assertTrue(drv.awaitUsed(q, 1));
+            assertEquals(VIRTIO_BLK_S_OK, mem.getByte(STATUS) & 0xff);
+            assertArrayEquals(Arrays.copyOfRange(disk, 8 * 512 * q, 8 * 512 * q + 4096), guest(DATA, 4096));
+        }
+    }
+
+    @Test
     void noDescriptorIsLeftOpenWithEitherRealEngine() throws Exception {
         for (AioMode mode : new AioMode[] {AioMode.THREADS, AioMode.IO_URING}) {
             Path image = tmp.resolve("leak-" + mode + ".img");
