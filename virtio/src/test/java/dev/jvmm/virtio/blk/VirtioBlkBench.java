@@ -34,7 +34,7 @@ public final class VirtioBlkBench {
     record Case(AioMode aio, CacheMode cache, String work, int depth) {
     }
 
-    record Result(Case c, long ops, double seconds, long bytes, int maxInFlight) {
+    record Result(Case c, long ops, double seconds, long bytes, int maxInFlight, long deviceAllocated) {
         double iops() {
             return ops / seconds;
         }
@@ -83,8 +83,9 @@ public final class VirtioBlkBench {
                             Result r = run(new Case(aio, cache, work, depth), img, seconds);
                             results.add(r);
                             System.out.printf(Locale.ROOT, "%-9s cache=%-12s aio=%-8s depth %2d: %9.0f IOPS %8.1f MB/s %8.1f us"
-                                    + " (max in flight %d)%n", work, cache, aio, depth, r.iops(), r.mbps(), r.meanMicros(),
-                                    r.maxInFlight());
+                                    + " (max in flight %d; device threads allocated %.1f bytes/request)%n", work, cache, aio,
+                                    depth, r.iops(), r.mbps(), r.meanMicros(), r.maxInFlight(),
+                                    (double) r.deviceAllocated() / Math.max(1, r.ops()));
                         }
                     }
                 }
@@ -92,6 +93,18 @@ public final class VirtioBlkBench {
         } finally {
             Files.deleteIfExists(img);
         }
+    }
+
+    /** Bytes the device's threads (queue threads and I/O threads) have allocated on the Java heap so far. */
+    static long deviceAllocated() {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("virtio-blk-0")) {
+                sum += Math.max(0, mx.getThreadAllocatedBytes(t.getId()));
+            }
+        }
+        return sum;
     }
 
     static void fill(Path img, long size) throws Exception {
@@ -150,6 +163,7 @@ public final class VirtioBlkBench {
                         d.kick();
                     }
                     ops[0] = 0;
+                    long alloc0 = deviceAllocated();
                     long t0 = System.nanoTime();
                     long end = t0 + (long) (seconds * 1e9);
                     long now;
@@ -160,9 +174,10 @@ public final class VirtioBlkBench {
                         d.kick();
                     }
                     double s = (now - t0) / 1e9;
+                    long alloc = deviceAllocated() - alloc0;
                     // let the last ones finish before the device goes
                     dev.quiesce();
-                    return new Result(c, ops[0], s, ops[0] * len, blk.maxInFlight());
+                    return new Result(c, ops[0], s, ops[0] * len, blk.maxInFlight(), alloc);
                 }
             }
         }
