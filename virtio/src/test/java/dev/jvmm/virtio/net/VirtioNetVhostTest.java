@@ -43,6 +43,19 @@ class VirtioNetVhostTest extends VirtioNetTapTest {
         Assumptions.assumeTrue(present, "needs /dev/vhost-net (modprobe vhost_net)");
     }
 
+    /**
+     * Pings {@code ip} from the namespace, so that its ARP request reaches the guest, and returns the first ARP frame
+     * received (or the 21st frame, when none was), skipping others (IPv6 neighbour discovery).
+     */
+    private long[] arpRequest(String ip) throws Exception {
+        ns.start("busybox", "ping", "-c", "1", "-W", "1", ip);
+        long[] f = nextFrame();
+        for (int i = 0; i < 20 && u16(f[0] + 12) != 0x0806; i++) {
+            f = nextFrame();
+        }
+        return f;
+    }
+
     /** Not a test here (no {@code @Test}): the fallback from a vhost that cannot start runs once, in the unit tier. */
     @Override
     void aVhostThatCannotStartFallsBackToTheVmmDataPlaneAndLeaksNothing() {
@@ -55,11 +68,7 @@ class VirtioNetVhostTest extends VirtioNetTapTest {
         assertTrue(net.vhostServing(), "vhost serves: " + net.vhostFallback());
         mem.startDirtyLog(NO_SLOTS);
         try {
-            ns.start("busybox", "ping", "-c", "1", "-W", "1", "10.99.0.2"); // an ARP request reaches the guest
-            long[] f = nextFrame();
-            for (int i = 0; i < 20 && u16(f[0] + 12) != 0x0806; i++) {
-                f = nextFrame(); // frames from before logging started (IPv6 neighbour discovery) do not count
-            }
+            long[] f = arpRequest("10.99.0.2"); // frames from before logging started do not count
             assertEquals(0x0806, u16(f[0] + 12), "the ARP request arrived");
             List<DirtyBitmap> dirty = mem.harvestDirty(null);
             long bufPage = (f[0] - 12) / 4096;
@@ -77,6 +86,7 @@ class VirtioNetVhostTest extends VirtioNetTapTest {
         dev.unquiesce();
         assertTrue(net.vhostServing());
         send(new byte[60]); // tx is served after the restart
+        assertEquals(0x0806, u16(arpRequest("10.99.0.3")[0] + 12), "rx is served after the restart");
         dev.close();
         dev = null;
         assertEquals(List.of(), OpenFds.leaked(before).stream().filter(s -> s.contains("vhost")).toList(),

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * The source of a live migration, pre-copy ({@code vm.send-migration}): sends the VM's config, then all of its RAM
  * while it runs (pages of zeros are skipped: the destination's RAM starts zeroed), then, round after round, the pages
  * written since the last round (KVM's dirty log OR'ed with the pages jvmm's device threads wrote), until the next
- * round is predicted, at the bandwidth measured so far, to fit in {@code downtime}. Then it pauses the VM, quiesces
+ * round is predicted, at the bandwidth measured so far and with the time a (warm) capture of the state takes, to fit
+ * in {@code downtime}. Then it pauses the VM, quiesces
  * its devices, flushes its disks, sends the last pages and the state, and waits for the destination to say its VM
  * runs; this VM then ends ({@link VmExit.Kind#MIGRATED}). If anything fails, or {@code timeout} passes first, the
  * destination is told (it exits), dirty logging stops, and this VM goes on as if nothing happened.
@@ -106,6 +107,12 @@ public final class MigrationSender {
                 MigrationProtocol.sync(out, rounds);
                 double bytesPerMs = Math.max(1, sent[0] / Math.max(1.0, (System.nanoTime() - rt) / 1e6));
                 VmSnapshot.warmUp(vm); // the switch-over's capture then runs warm
+                // a second, warm capture: what reading the state costs in the downtime, however few pages are left.
+                // Without it a round that found few pages (a guest whose vCPU happened to be starved) "fits" a
+                // downtime_ms the switch-over alone cannot meet.
+                long ct = System.nanoTime();
+                VmSnapshot.warmUp(vm);
+                double stateMs = (System.nanoTime() - ct) / 1e6;
                 List<DirtyBitmap> carried = null; // harvested, not sent: the destination was catching up
                 long harvestedAt = 0;
                 for (;;) {
@@ -124,9 +131,9 @@ public final class MigrationSender {
                         carried = null;
                     }
                     long n = dirty.stream().mapToLong(DirtyBitmap::count).sum();
-                    double predictedMs = n * (double) PAGE / bytesPerMs;
-                    log.info("migration round {}: {} dirty pages, {} ms predicted at {} MB/s", rounds, n,
-                            Math.round(predictedMs), Math.round(bytesPerMs / 1000));
+                    double predictedMs = stateMs + n * (double) PAGE / bytesPerMs;
+                    log.info("migration round {}: {} dirty pages, {} ms predicted ({} ms of it the state) at {} MB/s",
+                            rounds, n, Math.round(predictedMs), Math.round(stateMs), Math.round(bytesPerMs / 1000));
                     answers.failIfFailed(); // the destination failed: no need to send it more
                     if (predictedMs <= downtimeMs && answers.built(BUILT_WAIT) && !answers.caughtUp(rounds, Duration.ZERO)
                             && System.nanoTime() < deadline) {
