@@ -381,7 +381,7 @@ public final class VmSnapshot {
                 throw new VmmException(VmmException.Reason.CONFIG, origin + ": section vcpu." + id + " holds vcpu "
                         + s.vcpuId());
             }
-            List<String> problems = CpuCompatibility.problems(s.cpuid(), kvm.supportedCpuid(), s.msrs(),
+            List<String> problems = CpuCompatibility.problems(s.cpuid(), kvm.offeredCpuid(), s.msrs(),
                     kvm.msrIndexList());
             if (!problems.isEmpty()) {
                 throw new VmmException(VmmException.Reason.HOST, origin + ": this host's CPU cannot run the saved "

@@ -28,6 +28,7 @@ public final class Kvm implements AutoCloseable {
     private final Fd fd;
     private volatile int[] msrIndexList;
     private volatile List<CpuidEntry> supportedCpuid;
+    private volatile List<CpuidEntry> offeredCpuid;
 
     private Kvm(Fd fd) {
         this.fd = fd;
@@ -75,6 +76,40 @@ public final class Kvm implements AutoCloseable {
         if (l == null) {
             l = List.copyOf(readSupportedCpuid());
             supportedCpuid = l;
+        }
+        return l;
+    }
+
+    /**
+     * What this host's KVM gives a vCPU: {@link #supportedCpuid()} with, OR-ed into each leaf, what a scratch vCPU set
+     * with all of it reads back (KVM_SET_CPUID2, KVM_GET_CPUID2). On most hosts that is the supported list itself; a
+     * paravirtual KVM (kvm_pvm) adds its host's own feature bits, which a vCPU state saved on such a host then holds,
+     * so a saved vCPU's CPUID is checked against this, not against the supported list alone. The supported list when
+     * the scratch vCPU cannot be made. Read once.
+     */
+    public List<CpuidEntry> offeredCpuid() {
+        List<CpuidEntry> l = offeredCpuid;
+        if (l == null) {
+            List<CpuidEntry> supported = supportedCpuid();
+            List<CpuidEntry> back;
+            try (VmFd vm = createVm(); VcpuFd v = vm.createVcpu(0)) {
+                v.setCpuid(supported);
+                back = v.getCpuid();
+            } catch (RuntimeException e) {
+                back = List.of();
+            }
+            java.util.Map<Long, CpuidEntry> merged = new java.util.LinkedHashMap<>();
+            for (CpuidEntry e : supported) {
+                merged.put((long) e.function() << 32 | (e.index() & 0xffffffffL), e);
+            }
+            for (CpuidEntry b : back) {
+                long key = (long) b.function() << 32 | (b.index() & 0xffffffffL);
+                CpuidEntry e = merged.get(key);
+                merged.put(key, e == null ? b : new CpuidEntry(e.function(), e.index(), e.flags(), e.eax() | b.eax(),
+                        e.ebx() | b.ebx(), e.ecx() | b.ecx(), e.edx() | b.edx()));
+            }
+            l = List.copyOf(merged.values());
+            offeredCpuid = l;
         }
         return l;
     }
