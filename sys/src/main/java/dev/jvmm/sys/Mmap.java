@@ -17,6 +17,7 @@ public final class Mmap implements AutoCloseable {
         this.address = address;
         this.length = length;
         this.name = name;
+        MemoryGuard.register(address, length, false, name);
     }
 
     /** Private anonymous read-write memory (zeroed, not reserved in swap). */
@@ -39,6 +40,7 @@ public final class Mmap implements AutoCloseable {
             throw new IllegalArgumentException("mmap length " + length + " for " + name);
         }
         long a = map(0, length + align, ANON_PROT, ANON_FLAGS, -1, 0, name).address;
+        MemoryGuard.unregister(a); // the aligned part is registered below
         long start = (a + align - 1) & -align;
         long end = start + length;
         if (start > a) {
@@ -95,6 +97,7 @@ public final class Mmap implements AutoCloseable {
         long a = address;
         address = 0;
         if (a != 0) {
+            MemoryGuard.unregister(a);
             Native.LIBC.munmap(a, length);
         }
     }

@@ -45,34 +45,58 @@ public final class Native {
     }
 
     public static int getInt(long address) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 4, "getInt");
+        }
         return IO.getInt(address);
     }
 
     public static void putInt(long address, int value) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 4, "putInt");
+        }
         IO.putInt(address, value);
     }
 
     public static long getLong(long address) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 8, "getLong");
+        }
         return IO.getLong(address);
     }
 
     public static void putLong(long address, long value) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 8, "putLong");
+        }
         IO.putLong(address, value);
     }
 
     public static short getShort(long address) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 2, "getShort");
+        }
         return IO.getShort(address);
     }
 
     public static void putShort(long address, short value) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 2, "putShort");
+        }
         IO.putShort(address, value);
     }
 
     public static byte getByte(long address) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 1, "getByte");
+        }
         return IO.getByte(address);
     }
 
     public static void putByte(long address, byte value) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, 1, "putByte");
+        }
         IO.putByte(address, value);
     }
 
@@ -81,6 +105,9 @@ public final class Native {
      * {@code kvm_run}. Any other size reads 8 bytes.
      */
     public static long getSized(long address, int size) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, size == 1 || size == 2 || size == 4 ? size : 8, "getSized");
+        }
         return switch (size) {
             case 1 -> IO.getByte(address) & 0xffL;
             case 2 -> IO.getShort(address) & 0xffffL;
@@ -91,6 +118,9 @@ public final class Native {
 
     /** Stores the low {@code size} (1, 2, 4, else 8) bytes of {@code value}, little-endian. */
     public static void putSized(long address, int size, long value) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, size == 1 || size == 2 || size == 4 ? size : 8, "putSized");
+        }
         switch (size) {
             case 1 -> IO.putByte(address, (byte) value);
             case 2 -> IO.putShort(address, (short) value);
@@ -100,10 +130,16 @@ public final class Native {
     }
 
     public static void get(long address, byte[] dst, int off, int len) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, len, "get");
+        }
         IO.getByteArray(address, dst, off, len);
     }
 
     public static void put(long address, byte[] src, int off, int len) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, len, "put");
+        }
         IO.putByteArray(address, src, off, len);
     }
 
@@ -116,18 +152,28 @@ public final class Native {
     }
 
     public static void copy(long src, long dst, long len) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(src, len, "copy from");
+            MemoryGuard.check(dst, len, "copy to");
+        }
         IO.copyMemory(src, dst, len);
     }
 
     public static void fill(long address, long len, byte value) {
+        if (MemoryGuard.ON) {
+            MemoryGuard.check(address, len, "fill");
+        }
         IO.setMemory(address, len, value);
     }
 
     static long allocate(long size) {
-        return IO.allocateMemory(size, true);
+        long a = IO.allocateMemory(size, true);
+        MemoryGuard.register(a, size, false, "a native buffer");
+        return a;
     }
 
     static void free(long address) {
+        MemoryGuard.unregister(address);
         IO.freeMemory(address);
     }
 }

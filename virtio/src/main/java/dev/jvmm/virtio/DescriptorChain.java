@@ -30,6 +30,10 @@ public final class DescriptorChain {
     }
 
     void add(long hostAddr, long guestAddr, int length, boolean writable) {
+        if (dev.jvmm.sys.MemoryGuard.ON) {
+            dev.jvmm.sys.MemoryGuard.checkGuest(hostAddr, length & 0xffffffffL, "descriptor gpa=0x"
+                    + Long.toHexString(guestAddr));
+        }
         addr[count] = hostAddr;
         gpa[count] = guestAddr;
         len[count] = length;

@@ -135,6 +135,7 @@ public final class GuestMemory implements AutoCloseable {
                     log.debug("{}: madvise(MADV_HUGEPAGE) refused (errno {}); small pages", name, Native.errno());
                 }
                 regions[i] = new Region(r.guestPhysAddr(), r.size(), m.address());
+                dev.jvmm.sys.MemoryGuard.register(m.address(), r.size(), true, name);
             }
         } catch (RuntimeException e) {
             maps.forEach(Mmap::close);
