@@ -201,11 +201,15 @@ public final class Json {
                     if (i + 4 > s.length()) {
                         throw err("short \\u escape");
                     }
-                    try {
-                        b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-                    } catch (NumberFormatException x) {
-                        throw err("bad \\u escape");
+                    int u = 0;
+                    for (int k = i; k < i + 4; k++) { // four hex digits, no sign (Integer.parseInt would take one)
+                        int h = hex(s.charAt(k));
+                        if (h < 0) {
+                            throw err("bad \\u escape");
+                        }
+                        u = u << 4 | h;
                     }
+                    b.append((char) u);
                     i += 4;
                 }
                 default -> {
@@ -223,8 +227,8 @@ public final class Json {
         }
         if (i < s.length() && s.charAt(i) == '0') {
             i++;
-        } else if (i < s.length() && Character.isDigit(s.charAt(i))) {
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+        } else if (i < s.length() && digit(s.charAt(i))) {
+            while (i < s.length() && digit(s.charAt(i))) {
                 i++;
             }
         } else {
@@ -235,7 +239,7 @@ public final class Json {
             frac = true;
             i++;
             int d = i;
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+            while (i < s.length() && digit(s.charAt(i))) {
                 i++;
             }
             if (d == i) {
@@ -249,7 +253,7 @@ public final class Json {
                 i++;
             }
             int d = i;
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+            while (i < s.length() && digit(s.charAt(i))) {
                 i++;
             }
             if (d == i) {
@@ -265,6 +269,21 @@ public final class Json {
         } catch (NumberFormatException x) {
             return Double.parseDouble(t);
         }
+    }
+
+    /**
+     * An ASCII digit: the only digits of a JSON number (RFC 8259). {@link Character#isDigit} also takes other
+     * scripts' digits, which {@link Long#parseLong} reads as numbers and {@link Double#parseDouble} refuses with an
+     * unchecked NumberFormatException.
+     */
+    private static boolean digit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    /** The value of an ASCII hex digit, or -1. */
+    private static int hex(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                : -1;
     }
 
     /** Pretty-printed JSON of maps, lists, strings, numbers, booleans and null. */

@@ -62,10 +62,12 @@ public record NlMessage(int type, int flags, int seq, int pid, ByteBuffer body) 
         int offs = -1;
         if ((flags & NLM_F_ACK_TLVS) != 0) {
             // the echoed request is the bare header when capped (NETLINK_CAP_ACK or a successful ACK), else whole
-            int echoed = (flags & NLM_F_CAPPED) != 0 ? NlMsgHdr.SIZEOF : (origLen + 3) & ~3;
-            int tlvAt = NlMsgErr.MSG + echoed;
-            if (tlvAt <= body.remaining()) {
-                for (NlAttr a : NlAttr.parse(body.slice(tlvAt, body.remaining() - tlvAt))) {
+            // (the echoed nlmsg_len is the peer's word: one below a header or past the body leaves no TLVs to read,
+            // and the error code stands)
+            long echoed = (flags & NLM_F_CAPPED) != 0 ? NlMsgHdr.SIZEOF : ((origLen & 0xffff_ffffL) + 3) & ~3L;
+            long tlvAt = NlMsgErr.MSG + echoed;
+            if (echoed >= NlMsgHdr.SIZEOF && tlvAt <= body.remaining()) {
+                for (NlAttr a : NlAttr.parse(body.slice((int) tlvAt, body.remaining() - (int) tlvAt))) {
                     if (a.type() == NLMSGERR_ATTR_MSG) {
                         msg = a.string();
                     } else if (a.type() == NLMSGERR_ATTR_OFFS && a.length() >= 4) {

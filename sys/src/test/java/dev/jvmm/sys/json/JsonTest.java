@@ -24,4 +24,20 @@ class JsonTest {
             assertTrue(e.getMessage().startsWith("line "), e.getMessage());
         }
     }
+
+    /**
+     * Only ASCII digits make a number, and only four ASCII hex digits a \\u escape. Found by ConfigFuzzTest: "2e9"
+     * followed by an Arabic-Indic digit threw an unchecked NumberFormatException out of the parser (Character.isDigit
+     * took the digit, Double.parseDouble did not), and "1" followed by one was read as 11; "\\u+041" was read as "A".
+     */
+    @Test
+    void numbersAndEscapesAreAsciiOnly() throws Exception {
+        for (String bad : List.of("2e9\u0664", "1\u0661", "-\u0661", "\u0661", "1.\u0661", "[1.5e\uff11]",
+                "\"\\u+041\"", "\"\\u-001\"", "\"\\u00\u0661\u0662\"", "\"\\u 123\"")) {
+            var e = assertThrows(Json.ParseException.class, () -> Json.parse(bad), bad);
+            assertTrue(e.getMessage().startsWith("line "), e.getMessage());
+        }
+        assertEquals(2e9, Json.parse("2e9"));
+        assertEquals("A\u00e9\uABCD", Json.parse("\"\\u0041\\u00E9\\uabcd\""));
+    }
 }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jvmm.sys.netlink.uapi.IfLinkConstants;
+import dev.jvmm.sys.netlink.uapi.NlMsgErr;
+import dev.jvmm.sys.netlink.uapi.NlMsgHdr;
 import dev.jvmm.sys.netlink.uapi.NetlinkConstants;
 import java.nio.ByteBuffer;
 import java.util.HexFormat;
@@ -107,6 +109,24 @@ class RtLinkCodecFixtureTest {
         NlMessage.Error e = m.decodeError();
         assertEquals(-22, e.error());
         assertEquals("mtu less than device minimum", e.extAckMessage());
+    }
+
+    /**
+     * An extended ACK whose echoed request claims a length below a header, past the message, or near 2^32 (it
+     * overflowed an int) has no TLVs to read: the error code is still decoded. Found by NetlinkReplyFuzzTest: a
+     * length of -22 made the TLVs' offset negative and threw IndexOutOfBoundsException out of decodeError.
+     */
+    @Test
+    void extendedAckWithABadEchoedLengthKeepsTheError() throws Exception {
+        byte[] reply = NlFixture.load("veth-mtu-extack.nl").lastReceived();
+        int at = NlMsgHdr.SIZEOF + NlMsgErr.MSG + NlMsgHdr.NLMSG_LEN;
+        for (int len : new int[] {-22, 0, 8, reply.length, 0x7fff_fffe, -1}) {
+            byte[] b = reply.clone();
+            NlFixture.buf(b).putInt(at, len);
+            NlMessage.Error e = NlMessage.split(NlFixture.buf(b)).get(0).decodeError();
+            assertEquals(-22, e.error(), "echoed nlmsg_len " + len);
+            assertNull(e.extAckMessage(), "echoed nlmsg_len " + len);
+        }
     }
 
     @Test

@@ -124,7 +124,8 @@ public final class KernelLoader {
         long phoff = b.getLong(32);
         int phentsize = b.getShort(54) & 0xffff;
         int phnum = b.getShort(56) & 0xffff;
-        if (phentsize < 56 || phnum == 0 || phnum > 64 || phoff + (long) phnum * phentsize > fileSize) {
+        // e_phoff is a u64: one at or above 2^63 reads as negative here (and would be a negative file position)
+        if (phentsize < 56 || phnum == 0 || phnum > 64 || phoff < 0 || phoff > fileSize - (long) phnum * phentsize) {
             throw new VmmException(VmmException.Reason.IMAGE, name + ": bad ELF program header table");
         }
         byte[] ph = readRange(kernel, phoff, phnum * phentsize);
@@ -138,7 +139,7 @@ public final class KernelLoader {
             long paddr = p.getLong(o + 24);
             long filesz = p.getLong(o + 32);
             long memsz = p.getLong(o + 40);
-            if (off < 0 || filesz < 0 || off + filesz > fileSize || memsz < filesz) {
+            if (off < 0 || filesz < 0 || off > fileSize - filesz || memsz < filesz) { // (no overflow in the sum)
                 throw new VmmException(VmmException.Reason.IMAGE, name + ": ELF segment " + i + " lies outside the file");
             }
             if (type == 1) { // PT_LOAD
@@ -200,10 +201,12 @@ public final class KernelLoader {
             int descsz = n.getInt(o + 4);
             int type = n.getInt(o + 8);
             int nameOff = o + 12;
-            int descOff = nameOff + ((namesz + 3) & ~3);
-            if (namesz < 0 || descsz < 0 || descOff + descsz > notes.length) {
+            // in long: a name size near 2^31 padded to 4 bytes overflows an int (and made a negative offset)
+            long descAt = nameOff + ((namesz + 3L) & ~3L);
+            if (namesz < 0 || descsz < 0 || descAt + descsz > notes.length) {
                 return -1;
             }
+            int descOff = (int) descAt;
             String nm = new String(notes, nameOff, Math.max(0, namesz - 1), StandardCharsets.US_ASCII);
             if (nm.equals("Xen") && type == XEN_ELFNOTE_PHYS32_ENTRY && descsz >= 4) {
                 return descsz >= 8 ? n.getLong(descOff) : n.getInt(descOff) & 0xffff_ffffL;

@@ -358,7 +358,12 @@ public final class ConfigLoader {
     }
 
     private static Path readableFile(String s, String origin) {
-        Path p = Path.of(s);
+        Path p;
+        try {
+            p = Path.of(s);
+        } catch (java.nio.file.InvalidPathException e) { // a NUL byte: no file has such a name
+            throw fail(origin, "\"" + s.replace("\0", "\\0") + "\" is not a file name: " + e.getReason());
+        }
         if (!Files.exists(p)) {
             throw fail(origin, s + ": no such file");
         }

@@ -18,12 +18,21 @@ public record ConsoleSpec(Kind kind, Path path) {
             return new ConsoleSpec(Kind.NONE, null);
         }
         if (t.startsWith("file=") && t.length() > 5) {
-            return new ConsoleSpec(Kind.FILE, Path.of(t.substring(5)));
+            return new ConsoleSpec(Kind.FILE, path(t.substring(5)));
         }
         if (t.startsWith("socket=") && t.length() > 7) {
-            return new ConsoleSpec(Kind.SOCKET, Path.of(t.substring(7)));
+            return new ConsoleSpec(Kind.SOCKET, path(t.substring(7)));
         }
         throw new IllegalArgumentException("\"" + s + "\" is not a console (use stdio, none, file=PATH or socket=PATH)");
+    }
+
+    private static Path path(String s) {
+        try {
+            return Path.of(s);
+        } catch (java.nio.file.InvalidPathException e) { // a NUL byte: no file has such a name
+            throw new IllegalArgumentException("\"" + s.replace("\0", "\\0") + "\" is not a file name: "
+                    + e.getReason());
+        }
     }
 
     @Override

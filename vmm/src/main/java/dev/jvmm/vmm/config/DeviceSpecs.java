@@ -133,7 +133,12 @@ public final class DeviceSpecs {
                         + "or auto)");
             };
         }
-        Path p = Path.of(path);
+        Path p;
+        try {
+            p = Path.of(path);
+        } catch (java.nio.file.InvalidPathException e) { // a NUL byte: no file has such a name
+            throw fail(o, "path: \"" + path.replace("\0", "\\0") + "\" is not a file name: " + e.getReason());
+        }
         if (!Files.exists(p)) {
             throw fail(o, "path: " + path + ": no such file");
         }

@@ -99,4 +99,61 @@ class BootUnitTest {
         note[8] = 17;
         assertEquals(-1, KernelLoader.pvhEntry(note));
     }
+
+    /**
+     * A note whose name size, padded to 4 bytes, overflows an int is not the PVH note. Found by KernelLoaderFuzzTest
+     * (the padded size made a negative offset).
+     */
+    @Test
+    void aNoteWithAHugeNameSizeIsNoEntry() {
+        byte[] note = {(byte) 0xfd, (byte) 0xff, (byte) 0xff, 0x7f, 4, 0, 0, 0, 18, 0, 0, 0, 'X', 'e', 'n', 0, 0x23,
+            0x01, 0x00, 0x01};
+        assertEquals(-1, KernelLoader.pvhEntry(note));
+    }
+
+    /** A vmlinux with a PT_LOAD segment at 1 MiB and the PVH note, as the PVH seed of KernelLoaderFuzzTest. */
+    static byte[] pvhElf() {
+        java.nio.ByteBuffer e = java.nio.ByteBuffer.allocate(0x1100).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        e.put(new byte[] {0x7f, 'E', 'L', 'F', 2, 1, 1});
+        e.putShort(16, (short) 2).putShort(18, (short) 62).putInt(20, 1).putLong(24, 0x100000).putLong(32, 64);
+        e.putShort(52, (short) 64).putShort(54, (short) 56).putShort(56, (short) 2);
+        e.putInt(64, 1).putInt(68, 5).putLong(72, 0x1000).putLong(80, 0x100000).putLong(88, 0x100000)
+                .putLong(96, 0x100).putLong(104, 0x2000).putLong(112, 0x1000);
+        e.putInt(120, 4).putInt(124, 4).putLong(128, 0x200).putLong(152, 24).putLong(160, 24).putLong(168, 4);
+        e.putInt(0x200, 4).putInt(0x204, 8).putInt(0x208, 18).put(0x20c, (byte) 'X').put(0x20d, (byte) 'e')
+                .put(0x20e, (byte) 'n').putLong(0x210, 0x100000);
+        return e.array();
+    }
+
+    /**
+     * Program header and segment offsets of 2^63 and above (negative as Java longs) or whose sum with the size
+     * overflows are refused as IMAGE errors. Found by KernelLoaderFuzzTest: e_phoff 0xffff... reached FileChannel.read
+     * as a negative position (IllegalArgumentException).
+     */
+    @Test
+    void elfOffsetsPastTheFileAreImageErrors(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Layout layout = new Layout(16L << 20);
+        try (dev.jvmm.core.GuestMemory mem = dev.jvmm.core.GuestMemory.create(List.of(
+                new dev.jvmm.core.GuestMemory.Range(0, 16L << 20)))) {
+            Path ok = Files.write(dir.resolve("ok"), pvhElf());
+            assertEquals(BootEntry.Mode.PVH, KernelLoader.load(mem, layout, ok, null, "", 0).mode());
+            long[][] cases = {{32, -8}, {32, Long.MIN_VALUE}, {72, Long.MAX_VALUE}, {128, -1}, {96, Long.MAX_VALUE}};
+            String[] problems = {"bad ELF program header table", "bad ELF program header table",
+                "ELF segment 0 lies outside the file", "ELF segment 1 lies outside the file",
+                "ELF segment 0 lies outside the file"};
+            for (int i = 0; i < cases.length; i++) {
+                byte[] b = pvhElf();
+                java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong((int) cases[i][0],
+                        cases[i][1]);
+                if (cases[i][0] == 96) { // filesz: keep memsz >= filesz
+                    java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(104, Long.MAX_VALUE);
+                }
+                Path k = Files.write(dir.resolve("k" + i), b);
+                VmmException e = assertThrows(VmmException.class, () -> KernelLoader.load(mem, layout, k, null, "", 0),
+                        "case " + i);
+                assertEquals(VmmException.Reason.IMAGE, e.reason());
+                assertEquals(k + ": " + problems[i], e.getMessage());
+            }
+        }
+    }
 }

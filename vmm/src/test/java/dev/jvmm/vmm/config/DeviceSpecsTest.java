@@ -55,6 +55,25 @@ class DeviceSpecsTest {
         assertEquals("52:54:00:12:34:57", NetConfig.format(NetConfig.defaultMac(1)));
     }
 
+    /**
+     * A file name with a NUL byte (a config file's "\\u0000") is a CONFIG error naming the option, not an
+     * InvalidPathException out of the launch. Found by ConfigFuzzTest.
+     */
+    @Test
+    void fileNamesWithNulAreRefusedByName() throws Exception {
+        Path k = Files.writeString(dir.resolve("k"), "x");
+        assertEquals("--disk: path: \"a\\0b.img\" is not a file name: Nul character not allowed",
+                fail(k, List.of("a\0b.img,readonly=on"), null));
+        ConfigLoader.Raw r = ConfigLoader.fromCli(k + "\0", null, null, null, null, null, null);
+        assertEquals("--kernel: \"" + k + "\\0\" is not a file name: Nul character not allowed", fail(r));
+        ConfigLoader.Raw c = ConfigLoader.fromCli(k.toString(), null, null, null, null, "file=/tmp/x\0y", null);
+        assertEquals("--console: \"/tmp/x\\0y\" is not a file name: Nul character not allowed", fail(c));
+        ConfigLoader.Raw j = new ConfigLoader.Raw();
+        ConfigLoader.readText("{\"kernel\": \"" + k + "\\u0000\"}", "vm.json", j);
+        assertEquals("vm.json: field \"kernel\": \"" + k + "\\0\" is not a file name: Nul character not allowed",
+                fail(j));
+    }
+
     @Test
     void cliErrorsNameOptionAndKey() throws Exception {
         Path k = Files.writeString(dir.resolve("k"), "x");
