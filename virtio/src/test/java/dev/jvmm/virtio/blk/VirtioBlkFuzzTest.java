@@ -92,7 +92,8 @@ class VirtioBlkFuzzTest {
 
     private static synchronized Disk[] disks() throws Exception {
         if (disks == null) {
-            Thread.setDefaultUncaughtExceptionHandler((t, e) -> FAILURES.add(t.getName() + " died: " + e));
+            Thread.setDefaultUncaughtExceptionHandler((t, e) -> FAILURES.add(t.getName() + " died: " + e + " at "
+                    + java.util.Arrays.toString(java.util.Arrays.copyOf(e.getStackTrace(), Math.min(6, e.getStackTrace().length)))));
             mem = GuestMemory.create(List.of(new GuestMemory.Range(0, REGION0), new GuestMemory.Range(HOLE_END, REGION1)));
             Path dir = Files.createTempDirectory("jvmm-blk-fuzz");
             dir.toFile().deleteOnExit();
@@ -277,6 +278,7 @@ class VirtioBlkFuzzTest {
             if ((d.dev.status() & VIRTIO_CONFIG_S_NEEDS_RESET) != 0) {
                 return true;
             }
+            assertTrue(FAILURES.isEmpty(), () -> "device failures: " + FAILURES);
             if ((short) (t.usedIdx() - count) >= 0) {
                 // (a corrupted descriptor may turn a segment over the rings writable: then the used index is anything)
                 assertTrue(!ringsIntact || t.usedIdx() == count, "more chains used than published");
