@@ -115,12 +115,20 @@ final class RxFilter {
         return v;
     }
 
-    /** Whether the frame at {@code frame} (destination MAC first) is for the guest. */
-    boolean accept(long frame, long len, byte[] ourMac) {
-        if (promisc || len < 6) {
+    /** Whether every frame passes (promiscuous mode): then {@link #accept} need not be asked. */
+    boolean acceptsAll() {
+        return promisc;
+    }
+
+    /**
+     * Whether a frame whose destination MAC is {@code dst} (its 6 bytes big-endian, as the frame holds them) is for
+     * the guest. The caller reads the MAC from wherever the frame landed (an rx buffer's first descriptor may hold only
+     * the virtio-net header, the frame then starts in the next descriptor or chain).
+     */
+    boolean accept(long dst, byte[] ourMac) {
+        if (promisc) {
             return true;
         }
-        long dst = macAt(frame);
         if (dst == 0xffff_ffff_ffffL) {
             return !noBcast;
         }

@@ -637,7 +637,7 @@ public final class VirtioNet extends VirtioDevice {
                     }
                     break;
                 }
-                if (!filter.accept(rxHdrAddr[0] + Hdr.SIZEOF, n - Hdr.SIZEOF, mac)) {
+                if (!filter.acceptsAll() && n - Hdr.SIZEOF >= 6 && !filter.accept(destinationMac(segs), mac)) {
                     markReceived(segs, n); // guest RAM all the same
                     undo(chains); // the buffers were only scribbled on; the driver gets them back later
                     rxDropped.incrementAndGet();
@@ -664,6 +664,24 @@ public final class VirtioNet extends VirtioDevice {
             if (any && rx.needsInterrupt()) {
                 irq.signalQueue(rx.index());
             }
+        }
+
+        /**
+         * The destination MAC of the frame readv just put in the gathered segments: the 6 bytes after the 12-byte
+         * header, wherever they are (the header may fill the first descriptor, or the first chain, alone). The frame
+         * must be at least 6 bytes long.
+         */
+        private long destinationMac(int segs) {
+            long v = 0, skip = Hdr.SIZEOF;
+            int got = 0;
+            for (int i = 0; i < segs && got < 6; i++) {
+                long a = rxIov.getLong(16L * i), l = rxIov.getLong(16L * i + 8);
+                for (long o = skip; o < l && got < 6; o++, got++) {
+                    v = v << 8 | (Native.getByte(a + o) & 0xff);
+                }
+                skip = Math.max(0, skip - l);
+            }
+            return v;
         }
 
         /**

@@ -49,6 +49,29 @@ final class NetnsTap implements AutoCloseable {
         return (TapDevice) out.get();
     }
 
+    /** Runs {@code what} on a thread that has joined the namespace (sockets it opens live there). */
+    <T> T inside(java.util.function.Supplier<T> what) throws Exception {
+        AtomicReference<Object> out = new AtomicReference<>();
+        Thread t = new Thread(() -> {
+            try (Fd nsFd = Fd.open("/run/netns/" + ns, Native.O_RDONLY)) {
+                if (Native.LIBC.setns(nsFd.fd(), CLONE_NEWNET) != 0) {
+                    throw new ErrnoException("setns", Native.errno(), ns);
+                }
+                out.set(what.get());
+            } catch (RuntimeException e) {
+                out.set(e);
+            }
+        }, "netns-" + ns);
+        t.start();
+        t.join();
+        if (out.get() instanceof RuntimeException e) {
+            throw e;
+        }
+        @SuppressWarnings("unchecked")
+        T r = (T) out.get();
+        return r;
+    }
+
     /** Runs {@code cmd} inside the namespace and returns its output; fails on a non-zero exit. */
     String exec(String... cmd) throws Exception {
         List<String> c = new ArrayList<>(List.of("ip", "netns", "exec", ns));
