@@ -110,12 +110,16 @@ public abstract class VirtioDevice implements AutoCloseable {
     }
 
     /**
-     * Starts serving a device whose state was just restored ({@link #restoreState}) with the driver's activation as
-     * saved, without the side effects of a first activation (the device state it restored is kept). The default
-     * activates.
+     * Takes the driver's activation, as saved, for a device whose state was just restored ({@link #restoreState}),
+     * without the side effects of a first activation (the device state it restored is kept) and without starting its
+     * threads: it is left quiesced, and {@link #unquiesce()} starts it once the whole VM is loaded. An interrupt raised
+     * earlier would be lost (the VM's MSI routes are committed, and the vCPUs' local APICs overwritten, after the
+     * devices load), and with EVENT_IDX a lost interrupt is never raised again: the driver waits for it to move its
+     * used_event.
      */
-    public void restored(Activation activation) {
-        activate(activation);
+    public synchronized void restored(Activation activation) {
+        stopWorkers();
+        setActivation(activation);
     }
 
     /** "VDEV". */

@@ -107,19 +107,11 @@ public final class Vm implements AutoCloseable {
      * {@link #unquiesceDevices()} starts them again.
      */
     public void quiesceDevices() {
-        for (DeviceManager.Plugged p : devices.devices()) {
-            if (p.transport() != null) {
-                p.transport().quiesce();
-            }
-        }
+        devices.setQuiesced(true);
     }
 
     public void unquiesceDevices() {
-        for (DeviceManager.Plugged p : devices.devices()) {
-            if (p.transport() != null) {
-                p.transport().unquiesce();
-            }
-        }
+        devices.setQuiesced(false);
     }
 
     /**

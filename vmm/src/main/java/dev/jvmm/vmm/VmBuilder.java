@@ -363,7 +363,9 @@ public final class VmBuilder {
     /**
      * Loads a saved state into the VM being built, in the order KVM needs (after checking it fits the VM): the
      * in-kernel PIT, clock and irqchips first, since the device states loaded next may raise their lines again; then
-     * the platform devices and PCI functions; then the vCPUs. Returns the VM state (its clock starts the VM).
+     * the platform devices and PCI functions; then the vCPUs; last, the virtio devices the restore left quiesced
+     * start, so that no interrupt they raise falls before the routes or the local APICs are in. Returns the VM
+     * state (its clock starts the VM).
      */
     private static dev.jvmm.sys.kvm.VmState loadState(VmSnapshot.Restore restore, int cpus, Kvm kvm, VmFd vm,
             GuestMemory mem, List<Vcpu> vcpus, Platform platform, DeviceManager devices,
@@ -390,6 +392,8 @@ public final class VmBuilder {
             restore.vcpu(v.id(), kvm).restore(v.fd());
         }
         laps.lap("vCPU states");
+        devices.setQuiesced(false);
+        laps.lap("devices started");
         return vmState;
     }
 

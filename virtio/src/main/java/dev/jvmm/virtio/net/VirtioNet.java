@@ -266,39 +266,19 @@ public final class VirtioNet extends VirtioDevice {
     /** As the driver left it: its MAC, filter, queue pairs and offloads come from the restored state. */
     @Override
     public synchronized void restored(Activation a) {
-        stopWorkers();
-        setActivation(a);
+        super.restored(a);
         tap.setVnetHdrSize(Hdr.SIZEOF);
         applyOffloads(offloads);
         setActivePairs(activePairs);
-        restoring = true; // see startWorkers
-        try {
-            startWorkers(a);
-        } finally {
-            restoring = false;
-        }
     }
-
-    /**
-     * Set while {@link #restored} starts the workers: a restored device (a snapshot's restore, a migration's
-     * destination) is served by the VMM's data plane until its driver resets it, and by vhost from then on. In the lab a
-     * guest restored from a snapshot with vhost serving its rings got no frame through (vhost took and completed tx
-     * chains, but nothing reached the TAP, and no frame reached the guest), while a quiesced and restarted vhost
-     * serves both ways; until that is understood, a restore does not hand the rings to vhost.
-     */
-    private boolean restoring;
 
     @Override
     protected void startWorkers(Activation a) {
         boolean mrg = a.has(VIRTIO_NET_F_MRG_RXBUF);
         VirtQueue ctrl = a.has(VIRTIO_NET_F_CTRL_VQ) ? a.queues()[2 * pairs] : null;
         int usable = a.has(VIRTIO_NET_F_MQ) ? pairs : 1;
-        if (vhostOpener != null && vhostFallback == null && !restoring && startVhost(a, usable, ctrl)) {
+        if (vhostOpener != null && vhostFallback == null && startVhost(a, usable, ctrl)) {
             return;
-        }
-        if (vhostOpener != null && restoring) {
-            log.info("{}: restored: the VMM's data plane serves it until the driver resets the device (then vhost-net)",
-                    name());
         }
         for (int p = 0; p < usable; p++) {
             VirtQueue rx = a.queues()[2 * p], tx = a.queues()[2 * p + 1];

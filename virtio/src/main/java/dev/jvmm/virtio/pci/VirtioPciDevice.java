@@ -580,8 +580,9 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
 
     /**
      * Restores what {@link #saveState} wrote into a transport freshly built for the same device, guest RAM already
-     * restored. Features the driver holds must be ones this device offers; an active device starts serving (its
-     * threads run from here). Any error leaves the transport to be discarded with its VM.
+     * restored. Features the driver holds must be ones this device offers; an active device is left quiesced, with
+     * the driver's activation, and {@link #unquiesce()} starts it once the VM's interrupt routes and vCPU states are
+     * loaded too (see {@link VirtioDevice#restored}). Any error leaves the transport to be discarded with its VM.
      */
     @Override
     public synchronized void restoreState(StateCodec.Reader in) throws IOException {
@@ -630,6 +631,7 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
         if (ok) {
             active = true;
             device.restored(new VirtioDevice.Activation(memory, driverFeatures, queues, kicks, this));
+            quiesced = true;
             // Chains the driver made available and kicked before the save but the device had not popped are in the
             // restored rings; their kicks were on the old eventfds, and with EVENT_IDX the driver will not kick again
             // for them. Look at every enabled queue once, as a kick would (a needless look finds nothing).

@@ -274,6 +274,8 @@ class VirtioNetStateTest {
         assertEquals(a.dev.driverFeatures(), b.dev.driverFeatures());
         assertEquals(a.dev.status(), b.dev.status());
         assertEquals(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE, b.linkStatus(), "the announce is still pending");
+        assertFalse(b.net.threadsAlive(), "a restore leaves the device quiesced until the whole VM is loaded");
+        b.dev.unquiesce();
         assertTrue(b.net.threadsAlive());
         assertTrue(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("virtio-net-0-q1")),
                 "pair 1's thread runs (only the restored device has threads now)");

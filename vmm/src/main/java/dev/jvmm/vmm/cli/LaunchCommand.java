@@ -49,7 +49,7 @@ public final class LaunchCommand implements Callable<Integer> {
             + "[,aio=threads|io_uring|auto]")
     java.util.List<String> disks;
     @Option(names = "--net", paramLabel = "SPEC", description = "virtio-net NIC on a TAP (repeatable): "
-            + "[tap=NAME][,mac=52:54:00:12:34:56][,queues=N]")
+            + "[tap=NAME][,mac=52:54:00:12:34:56][,queues=N][,vhost=on|off|auto]")
     java.util.List<String> nets;
     @Option(names = "--device", paramLabel = "SPEC", description = "host PCI function passed through with VFIO "
             + "(repeatable): vfio=0000:01:10.0 (bound to vfio-pci; see docs/vfio.md)")

@@ -193,6 +193,22 @@ public final class DeviceManager implements AutoCloseable {
         return List.copyOf(devices.values());
     }
 
+    /**
+     * Stops the threads of every virtio device between requests (a saved state must see them hold still), or starts
+     * them again; also starts the devices a restore left quiesced.
+     */
+    public void setQuiesced(boolean quiesced) {
+        for (Plugged p : devices()) {
+            if (p.transport() != null) {
+                if (quiesced) {
+                    p.transport().quiesce();
+                } else {
+                    p.transport().unquiesce();
+                }
+            }
+        }
+    }
+
     /** The device of {@code id}, or null. */
     public synchronized Plugged get(String id) {
         return devices.get(id);
