@@ -33,7 +33,7 @@ total=0; rc=0
 for t in "${targets[@]}"; do
   module=${t%% *}; test=${t#* }
   log=$OUT/${test/\#/.}.log
-  JAZZER_FUZZ=1 JAZZER_MAX_DURATION=${SECS}s timeout $((SECS + 300)) mvn -B -o test -pl "$module" -am \
+  JAZZER_FUZZ=1 JAZZER_MAX_DURATION=${SECS}s timeout -s INT $((SECS + 300)) mvn -B -o test -pl "$module" -am \
     -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false -Djvmm.excludedGroups=lab,kvm,kvm-in-lab,l1-runner \
     > "$log" 2>&1
   r=$?
