@@ -26,8 +26,6 @@ if [ $# -gt 0 ]; then
   targets=("${sel[@]}")
 fi
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no @FuzzTest matches $*" >&2; exit 2; }
-printf '%s\n' "${targets[@]}" | cut -d' ' -f1 | sort -u | paste -sd,)" -am \
-  -Dmaven.install.skip=true >/dev/null 2>&1 || true   # compile only; nothing is installed
 printf '%-52s %12s %8s %6s %6s %6s  %s\n' target executions exec/s cov ft corpus result
 total=0; rc=0
 for t in "${targets[@]}"; do
