@@ -288,7 +288,6 @@ class VirtioNetTapTest {
      */
     @Test
     void theReceiveFilterFindsTheMacAfterAHeaderOnlyDescriptor() throws Exception {
-        Assumptions.assumeFalse(vhost(), "vhost-net applies no receive filter");
         TapDevice tap = ns.open("jvmmt%d", 1);
         ns.exec("ip", "link", "set", tap.name(), "up");
         ns.exec("ip", "addr", "add", "10.99.0.1/24", "dev", tap.name());
