@@ -15,10 +15,11 @@ import com.kenai.jffi.LastError;
  * munmap) and data transfers (read, write, sendmsg, ...) are not counted: an unwind must be able to release, and the
  * hook is about acquiring.
  *
- * <p>Only the calls of the thread that armed the hook count. A build makes its system calls on the calling thread
- * (helper threads such as a device's I/O thread or a vCPU thread only start at its end, and run on their own
- * schedule): counting them too would make "the Nth call" differ from run to run, and a failure on such a thread does
- * not fail the build anyway. So N walks the build's own sequence deterministically.
+ * <p>Only the calls of the thread that armed the hook count. A cold-boot build makes all its system calls on the
+ * calling thread and starts no thread (a virtio device's threads, with their epoll and io_uring set-up, start when the
+ * guest's driver activates it; vCPU threads when the VM runs); other threads of the JVM (a running VM's, a cleaner)
+ * make calls on their own schedule, and counting them would make "the Nth call" differ from run to run. So N walks
+ * the build's own sequence deterministically; to fail a call of a helper thread, arm on that thread.
  */
 public final class Faults {
     /** Whether the hook is compiled in (system property {@code jvmm.faults}, read once). */
