@@ -134,7 +134,7 @@ public final class IrqRouter implements InterruptController, AutoCloseable {
         try {
             return IrqfdRegistration.assign(vm, trigger, gsi, resample);
         } catch (ErrnoException e) {
-            throw new IrqRoutingException(IrqRoutingException.Reason.KERNEL, "irqfd for GSI " + gsi, e);
+            throw new IrqRoutingException(IrqRoutingException.Reason.KERNEL, "irqfd for GSI " + gsi + ": " + e.getMessage(), e);
         }
     }
 

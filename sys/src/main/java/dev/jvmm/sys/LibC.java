@@ -105,6 +105,9 @@ public final class LibC {
 
     /** open(2); {@code path} is passed as UTF-8 and must not contain a NUL character. */
     public int open(String path, int flags, int mode) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "open", path);
+        }
         if (path.indexOf('\0') >= 0) {
             throw new IllegalArgumentException("path contains a NUL character: " + path.replace('\0', '?'));
         }
@@ -127,10 +130,16 @@ public final class LibC {
     }
 
     public int ioctl(int fd, long request, long arg) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "ioctl", Faults.fd(fd) + ", 0x" + Long.toHexString(request));
+        }
         return (int) l(IOCTL, fd, request, arg);
     }
 
     public long mmap(long addr, long length, int prot, int flags, int fd, long offset) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "mmap", "length " + length + (fd >= 0 ? ", " + Faults.fd(fd) : ", anonymous"));
+        }
         return INVOKER.invokeN6(MMAP.ctx, MMAP.address, addr, length, prot, flags, fd, offset);
     }
 
@@ -139,18 +148,30 @@ public final class LibC {
     }
 
     public int madvise(long addr, long length, int advice) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "madvise", "length " + length + ", advice " + advice);
+        }
         return (int) l(MADVISE, addr, length, advice);
     }
 
     public int eventfd(int initval, int flags) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "eventfd", "");
+        }
         return i(EVENTFD, initval, flags);
     }
 
     public int epoll_create1(int flags) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "epoll_create1", "");
+        }
         return i(EPOLL_CREATE1, flags);
     }
 
     public int epoll_ctl(int epfd, int op, int fd, long event) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "epoll_ctl", "op " + op + ", " + Faults.fd(fd));
+        }
         return (int) l(EPOLL_CTL, epfd, op, fd, event);
     }
 
@@ -191,14 +212,23 @@ public final class LibC {
     }
 
     public int fcntl(int fd, int cmd, int arg) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "fcntl", Faults.fd(fd) + ", cmd " + cmd);
+        }
         return (int) l(FCNTL, fd, cmd, arg);
     }
 
     public int socket(int domain, int type, int protocol) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "socket", "domain " + domain + ", type " + type);
+        }
         return (int) l(SOCKET, domain, type, protocol);
     }
 
     public int bind(int fd, long addr, int addrlen) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "bind", Faults.fd(fd));
+        }
         return (int) l(BIND, fd, addr, addrlen);
     }
 
@@ -238,20 +268,32 @@ public final class LibC {
     }
 
     public int fallocate(int fd, int mode, long offset, long len) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "fallocate", Faults.fd(fd));
+        }
         return (int) l(FALLOCATE, fd, mode, offset, len);
     }
 
     public long lseek(int fd, long offset, int whence) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "lseek", Faults.fd(fd));
+        }
         return l(LSEEK, fd, offset, whence);
     }
 
     /** ftruncate(2): sets a file's size; a guest RAM dump ends with it so that trailing zero pages stay holes. */
     public int ftruncate(int fd, long length) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "ftruncate", Faults.fd(fd));
+        }
         return i(FTRUNCATE, fd, length);
     }
 
     /** setsockopt(2); used for SOL_NETLINK options (NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK) and SO_RCVBUF. */
     public int setsockopt(int fd, int level, int optname, long optval, int optlen) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "setsockopt", Faults.fd(fd) + ", option " + optname);
+        }
         return (int) INVOKER.invokeN5(SETSOCKOPT.ctx, SETSOCKOPT.address, fd, level, optname, optval, optlen);
     }
 
@@ -261,11 +303,17 @@ public final class LibC {
      * signal mask or IORING_ENTER_EXT_ARG, neither of which jvmm passes). Returns the result, or -1 with errno set.
      */
     public long syscall(long number, long a1, long a2, long a3, long a4, long a5) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "syscall", "nr " + number);
+        }
         return INVOKER.invokeN6(SYSCALL.ctx, SYSCALL.address, number, a1, a2, a3, a4, a5);
     }
 
     /** setns(2): moves the calling thread into the namespace behind {@code fd} (tests put TAPs and sockets in a netns). */
     public int setns(int fd, int nstype) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "setns", Faults.fd(fd));
+        }
         return i(SETNS, fd, nstype);
     }
 }

@@ -137,8 +137,10 @@ public final class VmBuilder {
         try {
             kvm = res.push(Kvm.open());
         } catch (ErrnoException e) {
-            throw new VmmException(VmmException.Reason.HOST, "cannot open " + Kvm.DEV_KVM
-                    + " (is KVM enabled and are you in the kvm group?)", e);
+            // open(2) failing is a host set-up matter; KVM_GET_API_VERSION failing is not, and the errno says which
+            throw new VmmException(VmmException.Reason.HOST, "open".equals(e.op())
+                    ? "cannot open " + Kvm.DEV_KVM + ": " + e.errnoName() + " (is KVM enabled and are you in the kvm group?)"
+                    : "cannot use " + Kvm.DEV_KVM + ": " + e.getMessage(), e);
         }
         for (int i = 0; i < REQUIRED_CAPS.length; i++) {
             if (kvm.checkExtension(REQUIRED_CAPS[i]) <= 0) {

@@ -42,7 +42,13 @@ public final class Kvm implements AutoCloseable {
     public static Kvm open(String path) {
         Fd fd = Fd.open(path, Native.O_RDWR);
         Kvm kvm = new Kvm(fd);
-        int v = kvm.apiVersion();
+        int v;
+        try {
+            v = kvm.apiVersion();
+        } catch (RuntimeException e) {
+            kvm.close(); // the fd was left open when the version could not be read
+            throw e;
+        }
         if (v != KvmConstants.KVM_API_VERSION) {
             kvm.close();
             throw new IllegalStateException(path + ": KVM_GET_API_VERSION returned " + v + ", expected "

@@ -42,7 +42,8 @@ public final class BlockBackend implements AutoCloseable {
         } catch (ErrnoException e) {
             String hint = e.errno() == Errno.EINVAL && cache == CacheMode.NONE
                     ? " (this filesystem refuses O_DIRECT; use cache=writeback)" : "";
-            throw new VirtioException(VirtioException.Reason.BACKEND, "cannot open disk " + path + hint, e);
+            throw new VirtioException(VirtioException.Reason.BACKEND, "cannot open disk " + path + ": " + e.errnoName() + " (" + ErrnoException.description(e.errno()) + ")"
+                    + hint, e);
         }
         try {
             boolean blockDevice;
@@ -63,7 +64,7 @@ public final class BlockBackend implements AutoCloseable {
         } catch (RuntimeException e) {
             fd.close();
             throw e instanceof VirtioException ? e : new VirtioException(VirtioException.Reason.BACKEND,
-                    "cannot size disk " + path, e);
+                    "cannot size disk " + path + ": " + e.getMessage(), e);
         }
     }
 
