@@ -61,7 +61,10 @@ final class TierInL1 {
         StringBuilder cp = new StringBuilder(Classpath.current());
         roots.forEach(r -> cp.append(File.pathSeparator).append(r));
         List<String> words = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", cp.toString(), TierRunner.class.getName(), tag));
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                // the checks every test JVM runs with (the surefire argLine) hold in L1 too
+                "-Djvmm.memguard=" + dev.jvmm.sys.MemoryGuard.ON, "-Djvmm.faults=" + dev.jvmm.sys.Faults.ON,
+                "-cp", cp.toString(), TierRunner.class.getName(), tag));
         words.addAll(classes);
         LabCommand c = LabCommand.of("exec " + ShellQuote.join(words)).timeout(Duration.ofMinutes(10))
                 .lines(l -> System.out.println(prefix + l));
