@@ -26,13 +26,31 @@ public record ConsoleSpec(Kind kind, Path path) {
         throw new IllegalArgumentException("\"" + s + "\" is not a console (use stdio, none, file=PATH or socket=PATH)");
     }
 
+    /**
+     * The path of {@code s}, which must read back the same from {@link #toString} (a snapshot's config.json keeps it):
+     * the spec is trimmed, so a path whose own form (trailing slashes dropped) begins or ends with white space or a
+     * control character is refused, as is one with a NUL byte.
+     */
     private static Path path(String s) {
+        Path p;
         try {
-            return Path.of(s);
+            p = Path.of(s);
         } catch (java.nio.file.InvalidPathException e) { // a NUL byte: no file has such a name
             throw new IllegalArgumentException("\"" + s.replace("\0", "\\0") + "\" is not a file name: "
                     + e.getReason());
         }
+        String n = p.toString();
+        for (int i = 0; i < n.length(); i++) {
+            char c = n.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                throw new IllegalArgumentException("\"" + s + "\" is not a file name: control character 0x"
+                        + Integer.toHexString(c) + " at " + i);
+            }
+        }
+        if (n.isEmpty() || !n.equals(n.strip())) {
+            throw new IllegalArgumentException("\"" + s + "\" is not a file name: it begins or ends with white space");
+        }
+        return p;
     }
 
     @Override

@@ -68,6 +68,11 @@ class DeviceSpecsTest {
         assertEquals("--kernel: \"" + k + "\\0\" is not a file name: Nul character not allowed", fail(r));
         ConfigLoader.Raw c = ConfigLoader.fromCli(k.toString(), null, null, null, null, "file=/tmp/x\0y", null);
         assertEquals("--console: \"/tmp/x\\0y\" is not a file name: Nul character not allowed", fail(c));
+        // the console spec is trimmed, so a control character at a path's end would be lost: refused too (ConfigFuzzTest)
+        ConfigLoader.Raw t = ConfigLoader.fromCli(k.toString(), null, null, null, null, "socket=r\u0004/r\u0004", null);
+        assertEquals("--console: \"r\u0004/r\" is not a file name: control character 0x4 at 1", fail(t));
+        ConfigLoader.Raw w = ConfigLoader.fromCli(k.toString(), null, null, null, null, "file= /x /", null);
+        assertEquals("--console: \" /x /\" is not a file name: it begins or ends with white space", fail(w));
         ConfigLoader.Raw j = new ConfigLoader.Raw();
         ConfigLoader.readText("{\"kernel\": \"" + k + "\\u0000\"}", "vm.json", j);
         assertEquals("vm.json: field \"kernel\": \"" + k + "\\0\" is not a file name: Nul character not allowed",
