@@ -10,9 +10,9 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.jvmm.core.GuestMemory;
 import dev.jvmm.sys.MemoryGuard;
 import dev.jvmm.virtio.TestDriver;
+import dev.jvmm.virtio.pci.FuzzTransport;
 import dev.jvmm.virtio.pci.PciTestDriver;
 import dev.jvmm.virtio.pci.TestIrqs;
-import dev.jvmm.virtio.pci.VirtioPciDevice;
 import dev.jvmm.virtio.pci.VirtioPciLayout.CommonCfg;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -69,22 +69,8 @@ class VirtioBlkFuzzTest {
     /** What a device or I/O thread threw, or an internal error a device thread reported. */
     static final ConcurrentLinkedQueue<String> FAILURES = new ConcurrentLinkedQueue<>();
 
-    /** A transport that remembers why its device asked for a reset. */
-    static final class Transport extends VirtioPciDevice {
-        Transport(VirtioBlk blk, GuestMemory mem, TestIrqs irqs) {
-            super(blk, mem, irqs, null, -1);
-        }
 
-        @Override
-        public void needsReset(String why) {
-            if (why.startsWith("internal error")) {
-                FAILURES.add(name() + ": " + why);
-            }
-            super.needsReset(why);
-        }
-    }
-
-    record Disk(Path image, VirtioBlk blk, Transport dev, PciTestDriver drv) {
+    record Disk(Path image, VirtioBlk blk, FuzzTransport dev, PciTestDriver drv) {
     }
 
     private static GuestMemory mem;
@@ -111,7 +97,7 @@ class VirtioBlkFuzzTest {
         img.toFile().deleteOnExit();
         VirtioBlk blk = new VirtioBlk("fuzz-blk-" + aio, BlockBackend.open(img.toString(), false, cache), 1,
                 "fuzz-serial", aio);
-        Transport dev = new Transport(blk, mem, new TestIrqs());
+        FuzzTransport dev = new FuzzTransport(blk, mem, new TestIrqs(), FAILURES);
         return new Disk(img, blk, dev, new PciTestDriver(dev, mem, RINGS));
     }
 

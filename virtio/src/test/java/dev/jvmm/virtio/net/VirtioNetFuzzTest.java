@@ -15,9 +15,9 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.tun.TapDevice;
 import dev.jvmm.virtio.TestDriver;
+import dev.jvmm.virtio.pci.FuzzTransport;
 import dev.jvmm.virtio.pci.PciTestDriver;
 import dev.jvmm.virtio.pci.TestIrqs;
-import dev.jvmm.virtio.pci.VirtioPciDevice;
 import dev.jvmm.virtio.pci.VirtioPciLayout.CommonCfg;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -65,30 +65,14 @@ class VirtioNetFuzzTest {
     static final ConcurrentLinkedQueue<String> FAILURES = new ConcurrentLinkedQueue<>();
 
     static {
-        if (System.getenv("JAZZER_FUZZ") != null) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "error");
-        }
+        FuzzTransport.quietWhenFuzzing();
     }
 
-    /** A transport that remembers internal errors its device reported. */
-    static final class Transport extends VirtioPciDevice {
-        Transport(VirtioNet net, GuestMemory mem, TestIrqs irqs) {
-            super(net, mem, irqs, null, -1);
-        }
-
-        @Override
-        public void needsReset(String why) {
-            if (why.startsWith("internal error")) {
-                FAILURES.add(name() + ": " + why);
-            }
-            super.needsReset(why);
-        }
-    }
 
     private static GuestMemory mem;
     private static NetnsTap ns;
     private static VirtioNet net;
-    private static Transport dev;
+    private static FuzzTransport dev;
     private static PciTestDriver drv;
     /** The AF_PACKET socket in the namespace, its sockaddr_ll and a frame buffer. */
     private static Fd wire;
@@ -129,7 +113,7 @@ class VirtioNetFuzzTest {
         wireAddr.putByte(11, 6);
         wireFrame = new NativeBuffer(2048);
         net = new VirtioNet("fuzz-net", tap, MAC, 1);
-        dev = new Transport(net, mem, new TestIrqs());
+        dev = new FuzzTransport(net, mem, new TestIrqs(), FAILURES);
         drv = new PciTestDriver(dev, mem, RINGS);
     }
 

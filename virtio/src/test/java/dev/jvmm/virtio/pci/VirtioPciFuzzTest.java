@@ -49,31 +49,14 @@ class VirtioPciFuzzTest {
     static final ConcurrentLinkedQueue<String> FAILURES = new ConcurrentLinkedQueue<>();
 
     static {
-        if (System.getenv("JAZZER_FUZZ") != null) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "error");
-        }
-    }
-
-    /** A transport that remembers internal errors its device reported. */
-    static final class Transport extends VirtioPciDevice {
-        Transport(VirtioBlk blk, GuestMemory mem, TestIrqs irqs) {
-            super(blk, mem, irqs, null, -1);
-        }
-
-        @Override
-        public void needsReset(String why) {
-            if (why.startsWith("internal error")) {
-                FAILURES.add(name() + ": " + why);
-            }
-            super.needsReset(why);
-        }
+        FuzzTransport.quietWhenFuzzing();
     }
 
     private static GuestMemory mem;
-    private static Transport dev;
+    private static FuzzTransport dev;
     private static VirtioBlk blk;
 
-    private static synchronized Transport dev() throws Exception {
+    private static synchronized FuzzTransport dev() throws Exception {
         if (dev == null) {
             Thread.setDefaultUncaughtExceptionHandler((t, e) -> FAILURES.add(t.getName() + " died: " + e + " at "
                     + java.util.Arrays.toString(java.util.Arrays.copyOf(e.getStackTrace(), Math.min(6, e.getStackTrace().length)))));
@@ -85,7 +68,7 @@ class VirtioPciFuzzTest {
             }
             blk = new VirtioBlk("fuzz-pci-blk", BlockBackend.open(img.toString(), false, CacheMode.WRITEBACK), 2,
                     "fuzz-pci", AioMode.THREADS);
-            dev = new Transport(blk, mem, new TestIrqs());
+            dev = new FuzzTransport(blk, mem, new TestIrqs(), FAILURES);
             assertEquals(VECTORS, dev.msix().vectors());
         }
         return dev;
@@ -94,7 +77,7 @@ class VirtioPciFuzzTest {
     @FuzzTest(maxDuration = "5m")
     void bar0AndConfig(FuzzedDataProvider in) throws Exception {
         assertTrue(MemoryGuard.ON, "the fuzz targets run with -Djvmm.memguard=true");
-        Transport d = dev();
+        FuzzTransport d = dev();
         FAILURES.clear();
         // a fresh function: BAR0 placed, memory decoding on, device reset
         d.setBarAddress(0, PciTestDriver.BAR);
@@ -189,7 +172,7 @@ class VirtioPciFuzzTest {
     }
 
     /** A reset, then a driver places BAR0, initialises the device and gets a GET_ID answered on queue 1. */
-    private static void worksAfterReset(Transport d) {
+    private static void worksAfterReset(FuzzTransport d) {
         d.bar0().write(CommonCfg.DEVICE_STATUS, 1, 0);
         assertEquals(0, d.bar0().read(CommonCfg.DEVICE_STATUS, 1), "the reset cleared the status");
         int cap = d.config().findCapabilities(MsixCapability.CAP_ID)[0];
