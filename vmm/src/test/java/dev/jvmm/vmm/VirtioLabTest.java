@@ -115,20 +115,25 @@ class VirtioLabTest {
 
     /** blkdepth.c (a test resource) compiled static on the host, next to its source; L1 sees the host's files. */
     static Path blkdepth() {
+        return staticHelper("blkdepth");
+    }
+
+    /** NAME.c, a guest helper among the test resources, compiled static on the host next to its source. */
+    static Path staticHelper(String name) {
         try {
-            Path src = Path.of(VirtioLabTest.class.getResource("blkdepth.c").toURI());
-            Path exe = src.resolveSibling("blkdepth");
+            Path src = Path.of(VirtioLabTest.class.getResource(name + ".c").toURI());
+            Path exe = src.resolveSibling(name);
             Process p = new ProcessBuilder("gcc", "-static", "-O2", "-Wall", "-pthread", "-o", exe.toString(),
                     src.toString()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes());
             assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0,
-                    "gcc -static blkdepth.c failed:\n" + out);
+                    "gcc -static " + name + ".c failed:\n" + out);
             return exe;
         } catch (java.io.IOException | java.net.URISyntaxException e) {
-            throw new AssertionError("cannot build blkdepth", e);
+            throw new AssertionError("cannot build " + name, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted building blkdepth", e);
+            throw new AssertionError("interrupted building " + name, e);
         }
     }
 
