@@ -30,23 +30,7 @@ final class NetnsTap implements AutoCloseable {
     }
 
     TapDevice open(String name, int queues) throws Exception {
-        AtomicReference<Object> out = new AtomicReference<>();
-        Thread t = new Thread(() -> {
-            try (Fd nsFd = Fd.open("/run/netns/" + ns, Native.O_RDONLY)) {
-                if (Native.LIBC.setns(nsFd.fd(), CLONE_NEWNET) != 0) {
-                    throw new ErrnoException("setns", Native.errno(), ns);
-                }
-                out.set(TapDevice.open(name, queues, true));
-            } catch (RuntimeException e) {
-                out.set(e);
-            }
-        }, "netns-" + ns);
-        t.start();
-        t.join();
-        if (out.get() instanceof RuntimeException e) {
-            throw e;
-        }
-        return (TapDevice) out.get();
+        return inside(() -> TapDevice.open(name, queues, true));
     }
 
     /** Runs {@code what} on a thread that has joined the namespace (sockets it opens live there). */
