@@ -170,30 +170,32 @@ class VirtioNetTapTest {
         }
     }
 
+    /** One control command (class, cmd, data) on control queue {@code queue}; returns the ack byte. */
+    private int ctrl(int queue, int cls, int cmd, byte... data) {
+        TestDriver c = drv.rings.get(queue);
+        mem.putByte(CTRLBUF, cls);
+        mem.putByte(CTRLBUF + 1, cmd);
+        mem.write(CTRLBUF + 2, data);
+        mem.putByte(CTRLBUF + 16, 0xee);
+        c.desc(0, CTRLBUF, 2 + data.length, VIRTQ_DESC_F_NEXT, 1);
+        c.desc(1, CTRLBUF + 16, 1, VIRTQ_DESC_F_WRITE, 0);
+        int before = c.usedIdx();
+        c.publish(0);
+        drv.kick(queue);
+        assertTrue(drv.awaitUsed(queue, (before + 1) & 0xffff), "control command completed");
+        return mem.getByte(CTRLBUF + 16);
+    }
+
     @Test
     void multiqueueAndControlQueueSetPairsAndTapQueues() throws Exception {
         start(2);
         assertEquals(2, drv.read(VirtioPciDevice.DEVICE_OFFSET + 8, 2), "max_virtqueue_pairs");
         assertEquals(1, net.activePairs());
         // VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET 2 on the control queue (index 4)
-        TestDriver ctrl = drv.rings.get(4);
-        mem.putByte(CTRLBUF, VIRTIO_NET_CTRL_MQ);
-        mem.putByte(CTRLBUF + 1, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET);
-        mem.putShort(CTRLBUF + 2, (short) 2);
-        mem.putByte(CTRLBUF + 16, 0xee);
-        ctrl.desc(0, CTRLBUF, 4, VIRTQ_DESC_F_NEXT, 1);
-        ctrl.desc(1, CTRLBUF + 16, 1, VIRTQ_DESC_F_WRITE, 0);
-        ctrl.publish(0);
-        drv.kick(4);
-        assertTrue(drv.awaitUsed(4, 1));
-        assertEquals(VIRTIO_NET_OK, mem.getByte(CTRLBUF + 16));
+        assertEquals(VIRTIO_NET_OK, ctrl(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, (byte) 2, (byte) 0));
         assertEquals(2, net.activePairs());
         // an out-of-range pair count is refused
-        mem.putShort(CTRLBUF + 2, (short) 3);
-        ctrl.publish(0);
-        drv.kick(4);
-        assertTrue(drv.awaitUsed(4, 2));
-        assertEquals(VIRTIO_NET_ERR, mem.getByte(CTRLBUF + 16));
+        assertEquals(VIRTIO_NET_ERR, ctrl(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, (byte) 3, (byte) 0));
         assertEquals(!vhost(), Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("virtio-net-0-q1")),
                 "a thread per pair serves the rings, unless vhost does");
         String flags = Files.readString(Path.of("/proc/self/net/dev")); // any read; the TAP itself lives in the netns
@@ -296,17 +298,7 @@ class VirtioNetTapTest {
         drv = new PciTestDriver(dev, mem, 0x10000);
         assertNotEquals(0, drv.init(FEATURES & ~(1L << VIRTIO_NET_F_MRG_RXBUF), 3, 256) & VIRTIO_CONFIG_S_DRIVER_OK);
         // promiscuous mode off: our MAC, broadcast and (all-multicast, the default) multicast pass
-        TestDriver ctrl = drv.rings.get(2);
-        mem.putByte(CTRLBUF, VIRTIO_NET_CTRL_RX);
-        mem.putByte(CTRLBUF + 1, VIRTIO_NET_CTRL_RX_PROMISC);
-        mem.putByte(CTRLBUF + 2, 0);
-        mem.putByte(CTRLBUF + 16, 0xee);
-        ctrl.desc(0, CTRLBUF, 3, VIRTQ_DESC_F_NEXT, 1);
-        ctrl.desc(1, CTRLBUF + 16, 1, VIRTQ_DESC_F_WRITE, 0);
-        ctrl.publish(0);
-        drv.kick(2);
-        assertTrue(drv.awaitUsed(2, 1));
-        assertEquals(VIRTIO_NET_OK, mem.getByte(CTRLBUF + 16));
+        assertEquals(VIRTIO_NET_OK, ctrl(2, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, (byte) 0));
         // rx buffers: the header alone in the first descriptor, zeros after it in RAM (no MAC of ours), the frame in
         // the second
         TestDriver rx = drv.rings.get(0);
