@@ -122,18 +122,7 @@ class VirtioNetStateTest {
 
         /** One control command (class, cmd, data) on the control queue; returns the ack byte. */
         int ctrl(int cls, int cmd, byte... data) {
-            TestDriver c = drv.rings.get(ctrlQueue());
-            mem.putByte(CTRLBUF, cls);
-            mem.putByte(CTRLBUF + 1, cmd);
-            mem.write(CTRLBUF + 2, data);
-            mem.putByte(ACK, 0xee);
-            c.desc(0, CTRLBUF, 2 + data.length, VIRTQ_DESC_F_NEXT, 1);
-            c.desc(1, ACK, 1, VIRTQ_DESC_F_WRITE, 0);
-            int before = c.usedIdx();
-            c.publish(0);
-            drv.kick(ctrlQueue());
-            assertTrue(drv.awaitUsed(ctrlQueue(), (before + 1) & 0xffff), "control command completed");
-            return mem.getByte(ACK) & 0xff;
+            return VirtioNetTapTest.ctrl(drv, mem, ctrlQueue(), CTRLBUF, ACK, cls, cmd, data);
         }
 
         /** Sends one 60-byte broadcast frame (local experimental ethertype) on pair p's transmit queue. */

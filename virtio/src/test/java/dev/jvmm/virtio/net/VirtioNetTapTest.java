@@ -172,18 +172,26 @@ class VirtioNetTapTest {
 
     /** One control command (class, cmd, data) on control queue {@code queue}; returns the ack byte. */
     private int ctrl(int queue, int cls, int cmd, byte... data) {
+        return ctrl(drv, mem, queue, CTRLBUF, CTRLBUF + 16, cls, cmd, data);
+    }
+
+    /**
+     * One control command (class, cmd, data) written at {@code buf}, its ack byte at {@code ack}, on control queue
+     * {@code queue} of {@code drv}; waits for it and returns the ack byte.
+     */
+    static int ctrl(PciTestDriver drv, GuestMemory mem, int queue, long buf, long ack, int cls, int cmd, byte... data) {
         TestDriver c = drv.rings.get(queue);
-        mem.putByte(CTRLBUF, cls);
-        mem.putByte(CTRLBUF + 1, cmd);
-        mem.write(CTRLBUF + 2, data);
-        mem.putByte(CTRLBUF + 16, 0xee);
-        c.desc(0, CTRLBUF, 2 + data.length, VIRTQ_DESC_F_NEXT, 1);
-        c.desc(1, CTRLBUF + 16, 1, VIRTQ_DESC_F_WRITE, 0);
+        mem.putByte(buf, cls);
+        mem.putByte(buf + 1, cmd);
+        mem.write(buf + 2, data);
+        mem.putByte(ack, 0xee);
+        c.desc(0, buf, 2 + data.length, VIRTQ_DESC_F_NEXT, 1);
+        c.desc(1, ack, 1, VIRTQ_DESC_F_WRITE, 0);
         int before = c.usedIdx();
         c.publish(0);
         drv.kick(queue);
         assertTrue(drv.awaitUsed(queue, (before + 1) & 0xffff), "control command completed");
-        return mem.getByte(CTRLBUF + 16);
+        return mem.getByte(ack) & 0xff;
     }
 
     @Test
