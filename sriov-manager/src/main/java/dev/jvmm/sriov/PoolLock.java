@@ -37,13 +37,21 @@ final class PoolLock implements AutoCloseable {
      * or process that holds it; TIMEOUT after that, naming the lock file.
      */
     static PoolLock take(Path dir, Duration timeout) {
+        return take(dir, timeout, "VF pool lock", "a VF being taken or given back takes seconds");
+    }
+
+    /**
+     * {@link #take(Path, Duration)} for another lock of this kind: {@code what} names it in errors ("SR-IOV apply
+     * lock"), {@code usual} says how long its holder usually keeps it.
+     */
+    static PoolLock take(Path dir, Duration timeout, String what, String usual) {
         Path file;
         try {
             Files.createDirectories(dir);
             file = dir.toRealPath().resolve(FILE);
         } catch (IOException e) {
-            throw new SriovException(SriovException.Reason.LEASE, "cannot create the lease directory " + dir + ": "
-                    + FileErrors.describe(e), e);
+            throw new SriovException(SriovException.Reason.LEASE, "cannot create the directory " + dir + " of the "
+                    + what + ": " + FileErrors.describe(e), e);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         ReentrantLock inJvm = IN_JVM.computeIfAbsent(file, k -> new ReentrantLock());
@@ -52,11 +60,11 @@ final class PoolLock implements AutoCloseable {
         }
         try {
             if (!inJvm.tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-                throw busy(file, timeout, "another thread of this process");
+                throw busy(what, usual, file, timeout, "another thread of this process");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new SriovException(SriovException.Reason.TIMEOUT, "interrupted waiting for the pool lock " + file, e);
+            throw new SriovException(SriovException.Reason.TIMEOUT, "interrupted waiting for the " + what + " " + file, e);
         }
         FileChannel ch = null;
         try {
@@ -67,7 +75,7 @@ final class PoolLock implements AutoCloseable {
                     return new PoolLock(inJvm, ch);
                 }
                 if (System.nanoTime() > deadline) {
-                    throw busy(file, timeout, "another process ('fuser -v " + file + "' lists the processes that have it open)");
+                    throw busy(what, usual, file, timeout, "another process ('fuser -v " + file + "' lists the processes that have it open)");
                 }
                 Thread.sleep(POLL_MS);
             }
@@ -77,17 +85,17 @@ final class PoolLock implements AutoCloseable {
         } catch (InterruptedException e) {
             release(inJvm, ch);
             Thread.currentThread().interrupt();
-            throw new SriovException(SriovException.Reason.TIMEOUT, "interrupted waiting for the pool lock " + file, e);
+            throw new SriovException(SriovException.Reason.TIMEOUT, "interrupted waiting for the " + what + " " + file, e);
         } catch (RuntimeException e) {
             release(inJvm, ch);
             throw e;
         }
     }
 
-    private static SriovException busy(Path file, Duration timeout, String who) {
-        return new SriovException(SriovException.Reason.TIMEOUT, "the VF pool lock " + file + " is still held by " + who
-                + " after " + (timeout.toMillis() < 1000 ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s") + " (a VF being taken or given back takes seconds; a longer wait"
-                + " means that process hangs)");
+    private static SriovException busy(String what, String usual, Path file, Duration timeout, String who) {
+        return new SriovException(SriovException.Reason.TIMEOUT, "the " + what + " " + file + " is still held by " + who
+                + " after " + (timeout.toMillis() < 1000 ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s") + " ("
+                + usual + "; a longer wait means that process hangs)");
     }
 
     private static void release(ReentrantLock inJvm, FileChannel ch) {

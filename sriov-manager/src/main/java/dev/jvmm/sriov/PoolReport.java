@@ -123,6 +123,13 @@ public final class PoolReport {
     }
 
     public static String reclaimedJson(List<VfPool.Released> released) {
+        Map<String, Object> top = new LinkedHashMap<>();
+        top.put("reclaimed", reclaimedValue(released));
+        return Json.write(top);
+    }
+
+    /** The {@code reclaimed} array of {@link #reclaimedJson}, for a report that holds more. */
+    public static List<Object> reclaimedValue(List<VfPool.Released> released) {
         List<Object> l = new ArrayList<>();
         for (VfPool.Released r : released) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -137,8 +144,6 @@ public final class PoolReport {
             m.put("error", r.ok() ? null : r.failure().getMessage());
             l.add(m);
         }
-        Map<String, Object> top = new LinkedHashMap<>();
-        top.put("reclaimed", l);
-        return Json.write(top);
+        return l;
     }
 }

@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,11 +28,26 @@ import org.slf4j.LoggerFactory;
  * Transactional: it snapshots every PF first and, on any failure, restores all PFs it touched to that snapshot.
  * A state file per PF ({@code <stateDir>/<bdf>.json}) records the spec applied and the state before jvmm's first
  * apply, which {@link #reset} restores.
+ *
+ * <p><b>Crash safety.</b> Applies and resets are serialised by a lock ({@code <journalDir>/.lock}, a file lock the
+ * kernel drops when its holder dies). Before its first change an apply writes a journal,
+ * {@code <journalDir>/apply.json} ({@link #DEFAULT_JOURNAL_DIR}): its pid and start time, the spec, every PF's
+ * snapshot and the state files as they were. It deletes the journal once it is done, or once it rolled back a
+ * failure. An apply killed in between (SIGKILL, a crash, a power cut of the process) leaves the journal, and
+ * {@link #recover} (run by {@code jvmm sriov reconcile}, and first thing by every apply and reset) rolls that apply
+ * back as if it had failed: every PF goes back to its snapshot, the state files to what they were. {@code /run} is a
+ * tmpfs, so a reboot forgets the journal together with the VFs it describes.
  */
 public final class SriovApply {
     private static final Logger LOG = LoggerFactory.getLogger(SriovApply.class);
+    /** Where the journal of an apply under way lives on the running host. */
+    public static final Path DEFAULT_JOURNAL_DIR = Path.of("/run/jvmm/sriov-apply");
+    static final String JOURNAL = "apply.json";
+    private static final Duration LOCK_TIMEOUT = Duration.ofMinutes(5);
     private final SriovManager m;
     private final Path stateDir;
+    private final Path journalDir;
+    private final Path proc;
     private final Duration timeout;
 
     /** What apply did to one PF: the actions in order, and notes such as settings skipped on a non-NIC PF. */
@@ -41,10 +57,54 @@ public final class SriovApply {
         }
     }
 
-    public SriovApply(SriovManager m, Path stateDir, Duration timeout) {
+    /**
+     * An apply that was interrupted (its process is gone) and was rolled back by {@link #recover}.
+     *
+     * @param pid       the process that ran it
+     * @param startedAt when it began
+     * @param stale     why its process counts as gone
+     * @param pfs       the PFs it was applying, each rolled back to its snapshot
+     * @param failure   why the rollback failed (the journal then stays, for the next try); null when it worked
+     */
+    public record Recovered(long pid, String startedAt, String stale, List<PciAddress> pfs, SriovException failure) {
+        public Recovered {
+            pfs = List.copyOf(pfs);
+        }
+
+        public boolean ok() {
+            return failure == null;
+        }
+
+        @Override
+        public String toString() {
+            return (ok() ? "rolled back" : "could not roll back") + " the apply of pid " + pid + " begun " + startedAt
+                    + " (" + stale + ")" + (pfs.isEmpty() ? "" : " on " + String.join(", ", pfs.stream()
+                    .map(PciAddress::toString).toList())) + (ok() ? "" : ": " + failure.getMessage());
+        }
+    }
+
+    /**
+     * @param stateDir   where the apply records live ({@link #defaultStateDir})
+     * @param journalDir where the lock and the journal of an apply under way live ({@link #DEFAULT_JOURNAL_DIR})
+     * @param proc       the procfs mount, to tell whether a journal's process is gone
+     * @param timeout    how long one VF count change may take
+     */
+    public SriovApply(SriovManager m, Path stateDir, Path journalDir, Path proc, Duration timeout) {
         this.m = m;
         this.stateDir = stateDir;
+        this.journalDir = journalDir;
+        this.proc = proc;
         this.timeout = timeout;
+    }
+
+    /** The running host: the journal in {@link #DEFAULT_JOURNAL_DIR}, {@code /proc}. */
+    public static SriovApply system(SriovManager m, Path stateDir, Duration timeout) {
+        return new SriovApply(m, stateDir, DEFAULT_JOURNAL_DIR, Path.of("/proc"), timeout);
+    }
+
+    /** The journal of an apply under way (or interrupted). */
+    public Path journalFile() {
+        return journalDir.resolve(JOURNAL);
     }
 
     /** Default state directory: {@code $JVMM_STATE_DIR/sriov}, else {@code /var/lib/jvmm/sriov}. */
@@ -73,6 +133,13 @@ public final class SriovApply {
      * rethrown (ROLLBACK_FAILED if restoring failed too, with the rollback errors attached as suppressed).
      */
     public List<PfReport> apply(SriovSpec spec) {
+        try (PoolLock lock = lock()) {
+            requireRecovered(recoverLocked());
+            return applyLocked(spec);
+        }
+    }
+
+    private List<PfReport> applyLocked(SriovSpec spec) {
         List<PciAddress> pfs = new ArrayList<>();
         for (SriovSpec.PfSpec ps : spec.pfs()) {
             PciAddress a = m.resolve(ps.pf());
@@ -90,6 +157,7 @@ public final class SriovApply {
         for (PciAddress a : pfs) {
             before.add(snapshot(a));
         }
+        writeJournal(spec, before);
         List<PfReport> reports = new ArrayList<>();
         int i = 0;
         try {
@@ -108,16 +176,179 @@ public final class SriovApply {
             }
             if (!rb.isEmpty()) {
                 SriovException f = new SriovException(ROLLBACK_FAILED, "apply failed and the rollback failed too; the PFs"
-                        + " need attention (the state before apply is in " + stateDir + "): " + e.getMessage(), e);
+                        + " need attention (the state before this apply is in its journal " + journalFile() + ", which"
+                        + " 'jvmm sriov reconcile' rolls back again once this process has exited): " + e.getMessage(), e);
                 rb.forEach(f::addSuppressed);
                 throw f;
             }
+            deleteJournal(e);
             throw e;
         }
         for (int k = 0; k < pfs.size(); k++) {
             writeState(pfs.get(k), spec.pfs().get(k), before.get(k), reports.get(k).changed());
         }
+        deleteJournal(null);
         return reports;
+    }
+
+    // ---- the journal of an apply under way
+
+    private PoolLock lock() {
+        return PoolLock.take(journalDir, LOCK_TIMEOUT, "SR-IOV apply lock", "an apply takes seconds, up to a minute per"
+                + " VF count change");
+    }
+
+    /**
+     * Rolls back an apply whose process was killed before it finished (its journal is left): every PF it was applying
+     * goes back to the snapshot taken before it began, and the apply records to what they were. Empty when there is
+     * none. A journal whose process still runs (an apply whose own rollback failed, not yet exited) is reported as a
+     * failure and not touched. Takes the apply lock, so it waits for an apply under way.
+     */
+    public List<Recovered> recover() {
+        try (PoolLock lock = lock()) {
+            return recoverLocked();
+        }
+    }
+
+    private static void requireRecovered(List<Recovered> rs) {
+        for (Recovered r : rs) {
+            if (!r.ok()) {
+                throw new SriovException(r.failure().reason(), "an earlier apply was interrupted and " + r
+                        + "; nothing was changed now", r.failure());
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Recovered> recoverLocked() {
+        deleteTemporaries();
+        Path f = journalFile();
+        Object o;
+        try {
+            o = JsonFiles.read(f);
+        } catch (IOException | Json.ParseException e) {
+            return List.of(new Recovered(-1, "?", "unreadable journal", List.of(), new SriovException(STATE,
+                    "cannot read the apply journal " + f + ": " + e.getMessage() + "; put the PFs right by hand"
+                            + " ('jvmm sriov list'), then delete it", e)));
+        }
+        if (o == null) {
+            return List.of();
+        }
+        long pid;
+        long start;
+        String at;
+        List<PfSnapshot> before = new ArrayList<>();
+        Map<String, Object> files;
+        Path dir;
+        try {
+            Map<String, Object> j = (Map<String, Object>) o;
+            pid = ((Number) j.get("pid")).longValue();
+            start = ((Number) j.get("starttime")).longValue();
+            at = (String) Objects.requireNonNull(j.get("startedAt"));
+            for (Object p : (List<Object>) j.get("before")) {
+                before.add(PfSnapshot.fromJson(p));
+            }
+            files = (Map<String, Object>) Objects.requireNonNull(j.get("stateFiles"));
+            dir = Path.of((String) Objects.requireNonNull(j.get("stateDir"))); // the apply's, maybe another --state-dir
+        } catch (RuntimeException e) {
+            return List.of(new Recovered(-1, "?", "unreadable journal", List.of(), new SriovException(STATE,
+                    "the apply journal " + f + " is not one jvmm wrote (" + e + "); put the PFs right by hand"
+                            + " ('jvmm sriov list'), then delete it", e)));
+        }
+        List<PciAddress> pfs = before.stream().map(PfSnapshot::pf).toList();
+        String stale = ProcessIdentity.stale(proc, pid, start);
+        if (stale == null) {
+            return List.of(new Recovered(pid, at, "still running", pfs, new SriovException(ROLLBACK_FAILED,
+                    "its process " + pid + " still runs (its own rollback failed?); the journal " + f + " stays until it"
+                            + " has exited")));
+        }
+        LOG.warn("the apply of pid {} begun {} was interrupted ({}): rolling back {}", pid, at, stale, pfs);
+        List<RuntimeException> errs = new ArrayList<>();
+        for (int k = before.size() - 1; k >= 0; k--) {
+            try {
+                restore(before.get(k));
+            } catch (RuntimeException e) {
+                errs.add(e);
+            }
+        }
+        if (errs.isEmpty()) {
+            try {
+                for (Map.Entry<String, Object> e : files.entrySet()) {
+                    Path sf = dir.resolve(PciAddress.parse(e.getKey()) + ".json");
+                    if (e.getValue() == null) {
+                        Files.deleteIfExists(sf);
+                    } else {
+                        JsonFiles.write(sf, e.getValue());
+                    }
+                }
+                Files.delete(f);
+            } catch (IOException | RuntimeException e) {
+                errs.add(new SriovException(STATE, "rolled the PFs back, but could not put the apply records back or"
+                        + " delete the journal " + f + ": " + e.getMessage(), e));
+            }
+        }
+        if (!errs.isEmpty()) {
+            SriovException fail = new SriovException(ROLLBACK_FAILED, errs.get(0).getMessage() + "; the journal " + f
+                    + " stays for the next 'jvmm sriov reconcile'", errs.get(0));
+            errs.subList(1, errs.size()).forEach(fail::addSuppressed);
+            LOG.warn("the apply of pid {}: rollback failed: {}", pid, fail.getMessage());
+            return List.of(new Recovered(pid, at, stale, pfs, fail));
+        }
+        LOG.info("the apply of pid {} begun {} rolled back on {}", pid, at, pfs);
+        return List.of(new Recovered(pid, at, stale, pfs, null));
+    }
+
+    /** Temporary files of {@link JsonFiles#write} whose writer died between writing and renaming (under the lock). */
+    private void deleteTemporaries() {
+        for (Path dir : List.of(journalDir, stateDir)) {
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (Stream<Path> s = Files.list(dir)) {
+                for (Path t : s.filter(x -> x.getFileName().toString().endsWith(".tmp")).toList()) {
+                    Files.deleteIfExists(t);
+                }
+            } catch (IOException e) {
+                LOG.warn("cannot clear temporary files of {}: {}", dir, e.getMessage());
+            }
+        }
+    }
+
+    private void writeJournal(SriovSpec spec, List<PfSnapshot> before) {
+        ProcessIdentity me = ProcessIdentity.current(proc);
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("pid", me.pid());
+        j.put("starttime", me.starttime());
+        j.put("startedAt", Instant.now().toString());
+        j.put("stateDir", stateDir.toAbsolutePath().toString());
+        j.put("spec", spec.pfs().stream().map(SriovSpec::toJson).toList());
+        j.put("before", before.stream().map(PfSnapshot::toJson).toList());
+        Map<String, Object> files = new LinkedHashMap<>();
+        for (PfSnapshot b : before) {
+            files.put(b.pf().toString(), readStateMap(b.pf()));
+        }
+        j.put("stateFiles", files);
+        try {
+            JsonFiles.write(journalFile(), j);
+        } catch (IOException e) {
+            throw new SriovException(STATE, "cannot write the apply journal " + journalFile() + " (nothing was"
+                    + " changed): " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes the journal after an apply that finished or was rolled back; a failure to do so is reported. */
+    private void deleteJournal(RuntimeException pending) {
+        try {
+            Files.deleteIfExists(journalFile());
+        } catch (IOException e) {
+            SriovException x = new SriovException(STATE, "cannot delete the apply journal " + journalFile()
+                    + "; delete it by hand, or the next apply rolls this one back: " + e.getMessage(), e);
+            if (pending != null) {
+                pending.addSuppressed(x);
+                return;
+            }
+            throw x;
+        }
     }
 
     private PfReport applyPf(PciAddress pf, SriovSpec.PfSpec ps, PfSnapshot before) {
@@ -288,6 +519,13 @@ public final class SriovApply {
      * record. Refuses a PF jvmm has no record for: it never resets a PF it did not configure.
      */
     public PfSnapshot reset(PciAddress pf) {
+        try (PoolLock lock = lock()) {
+            requireRecovered(recoverLocked());
+            return resetLocked(pf);
+        }
+    }
+
+    private PfSnapshot resetLocked(PciAddress pf) {
         Map<String, Object> st = readStateMap(pf);
         if (st == null) {
             throw new SriovException(STATE, "jvmm has no apply record for " + pf + " (" + stateFile(pf)

@@ -57,6 +57,7 @@ public final class FakeHost extends FakePciHost {
             @Override
             public void set(Link pf, VfAttribute a) {
                 String w = pf.name() + " " + a.kernelName() + " vf " + a.vf() + " " + a.describe();
+                change(w);
                 netlinkSets.add(w);
                 for (var f : failNetlink.entrySet()) {
                     if (w.contains(f.getKey())) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jvmm.sys.pci.FakePciHost;
 import dev.jvmm.sys.pci.PciAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,14 +22,16 @@ class SriovApplyTest {
     @TempDir
     Path tmp;
     FakeHost host;
+    FakeProc proc;
     SriovManager m;
     SriovApply apply;
 
     @BeforeEach
     void setUp() throws Exception {
         host = new FakeHost(tmp.resolve("sys"));
+        proc = new FakeProc(tmp.resolve("proc"));
         m = host.manager();
-        apply = new SriovApply(m, tmp.resolve("state"), Duration.ofSeconds(5));
+        apply = new SriovApply(m, tmp.resolve("state"), tmp.resolve("run"), proc.root, Duration.ofSeconds(5));
     }
 
     static String spec(String vf3) {
@@ -115,6 +118,85 @@ class SriovApplyTest {
         apply.reset(IGB);
         assertEquals(before, apply.snapshot(IGB));
         assertFalse(Files.exists(apply.stateFile(IGB)));
+    }
+
+    /**
+     * An apply "killed" (the fake kernel throws an Error, so no rollback runs, as after SIGKILL) before each of its
+     * sysfs writes and RTM_SETLINKs in turn: its journal stays, and {@link SriovApply#recover}, once the process is
+     * gone, puts the PF back to exactly its state before, with the apply record from before that apply (here: the one
+     * of an earlier apply, which must not be lost) and no journal or temporary file left.
+     */
+    @Test
+    void anApplyKilledAtAnyStepIsRolledBackByRecover() throws Exception {
+        // the state before: an earlier apply left 2 VFs, VF 0 with a MAC, VF 1 on vfio-pci
+        apply.apply(SriovSpec.parse("""
+                {"pfs":[{"pf":"enp1s0","numVfs":2,"vfs":[{"index":0,"mac":"52:54:00:aa:00:00","vlan":7},
+                  {"index":1,"driver":"vfio-pci"}]}]}"""));
+        PfSnapshot before = apply.snapshot(IGB);
+        String record = Files.readString(apply.stateFile(IGB));
+        String next = spec("\"mac\": \"52:54:00:00:00:13\", \"driver\": \"vfio-pci\"");
+        int points = 0;
+        for (int n = 1; ; n++) {
+            host.changes = 0;
+            host.dieAtChange = n;
+            try {
+                apply.apply(SriovSpec.parse(next));
+                break; // no change left to die at: the apply completed
+            } catch (FakePciHost.Died d) {
+                points++;
+            } finally {
+                host.dieAtChange = 0;
+            }
+            assertTrue(Files.exists(apply.journalFile()), "killed at change " + n + ": the journal stays");
+            // while the process lives, recover leaves its journal alone
+            var live = apply.recover();
+            assertEquals(1, live.size());
+            assertFalse(live.get(0).ok());
+            assertTrue(live.get(0).failure().getMessage().contains("still runs"), live.get(0).toString());
+            proc.exit(FakeProc.self());
+            var r = apply.recover();
+            proc.process(FakeProc.self(), "java", FakeProc.SELF_START);
+            assertEquals(1, r.size(), "change " + n);
+            assertTrue(r.get(0).ok(), r.get(0).toString());
+            assertEquals(List.of(IGB), r.get(0).pfs());
+            assertEquals("process " + FakeProc.self() + " is gone", r.get(0).stale());
+            assertEquals(before, apply.snapshot(IGB), "killed at change " + n + ", rolled back");
+            assertEquals(record, Files.readString(apply.stateFile(IGB)), "the earlier apply's record, change " + n);
+            try (var files = Files.list(tmp.resolve("run"))) {
+                assertEquals(List.of(".lock"), files.map(f -> f.getFileName().toString()).toList(), "change " + n);
+            }
+            assertEquals(List.of(), apply.recover(), "nothing left to roll back");
+        }
+        assertTrue(points >= 10, "the apply makes many changes: " + points);
+        assertEquals("vfio-pci", m.pf(IGB).vf(3).driver(), "after the kills, the apply completes");
+        assertFalse(Files.exists(apply.journalFile()));
+    }
+
+    @Test
+    void theNextApplyRollsBackAnInterruptedOneFirstAndABadJournalStopsIt() throws Exception {
+        PfSnapshot before = apply.snapshot(IGB);
+        host.dieAtChange = 3;
+        assertThrows(FakePciHost.Died.class, () -> apply.apply(SriovSpec.parse(spec("\"mac\": \"52:54:00:00:00:13\""))));
+        host.dieAtChange = 0;
+        // a process that no longer exists wrote the journal: another jvmm's apply rolls it back, then applies
+        String j = Files.readString(apply.journalFile());
+        Files.writeString(apply.journalFile(), j.replaceFirst("\"pid\": \\d+", "\"pid\": 77777"));
+        apply.apply(SriovSpec.parse("{\"pfs\":[{\"pf\":\"enp1s0\",\"numVfs\":1}]}"));
+        assertEquals(1, m.pf(IGB).numVfs());
+        assertTrue(host.writes.contains("bus/pci/devices/0000:01:00.0/sriov_numvfs <- 0"), host.writes.toString());
+        assertFalse(Files.exists(apply.journalFile()));
+        // its record says the state before jvmm's first apply: the one the interrupted apply saw
+        apply.reset(IGB);
+        assertEquals(before, apply.snapshot(IGB));
+        // a journal jvmm did not write: nothing is changed, the error names the file
+        Files.writeString(apply.journalFile(), "{\"pid\": \"x\"}");
+        host.writes.clear();
+        var e = assertThrows(SriovException.class, () -> apply.apply(SriovSpec.parse(spec("\"mac\": \"52:54:00:00:00:13\""))));
+        assertEquals(SriovException.Reason.STATE, e.reason());
+        assertTrue(e.getMessage().startsWith("an earlier apply was interrupted and could not roll back the apply of pid -1")
+                && e.getMessage().contains("the apply journal " + apply.journalFile() + " is not one jvmm wrote")
+                && e.getMessage().endsWith("; nothing was changed now"), e.getMessage());
+        assertEquals(List.of(), host.writes);
     }
 
     @Test

@@ -90,7 +90,7 @@ public final class SriovLabScenario {
 
     private static void apply(String[] a) {
         try (SriovManager m = SriovManager.system()) {
-            SriovApply ap = new SriovApply(m, Path.of(a[1]), Duration.ofSeconds(120));
+            SriovApply ap = new SriovApply(m, Path.of(a[1]), Path.of(a[1], "journal"), Path.of("/proc"), Duration.ofSeconds(120));
             switch (a[0]) {
                 case "apply" -> {
                     long t0 = System.nanoTime();

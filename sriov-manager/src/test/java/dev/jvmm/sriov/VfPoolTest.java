@@ -312,7 +312,7 @@ class VfPoolTest {
         host.writes.clear();
         var e = assertThrows(SriovException.class, () -> pool.acquire("enp1s0", null, mac("52:54:00:00:aa:01", null), "vm-a"));
         assertEquals(SriovException.Reason.LEASE, e.reason());
-        assertTrue(e.getMessage().startsWith("cannot create the lease directory " + leases.resolve("0000:01:00.0")), e.getMessage());
+        assertTrue(e.getMessage().startsWith("cannot create the directory " + leases.resolve("0000:01:00.0") + " of the VF pool lock"), e.getMessage());
         assertEquals(List.of(), host.writes);
         assertEquals(List.of(), host.netlinkSets);
     }

@@ -148,6 +148,9 @@ public class Sysfs {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
+            if (e.getCause() instanceof Error err) {
+                throw err; // as if the write had been made on this thread
+            }
             throw new PciException(PciException.Reason.SYSFS, "writing " + p + " failed", e.getCause());
         }
     }

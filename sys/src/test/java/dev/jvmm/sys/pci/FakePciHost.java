@@ -30,6 +30,30 @@ public class FakePciHost {
     public final Map<String, Integer> failWrite = new HashMap<>();
     /** Like failWrite, but each entry fires once (a transient fault: a rollback's own writes then succeed). */
     public final Map<String, Integer> failOnce = new HashMap<>();
+    /**
+     * When positive, the change with this number (1-based, counted in {@link #changes}: sysfs writes, and what
+     * subclasses count) throws {@link Died} before it takes effect: the writing process "is killed" there, and since
+     * {@code Died} is an {@link Error}, no {@code catch (RuntimeException)} rollback runs.
+     */
+    public int dieAtChange;
+    /** The changes made so far (see {@link #dieAtChange}). */
+    public int changes;
+
+    /** The fake SIGKILL of {@link #dieAtChange}. */
+    public static final class Died extends Error {
+        public Died(String at) {
+            super("killed at change " + at);
+        }
+    }
+
+    /** Counts a change; throws {@link Died} at {@link #dieAtChange}. */
+    protected void change(String what) {
+        changes++;
+        if (changes == dieAtChange) {
+            throw new Died(changes + ": " + what);
+        }
+    }
+
     /** The fake sysfs: reads see the tree, writes go to the fake kernel. */
     public final Sysfs sysfs;
     private final Map<String, String> hostDrivers = new HashMap<>();
@@ -214,6 +238,7 @@ public class FakePciHost {
     private void kernelWrite(Path p, String value) {
         String rel = root.relativize(p).toString();
         String w = rel + " <- " + value.trim();
+        change(w);
         writes.add(w);
         for (var f : failOnce.entrySet()) {
             if (w.contains(f.getKey())) {

@@ -248,8 +248,9 @@ public final class SriovCommand implements Callable<Integer> {
             Duration t = duration(timeout);
             String out = run(m -> {
                 SriovSpec s = SriovSpec.parse(text);
-                var reports = new SriovApply(m, stateDir == null ? SriovApply.defaultStateDir() : stateDir, t).apply(s);
-                StringBuilder b = new StringBuilder();
+                SriovApply ap = applier(m, stateDir, t);
+                StringBuilder b = new StringBuilder(recovered(ap.recover()));
+                var reports = ap.apply(s);
                 for (var r : reports) {
                     b.append(r.pf()).append(r.changed() ? ": applied" : ": unchanged").append('\n');
                     r.actions().forEach(x -> b.append("  ").append(x).append('\n'));
@@ -276,11 +277,37 @@ public final class SriovCommand implements Callable<Integer> {
             Duration t = duration(timeout);
             System.out.println(run(m -> {
                 PciAddress a = m.resolve(pf);
-                var before = new SriovApply(m, stateDir == null ? SriovApply.defaultStateDir() : stateDir, t).reset(a);
-                return a + ": reset to " + before.numVfs() + " VFs, autoprobe " + (before.autoprobe() ? "on" : "off");
+                SriovApply ap = applier(m, stateDir, t);
+                String rec = recovered(ap.recover());
+                var before = ap.reset(a);
+                return rec + a + ": reset to " + before.numVfs() + " VFs, autoprobe " + (before.autoprobe() ? "on" : "off");
             }));
             return 0;
         }
+    }
+
+    /** Declarative apply on this host; tests put a temporary journal directory and a fake /proc here. */
+    static Appliers appliers = SriovApply::system;
+
+    /** How the commands make a {@link SriovApply}. */
+    interface Appliers {
+        SriovApply of(SriovManager m, Path stateDir, Duration timeout);
+    }
+
+    private static SriovApply applier(SriovManager m, Path stateDir, Duration t) {
+        return appliers.of(m, stateDir == null ? SriovApply.defaultStateDir() : stateDir, t);
+    }
+
+    /** A line per interrupted apply that {@link SriovApply#recover} found; a failed rollback is an error. */
+    private static String recovered(List<SriovApply.Recovered> rs) {
+        StringBuilder b = new StringBuilder();
+        for (SriovApply.Recovered r : rs) {
+            if (!r.ok()) {
+                throw r.failure();
+            }
+            b.append(r).append('\n');
+        }
+        return b.toString();
     }
 
     /** Prints {@code text} on the command's standard output (where tests can read it). */
@@ -315,19 +342,58 @@ public final class SriovCommand implements Callable<Integer> {
         }
     }
 
+    /** Deletes the macvtaps of jvmm processes that are gone; tests put a fake here. */
+    static Supplier<List<String>> staleMacvtaps = dev.jvmm.vmm.devices.NetBackends::sweepStaleMacvtaps;
+
     @Command(name = "reconcile", mixinStandardHelpOptions = true,
-            description = "Release stale VF leases (their process is gone, e.g. a VMM killed with SIGKILL): each VF"
-                    + " gets the settings of a free VF (MAC 00:00:00:00:00:00, no VLAN, no rate limit, spoof checking"
-                    + " on, trust off) and its driver from before the lease back. Live leases are not touched.")
+            description = "Put the host right after a jvmm was killed (SIGKILL, a crash): roll back an apply that was"
+                    + " interrupted (every PF to its state before that apply); release stale VF leases (their process is"
+                    + " gone): each VF gets the settings of a free VF (MAC 00:00:00:00:00:00, no VLAN, no rate limit,"
+                    + " spoof checking on, trust off) and its driver from before the lease back; delete the macvtaps of"
+                    + " jvmm processes that are gone. Live applies, leases and macvtaps are not touched.")
     static final class Reconcile extends OnPools {
+        @Option(names = "--state-dir", description = "where apply records live (default $JVMM_STATE_DIR/sriov or /var/lib/jvmm/sriov)")
+        Path stateDir;
+
         @Override
         public Integer call() {
+            List<SriovApply.Recovered> applies = with(m -> applier(m, stateDir, Duration.ofSeconds(60)).recover());
             List<VfPool.Released> rs = with(m -> pf == null ? pools.apply(m).reclaimStale() : pools.apply(m).reclaimStale(pf));
-            print(spec, json ? PoolReport.reclaimedJson(rs) : PoolReport.reclaimedText(rs));
-            long failed = rs.stream().filter(r -> !r.ok()).count();
-            if (failed > 0) {
-                throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, failed + " of " + rs.size() + " stale leases could"
-                        + " not be released (see above); their VFs stay out of the pool", null);
+            List<String> gone = staleMacvtaps.get();
+            long leasesFailed = rs.stream().filter(r -> !r.ok()).count();
+            long appliesFailed = applies.stream().filter(r -> !r.ok()).count();
+            if (json) {
+                java.util.Map<String, Object> top = new java.util.LinkedHashMap<>();
+                top.put("applies", applies.stream().map(r -> {
+                    java.util.Map<String, Object> a = new java.util.LinkedHashMap<>();
+                    a.put("pid", r.pid());
+                    a.put("startedAt", r.startedAt());
+                    a.put("stale", r.stale());
+                    a.put("pfs", r.pfs().stream().map(PciAddress::toString).toList());
+                    a.put("rolledBack", r.ok());
+                    a.put("error", r.ok() ? null : r.failure().getMessage());
+                    return a;
+                }).toList());
+                top.put("reclaimed", PoolReport.reclaimedValue(rs));
+                top.put("macvtapsDeleted", gone);
+                print(spec, dev.jvmm.sys.json.Json.write(top));
+            } else {
+                StringBuilder b = new StringBuilder();
+                applies.forEach(r -> b.append(r).append('\n'));
+                b.append(PoolReport.reclaimedText(rs));
+                gone.forEach(g -> b.append("deleted macvtap ").append(g).append(": the jvmm that made it is gone\n"));
+                print(spec, b.toString());
+            }
+            List<String> failures = new java.util.ArrayList<>();
+            if (appliesFailed > 0) {
+                failures.add("an interrupted apply could not be rolled back (see above); its PFs need attention");
+            }
+            if (leasesFailed > 0) {
+                failures.add(leasesFailed + " of " + rs.size() + " stale leases could not be released (see above);"
+                        + " their VFs stay out of the pool");
+            }
+            if (!failures.isEmpty()) {
+                throw new ExitCodeException(ErrorHandler.EXIT_FAILURE, String.join("; and ", failures), null);
             }
             return 0;
         }

@@ -1,12 +1,15 @@
 package dev.jvmm.vmm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jvmm.sriov.FakeHost;
 import dev.jvmm.sriov.FakeProc;
 import dev.jvmm.sriov.LeaseRecord;
+import dev.jvmm.sriov.SriovApply;
 import dev.jvmm.sriov.SriovManager;
 import dev.jvmm.sriov.VfNetConfig;
 import dev.jvmm.sriov.VfPool;
@@ -44,12 +47,19 @@ class SriovCommandTest {
         pool = new VfPool(m, leases, proc.root, T);
         SriovCommand.manager = host::manager;
         SriovCommand.pools = mgr -> new VfPool(mgr, leases, proc.root, T);
+        SriovCommand.appliers = (mgr, dir, t) -> new SriovApply(mgr, tmp.resolve("state"), tmp.resolve("run/jvmm/sriov-apply"),
+                proc.root, T);
+        SriovCommand.staleMacvtaps = () -> macvtapsGone;
     }
+
+    List<String> macvtapsGone = List.of();
 
     @AfterEach
     void realHost() {
         SriovCommand.manager = SriovManager::system;
         SriovCommand.pools = mgr -> new VfPool(mgr, VfPool.DEFAULT_LEASE_DIR);
+        SriovCommand.appliers = SriovApply::system;
+        SriovCommand.staleMacvtaps = dev.jvmm.vmm.devices.NetBackends::sweepStaleMacvtaps;
     }
 
     /** VF 0 leased by this process ('vm-a'), VF 1 by a process that is gone ('vm-b', pid 77777), VF 2 free. */
@@ -120,7 +130,40 @@ class SriovCommandTest {
         assertEquals("52:54:00:00:aa:01", m.readVf(IGB, 0).mac(), "the live lease is not touched");
         assertEquals("no stale leases\n", CliRun.of("sriov", "reconcile", "enp1s0").out());
         CliRun j = CliRun.of("sriov", "reconcile", "--json");
-        assertEquals(Map.of("reclaimed", List.of()), Json.parse(j.out()));
+        assertEquals(Map.of("applies", List.of(), "reclaimed", List.of(), "macvtapsDeleted", List.of()), Json.parse(j.out()));
+    }
+
+    /**
+     * An apply killed half-way (the fake kernel "kills" it at its 4th change) and a macvtap of a jvmm that is gone:
+     * reconcile rolls the apply back, releases the stale lease and deletes the macvtap, and says so.
+     */
+    @Test
+    void reconcileRollsBackAnInterruptedApplyAndDeletesStaleMacvtaps() throws Exception {
+        threeVfsOneLiveOneStale();
+        pool.states(); // the live lease stays as it is
+        Path spec = tmp.resolve("spec.json");
+        Files.writeString(spec, "{\"pfs\":[{\"pf\":\"enp1s0\",\"numVfs\":3,\"vfs\":[{\"index\":2,\"mac\":\"52:54:00:00:cc:02\","
+                + "\"vlan\":9,\"driver\":\"vfio-pci\"}]}]}");
+        var before = SriovCommand.appliers.of(m, null, T).snapshot(IGB);
+        host.changes = 0;
+        host.dieAtChange = 2; // the VLAN of VF 2, after its MAC
+        assertThrows(dev.jvmm.sys.pci.FakePciHost.Died.class, () -> CliRun.of("sriov", "apply", spec.toString()));
+        host.dieAtChange = 0;
+        assertEquals("52:54:00:00:cc:02", m.readVf(IGB, 2).mac(), "half applied");
+        // this JVM stands for the killed jvmm: make the journal another, dead process's
+        Path journal = tmp.resolve("run/jvmm/sriov-apply/apply.json");
+        Files.writeString(journal, Files.readString(journal).replaceFirst("\"pid\": \\d+", "\"pid\": 66666"));
+        macvtapsGone = List.of("mvt66666n0");
+        CliRun r = CliRun.of("sriov", "reconcile");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertTrue(lines.get(0).matches("rolled back the apply of pid 66666 begun \\S+ \\(process 66666 is gone\\) on 0000:01:00.0"),
+                r.out());
+        assertTrue(lines.get(1).startsWith("0000:01:00.0 VF 1 0000:01:10.2: released the stale lease of 'vm-b'"), r.out());
+        assertEquals("deleted macvtap mvt66666n0: the jvmm that made it is gone", lines.get(2), r.out());
+        assertEquals(3, lines.size(), r.out());
+        assertEquals(before.vfs().get(2), SriovCommand.appliers.of(m, null, T).snapshot(IGB).vfs().get(2));
+        assertFalse(Files.exists(journal));
     }
 
     @Test
