@@ -229,6 +229,17 @@ public final class VfPool implements AutoCloseable {
     }
 
     private List<Released> reclaimLocked(PciAddress a, VfioUsers users) {
+        // a lease file is written under this lock as a temporary file, then renamed: one left was its writer's death
+        for (Path f : list(poolDir(a))) {
+            if (f.getFileName().toString().endsWith(".tmp")) {
+                try {
+                    Files.deleteIfExists(f);
+                    LOG.info("{}: deleted {}, a lease file its writer did not finish", a, f);
+                } catch (IOException e) {
+                    LOG.warn("{}: cannot delete the unfinished lease file {}: {}", a, f, FileErrors.describe(e));
+                }
+            }
+        }
         List<Released> out = new ArrayList<>();
         for (PoolState.Slot s : read(a, users).with(PoolState.Status.STALE)) {
             out.add(releaseLocked(s.lease(), leaseFile(a, s.bdf()), s.stale(), users));

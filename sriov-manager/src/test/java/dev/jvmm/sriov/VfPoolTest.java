@@ -226,6 +226,8 @@ class VfPoolTest {
         writeForeignLease(IGB, 1, VF1, 77777, "vm-dead");
         proc.zombie(77778, "java", 4242);
         writeForeignLease(NVME, 0, PciAddress.parse("0000:02:00.1"), 77778, "vm-zombie");
+        // a lease file whose writer was killed between writing it and renaming it into place
+        Path unfinished = Files.writeString(pool.poolDir(IGB).resolve("0000:01:10.4.json.123456.tmp"), "{\"pf\":");
 
         PoolState st = pool.state("enp1s0");
         assertEquals("process 77777 is gone", st.vfs().get(1).stale());
@@ -241,6 +243,7 @@ class VfPoolTest {
         assertEquals(List.of("driver vfio-pci -> none"), rs.get(1).actions(), "an NVMe PF: no network settings");
         assertFreeVf(VF1, 1, null);
         assertEquals(List.of(live.file()), leaseFiles(), "the live lease stays");
+        assertFalse(Files.exists(unfinished), "the unfinished lease file is gone");
         assertEquals(List.of(), pool.reclaimStale("enp1s0"), "nothing stale any more");
         assertEquals(List.of(), pool.reclaimStale("0000:00:03.0"), "a device without a pool directory has no leases");
     }
