@@ -75,7 +75,7 @@ public record PostedInterrupts(Answer answer, String reason, String remedy, List
         remedy = remedy == null ? "" : remedy;
     }
 
-    /** One line for a launch log: {@code device interrupts bypass the VMM: partly (…)}. */
+    /** One line for a launch log: {@code device interrupts bypass the VMM: partly — <reason>; to improve: <remedy>}. */
     public String line() {
         String head = switch (answer) {
             case POSTED -> "yes, posted by the IOMMU to running vCPUs";
@@ -83,7 +83,7 @@ public record PostedInterrupts(Answer answer, String reason, String remedy, List
             case NO -> "no";
             case UNKNOWN -> "unknown";
         };
-        return "device interrupts bypass the VMM: " + head + " (" + reason + ")"
+        return "device interrupts bypass the VMM: " + head + " \u2014 " + reason
                 + (remedy.isEmpty() ? "" : "; to improve: " + remedy);
     }
 
@@ -197,8 +197,12 @@ public record PostedInterrupts(Answer answer, String reason, String remedy, List
             r = new PostedInterrupts(Answer.UNKNOWN, cpuName + " state unknown: " + apicv.why(), "load " + module
                     + " and run the probe again", ev);
         } else if (apicv.no()) {
-            String why = cpuName + " is off" + (cpuCanApicv ? "" : " (this CPU has no " + cpuName + ")")
+            String why = cpuName + " is off" + (cpuCanApicv ? "" : ", and this CPU has no " + cpuName)
                     + ", so KVM injects each interrupt with a VM exit";
+            if (iommu != Vendor.NONE && iommu != cpu) {
+                why += "; nor could this " + describe(iommu) + " IOMMU post to an " + describe(cpu) + " CPU's "
+                        + cpuName;
+            }
             String remedy = cpuCanApicv ? "reload " + module + " with " + enable + " (modprobe -r " + module
                     + "; modprobe " + module + " " + enable + ", or options " + module + " " + enable
                     + " in /etc/modprobe.d)" : cpu == Vendor.INTEL

@@ -96,6 +96,9 @@ class PostedInterruptsTest {
         assertEquals("Y", c.evidence("/sys/module/kvm_intel/parameters/enable_apicv").orElseThrow());
         assertTrue(c.evidence("/sys/class/iommu/dmar1/intel-iommu/cap").orElseThrow().contains("PI bit 59 set"));
         assertTrue(p.line().startsWith("device interrupts bypass the VMM: yes"), p.line());
+        // the top bit (63) of the capability register set too: read unsigned
+        String top = Long.toHexString(Long.parseUnsignedLong(CAP_WITH_PI, 16) | 1L << 63);
+        assertEquals(Answer.POSTED, answer(intel("j", "Y", true, top)).answer());
     }
 
     @Test
@@ -168,6 +171,9 @@ class PostedInterruptsTest {
         assertEquals(Answer.POSTED, p.answer(), p.toString());
         assertTrue(p.evidence().stream().anyMatch(e -> e.value().contains("GASup bit 7 set")));
         assertEquals(Answer.POSTED, answer(amd("b", "1", true, EFR_GA_VAPIC)).answer()); // EFR alone, avic as int
+        // SNPSup (bit 63) set: the register is read unsigned
+        String snp = Long.toHexString(Long.parseUnsignedLong(EFR_GA_VAPIC, 16) | 1L << 63);
+        assertEquals(Answer.POSTED, answer(amd("c", "Y", true, "0:" + snp)).answer());
     }
 
     @Test
@@ -215,7 +221,7 @@ class PostedInterruptsTest {
         f.file("sys/firmware/acpi/tables/DMAR", "DMAR");
         PostedInterrupts p = answer(f);
         assertEquals(Answer.NO, p.answer(), p.toString());
-        assertTrue(p.reason().contains("this CPU has no AVIC"), p.reason());
+        assertTrue(p.reason().contains("this CPU has no AVIC") && p.reason().contains("nor could this Intel IOMMU"), p.reason());
         assertTrue(p.remedy().contains("this host is itself a VM"), p.remedy());
 
         // with AVIC on, the Intel IOMMU still cannot post to it
