@@ -13,7 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** IOMMU presence (ACPI), enablement (groups), kernel command line, interrupt remapping, groups and ACS. */
+/**
+ * IOMMU presence (ACPI), enablement (groups), kernel command line, interrupt remapping, posted interrupts
+ * ({@link PostedInterrupts}), groups and ACS.
+ */
 final class IommuChecks {
     private IommuChecks() {
     }
@@ -106,6 +109,7 @@ final class IommuChecks {
         }
 
         interruptRemapping(c, enabled, units, out);
+        PostedInterrupts.of(c).addTo(out, enabled);
         if (enabled) {
             groupsCheck(c, groups, out);
             acs(c, groups, out);
@@ -129,13 +133,9 @@ final class IommuChecks {
                 hwIr = true;
             }
         }
-        // Kernel: interrupt chips named IR-* in /proc/interrupts mean remapping is in use.
-        long irLines = 0;
+        long irLines = remappedInterruptLines(h);
         long msiLines = 0;
         for (String line : h.read(h.proc("interrupts")).orElse("").split("\n")) {
-            if (line.contains("IR-")) {
-                irLines++;
-            }
             if (line.contains("MSI")) {
                 msiLines++;
             }
@@ -172,6 +172,17 @@ final class IommuChecks {
                                     + " irqchip), or as a last resort set vfio_iommu_type1 allow_unsafe_interrupts=1",
                     ev);
         }
+    }
+
+    /** Kernel: interrupt chips named IR-* in /proc/interrupts mean remapping is in use; how many lines use one. */
+    static long remappedInterruptLines(HostView h) {
+        long n = 0;
+        for (String line : h.read(h.proc("interrupts")).orElse("").split("\n")) {
+            if (line.contains("IR-")) {
+                n++;
+            }
+        }
+        return n;
     }
 
     private static void groupsCheck(ProbeContext c, List<IommuGroup> groups, CheckList out) {

@@ -94,7 +94,19 @@ public final class ReportJson {
             pfs.add(m);
         }
         root.put("sriov", pfs);
+        root.put("postedInterrupts", r.check(PostedInterrupts.CHECK_ID).map(ReportJson::postedInterrupts)
+                .orElse(null));
         return Json.write(root);
+    }
+
+    /** The posted-interrupt answer on its own ({@code yes}, {@code partly}, {@code no}, {@code unknown}), for scripts. */
+    private static Map<String, Object> postedInterrupts(Check c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("answer", c.evidence("answer").orElse("unknown"));
+        m.put("status", c.status().name());
+        m.put("title", c.title());
+        m.put("remedy", c.remedy());
+        return m;
     }
 
     private static Map<String, Object> device(PciFunction d) {

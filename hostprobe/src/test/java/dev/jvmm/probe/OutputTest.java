@@ -22,7 +22,8 @@ class OutputTest {
         ProbeReport r = FakeHost.labLike(tmp).probe(FakeHost.kvm(2e9));
         Map<String, Object> j = (Map<String, Object>) Json.parse(ReportJson.write(r));
         assertEquals("jvmm-probe/1", j.get("schema"));
-        assertEquals(List.of("schema", "host", "options", "verdicts", "checks", "kvmSpeed", "iommuGroups", "sriov"),
+        assertEquals(List.of("schema", "host", "options", "verdicts", "checks", "kvmSpeed", "iommuGroups", "sriov",
+                "postedInterrupts"),
                 List.copyOf(j.keySet()));
         Map<String, Object> verdicts = (Map<String, Object>) j.get("verdicts");
         assertEquals(List.of("virtio", "passthrough", "sriov"), List.copyOf(verdicts.keySet()));

@@ -18,15 +18,24 @@ import java.nio.file.Path;
  * @param nics     NICs that are a VF, virtio-net or either ({@code --nic}); what each becomes is planned by
  *                 {@link dev.jvmm.vmm.nic.NicPlanner} before the VM is built
  * @param migratable the VM must stay migratable ({@code --migratable}): no NIC may be a passed-through VF
+ * @param extras   the other virtio devices (rng, console, balloon, vsock); {@link VirtioExtras#NONE} for none
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
         OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets,
-        java.util.List<VfioConfig> vfio, java.util.List<NicConfig> nics, boolean migratable) {
+        java.util.List<VfioConfig> vfio, java.util.List<NicConfig> nics, boolean migratable, VirtioExtras extras) {
     public VmConfig {
         disks = disks == null ? java.util.List.of() : java.util.List.copyOf(disks);
         nets = nets == null ? java.util.List.of() : java.util.List.copyOf(nets);
         vfio = vfio == null ? java.util.List.of() : java.util.List.copyOf(vfio);
         nics = nics == null ? java.util.List.of() : java.util.List.copyOf(nics);
+        extras = extras == null ? VirtioExtras.NONE : extras;
+    }
+
+    /** A VM without the other virtio devices. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, long memory, int cpus, ConsoleSpec console,
+            OnReboot onReboot, java.util.List<DiskConfig> disks, java.util.List<NetConfig> nets,
+            java.util.List<VfioConfig> vfio, java.util.List<NicConfig> nics, boolean migratable) {
+        this(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio, nics, migratable, null);
     }
 
     /** A VM with virtio and VFIO devices and no {@code --nic}. */
@@ -50,12 +59,17 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
 
     /** The same VM with these virtio devices. */
     public VmConfig withDevices(java.util.List<DiskConfig> d, java.util.List<NetConfig> n) {
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n, vfio, nics, migratable);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, d, n, vfio, nics, migratable, extras);
     }
 
     /** The same VM with these VFIO devices. */
     public VmConfig withVfio(java.util.List<VfioConfig> v) {
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, v, nics, migratable);
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, v, nics, migratable, extras);
+    }
+
+    /** The same VM with these other virtio devices. */
+    public VmConfig withExtras(VirtioExtras e) {
+        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio, nics, migratable, e);
     }
 
     /** The default kernel command line: serial console, reboot on panic (which jvmm reports as a crash). */
@@ -73,6 +87,6 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, long memory, in
     }
 
     public VmConfig withKernel(Path k) {
-        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio, nics, migratable);
+        return new VmConfig(k, initrd, cmdline, memory, cpus, console, onReboot, disks, nets, vfio, nics, migratable, extras);
     }
 }

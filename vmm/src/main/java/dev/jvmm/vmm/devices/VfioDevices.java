@@ -11,6 +11,7 @@ import dev.jvmm.iommu.IommuException;
 import dev.jvmm.iommu.VfioContainer;
 import dev.jvmm.iommu.VfioGroup;
 import dev.jvmm.irq.IrqRouter;
+import dev.jvmm.probe.PostedInterrupts;
 import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.pci.IommuGroups;
 import dev.jvmm.sys.pci.PciException;
@@ -248,6 +249,7 @@ public final class VfioDevices implements AutoCloseable {
             return;
         }
         log.info("vfio: IOMMU interface: {}", iommuInterface(devices, java.nio.file.Path.of("/dev/iommu")));
+        log.info("vfio: {}", interruptBypass());
         IommuGroups groups = IommuGroups.system();
         for (VfioConfig c : devices) {
             try {
@@ -276,6 +278,19 @@ public final class VfioDevices implements AutoCloseable {
                     : devIommu + " is missing: this kernel has no iommufd (CONFIG_IOMMUFD; Debian's kernels do "
                     + "not enable it); use iommu=type1 (or auto)"));
         };
+    }
+
+    /**
+     * Whether the devices' interrupts can bypass the VMM on this host, as {@code jvmm probe} decides it (check
+     * {@value PostedInterrupts#CHECK_ID}): one line for the launch log. A probe that fails says so; it never stops a
+     * launch.
+     */
+    static String interruptBypass() {
+        try {
+            return PostedInterrupts.host().line();
+        } catch (RuntimeException e) {
+            return "device interrupts bypass the VMM: unknown (the probe failed: " + e + ")";
+        }
     }
 
     /** The process's locked memory once VFIO has let go of guest RAM: 0 kB unless something is still pinned. */

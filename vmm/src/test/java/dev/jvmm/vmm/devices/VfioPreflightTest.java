@@ -41,4 +41,12 @@ class VfioPreflightTest {
                     e.getMessage());
         }
     }
+
+    /** The launch log's interrupt line is the probe's answer for this host, word for word (one owner). */
+    @Test
+    void interruptBypassLineIsTheProbesAnswer() {
+        String line = VfioDevices.interruptBypass();
+        assertTrue(line.matches("device interrupts bypass the VMM: (yes|partly|no|unknown)\\b.*"), line);
+        assertEquals(dev.jvmm.probe.PostedInterrupts.host().line(), line);
+    }
 }

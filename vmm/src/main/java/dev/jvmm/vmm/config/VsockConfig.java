@@ -1,0 +1,5 @@
+package dev.jvmm.vmm.config;
+
+/** The configuration of a virtio-vsock device through vhost-vsock ({@code --vsock}). */
+public record VsockConfig() {
+}
