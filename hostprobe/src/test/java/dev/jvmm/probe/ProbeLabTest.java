@@ -84,6 +84,25 @@ class ProbeLabTest {
         assertEquals(true, pt.get("ready"), "passthrough blocked by " + pt.get("blocking"));
         Map<String, Object> sv = (Map<String, Object>) verdicts.get("sriov");
         assertEquals(true, sv.get("ready"), "sriov blocked by " + sv.get("blocking"));
+        // posted interrupts: the probe's answer is the one docs/probe.md's shell script reads from L1's own sysfs
+        CommandResult pi = lab.run(postedInterruptsScript(), Duration.ofMinutes(1)).assertOk();
+        System.out.println("posted interrupts from L1's sysfs: " + pi.output().strip());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("answer=(\\w+)").matcher(pi.output());
+        assertTrue(m.find(), pi.output());
+        Map<String, Object> posted = (Map<String, Object>) j.get("postedInterrupts");
+        assertEquals(m.group(1), posted.get("answer"), posted + " vs " + pi.output());
+        assertEquals(VirtHostValidate.check(j, "iommu.posted-interrupts").get("status"), posted.get("status"));
+    }
+
+    /** The shell script of docs/probe.md ("The same answer from a shell"): the docs' own copy, so it stays true. */
+    private static String postedInterruptsScript() throws java.io.IOException {
+        String doc = java.nio.file.Files.readString(java.nio.file.Path.of(System.getProperty("user.dir"))
+                .getParent().resolve("docs/probe.md"));
+        int at = doc.indexOf("**The same answer from a shell**");
+        int b = doc.indexOf("```sh\n", at);
+        int e = doc.indexOf("\n```", b + 6);
+        assertTrue(at >= 0 && b > at && e > b, "docs/probe.md lost its posted-interrupts script");
+        return doc.substring(b + 6, e);
     }
 
     @Test
