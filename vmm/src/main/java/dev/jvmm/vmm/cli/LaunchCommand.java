@@ -61,7 +61,7 @@ public final class LaunchCommand implements Callable<Integer> {
     java.util.List<String> nics;
     @Option(names = "--vsock", paramLabel = "SPEC", description = "virtio-vsock served by the host's vhost-vsock: "
             + "cid=N (the guest's context id, 3..4294967294, unique on the host; see docs/virtio.md)")
-    String vsock;
+    java.util.List<String> vsock; // a list only to stay off the quick parser's table: one is allowed
     @Option(names = "--migratable", description = "the VM must stay migratable: no NIC becomes a passed-through VF")
     boolean migratable;
     @Option(names = "--dry-run", description = "validate, print what each --nic becomes and why, start nothing")

@@ -247,9 +247,12 @@ public final class DeviceSpecs {
     }
 
     /** Records the {@code --vsock} value in {@code raw} (given, it replaces the config file's {@code "vsock"}). */
-    public static void vsockFromCli(ConfigLoader.Raw raw, String vsock) {
-        if (vsock != null) {
-            raw.vsock = parseCli("--vsock", vsock, "cid", VsockConfig.KEYS);
+    public static void vsockFromCli(ConfigLoader.Raw raw, List<String> vsock) {
+        if (vsock != null && vsock.size() > 1) {
+            throw fail("--vsock", "given " + vsock.size() + " times (a VM has one vsock device)");
+        }
+        if (vsock != null && !vsock.isEmpty()) {
+            raw.vsock = parseCli("--vsock", vsock.get(0), "cid", VsockConfig.KEYS);
         }
     }
 

@@ -20,7 +20,7 @@ class VsockConfigTest {
     private VmConfig load(String vsock, String file) throws Exception {
         Path k = Files.writeString(dir.resolve("k"), "x");
         ConfigLoader.Raw r = ConfigLoader.fromCli(k.toString(), null, null, null, null, null, null);
-        DeviceSpecs.vsockFromCli(r, vsock);
+        DeviceSpecs.vsockFromCli(r, vsock == null ? null : List.of(vsock));
         if (file != null) {
             ConfigLoader.readText(file.replace("KERNEL", k.toString()), "vm.json", r);
         }
@@ -55,6 +55,9 @@ class VsockConfigTest {
         assertTrue(fail("cid=-1").contains("is reserved or out of range"), fail("cid=-1"));
         assertEquals("--vsock: unknown key \"port\" (expected cid)", fail("cid=3,port=5"));
         assertEquals("--vsock: is empty (expected cid=...)", fail(""));
+        ConfigLoader.Raw r = ConfigLoader.fromCli("k", null, null, null, null, null, null);
+        assertEquals("--vsock: given 2 times (a VM has one vsock device)", assertThrows(VmmException.class,
+                () -> DeviceSpecs.vsockFromCli(r, List.of("cid=3", "cid=4"))).getMessage());
         assertEquals("vm.json: field \"vsock\": unknown key \"guest_cid\" (expected cid)", assertThrows(
                 VmmException.class, () -> load(null, "{\"kernel\": \"KERNEL\", \"vsock\": {\"guest_cid\": 3}}")).getMessage());
     }
