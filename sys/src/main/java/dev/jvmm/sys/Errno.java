@@ -22,7 +22,11 @@ public final class Errno {
     public static final int ENOSPC = 28;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
+    public static final int EAFNOSUPPORT = 97;
     public static final int EADDRINUSE = 98;
+    public static final int ECONNRESET = 104;
+    public static final int ETIMEDOUT = 110;
+    public static final int ECONNREFUSED = 111;
 
     private Errno() {
     }

@@ -68,6 +68,10 @@ public final class LibC {
     private static final Fn FCNTL = fn("fcntl", I, I, I, I);
     private static final Fn SOCKET = fn("socket", I, I, I, I);
     private static final Fn BIND = fn("bind", I, I, L, I);
+    private static final Fn CONNECT = fn("connect", I, I, L, I);
+    private static final Fn LISTEN = fn("listen", I, I, I);
+    private static final Fn ACCEPT4 = fn("accept4", I, I, L, L, I);
+    private static final Fn SHUTDOWN = fn("shutdown", I, I, I);
     private static final Fn SENDMSG = fn("sendmsg", L, I, L, I);
     private static final Fn RECVMSG = fn("recvmsg", L, I, L, I);
     private static final Fn SENDTO = fn("sendto", L, I, L, L, I, L, I);
@@ -230,6 +234,29 @@ public final class LibC {
             return Faults.fail(Errno.EIO, "bind", Faults.fd(fd));
         }
         return (int) l(BIND, fd, addr, addrlen);
+    }
+
+    /** connect(2); used by AF_VSOCK stream sockets. */
+    public int connect(int fd, long addr, int addrlen) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "connect", Faults.fd(fd));
+        }
+        return (int) l(CONNECT, fd, addr, addrlen);
+    }
+
+    /** listen(2). */
+    public int listen(int fd, int backlog) {
+        return i(LISTEN, fd, backlog);
+    }
+
+    /** accept4(2); {@code addr} and {@code addrlen} may be 0 (NULL). */
+    public int accept4(int fd, long addr, long addrlen, int flags) {
+        return (int) l(ACCEPT4, fd, addr, addrlen, flags);
+    }
+
+    /** shutdown(2). */
+    public int shutdown(int fd, int how) {
+        return i(SHUTDOWN, fd, how);
     }
 
     public long sendmsg(int fd, long msg, int flags) {

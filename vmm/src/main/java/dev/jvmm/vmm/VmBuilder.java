@@ -210,6 +210,10 @@ public final class VmBuilder {
             for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
                 devices.addVfio(c, false);
             }
+            // the other virtio devices after all of those (issue 18 order: rng, console, balloon, vsock)
+            if (cfg.extras().vsock() != null) {
+                devices.addVsock(cfg.extras().vsock(), false);
+            }
         } else {
             // where the saved VM had them (a migration's layout comes first: they are plugged while pages arrive)
             saved = plugSavedDevices(cfg, restore, devices);
@@ -436,6 +440,12 @@ public final class VmBuilder {
         List<DeviceManager.Saved> saved = restore.devices(next);
         long nDisks = saved.stream().filter(s -> s.kind() == DeviceManager.Kind.DISK).count();
         long nNets = saved.stream().filter(s -> s.kind() == DeviceManager.Kind.NET).count();
+        boolean savedVsock = saved.stream().anyMatch(s -> s.kind() == DeviceManager.Kind.VSOCK);
+        if (savedVsock != (cfg.extras().vsock() != null)) {
+            throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the saved VM has "
+                    + (savedVsock ? "a vsock device; the config gives none (add --vsock cid=N)"
+                            : "no vsock device; the config gives one (drop --vsock)"));
+        }
         if (nDisks != cfg.disks().size() || nNets != cfg.nets().size() || !cfg.vfio().isEmpty()) {
             throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the saved VM has " + nDisks
                     + " disk(s) and " + nNets + " NIC(s); the config gives " + cfg.disks().size() + " and "
@@ -458,6 +468,8 @@ public final class VmBuilder {
             Object c;
             if (s.kind() == DeviceManager.Kind.DISK) {
                 c = cfg.disks().get(disk++);
+            } else if (s.kind() == DeviceManager.Kind.VSOCK) {
+                c = cfg.extras().vsock(); // the destination's CID (it may differ: the guest is told to re-read it)
             } else if (s.nic() != null && ofNic.containsKey(s.nic())) {
                 c = ofNic.remove(s.nic());
             } else if (net < plain.size()) {

@@ -18,15 +18,19 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A vhost device fd, normally of {@code /dev/vhost-net}: typed wrappers over the {@code <linux/vhost.h>} ioctls
- * that hand a virtio-net device's rings to the kernel, whose vhost worker then moves packets between the guest's
- * rings and a TAP without going through the VMM. Each {@code open()} makes a new vhost-net device with two rings,
- * RX (index 0) and TX (index 1); a multiqueue NIC opens one per queue pair.
+ * A vhost device fd, of {@code /dev/vhost-net} or {@code /dev/vhost-vsock}: typed wrappers over the
+ * {@code <linux/vhost.h>} ioctls that hand a virtio device's rings to the kernel, whose vhost worker then serves them
+ * without going through the VMM. Each {@code open()} of {@code /dev/vhost-net} makes a new vhost-net device with two
+ * rings, RX (index 0) and TX (index 1), moving packets between them and a TAP; a multiqueue NIC opens one per queue
+ * pair. Each {@code open()} of {@code /dev/vhost-vsock} makes a vhost-vsock device with two rings, RX (0) and TX (1)
+ * (the virtio-vsock event queue stays with the VMM), connected to the host's AF_VSOCK sockets under the guest CID
+ * given by {@link #vsockSetGuestCid}; {@link #vsockSetRunning} takes the place of the backend.
  *
  * <p>The kernel expects this order (QEMU's): {@link #setOwner()} first (the memory, log, ring and backend requests
  * fail with EPERM until the fd has an owner), {@link #getFeatures()} and {@link #setFeatures(long)},
  * {@link #setMemTable(List)}, then per ring {@link #setVringNum}, {@link #setVringBase}, {@link #setVringAddr},
- * {@link #setVringKick}, {@link #setVringCall}, and last {@link #netSetBackend}, which starts the ring.
+ * {@link #setVringKick}, {@link #setVringCall}, and last {@link #netSetBackend} (vhost-net) or
+ * {@code vsockSetRunning(true)} (vhost-vsock), which starts the rings.
  * {@code netSetBackend(i, -1)} stops ring {@code i}; {@link #getVringBase} then says where it stopped. A ring index
  * the device does not have fails with ENOBUFS.
  *
@@ -44,6 +48,8 @@ import java.util.Objects;
 public final class VhostFd implements AutoCloseable {
     /** The vhost-net device node. */
     public static final String DEV_VHOST_NET = "/dev/vhost-net";
+    /** The vhost-vsock device node (module {@code vhost_vsock}). */
+    public static final String DEV_VHOST_VSOCK = "/dev/vhost-vsock";
     private static final LibC C = Native.LIBC;
     private final Fd fd;
     /** Scratch for the fixed-size arguments (the largest is {@code struct vhost_vring_addr}); guarded by {@code this}. */
@@ -88,6 +94,29 @@ public final class VhostFd implements AutoCloseable {
      */
     public static VhostFd open(String path) {
         return new VhostFd(Fd.open(path, Native.O_RDWR));
+    }
+
+    /**
+     * Opens {@link #DEV_VHOST_VSOCK}: a new vhost-vsock device. When the node is missing or cannot be opened the
+     * {@link ErrnoException} of {@code open} names the node and the remedy ({@code modprobe vhost_vsock}, or access
+     * to the node), and no fd is left behind.
+     */
+    public static VhostFd openVsock() {
+        return openVsock(DEV_VHOST_VSOCK);
+    }
+
+    /** As {@link #openVsock()}, the node at {@code path}. */
+    public static VhostFd openVsock(String path) {
+        try {
+            return open(path);
+        } catch (ErrnoException e) {
+            String hint = switch (e.errnoName()) {
+                case "ENOENT", "ENODEV", "ENXIO" -> "the host's vhost-vsock is not loaded: modprobe vhost_vsock";
+                case "EACCES", "EPERM" -> "no permission to open it: run as root or give this user access to " + path;
+                default -> "needed by --vsock (module vhost_vsock)";
+            };
+            throw new ErrnoException("open", e.errno(), path + ": " + hint);
+        }
     }
 
     /** The owned fd (its name is the one error contexts start with). */
@@ -255,6 +284,33 @@ public final class VhostFd implements AutoCloseable {
      */
     public synchronized void netSetBackend(int index, int tapFd) {
         setVringFile("VHOST_NET_SET_BACKEND", VHOST_NET_SET_BACKEND, index, tapFd);
+    }
+
+    /**
+     * VHOST_VSOCK_SET_GUEST_CID: the CID the guest behind this vhost-vsock fd answers to, which the host's AF_VSOCK
+     * sockets connect to. Needs no owner. EINVAL for a reserved CID (0, 1, 2, or 2^32-1 and above); EADDRINUSE when
+     * another vhost-vsock device (another VM) or a local transport already has it.
+     */
+    public synchronized void vsockSetGuestCid(long cid) {
+        int f = fd.fd();
+        arg.putLong(0, cid);
+        if (C.ioctl(f, VHOST_VSOCK_SET_GUEST_CID, arg.address()) < 0) {
+            int e = Native.errno();
+            throw failed("VHOST_VSOCK_SET_GUEST_CID", e, "cid=" + cid
+                    + (e == dev.jvmm.sys.Errno.EADDRINUSE ? " (another VM on this host has this CID)" : ""));
+        }
+    }
+
+    /**
+     * VHOST_VSOCK_SET_RUNNING: {@code true} starts the vhost-vsock rings (the kernel checks their addresses then,
+     * EFAULT), {@code false} stops them; {@link #getVringBase} then says where each stopped.
+     */
+    public synchronized void vsockSetRunning(boolean running) {
+        int f = fd.fd();
+        arg.putInt(0, running ? 1 : 0);
+        if (C.ioctl(f, VHOST_VSOCK_SET_RUNNING, arg.address()) < 0) {
+            throw failed("VHOST_VSOCK_SET_RUNNING", Native.errno(), "running=" + (running ? 1 : 0));
+        }
     }
 
     private void setVringFile(String op, long request, int index, int file) {

@@ -65,7 +65,8 @@ class VhostAbiTest {
                 "VhostIoctls.VHOST_SET_VRING_ADDR", "VhostIoctls.VHOST_SET_VRING_BASE", "VhostIoctls.VHOST_GET_VRING_BASE",
                 "VhostIoctls.VHOST_SET_VRING_KICK", "VhostIoctls.VHOST_SET_VRING_CALL", "VhostIoctls.VHOST_SET_VRING_ERR",
                 "VhostIoctls.VHOST_NET_SET_BACKEND", "VhostIoctls.VHOST_GET_BACKEND_FEATURES",
-                "VhostIoctls.VHOST_SET_BACKEND_FEATURES", "VhostConstants.VHOST_F_LOG_ALL",
+                "VhostIoctls.VHOST_SET_BACKEND_FEATURES", "VhostIoctls.VHOST_VSOCK_SET_GUEST_CID",
+                "VhostIoctls.VHOST_VSOCK_SET_RUNNING", "VhostConstants.VHOST_F_LOG_ALL",
                 "VhostConstants.VHOST_NET_F_VIRTIO_NET_HDR", "VhostConstants.VHOST_VRING_F_LOG",
                 "VhostConstants.VIRTIO_F_VERSION_1", "VhostConstants.VIRTIO_RING_F_EVENT_IDX",
                 "VhostConstants.VIRTIO_RING_F_INDIRECT_DESC", "VhostConstants.VIRTIO_F_ACCESS_PLATFORM",
@@ -96,6 +97,8 @@ class VhostAbiTest {
         assertEquals(0x4008AF25L, VhostIoctls.VHOST_SET_BACKEND_FEATURES);
         assertEquals(0x8008AF26L, VhostIoctls.VHOST_GET_BACKEND_FEATURES);
         assertEquals(0x4008AF30L, VhostIoctls.VHOST_NET_SET_BACKEND);
+        assertEquals(0x4008AF60L, VhostIoctls.VHOST_VSOCK_SET_GUEST_CID);
+        assertEquals(0x4004AF61L, VhostIoctls.VHOST_VSOCK_SET_RUNNING);
         assertEquals(1L << 26 | 1L << 27 | 1L << 28 | 1L << 29 | 1L << 32 | 1L << 33,
                 1L << VhostConstants.VHOST_F_LOG_ALL | 1L << VhostConstants.VHOST_NET_F_VIRTIO_NET_HDR
                         | 1L << VhostConstants.VIRTIO_RING_F_INDIRECT_DESC | 1L << VhostConstants.VIRTIO_RING_F_EVENT_IDX

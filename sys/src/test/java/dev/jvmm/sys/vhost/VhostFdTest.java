@@ -64,6 +64,26 @@ class VhostFdTest {
         assertEquals(java.util.List.of(), OpenFds.leaked(before));
     }
 
+    @Test
+    void aMissingDevVhostVsockNamesModprobeVhostVsockAndLeaksNoFd(@TempDir Path tmp) throws IOException {
+        String missing = tmp.resolve("vhost-vsock").toString();
+        assertThrows(ErrnoException.class, () -> VhostFd.openVsock(missing));
+        java.util.Map<Integer, String> before = openFds();
+        for (int i = 0; i < 20; i++) {
+            ErrnoException e = assertThrows(ErrnoException.class, () -> VhostFd.openVsock(missing));
+            assertEquals("open failed: ENOENT (No such file or directory) [" + missing
+                    + ": the host's vhost-vsock is not loaded: modprobe vhost_vsock]", e.getMessage());
+        }
+        assertEquals(java.util.List.of(), OpenFds.leaked(before));
+        Path dev = Path.of(VhostFd.DEV_VHOST_VSOCK);
+        if (!Files.exists(dev)) { // this build host: the real node is missing, and the message says what to do
+            ErrnoException e = assertThrows(ErrnoException.class, VhostFd::openVsock);
+            assertTrue(e.getMessage().contains("[/dev/vhost-vsock: ") && e.getMessage().contains("modprobe vhost_vsock"),
+                    e.getMessage());
+            System.out.println("as expected: " + e.getMessage());
+        }
+    }
+
     /** One ioctl wrapper and the context its failure must carry. */
     private record Case(String op, String context, Executable call) {
     }
@@ -93,7 +113,10 @@ class VhostFdTest {
                     new Case("VHOST_SET_VRING_CALL", "/dev/null index=3 fd=42", () -> v.setVringCall(3, 42)),
                     new Case("VHOST_SET_VRING_ERR", "/dev/null index=3 fd=-1", () -> v.setVringErr(3, -1)),
                     new Case("VHOST_NET_SET_BACKEND", "/dev/null index=1 fd=43", () -> v.netSetBackend(1, 43)),
-                    new Case("VHOST_NET_SET_BACKEND", "/dev/null index=1 fd=-1", () -> v.netSetBackend(1, -1)));
+                    new Case("VHOST_NET_SET_BACKEND", "/dev/null index=1 fd=-1", () -> v.netSetBackend(1, -1)),
+                    new Case("VHOST_VSOCK_SET_GUEST_CID", "/dev/null cid=4294967294", () -> v.vsockSetGuestCid(0xFFFF_FFFEL)),
+                    new Case("VHOST_VSOCK_SET_RUNNING", "/dev/null running=1", () -> v.vsockSetRunning(true)),
+                    new Case("VHOST_VSOCK_SET_RUNNING", "/dev/null running=0", () -> v.vsockSetRunning(false)));
             for (Case c : cases) {
                 ErrnoException e = assertThrows(ErrnoException.class, c.call(), c.op());
                 assertEquals(c.op(), e.op());

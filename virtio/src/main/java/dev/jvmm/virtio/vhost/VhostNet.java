@@ -1,8 +1,6 @@
 package dev.jvmm.virtio.vhost;
 
 import static dev.jvmm.sys.vhost.uapi.VhostConstants.VHOST_FILE_UNBIND;
-import static dev.jvmm.sys.vhost.uapi.VhostConstants.VHOST_F_LOG_ALL;
-import static dev.jvmm.sys.vhost.uapi.VhostConstants.VHOST_VRING_F_LOG;
 import static dev.jvmm.sys.vhost.uapi.VhostConstants.VIRTIO_F_VERSION_1;
 import static dev.jvmm.sys.vhost.uapi.VhostConstants.VIRTIO_RING_F_EVENT_IDX;
 import static dev.jvmm.sys.vhost.uapi.VhostConstants.VIRTIO_RING_F_INDIRECT_DESC;
@@ -29,9 +27,7 @@ import org.slf4j.LoggerFactory;
  * write wakes the vhost worker with no VM exit to userspace. The call eventfds are what the caller passes: a
  * queue's MSI-X irqfd (the interrupt then never leaves the kernel) or an eventfd the device relays.
  *
- * <p>Migration: while the {@link GuestMemory}'s dirty logging is on, every fd has VHOST_F_LOG_ALL and the
- * memory's kernel log as its log base, and each ring logs its used-ring writes (VHOST_VRING_F_LOG at the used
- * ring's guest-physical address); a listener on the memory turns this on and off as logging starts and stops.
+ * <p>Migration: dirty logging follows the {@link GuestMemory}'s, through {@link VhostRings} (shared with vhost-vsock).
  *
  * <p>{@link #stop()} detaches the backends (which waits for the worker to finish what it is on), reads each ring's
  * next available index back into its {@link VirtQueue} ({@link VirtQueue#resumeAt}) and closes the fds, so the
@@ -48,11 +44,8 @@ public final class VhostNet {
     private final String name;
     private final Supplier<VhostFd> opener;
     private final List<VhostFd> fds = new ArrayList<>();
-    private final Runnable logListener = this::logChanged;
-    private GuestMemory memory;
+    private final VhostRings shared;
     private VirtQueue[] rings;
-    private long features;
-    private long logBase;
     /** Pairs whose rings got their backend (vhost may have moved them: their place is read back by stop). */
     private int attached;
 
@@ -60,6 +53,7 @@ public final class VhostNet {
     public VhostNet(String name, Supplier<VhostFd> opener) {
         this.name = name;
         this.opener = opener;
+        this.shared = new VhostRings(name, "vhost-net");
     }
 
     /**
@@ -68,13 +62,7 @@ public final class VhostNet {
      * @throws IllegalStateException when the driver negotiated a ring feature this vhost lacks
      */
     static long vhostFeatures(long guestFeatures, long offered) {
-        long wanted = guestFeatures & RING_FEATURES;
-        long missing = wanted & ~offered;
-        if (missing != 0) {
-            throw new IllegalStateException(String.format("the kernel's vhost-net lacks negotiated features 0x%x (it offers 0x%x)",
-                    missing, offered));
-        }
-        return wanted;
+        return VhostRings.vhostFeatures("vhost-net", guestFeatures, RING_FEATURES, offered);
     }
 
     /**
@@ -88,37 +76,16 @@ public final class VhostNet {
         if (!fds.isEmpty()) {
             throw new IllegalStateException(name + ": vhost-net is running already");
         }
-        this.memory = mem;
         this.rings = rings;
-        mem.addDirtyLogListener(logListener); // before reading the state: see GuestMemory.addDirtyLogListener
         try {
-            logBase = mem.kernelLogAddress();
-            List<VhostFd.MemoryRegion> table = new ArrayList<>();
-            for (GuestMemory.Region r : mem.regions()) {
-                table.add(new VhostFd.MemoryRegion(r.guestPhysAddr(), r.size(), r.hostAddress()));
-            }
             for (int p = 0; p < taps.length; p++) {
                 VhostFd v = opener.get();
                 fds.add(v);
                 v.setOwner();
                 if (p == 0) {
-                    features = vhostFeatures(guestFeatures, v.getFeatures());
+                    shared.begin(mem, vhostFeatures(guestFeatures, v.getFeatures()));
                 }
-                v.setFeatures(features);
-                v.setMemTable(table);
-                if (logBase != 0) { // LOG_ALL is checked against the memory table and the log base: after both
-                    v.setLogBase(logBase);
-                    v.setFeatures(features | 1L << VHOST_F_LOG_ALL);
-                }
-                for (int i = 0; i < 2; i++) {
-                    VirtQueue q = rings[2 * p + i];
-                    v.setVringNum(i, q.size());
-                    v.setVringBase(i, q.lastAvailIdx());
-                    setAddr(v, i, q, logBase != 0);
-                    v.setVringKick(i, kicks[2 * p + i].fd());
-                    v.setVringCall(i, calls[2 * p + i].fd());
-                    v.setVringErr(i, errs[2 * p + i].fd());
-                }
+                shared.configure(v, pair(rings, p), pair(kicks, p), pair(calls, p), pair(errs, p));
             }
             for (int p = 0; p < taps.length; p++) {
                 attached = p + 1;
@@ -133,12 +100,12 @@ public final class VhostNet {
             }
             throw e;
         }
-        log.debug("{}: vhost-net serves {} queue pair(s), features 0x{}{}", name, taps.length, Long.toHexString(features),
-                logBase != 0 ? ", logging dirty pages" : "");
+        log.debug("{}: vhost-net serves {} queue pair(s), features 0x{}", name, taps.length,
+                Long.toHexString(shared.features()));
     }
 
-    private static void setAddr(VhostFd v, int ring, VirtQueue q, boolean logging) {
-        v.setVringAddr(ring, logging ? 1 << VHOST_VRING_F_LOG : 0, q.descHost(), q.usedHost(), q.availHost(), q.usedAddr());
+    private static <T> T[] pair(T[] all, int p) {
+        return java.util.Arrays.copyOfRange(all, 2 * p, 2 * p + 2);
     }
 
     /** Whether vhost serves the rings now. */
@@ -152,9 +119,7 @@ public final class VhostNet {
      * failure is thrown after). Idempotent.
      */
     public synchronized void stop() {
-        if (memory != null) {
-            memory.removeDirtyLogListener(logListener);
-        }
+        shared.end();
         RuntimeException first = null;
         for (int p = 0; p < fds.size(); p++) {
             VhostFd v = fds.get(p);
@@ -164,10 +129,7 @@ public final class VhostNet {
                 }
                 v.netSetBackend(0, VHOST_FILE_UNBIND);
                 v.netSetBackend(1, VHOST_FILE_UNBIND);
-                for (int i = 0; i < 2; i++) {
-                    VirtQueue q = rings[2 * p + i];
-                    q.resumeAt(v.getVringBase(i));
-                }
+                VhostRings.readBack(v, pair(rings, p));
             } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;
@@ -180,35 +142,9 @@ public final class VhostNet {
         }
         fds.clear();
         attached = 0;
-        memory = null;
         rings = null;
         if (first != null) {
             throw first;
         }
-    }
-
-    /** Follows the memory's dirty logging (its listener): LOG_ALL, the log base and the used-ring log flags. */
-    private synchronized void logChanged() {
-        if (fds.isEmpty() || memory == null) {
-            return;
-        }
-        long base = memory.kernelLogAddress();
-        if (base == logBase) {
-            return;
-        }
-        for (int p = 0; p < fds.size(); p++) {
-            VhostFd v = fds.get(p);
-            if (base != 0) {
-                v.setLogBase(base);
-                v.setFeatures(features | 1L << VHOST_F_LOG_ALL);
-            } else {
-                v.setFeatures(features);
-            }
-            for (int i = 0; i < 2; i++) {
-                setAddr(v, i, rings[2 * p + i], base != 0);
-            }
-        }
-        logBase = base;
-        log.debug("{}: vhost-net dirty logging {}", name, base != 0 ? "on" : "off");
     }
 }

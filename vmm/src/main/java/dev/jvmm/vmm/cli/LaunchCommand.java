@@ -59,6 +59,9 @@ public final class LaunchCommand implements Callable<Integer> {
             + "[,pf=NAME|vf=BDF][,mac=MAC][,vlan=N[,qos=N]][,spoofchk=on|off][,trust=on|off][,rate=MBPS]"
             + "[,tap=NAME|macvtap=on|bridge=NAME][,queues=N]")
     java.util.List<String> nics;
+    @Option(names = "--vsock", paramLabel = "SPEC", description = "virtio-vsock served by the host's vhost-vsock: "
+            + "cid=N (the guest's context id, 3..4294967294, unique on the host; see docs/virtio.md)")
+    java.util.List<String> vsock; // a list only to stay off the quick parser's table: one is allowed
     @Option(names = "--migratable", description = "the VM must stay migratable: no NIC becomes a passed-through VF")
     boolean migratable;
     @Option(names = "--dry-run", description = "validate, print what each --nic becomes and why, start nothing")
@@ -366,6 +369,7 @@ public final class LaunchCommand implements Callable<Integer> {
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
             dev.jvmm.vmm.config.DeviceSpecs.devicesFromCli(raw, devices); // --device (VFIO)
             dev.jvmm.vmm.config.DeviceSpecs.nicsFromCli(raw, nics, migratable); // --nic, --migratable
+            dev.jvmm.vmm.config.DeviceSpecs.vsockFromCli(raw, vsock); // --vsock
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             } else if (restored != null) {

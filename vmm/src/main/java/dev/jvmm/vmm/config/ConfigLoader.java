@@ -20,7 +20,7 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot", "disks", "nets", "devices", "nics", "migratable");
+            "on_reboot", "disks", "nets", "devices", "nics", "migratable", "vsock");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -38,6 +38,8 @@ public final class ConfigLoader {
         public List<DeviceSpecs.Spec> devices;
         /** Guest NICs: {@code --nic} values (they replace the file's {@code "nics"} array). */
         public List<DeviceSpecs.Spec> nics;
+        /** {@code --vsock} or the file's {@code "vsock"} (an object {@code {"cid": 3}} or the CLI form). */
+        public DeviceSpecs.Spec vsock;
         /** {@code --migratable} (only ever true: the flag cannot say no) or the file's {@code "migratable"}. */
         public Boolean migratable;
         /** The config file read, absolute; part of the VM's identity for generated MACs. */
@@ -101,6 +103,13 @@ public final class ConfigLoader {
                 }
                 if (raw.migratable == null) {
                     raw.migratable = b;
+                }
+                continue;
+            }
+            if (k.equals("vsock")) { // the CLI's --vsock wins
+                DeviceSpecs.Spec spec = DeviceSpecs.parseJson(origin, v, "cid", VsockConfig.KEYS);
+                if (raw.vsock == null) {
+                    raw.vsock = spec;
                 }
                 continue;
             }
@@ -211,6 +220,9 @@ public final class ConfigLoader {
         }
         if (cfg.migratable()) {
             m.put("migratable", true);
+        }
+        if (cfg.extras().vsock() != null) {
+            m.put("vsock", new java.util.LinkedHashMap<>(Map.of("cid", cfg.extras().vsock().cid())));
         }
         return Json.write(m) + "\n";
     }
@@ -335,7 +347,17 @@ public final class ConfigLoader {
         return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks,
                 r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList(),
                 r.devices == null ? null : DeviceSpecs.vfio(r.devices),
-                r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable);
+                r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable)
+                .withExtras(extras(r));
+    }
+
+    /** The other virtio devices of {@code r} (only vsock is read here). */
+    private static VirtioExtras extras(Raw r) {
+        VirtioExtras x = VirtioExtras.NONE;
+        if (r.vsock != null) {
+            x = x.withVsock(DeviceSpecs.vsock(r.vsock));
+        }
+        return x;
     }
 
     /**

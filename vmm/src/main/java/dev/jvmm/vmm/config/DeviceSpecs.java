@@ -246,6 +246,36 @@ public final class DeviceSpecs {
         }
     }
 
+    /** Records the {@code --vsock} value in {@code raw} (given, it replaces the config file's {@code "vsock"}). */
+    public static void vsockFromCli(ConfigLoader.Raw raw, List<String> vsock) {
+        if (vsock != null && vsock.size() > 1) {
+            throw fail("--vsock", "given " + vsock.size() + " times (a VM has one vsock device)");
+        }
+        if (vsock != null && !vsock.isEmpty()) {
+            raw.vsock = parseCli("--vsock", vsock.get(0), "cid", VsockConfig.KEYS);
+        }
+    }
+
+    /** Validates a vsock device: {@code cid} is required, 3 to 4294967294. */
+    public static VsockConfig vsock(Spec s) {
+        String o = s.origin();
+        String c = s.values().get("cid");
+        if (c == null) {
+            throw fail(o, "cid=N is required (the guest's context id, 3 to 4294967294, unique on this host)");
+        }
+        long cid;
+        try {
+            cid = Long.parseLong(c.trim());
+        } catch (NumberFormatException e) {
+            throw fail(o, "cid \"" + c + "\" is not a number");
+        }
+        try {
+            return new VsockConfig(cid);
+        } catch (IllegalArgumentException e) {
+            throw fail(o, e.getMessage());
+        }
+    }
+
     /** Records {@code --device} values in {@code raw} (given options replace the config file's array). */
     public static void devicesFromCli(ConfigLoader.Raw raw, List<String> devices) {
         if (devices != null && !devices.isEmpty()) {

@@ -13,6 +13,7 @@ import dev.jvmm.vmm.ResourceStack;
 import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.config.DiskConfig;
 import dev.jvmm.vmm.config.NetConfig;
+import dev.jvmm.vmm.config.VsockConfig;
 import dev.jvmm.vmm.config.VfioConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ public final class DeviceManager implements AutoCloseable {
 
     /** Kinds of device, with the prefix of their ids. */
     public enum Kind {
-        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio");
+        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio"), VSOCK("virtio-vsock");
 
         private final String prefix;
 
@@ -248,6 +249,27 @@ public final class DeviceManager implements AutoCloseable {
             throw new VmmException(VmmException.Reason.CONFLICT, "NIC " + standby.nic() + " already has its standby");
         }
         return plugNet(n, hot, null);
+    }
+
+    /** Plugs in the VM's virtio-vsock device (one per VM); {@code hot}: the VM runs, tell the guest. */
+    public synchronized Plugged addVsock(VsockConfig v, boolean hot) {
+        for (Plugged p : devices.values()) {
+            if (p.kind == Kind.VSOCK) {
+                throw new VmmException(VmmException.Reason.CONFLICT, "the VM has a vsock device already (" + p.id + ")");
+            }
+        }
+        return plugVsock(v, hot, null);
+    }
+
+    private Plugged plugVsock(VsockConfig v, boolean hot, Saved at) {
+        return plug(Kind.VSOCK, hot && at == null, "cid " + v.cid(), at, (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.vsock(id, v, slot, at == null ? -1 : at.bar0(), virtio, res);
+            Plugged p = new Plugged(id, Kind.VSOCK, a.address(), "cid " + v.cid(), at == null ? hot : at.hot(),
+                    a.transport(), null, res);
+            p.config = v;
+            p.bar0 = a.bar0();
+            return p;
+        });
     }
 
     /**
@@ -508,6 +530,7 @@ public final class DeviceManager implements AutoCloseable {
             case NET -> plugNet((NetConfig) config, false, at);
             case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
                     + "cannot be restored");
+            case VSOCK -> plugVsock((VsockConfig) config, false, at);
         };
         nextIndex.merge(at.kind(), at.index() + 1, Math::max);
         return p;

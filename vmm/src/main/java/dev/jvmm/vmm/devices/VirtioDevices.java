@@ -21,6 +21,7 @@ import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.acpi.AcpiTables;
 import dev.jvmm.vmm.config.DiskConfig;
 import dev.jvmm.vmm.config.NetConfig;
+import dev.jvmm.vmm.config.VsockConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,6 +105,26 @@ public final class VirtioDevices {
         log.info("{} at {}: tap {} ({}), mac {}, {} queue pair(s), {}{}", a.name(), a.address(), tap.name(),
                 tap.created() ? "created" : "existing", NetConfig.format(mac), n.queues(), plane.description(),
                 standby != null ? ", failover standby" : "");
+        return a;
+    }
+
+    /**
+     * Plugs a virtio-vsock device in at {@code slot} (BAR0 at {@code barAt}, -1: allocated), its rx and tx rings served
+     * by the host's vhost-vsock: {@code /dev/vhost-vsock} is opened and the guest's CID taken here, so a missing module
+     * or a CID another VM holds fails the launch, naming the remedy. Everything goes on {@code res} as for {@link #disk}.
+     */
+    public static Attached vsock(String name, VsockConfig v, int slot, long barAt, Env env, ResourceStack res) {
+        dev.jvmm.virtio.vhost.VhostVsock backend;
+        try {
+            backend = res.push(dev.jvmm.virtio.vhost.VhostVsock.open(name, v.cid()));
+        } catch (dev.jvmm.sys.ErrnoException e) {
+            boolean inUse = e.errno() == dev.jvmm.sys.Errno.EADDRINUSE;
+            throw new VmmException(inUse ? VmmException.Reason.CONFLICT : VmmException.Reason.HOST, v.what() + ": "
+                    + (inUse ? "CID " + v.cid() + " is in use by another VM on this host (pick another cid): " : "")
+                    + e.getMessage(), e);
+        }
+        Attached a = plug(new dev.jvmm.virtio.vsock.VirtioVsock(name, backend), slot, barAt, env, res);
+        log.info("{} at {}: vsock, guest cid {} (vhost-vsock)", a.name(), a.address(), v.cid());
         return a;
     }
 

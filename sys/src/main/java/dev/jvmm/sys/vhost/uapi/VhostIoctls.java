@@ -53,4 +53,9 @@ public final class VhostIoctls {
     public static final long VHOST_GET_BACKEND_FEATURES = Ioctl.ior(VHOST_VIRTIO, 0x26, U64);
     /** {@code _IOW(VHOST_VIRTIO, 0x30, struct vhost_vring_file)}: attaches a ring to a TAP (or socket); fd -1 detaches. */
     public static final long VHOST_NET_SET_BACKEND = Ioctl.iow(VHOST_VIRTIO, 0x30, VhostVringFile.SIZEOF);
+
+    /** {@code _IOW(VHOST_VIRTIO, 0x60, __u64)}: the guest's CID of a vhost-vsock device (EADDRINUSE: another VM has it). */
+    public static final long VHOST_VSOCK_SET_GUEST_CID = Ioctl.iow(VHOST_VIRTIO, 0x60, U64);
+    /** {@code _IOW(VHOST_VIRTIO, 0x61, int)}: 1 starts a vhost-vsock device's rings, 0 stops them. */
+    public static final long VHOST_VSOCK_SET_RUNNING = Ioctl.iow(VHOST_VIRTIO, 0x61, INT);
 }
