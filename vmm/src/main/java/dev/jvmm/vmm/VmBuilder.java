@@ -210,6 +210,10 @@ public final class VmBuilder {
             for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
                 devices.addVfio(c, false);
             }
+            // then the other virtio devices, so that the slots above do not move: rng, console, balloon, vsock
+            if (cfg.extras().balloon() != null) {
+                devices.addBalloon(cfg.extras().balloon());
+            }
         } else {
             // where the saved VM had them (a migration's layout comes first: they are plugged while pages arrive)
             saved = plugSavedDevices(cfg, restore, devices);
@@ -453,10 +457,20 @@ public final class VmBuilder {
                 plain.add(n);
             }
         }
+        if (cfg.extras().balloon() != null && saved.stream().noneMatch(s -> s.kind() == DeviceManager.Kind.BALLOON)) {
+            throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the config has a balloon, the saved "
+                    + "VM has none (a balloon cannot be added to a saved VM)");
+        }
         int disk = 0, net = 0;
         for (DeviceManager.Saved s : saved) {
             Object c;
-            if (s.kind() == DeviceManager.Kind.DISK) {
+            if (s.kind() == DeviceManager.Kind.BALLOON) {
+                c = cfg.extras().balloon();
+                if (c == null) {
+                    throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the saved VM has a balloon "
+                            + "(" + s.id() + "); the config gives none");
+                }
+            } else if (s.kind() == DeviceManager.Kind.DISK) {
                 c = cfg.disks().get(disk++);
             } else if (s.nic() != null && ofNic.containsKey(s.nic())) {
                 c = ofNic.remove(s.nic());

@@ -59,6 +59,9 @@ public final class LaunchCommand implements Callable<Integer> {
             + "[,pf=NAME|vf=BDF][,mac=MAC][,vlan=N[,qos=N]][,spoofchk=on|off][,trust=on|off][,rate=MBPS]"
             + "[,tap=NAME|macvtap=on|bridge=NAME][,queues=N]")
     java.util.List<String> nics;
+    @Option(names = "--balloon", paramLabel = "SPEC", arity = "0..1", fallbackValue = "", description = "a virtio "
+            + "memory balloon (docs/virtio.md): [size=128M][,free-page-reporting=on][,deflate-on-oom=on][,stats=SECONDS]")
+    java.util.List<String> balloon; // a list only so that the bare flag goes to picocli, not the quick path; one at most
     @Option(names = "--migratable", description = "the VM must stay migratable: no NIC becomes a passed-through VF")
     boolean migratable;
     @Option(names = "--dry-run", description = "validate, print what each --nic becomes and why, start nothing")
@@ -366,6 +369,13 @@ public final class LaunchCommand implements Callable<Integer> {
             dev.jvmm.vmm.config.DeviceSpecs.fromCli(raw, disks, nets); // --disk / --net
             dev.jvmm.vmm.config.DeviceSpecs.devicesFromCli(raw, devices); // --device (VFIO)
             dev.jvmm.vmm.config.DeviceSpecs.nicsFromCli(raw, nics, migratable); // --nic, --migratable
+            if (balloon != null && !balloon.isEmpty()) { // --balloon
+                if (balloon.size() > 1) {
+                    throw new VmmException(VmmException.Reason.CONFIG, "--balloon: given " + balloon.size()
+                            + " times; a VM has one balloon");
+                }
+                raw.balloon = dev.jvmm.vmm.config.DeviceSpecs.balloonCli(balloon.get(0));
+            }
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             } else if (restored != null) {

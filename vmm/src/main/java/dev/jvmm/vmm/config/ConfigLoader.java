@@ -20,7 +20,7 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot", "disks", "nets", "devices", "nics", "migratable");
+            "on_reboot", "disks", "nets", "devices", "nics", "migratable", "balloon");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -40,6 +40,8 @@ public final class ConfigLoader {
         public List<DeviceSpecs.Spec> nics;
         /** {@code --migratable} (only ever true: the flag cannot say no) or the file's {@code "migratable"}. */
         public Boolean migratable;
+        /** {@code --balloon} or the file's {@code "balloon"} (the CLI's wins); null: no balloon. */
+        public DeviceSpecs.Spec balloon;
         /** The config file read, absolute; part of the VM's identity for generated MACs. */
         public Path configFile;
         /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
@@ -101,6 +103,13 @@ public final class ConfigLoader {
                 }
                 if (raw.migratable == null) {
                     raw.migratable = b;
+                }
+                continue;
+            }
+            if (k.equals("balloon")) { // virtio-balloon; the CLI's wins
+                DeviceSpecs.Spec spec = DeviceSpecs.balloonJson(origin, v);
+                if (raw.balloon == null) {
+                    raw.balloon = spec;
                 }
                 continue;
             }
@@ -211,6 +220,15 @@ public final class ConfigLoader {
         }
         if (cfg.migratable()) {
             m.put("migratable", true);
+        }
+        BalloonConfig b = cfg.extras().balloon();
+        if (b != null) {
+            Map<String, Object> e = new java.util.LinkedHashMap<>();
+            e.put("size", (b.size() >> 10) + "K");
+            e.put("free-page-reporting", b.freePageReporting());
+            e.put("deflate-on-oom", b.deflateOnOom());
+            e.put("stats", (long) b.statsSeconds());
+            m.put("balloon", e);
         }
         return Json.write(m) + "\n";
     }
@@ -332,10 +350,14 @@ public final class ConfigLoader {
         }
         List<DiskConfig> disks = r.disks == null ? List.of() : r.disks.stream().map(DeviceSpecs::disk).toList();
         boolean migratable = Boolean.TRUE.equals(r.migratable);
-        return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks,
+        VmConfig cfg = new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks,
                 r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList(),
                 r.devices == null ? null : DeviceSpecs.vfio(r.devices),
                 r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable);
+        if (r.balloon != null) {
+            cfg = cfg.withExtras(cfg.extras().withBalloon(DeviceSpecs.balloon(r.balloon, memory)));
+        }
+        return cfg;
     }
 
     /**
