@@ -72,6 +72,14 @@ public final class VirtioBalloon extends VirtioDevice {
     private final AtomicLong statsUpdates = new AtomicLong();
     private volatile Stats lastStats;
 
+    /**
+     * Why pages must not be released now (null: they may): a passed-through device DMA-maps guest RAM and keeps its
+     * pages pinned, so a released page would go on receiving the device's writes while the guest faults in a new one.
+     * Inflate and reporting are then only counted, as QEMU's balloon inhibitor does.
+     */
+    private volatile String releaseInhibited;
+    private final AtomicLong inhibitedPages = new AtomicLong();
+
     /** The stats buffer the device holds (its head), -1 for none; touched by the device thread, or quiesced. */
     private int statsHead = -1;
     private Worker worker;
@@ -86,12 +94,13 @@ public final class VirtioBalloon extends VirtioDevice {
     /**
      * What the balloon is doing: the target and what the driver says it holds (bytes), the driver's features, page
      * counts through the queues, bytes released to the host by inflate and by free page reporting, frame numbers
-     * refused, releases the host refused (madvise errors), and the last stats (null before any).
+     * refused, releases the host refused (madvise errors), the last stats (null before any), and why pages are not
+     * released now (null: they are) with how many were kept for that reason.
      */
     public record Status(long targetBytes, long actualBytes, boolean active, boolean statsNegotiated,
             boolean reportingNegotiated, boolean deflateOnOomNegotiated, long inflatedPages, long deflatedPages,
             long releasedBytes, long reportedBytes, long refusedPages, long releaseErrors, long statsUpdates,
-            int statsIntervalSeconds, Stats stats) {
+            int statsIntervalSeconds, Stats stats, String releaseInhibited, long inhibitedPages) {
     }
 
     /**
@@ -213,7 +222,24 @@ public final class VirtioBalloon extends VirtioDevice {
         long f = a == null ? 0 : a.features();
         return new Status(targetBytes(), actualBytes(), a != null, statsQueue(f) >= 0, reportingQueue(f) >= 0,
                 (f & 1L << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) != 0, inflated.get(), deflated.get(), releasedBytes.get(),
-                reportedBytes.get(), refused.get(), releaseErrors.get(), statsUpdates.get(), statsSeconds, lastStats);
+                reportedBytes.get(), refused.get(), releaseErrors.get(), statsUpdates.get(), statsSeconds, lastStats,
+                releaseInhibited, inhibitedPages.get());
+    }
+
+    /** Stops (a reason) or allows again (null) releasing pages to the host; see {@link #releaseInhibited}. */
+    public void inhibitRelease(String reason) {
+        String was = releaseInhibited;
+        releaseInhibited = reason;
+        if (reason != null && was == null) {
+            log.info("{}: pages are no longer released to the host: {}", name(), reason);
+        } else if (reason == null && was != null) {
+            log.info("{}: pages are released to the host again", name());
+        }
+    }
+
+    /** Pages inflated or reported while releasing was inhibited (kept by the host). */
+    public long inhibitedPages() {
+        return inhibitedPages.get();
     }
 
     public Stats lastStats() {
@@ -465,6 +491,10 @@ public final class VirtioBalloon extends VirtioDevice {
         /** Releases {@code [start, end)} of guest RAM to the host; the bytes released (0 when the host refused). */
         long release(long start, long end) {
             if (start < 0 || end <= start) {
+                return 0;
+            }
+            if (releaseInhibited != null) {
+                inhibitedPages.addAndGet((end - start) / PAGE);
                 return 0;
             }
             try {

@@ -328,6 +328,21 @@ class VirtioBalloonTest {
         }
     }
 
+    @Test
+    void whileReleasingIsInhibitedPagesAreOnlyCounted() {
+        start(BASE, 2);
+        pattern(PAGES, 2 * 4096);
+        balloon.inhibitRelease("vfio-0 is passed through");
+        frames(0, pfn(PAGES), pfn(PAGES) + 1);
+        assertFalse(zeros(PAGES, 2 * 4096), "nothing released while inhibited");
+        assertEquals(2, balloon.status().inflatedPages());
+        assertEquals(2, balloon.status().inhibitedPages());
+        assertEquals(0, balloon.status().releasedBytes());
+        balloon.inhibitRelease(null);
+        frames(0, pfn(PAGES));
+        assertTrue(zeros(PAGES, 4096));
+    }
+
     /** Rss of the guest RAM mapping in kB (from /proc/self/smaps), or -1. */
     long rssOfRamKb() throws Exception {
         Path smaps = Path.of("/proc/self/smaps");

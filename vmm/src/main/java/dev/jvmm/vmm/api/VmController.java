@@ -430,6 +430,8 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
         m.put("reported_bytes", s.reportedBytes());
         m.put("refused_pages", s.refusedPages());
         m.put("release_errors", s.releaseErrors());
+        m.put("release_inhibited", s.releaseInhibited());
+        m.put("inhibited_pages", s.inhibitedPages());
         m.put("stats_interval_s", (long) s.statsIntervalSeconds());
         dev.jvmm.virtio.balloon.VirtioBalloon.Stats st = s.stats();
         if (st != null) {

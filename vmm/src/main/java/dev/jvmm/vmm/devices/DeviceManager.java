@@ -295,6 +295,16 @@ public final class DeviceManager implements AutoCloseable {
         });
     }
 
+    /** While a passed-through function is plugged (its DMA pins guest RAM), the balloon releases nothing. */
+    private void balloonInhibit() {
+        dev.jvmm.virtio.balloon.VirtioBalloon b = balloon();
+        if (b != null) {
+            String vfio = devices.values().stream().filter(p -> p.kind == Kind.VFIO).map(p -> p.id).findFirst()
+                    .orElse(null);
+            b.inhibitRelease(vfio == null ? null : vfio + " is passed through (its DMA pins guest RAM)");
+        }
+    }
+
     /** The VM's virtio-balloon, or null. */
     public synchronized dev.jvmm.virtio.balloon.VirtioBalloon balloon() {
         for (Plugged p : devices.values()) {
@@ -450,6 +460,7 @@ public final class DeviceManager implements AutoCloseable {
         }
         Plugged p = ResourceStack.building(res -> how.plug(id, index, slot, res));
         devices.put(id, p);
+        balloonInhibit();
         if (hot) {
             h.requestAdd(slot);
             log.info("{} at {}: hot-added ({}), the guest was notified", id, p.address, what);
@@ -686,6 +697,7 @@ public final class DeviceManager implements AutoCloseable {
             }
             String gone = p.id;
             pairs.values().removeIf(pair -> gone.equals(pair.standbyId));
+            balloonInhibit();
         }
         long t0 = System.nanoTime();
         try {

@@ -84,7 +84,7 @@ class BalloonApiTest {
         assertTrue(m.containsKey("stats"));
         assertNull(m.get("stats"), "no stats before a driver sent any");
         VirtioBalloon.Stats st = new VirtioBalloon.Stats(Map.of("free-memory", 7L), 0);
-        VirtioBalloon.Status s = new VirtioBalloon.Status(0, 0, true, true, false, false, 1, 2, 4096, 0, 3, 0, 1, 5, st);
+        VirtioBalloon.Status s = new VirtioBalloon.Status(0, 0, true, true, false, false, 1, 2, 4096, 0, 3, 0, 1, 5, st, null, 0);
         Map<String, Object> m2 = VmController.balloonJson(s);
         @SuppressWarnings("unchecked")
         Map<String, Object> sm = (Map<String, Object>) m2.get("stats");
