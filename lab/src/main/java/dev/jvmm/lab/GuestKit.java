@@ -48,13 +48,17 @@ public final class GuestKit {
             // viable, as on real hosts, and the tests check that jvmm says so
             "ahci",
             // virtio-net backends jvmm makes: a TAP in a bridge, a macvtap on the igb PF
-            "bridge", "macvtap");
+            "bridge", "macvtap",
+            // the host end of the guests' virtio-vsock devices
+            "vhost_vsock");
     /** Modules of the small guest image. */
     public static final List<String> GUEST_MODULES = List.of("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net",
             "ext4", "nvme", "igb", "igbvf", "e1000e", "pvpanic-mmio",
             // the ACPI power button as an input event (vm.shutdown), and virtio-net failover (net_failover bonds a
             // STANDBY virtio-net with the VF of the same MAC)
-            "button", "evdev", "net_failover");
+            "button", "evdev", "net_failover",
+            // the rest of the virtio family (virtio_console is built into Debian's kernel)
+            "virtio_rng", "virtio_balloon", "vmw_vsock_virtio_transport");
     /** Static helper programs compiled from this module's resources. */
     public static final List<String> HELPERS = List.of("kvmtest", "vfiotest", "nvme-virtmgmt", "nvme-nsattach", "tcpxfer", "udpseq");
 

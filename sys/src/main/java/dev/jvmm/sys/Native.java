@@ -34,6 +34,7 @@ public final class Native {
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MAP_POPULATE = 0x8000;
     public static final long MAP_FAILED = -1L;
+    public static final int MADV_DONTNEED = 4;
     public static final int MADV_HUGEPAGE = 14;
 
     private Native() {

@@ -233,6 +233,30 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /**
+     * Gives the host back the pages of {@code [gpa, gpa+len)} with madvise(MADV_DONTNEED): the process's RSS drops,
+     * and the next access of either the guest or the VMM faults in a zeroed page (of anonymous memory; memory mapped
+     * from a snapshot file by {@link #mapPrivate} reads the file's page again). For virtio-balloon's inflate and free
+     * page reporting, where the guest has promised not to use the pages until it takes them back. The range must be
+     * 4 KiB-aligned and lie inside one region; it is marked dirty for a running migration (its content changed).
+     *
+     * @throws VmCoreException {@code OUT_OF_BOUNDS} when the range is not inside guest RAM, {@code INVALID} when it is
+     *         not page-aligned, {@code IO} when madvise fails (errno named); nothing is released then
+     */
+    public void discard(long gpa, long len) {
+        if (len <= 0 || (gpa & (PAGE - 1)) != 0 || (len & (PAGE - 1)) != 0) {
+            throw new VmCoreException(VmCoreException.Reason.INVALID, String.format(
+                    "cannot discard gpa=0x%x len=0x%x: not a non-empty run of whole 4 KiB pages", gpa, len));
+        }
+        long host = hostAddress(gpa, len);
+        if (Native.LIBC.madvise(host, len, Native.MADV_DONTNEED) != 0) {
+            int errno = Native.errno();
+            throw new VmCoreException(VmCoreException.Reason.IO, String.format("cannot discard gpa=0x%x len=0x%x: %s",
+                    gpa, len, new ErrnoException("madvise(MADV_DONTNEED)", errno, null).getMessage()));
+        }
+        markDirtyHost(host, len);
+    }
+
+    /**
      * Registers one KVM memory slot per region, numbered from {@code firstSlot}. The slots are owned by
      * this object and removed on {@link #close()} before the memory is unmapped.
      */

@@ -210,7 +210,10 @@ public final class VmBuilder {
             for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
                 devices.addVfio(c, false);
             }
-            // the other virtio devices after all of those (issue 18 order: rng, console, balloon, vsock)
+            // then the other virtio devices, so that the slots above do not move: rng, console, balloon, vsock
+            if (cfg.extras().balloon() != null) {
+                devices.addBalloon(cfg.extras().balloon());
+            }
             if (cfg.extras().vsock() != null) {
                 devices.addVsock(cfg.extras().vsock(), false);
             }
@@ -463,10 +466,20 @@ public final class VmBuilder {
                 plain.add(n);
             }
         }
+        if (cfg.extras().balloon() != null && saved.stream().noneMatch(s -> s.kind() == DeviceManager.Kind.BALLOON)) {
+            throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the config has a balloon, the saved "
+                    + "VM has none (a balloon cannot be added to a saved VM)");
+        }
         int disk = 0, net = 0;
         for (DeviceManager.Saved s : saved) {
             Object c;
-            if (s.kind() == DeviceManager.Kind.DISK) {
+            if (s.kind() == DeviceManager.Kind.BALLOON) {
+                c = cfg.extras().balloon();
+                if (c == null) {
+                    throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the saved VM has a balloon "
+                            + "(" + s.id() + "); the config gives none");
+                }
+            } else if (s.kind() == DeviceManager.Kind.DISK) {
                 c = cfg.disks().get(disk++);
             } else if (s.kind() == DeviceManager.Kind.VSOCK) {
                 c = cfg.extras().vsock(); // the destination's CID (it may differ: the guest is told to re-read it)

@@ -31,8 +31,11 @@ import java.util.Map;
 public final class VmSnapshot {
     /** "JVDV": the "devices" section. */
     private static final int DEVICES_MAGIC = 0x4A564456;
-    /** 2: each device also names the {@code --nic} it belongs to. */
-    private static final int DEVICES_VERSION = 2;
+    /**
+     * 2: each device also names the {@code --nic} it belongs to. 3: the next indexes are counted, so that kinds of
+     * device added later (at the end of {@link DeviceManager.Kind}) read older states without a new version.
+     */
+    private static final int DEVICES_VERSION = 3;
     /** "JVMR": the "memory" section. */
     private static final int MEMORY_MAGIC = 0x4A564D52;
 
@@ -139,6 +142,7 @@ public final class VmSnapshot {
                 StateCodec.string(out, s.nic() == null ? "" : s.nic());
             }
             Map<DeviceManager.Kind, Integer> next = devices.nextIndexes();
+            out.writeInt(DeviceManager.Kind.values().length);
             for (DeviceManager.Kind k : DeviceManager.Kind.values()) {
                 out.writeInt(next.getOrDefault(k, 0));
             }
@@ -156,9 +160,9 @@ public final class VmSnapshot {
             Object c = vm.devices().get(s.id()).config();
             if (c instanceof DiskConfig d) {
                 disks.add(d);
-            } else {
-                nets.add((NetConfig) c);
-            }
+            } else if (c instanceof NetConfig n) {
+                nets.add(n);
+            } // the other virtio devices (a balloon) are in cfg.extras()
         }
         return ConfigLoader.write(cfg, disks, nets);
     }
@@ -353,8 +357,9 @@ public final class VmSnapshot {
                     }
                     out.add(new DeviceManager.Saved(id, kind, slot, bar0, hot, nic.isEmpty() ? null : nic));
                 }
-                for (DeviceManager.Kind k : kinds) {
-                    next.put(k, r.readInt("next_index." + k.prefix(), 0, 10_000));
+                int counted = r.count("next_index.count", kinds.length);
+                for (int k = 0; k < counted; k++) {
+                    next.put(kinds[k], r.readInt("next_index." + kinds[k].prefix(), 0, 10_000));
                 }
             });
             return out;

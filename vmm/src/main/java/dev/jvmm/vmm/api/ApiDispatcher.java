@@ -150,6 +150,13 @@ final class ApiDispatcher {
                 }
                 return Answer.ok(control.sendMigration(d, ms, timeout(e, body, DEFAULT_MIGRATION_S)));
             }
+            case BALLOON -> {
+                noFields(e, body);
+                return Answer.ok(control.balloon());
+            }
+            case RESIZE_BALLOON -> {
+                return Answer.ok(control.resizeBalloon(balloonSize(body)));
+            }
             default -> throw new IllegalStateException("endpoint " + e + " has no action");
         }
         return Answer.NO_CONTENT;
@@ -209,6 +216,31 @@ final class ApiDispatcher {
                     + MAX_SHUTDOWN_S + ", got " + shown(t));
         }
         return Duration.ofSeconds(s);
+    }
+
+    /**
+     * {@code {"size": N}} (bytes) or {@code {"size": "128M"}} (a size as --balloon takes it; a bare number is MiB): the
+     * balloon's new target in bytes. Whether it fits the guest is the balloon's to say.
+     */
+    private static long balloonSize(Map<String, Object> body) {
+        ApiEndpoint e = ApiEndpoint.RESIZE_BALLOON;
+        onlyFields(e, body, "only \"size\"", "size");
+        if (body == null || !body.containsKey("size")) {
+            throw new ApiException(400, "size", "vm.resize-balloon needs the new target: {\"size\": \"128M\"} or a "
+                    + "number of bytes");
+        }
+        Object v = body.get("size");
+        if (v instanceof Long n && n >= 0) {
+            return n;
+        }
+        if (v instanceof String str) {
+            try {
+                return dev.jvmm.sys.Sizes.parse(str, dev.jvmm.sys.Sizes.MIB);
+            } catch (IllegalArgumentException x) {
+                throw new ApiException(400, "size", "size: " + x.getMessage());
+            }
+        }
+        throw new ApiException(400, "size", "size must be a number of bytes or a string like \"128M\", got " + shown(v));
     }
 
     /** {@code {"id": "..."}}. */

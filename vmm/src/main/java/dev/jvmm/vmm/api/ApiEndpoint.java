@@ -22,7 +22,9 @@ public enum ApiEndpoint {
     ADD_DEVICE(VmControl.DeviceKind.DEVICE),
     REMOVE_DEVICE("vm.remove-device", "PUT", "remove-device"),
     SNAPSHOT("vm.snapshot", "PUT", "snapshot"),
-    SEND_MIGRATION("vm.send-migration", "PUT", "send-migration");
+    SEND_MIGRATION("vm.send-migration", "PUT", "send-migration"),
+    BALLOON("vm.balloon", "GET", "balloon"),
+    RESIZE_BALLOON("vm.resize-balloon", "PUT", "resize-balloon");
 
     /** The path every endpoint's name follows. */
     public static final String BASE = "/api/v1/";

@@ -58,6 +58,23 @@ public interface VmControl {
      */
     Map<String, Object> sendMigration(String destination, long downtimeMs, Duration timeout);
 
+    /**
+     * {@code GET vm.balloon}: the balloon's target and actual size, what it released to the host and the guest's last
+     * memory stats (docs/api.md); 404 when the VM has no balloon.
+     */
+    default Map<String, Object> balloon() {
+        throw new ApiException(404, null, "this VM has no balloon (launch it with --balloon)");
+    }
+
+    /**
+     * {@code PUT vm.resize-balloon {"size": BYTES or "128M"}}: sets the balloon's target (the guest inflates or deflates
+     * towards it, told by a configuration interrupt) and returns {@link #balloon()}; 400 naming {@code size} unless it
+     * is a whole number of 4 KiB pages below the guest's RAM, 404 without a balloon.
+     */
+    default Map<String, Object> resizeBalloon(long bytes) {
+        throw new ApiException(404, null, "this VM has no balloon (launch it with --balloon)");
+    }
+
     /** The kinds of device {@code vm.add-*} adds, with their endpoint, {@code jvmm remote} verb and CLI option. */
     enum DeviceKind {
         DISK("vm.add-disk", "add-disk", "--disk"),

@@ -390,6 +390,65 @@ public final class VmController implements VmControl, VmRunner.Lifecycle, AutoCl
     }
 
     @Override
+    public Map<String, Object> balloon() {
+        return balloonJson(balloonOf(vm()).status());
+    }
+
+    @Override
+    public Map<String, Object> resizeBalloon(long bytes) {
+        dev.jvmm.virtio.balloon.VirtioBalloon b = balloonOf(vm());
+        try {
+            b.setTarget(bytes);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(400, "size", e.getMessage(), e);
+        }
+        return balloonJson(b.status());
+    }
+
+    private static dev.jvmm.virtio.balloon.VirtioBalloon balloonOf(Vm v) {
+        dev.jvmm.virtio.balloon.VirtioBalloon b = v.devices().balloon();
+        if (b == null) {
+            throw new ApiException(404, null, "this VM has no balloon (launch it with --balloon)");
+        }
+        return b;
+    }
+
+    /** {@code vm.balloon}'s answer (docs/api.md): sizes in bytes, counters, the last stats by their Linux names. */
+    static Map<String, Object> balloonJson(dev.jvmm.virtio.balloon.VirtioBalloon.Status s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("target_bytes", s.targetBytes());
+        m.put("actual_bytes", s.actualBytes());
+        m.put("driver", s.active());
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("stats", s.statsNegotiated());
+        f.put("free_page_reporting", s.reportingNegotiated());
+        f.put("deflate_on_oom", s.deflateOnOomNegotiated());
+        m.put("negotiated", f);
+        m.put("inflated_pages", s.inflatedPages());
+        m.put("deflated_pages", s.deflatedPages());
+        m.put("released_bytes", s.releasedBytes());
+        m.put("reported_bytes", s.reportedBytes());
+        m.put("refused_pages", s.refusedPages());
+        m.put("release_errors", s.releaseErrors());
+        m.put("release_inhibited", s.releaseInhibited());
+        m.put("inhibited_pages", s.inhibitedPages());
+        m.put("stats_interval_s", (long) s.statsIntervalSeconds());
+        dev.jvmm.virtio.balloon.VirtioBalloon.Stats st = s.stats();
+        if (st != null) {
+            Map<String, Object> sm = new LinkedHashMap<>();
+            sm.put("updated", java.time.Instant.ofEpochMilli(st.atMillis()).toString());
+            sm.put("age_ms", Math.max(0, System.currentTimeMillis() - st.atMillis()));
+            sm.put("updates", s.statsUpdates());
+            Map<String, Object> values = new LinkedHashMap<>(st.values());
+            sm.put("values", values);
+            m.put("stats", sm);
+        } else {
+            m.put("stats", null);
+        }
+        return m;
+    }
+
+    @Override
     public Map<String, Object> add(DeviceKind kind, Map<String, Object> body) {
         Vm v = vm();
         String origin = kind.endpoint();

@@ -62,6 +62,9 @@ public final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--vsock", paramLabel = "SPEC", description = "virtio-vsock served by the host's vhost-vsock: "
             + "cid=N (the guest's context id, 3..4294967294, unique on the host; see docs/virtio.md)")
     java.util.List<String> vsock; // a list only to stay off the quick parser's table: one is allowed
+    @Option(names = "--balloon", paramLabel = "SPEC", arity = "0..1", fallbackValue = "", description = "a virtio "
+            + "memory balloon (docs/virtio.md): [size=128M][,free-page-reporting=on][,deflate-on-oom=on][,stats=SECONDS]")
+    java.util.List<String> balloon; // a list only so that the bare flag goes to picocli, not the quick path; one at most
     @Option(names = "--migratable", description = "the VM must stay migratable: no NIC becomes a passed-through VF")
     boolean migratable;
     @Option(names = "--dry-run", description = "validate, print what each --nic becomes and why, start nothing")
@@ -370,6 +373,13 @@ public final class LaunchCommand implements Callable<Integer> {
             dev.jvmm.vmm.config.DeviceSpecs.devicesFromCli(raw, devices); // --device (VFIO)
             dev.jvmm.vmm.config.DeviceSpecs.nicsFromCli(raw, nics, migratable); // --nic, --migratable
             dev.jvmm.vmm.config.DeviceSpecs.vsockFromCli(raw, vsock); // --vsock
+            if (balloon != null && !balloon.isEmpty()) { // --balloon
+                if (balloon.size() > 1) {
+                    throw new VmmException(VmmException.Reason.CONFIG, "--balloon: given " + balloon.size()
+                            + " times; a VM has one balloon");
+                }
+                raw.balloon = dev.jvmm.vmm.config.DeviceSpecs.balloonCli(balloon.get(0));
+            }
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             } else if (restored != null) {

@@ -25,7 +25,7 @@ import picocli.CommandLine.Parameters;
                 + " docs/api.md) and print the answer's JSON.",
             "VERB: ping, info, counters, pause, resume, shutdown [timeout=SECONDS], power-off, reboot,"
                 + " add-disk PATH[,key=value...], add-net TAP[,...], add-nic key=value[,...],"
-                + " add-device BDF[,...], remove-device ID [timeout=SECONDS]."},
+                + " add-device BDF[,...], remove-device ID [timeout=SECONDS], balloon, resize-balloon size=SIZE."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:done (2xx)",
@@ -199,6 +199,13 @@ public final class RemoteCommand implements Callable<Integer> {
                             + "tls-dir, downtime_ms and timeout)");
                 }
                 yield b;
+            }
+            case RESIZE_BALLOON -> {
+                Map<String, Object> m = pairs(e, words, "size");
+                if (m.size() != 1 || !m.containsKey("size")) {
+                    throw usage("resize-balloon takes the new target: resize-balloon size=SIZE (e.g. 128M; 0 empties it)");
+                }
+                yield m;
             }
             case SNAPSHOT -> {
                 Map<String, Object> m = pairs(e, words, "destination");

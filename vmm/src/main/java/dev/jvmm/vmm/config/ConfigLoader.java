@@ -20,7 +20,7 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot", "disks", "nets", "devices", "nics", "migratable", "vsock");
+            "on_reboot", "disks", "nets", "devices", "nics", "migratable", "vsock", "balloon");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -42,6 +42,8 @@ public final class ConfigLoader {
         public DeviceSpecs.Spec vsock;
         /** {@code --migratable} (only ever true: the flag cannot say no) or the file's {@code "migratable"}. */
         public Boolean migratable;
+        /** {@code --balloon} or the file's {@code "balloon"} (the CLI's wins); null: no balloon. */
+        public DeviceSpecs.Spec balloon;
         /** The config file read, absolute; part of the VM's identity for generated MACs. */
         public Path configFile;
         /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
@@ -110,6 +112,13 @@ public final class ConfigLoader {
                 DeviceSpecs.Spec spec = DeviceSpecs.parseJson(origin, v, "cid", VsockConfig.KEYS);
                 if (raw.vsock == null) {
                     raw.vsock = spec;
+                }
+                continue;
+            }
+            if (k.equals("balloon")) { // virtio-balloon; the CLI's wins
+                DeviceSpecs.Spec spec = DeviceSpecs.balloonJson(origin, v);
+                if (raw.balloon == null) {
+                    raw.balloon = spec;
                 }
                 continue;
             }
@@ -223,6 +232,15 @@ public final class ConfigLoader {
         }
         if (cfg.extras().vsock() != null) {
             m.put("vsock", new java.util.LinkedHashMap<>(Map.of("cid", cfg.extras().vsock().cid())));
+        }
+        BalloonConfig b = cfg.extras().balloon();
+        if (b != null) {
+            Map<String, Object> e = new java.util.LinkedHashMap<>();
+            e.put("size", (b.size() >> 10) + "K");
+            e.put("free-page-reporting", b.freePageReporting());
+            e.put("deflate-on-oom", b.deflateOnOom());
+            e.put("stats", (long) b.statsSeconds());
+            m.put("balloon", e);
         }
         return Json.write(m) + "\n";
     }
@@ -348,12 +366,15 @@ public final class ConfigLoader {
                 r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList(),
                 r.devices == null ? null : DeviceSpecs.vfio(r.devices),
                 r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable)
-                .withExtras(extras(r));
+                .withExtras(extras(r, memory));
     }
 
-    /** The other virtio devices of {@code r} (only vsock is read here). */
-    private static VirtioExtras extras(Raw r) {
+    /** The other virtio devices of {@code r}. */
+    private static VirtioExtras extras(Raw r, long memory) {
         VirtioExtras x = VirtioExtras.NONE;
+        if (r.balloon != null) {
+            x = x.withBalloon(DeviceSpecs.balloon(r.balloon, memory));
+        }
         if (r.vsock != null) {
             x = x.withVsock(DeviceSpecs.vsock(r.vsock));
         }

@@ -533,6 +533,52 @@ public final class DeviceSpecs {
                 failover);
     }
 
+    /**
+     * Parses {@code --balloon [size=128M][,free-page-reporting=on][,deflate-on-oom=on][,stats=SECONDS]}: an empty value
+     * (the bare flag) is a balloon with every default; a bare first word is the size.
+     */
+    public static Spec balloonCli(String text) {
+        if (text == null || text.isBlank()) {
+            return new Spec("--balloon", new LinkedHashMap<>());
+        }
+        return parseCli("--balloon", text, "size", BalloonConfig.KEYS);
+    }
+
+    /** Reads the config file's {@code "balloon"}: an object with the keys of {@code --balloon}, a string in its form, or true. */
+    public static Spec balloonJson(String origin, Object v) {
+        if (Boolean.TRUE.equals(v)) {
+            return new Spec(origin, new LinkedHashMap<>());
+        }
+        return parseJson(origin, v, "size", BalloonConfig.KEYS);
+    }
+
+    /**
+     * Validates a balloon for a guest of {@code memory} bytes: the size (bare numbers are MiB, as for --memory) a whole
+     * number of 4 KiB pages below the guest's RAM, the stats interval 1 to a day (or 0: none).
+     */
+    public static BalloonConfig balloon(Spec s, long memory) {
+        String o = s.origin();
+        Map<String, String> m = s.values();
+        long size = 0;
+        if (m.containsKey("size")) {
+            try {
+                size = dev.jvmm.sys.Sizes.parse(m.get("size"), dev.jvmm.sys.Sizes.MIB);
+            } catch (IllegalArgumentException e) {
+                throw fail(o, "size: " + e.getMessage());
+            }
+            if (size % 4096 != 0) {
+                throw fail(o, "size: " + m.get("size") + " is not a whole number of 4 KiB pages");
+            }
+            if (size >= memory) {
+                throw fail(o, "size: " + m.get("size") + " must be below the guest's RAM (" + (memory >> 20) + " MiB)");
+            }
+        }
+        boolean reporting = m.containsKey("free-page-reporting") && bool(o, "free-page-reporting", m.get("free-page-reporting"));
+        boolean oom = m.containsKey("deflate-on-oom") && bool(o, "deflate-on-oom", m.get("deflate-on-oom"));
+        int stats = m.containsKey("stats") ? number(o, "stats", m.get("stats"), 0, BalloonConfig.MAX_STATS_SECONDS) : 0;
+        return new BalloonConfig(size, reporting, oom, stats);
+    }
+
     private static VmmException fail(String origin, String msg) {
         return new VmmException(VmmException.Reason.CONFIG, origin + ": " + msg);
     }

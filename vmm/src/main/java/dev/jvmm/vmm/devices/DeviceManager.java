@@ -44,7 +44,7 @@ public final class DeviceManager implements AutoCloseable {
 
     /** Kinds of device, with the prefix of their ids. */
     public enum Kind {
-        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio"), VSOCK("virtio-vsock");
+        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio"), VSOCK("virtio-vsock"), BALLOON("virtio-balloon");
 
         private final String prefix;
 
@@ -298,6 +298,46 @@ public final class DeviceManager implements AutoCloseable {
         return plugged;
     }
 
+    /** Plugs in the VM's virtio-balloon (one at most), at boot. */
+    public synchronized Plugged addBalloon(dev.jvmm.vmm.config.BalloonConfig b) {
+        if (balloon() != null) {
+            throw new VmmException(VmmException.Reason.CONFLICT, "the VM has a balloon already");
+        }
+        return plugBalloon(b, null);
+    }
+
+    private Plugged plugBalloon(dev.jvmm.vmm.config.BalloonConfig b, Saved at) {
+        return plug(Kind.BALLOON, false, "balloon", at, (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.balloon(id, b, virtio.memory().size(), slot, at == null ? -1 : at.bar0(),
+                    virtio, res);
+            Plugged p = new Plugged(id, Kind.BALLOON, a.address(), "balloon", false, a.transport(), null, res);
+            p.config = b;
+            p.bar0 = a.bar0();
+            return p;
+        });
+    }
+
+    /** While a passed-through function is plugged (its DMA pins guest RAM), the balloon releases nothing. */
+    private void balloonInhibit() {
+        dev.jvmm.virtio.balloon.VirtioBalloon b = balloon();
+        if (b != null) {
+            String vfio = devices.values().stream().filter(p -> p.kind == Kind.VFIO).map(p -> p.id).findFirst()
+                    .orElse(null);
+            b.inhibitRelease(vfio == null ? null : vfio + " is passed through (its DMA pins guest RAM)");
+        }
+    }
+
+    /** The VM's virtio-balloon, or null. */
+    public synchronized dev.jvmm.virtio.balloon.VirtioBalloon balloon() {
+        for (Plugged p : devices.values()) {
+            if (p.kind == Kind.BALLOON && p.transport != null
+                    && p.transport.device() instanceof dev.jvmm.virtio.balloon.VirtioBalloon b) {
+                return b;
+            }
+        }
+        return null;
+    }
+
     /** A standby's driver accepted VIRTIO_NET_F_STANDBY (on a vCPU thread): its primary is plugged, off that thread. */
     private synchronized void standbyNegotiated(String nic) {
         Pair p = pairs.get(nic);
@@ -442,6 +482,7 @@ public final class DeviceManager implements AutoCloseable {
         }
         Plugged p = ResourceStack.building(res -> how.plug(id, index, slot, res));
         devices.put(id, p);
+        balloonInhibit();
         if (hot) {
             h.requestAdd(slot);
             log.info("{} at {}: hot-added ({}), the guest was notified", id, p.address, what);
@@ -528,6 +569,7 @@ public final class DeviceManager implements AutoCloseable {
         Plugged p = switch (at.kind()) {
             case DISK -> plugDisk((DiskConfig) config, false, at);
             case NET -> plugNet((NetConfig) config, false, at);
+            case BALLOON -> plugBalloon((dev.jvmm.vmm.config.BalloonConfig) config, at);
             case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
                     + "cannot be restored");
             case VSOCK -> plugVsock((VsockConfig) config, false, at);
@@ -678,6 +720,7 @@ public final class DeviceManager implements AutoCloseable {
             }
             String gone = p.id;
             pairs.values().removeIf(pair -> gone.equals(pair.standbyId));
+            balloonInhibit();
         }
         long t0 = System.nanoTime();
         try {

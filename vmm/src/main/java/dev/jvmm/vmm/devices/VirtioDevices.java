@@ -129,6 +129,21 @@ public final class VirtioDevices {
     }
 
     /**
+     * Plugs a virtio-balloon in at {@code slot} (BAR0 at {@code barAt}, -1: allocated) for a guest of {@code ramBytes};
+     * everything goes on {@code res} as for {@link #disk}.
+     */
+    public static Attached balloon(String name, dev.jvmm.vmm.config.BalloonConfig b, long ramBytes, int slot, long barAt,
+            Env env, ResourceStack res) {
+        dev.jvmm.virtio.balloon.VirtioBalloon dev = new dev.jvmm.virtio.balloon.VirtioBalloon(name, ramBytes, b.size(),
+                b.freePageReporting(), b.deflateOnOom(), b.statsSeconds());
+        Attached a = plug(dev, slot, barAt, env, res);
+        log.info("{} at {}: balloon, target {} MiB{}{}{}", a.name(), a.address(), b.size() >> 20,
+                b.freePageReporting() ? ", free page reporting" : "", b.deflateOnOom() ? ", deflate on OOM" : "",
+                b.statsSeconds() > 0 ? ", stats every " + b.statsSeconds() + " s" : "");
+        return a;
+    }
+
+    /**
      * Which data plane serves a NIC: {@code vhost} opens its vhost-net fds (null: the VMM's own), and
      * {@code description} says which, and why, for the launch log.
      */

@@ -101,4 +101,19 @@ public final class FakeControl implements VmControl {
         record("sendMigration " + destination + " " + downtimeMs + " " + timeout.toSeconds());
         return Map.of("destination", destination, "rounds", 3L);
     }
+
+    /** What {@link #balloon()} answers; null: the VM has no balloon (the interface's 404). */
+    public volatile Map<String, Object> balloon;
+
+    @Override
+    public Map<String, Object> balloon() {
+        record("balloon");
+        return balloon != null ? balloon : VmControl.super.balloon();
+    }
+
+    @Override
+    public Map<String, Object> resizeBalloon(long bytes) {
+        record("resizeBalloon " + bytes);
+        return balloon != null ? balloon : VmControl.super.resizeBalloon(bytes);
+    }
 }

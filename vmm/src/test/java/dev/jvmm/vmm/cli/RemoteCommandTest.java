@@ -128,7 +128,8 @@ class RemoteCommandTest {
         CliRun verb = remote("explode");
         assertEquals(2, verb.code());
         assertTrue(verb.err().startsWith("Unknown verb 'explode' (expected one of: ping, info, counters, pause, resume,"
-                + " shutdown, power-off, reboot, add-disk, add-net, add-nic, add-device, remove-device, snapshot, send-migration)\n"), verb.err());
+                + " shutdown, power-off, reboot, add-disk, add-net, add-nic, add-device, remove-device, snapshot, send-migration"),
+                verb.err()); // later verbs (balloon, ...) follow
         assertTrue(verb.err().contains("Usage: jvmm remote"), verb.err());
         assertUsage("add-nic: 'eth0' in 'eth0' is not key=value", "add-nic", "mode=auto", "eth0");
         assertUsage("add-disk: '=x' in '=x' is not key=value", "add-disk", "=x");
@@ -238,5 +239,20 @@ class RemoteCommandTest {
         assertEquals(0, h.code());
         assertTrue(h.out().contains("--api-socket=PATH") && h.out().contains("remove-device ID"), h.out());
         assertTrue(CliRun.of("--help").out().contains("remote"), "listed among jvmm's commands");
+    }
+
+    @Test
+    void balloonVerbs() throws Exception {
+        vm.balloon = Map.of("target_bytes", 0L);
+        CliRun get = remote("balloon");
+        assertEquals(0, get.code(), get.err());
+        assertEquals(Map.of("target_bytes", 0L), json(get.out()));
+        CliRun resize = remote("resize-balloon", "size=128M");
+        assertEquals(0, resize.code(), resize.err());
+        assertEquals(0, remote("resize-balloon", "256M").code(), "a bare size");
+        assertEquals(List.of("balloon", "resizeBalloon " + (128L << 20), "resizeBalloon " + (256L << 20)), vm.calls);
+        CliRun bad = remote("resize-balloon", "target=1G");
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("resize-balloon size=SIZE"), bad.err());
     }
 }
