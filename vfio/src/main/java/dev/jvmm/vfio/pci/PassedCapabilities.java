@@ -2,7 +2,7 @@ package dev.jvmm.vfio.pci;
 
 import dev.jvmm.core.pci.PciConfigSpace;
 import dev.jvmm.core.pci.PciFunction;
-import dev.jvmm.vfio.VfioDevice;
+import dev.jvmm.vfio.VfioDeviceIo;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -37,15 +37,15 @@ final class PassedCapabilities {
         }
     }
 
-    private final VfioDevice dev;
+    private final VfioDeviceIo dev;
     private final List<Passed> passed = new ArrayList<>();
 
-    PassedCapabilities(VfioDevice dev) {
+    PassedCapabilities(VfioDeviceIo dev) {
         this.dev = dev;
     }
 
     /** The device's capability list in its order (at most 48 entries, so a looping list cannot hang us). */
-    static List<Cap> list(VfioDevice dev) {
+    static List<Cap> list(VfioDeviceIo dev) {
         List<Cap> l = new ArrayList<>();
         if ((dev.readConfig(PciConfigSpace.STATUS, 2) & PciConfigSpace.STATUS_CAP_LIST) == 0) {
             return l;

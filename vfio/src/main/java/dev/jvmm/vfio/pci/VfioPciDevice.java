@@ -15,7 +15,7 @@ import dev.jvmm.core.pci.PciFunction;
 import dev.jvmm.sys.EventFd;
 import dev.jvmm.sys.Mmap;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
-import dev.jvmm.vfio.VfioDevice;
+import dev.jvmm.vfio.VfioDeviceIo;
 import dev.jvmm.vfio.VfioException;
 import dev.jvmm.vfio.VfioRegionInfo;
 import java.util.ArrayList;
@@ -60,7 +60,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private static final int ROM_BAR = 0x30;
     private static final int ROM_ENABLE = 1;
 
-    private final VfioDevice dev;
+    private final VfioDeviceIo dev;
     private final Bus mmio;
     private final Bus pio;
     private final PassedCapabilities passedCaps;
@@ -121,8 +121,11 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             java.util.function.IntUnaryOperator intxGsi) {
     }
 
-    /** @param dev the opened VFIO device (owned from now on: closed with this object, also on failure) */
-    public VfioPciDevice(String name, VfioDevice dev, Placement at) {
+    /**
+     * @param dev the opened VFIO device ({@link dev.jvmm.vfio.VfioDevice}; owned from now on: closed with this object,
+     *            also on failure)
+     */
+    public VfioPciDevice(String name, VfioDeviceIo dev, Placement at) {
         this(name, dev, at, true);
     }
 
@@ -130,12 +133,12 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
      * @param dev  the opened VFIO device (owned from now on: closed with this object, also on failure)
      * @param msix false hides the device's MSI-X capability: the guest's driver then uses MSI or INTx
      */
-    public VfioPciDevice(String name, VfioDevice dev, Placement at, boolean msix) {
+    public VfioPciDevice(String name, VfioDeviceIo dev, Placement at, boolean msix) {
         this(name, dev, at, msix ? PassedCapabilities.list(dev) : PassedCapabilities.list(dev).stream()
                 .filter(c -> c.id() != MsixCapability.CAP_ID).toList(), msix);
     }
 
-    private VfioPciDevice(String name, VfioDevice dev, Placement at, List<PassedCapabilities.Cap> caps, boolean msixOn) {
+    private VfioPciDevice(String name, VfioDeviceIo dev, Placement at, List<PassedCapabilities.Cap> caps, boolean msixOn) {
         super(name, dev.readConfig(PciConfigSpace.VENDOR_ID, 2), dev.readConfig(PciConfigSpace.DEVICE_ID, 2),
                 dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1),
                 PassedCapabilities.find(caps, PassedCapabilities.CAP_EXP) >= 0);
@@ -233,7 +236,8 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         }
     }
 
-    public VfioDevice device() {
+    /** The VFIO device this function passes through. */
+    public VfioDeviceIo device() {
         return dev;
     }
 
