@@ -173,6 +173,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
                 int table = dev.readConfig(cap + MsixCapability.TABLE_OFFSET, 4);
                 int pba = dev.readConfig(cap + MsixCapability.PBA_OFFSET, 4);
                 msixBar = table & 7;
+                if (msixBar > 5) {
+                    throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table is in BAR"
+                            + msixBar + " (BIR " + msixBar + " names no BAR)");
+                }
                 if ((pba & 7) != msixBar) {
                     throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table (BAR"
                             + msixBar + ") and PBA (BAR" + (pba & 7) + ") are in different BARs");
@@ -202,8 +206,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             if (!msixOn) {
                 hiddenCaps.add("MSI-X (msix=off)");
             }
+            java.util.Set<Integer> seen = new java.util.HashSet<>();
             for (PassedCapabilities.Cap c : caps) {
-                String shown = switch (c.id()) {
+                // the first of each ID only: a list that loops or repeats a capability shows it once
+                String shown = !seen.add(c.id()) ? null : switch (c.id()) {
                     case PassedCapabilities.CAP_EXP -> passedCaps.passExpress(this, c.offset());
                     case PassedCapabilities.CAP_PM -> passedCaps.passPowerManagement(this, c.offset());
                     case MsiCapability.CAP_ID, MsixCapability.CAP_ID -> "";
@@ -269,8 +275,17 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
                 continue;
             }
             int raw = dev.readConfig(PciConfigSpace.BAR0 + 4 * i, 4);
-            PciBar.Kind kind = (raw & 1) != 0 ? PciBar.Kind.IO : ((raw >>> 1) & 3) == 2 ? PciBar.Kind.MEM64 : PciBar.Kind.MEM32;
-            addBar(new PciBar(i, kind, Math.max(r.size(), kind == PciBar.Kind.IO ? 4 : 16), (raw & 8) != 0));
+            boolean io = (raw & 1) != 0;
+            PciBar.Kind kind = io ? PciBar.Kind.IO : ((raw >>> 1) & 3) == 2 ? PciBar.Kind.MEM64 : PciBar.Kind.MEM32;
+            long size = Math.max(r.size(), io ? 4 : 16);
+            if (Long.bitCount(size) != 1 || kind != PciBar.Kind.MEM64 && size > 0x8000_0000L || kind == PciBar.Kind.MEM64 && i == 5) {
+                throw new VfioException(VfioException.Reason.UNSUPPORTED, String.format("%s: BAR%d (register 0x%08x, "
+                        + "%s) of 0x%x bytes cannot be emulated: %s", dev.bdf(), i, raw, kind, r.size(),
+                        kind == PciBar.Kind.MEM64 && i == 5 ? "a 64-bit BAR needs the register after BAR5"
+                                : "the size must be a power of two, at most 2 GiB unless 64-bit"));
+            }
+            // an I/O BAR has no prefetchable bit (bit 3 is part of its address)
+            addBar(new PciBar(i, kind, size, !io && (raw & 8) != 0));
             if (kind == PciBar.Kind.MEM64) {
                 i++;
             }
