@@ -592,12 +592,30 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         if (offset < 0x40 || !config().validAccess(offset, size)) {
             return v;
         }
-        Integer passed = passedCaps.read(offset, size, v);
-        return passed != null ? passed : v;
+        try {
+            Integer passed = passedCaps.read(offset, size, v);
+            return passed != null ? passed : v;
+        } catch (VfioException e) {
+            log.warn("{}: config read at 0x{}: {}", name(), Integer.toHexString(offset), e.getMessage());
+            return v;
+        }
     }
 
+    /**
+     * What a guest config write does to the device (passed capability bytes, the command register, the interrupt kind
+     * handed to VFIO); a device that refuses is logged, never thrown at the guest's access.
+     */
     @Override
     protected void onConfigWrite(int offset, int size, int value) {
+        try {
+            configWritten(offset, size, value);
+        } catch (VfioException e) {
+            log.warn("{}: config write of 0x{} at 0x{}: {}", name(), Integer.toHexString(value),
+                    Integer.toHexString(offset), e.getMessage());
+        }
+    }
+
+    private void configWritten(int offset, int size, int value) {
         if (offset >= 0x40 && config().validAccess(offset, size) && passedCaps.write(offset, size, value)) {
             return;
         }

@@ -66,6 +66,8 @@ final class FakeVfioDevice implements VfioDeviceIo {
     boolean unmaskEventfd;
     int resets;
     boolean closed;
+    /** SET_IRQS calls refused (count exceeded, another kind enabled). */
+    int refusedIrqSets;
 
     FakeVfioDevice(byte[] config, int flags, VfioRegionInfo[] bars, VfioRegionInfo rom, int[] irqCounts,
             boolean configWritable) {
@@ -353,10 +355,12 @@ final class FakeVfioDevice implements VfioDeviceIo {
     public void setIrqEventfds(int index, int start, int... eventfds) {
         checkIrqIndex(index);
         if (eventfds.length == 0 || start < 0 || (long) start + eventfds.length > irqCounts[index]) {
+            refusedIrqSets++;
             throw new VfioException(VfioException.Reason.INVALID_ARGUMENT, bdf() + ": irq index " + index + " has "
                     + irqCounts[index] + " vectors; " + eventfds.length + " from " + start + " requested");
         }
         if (enabledIndex >= 0 && enabledIndex != index && index <= VFIO_PCI_MSIX_IRQ_INDEX) {
+            refusedIrqSets++;
             throw new VfioException(VfioException.Reason.IOCTL, bdf() + ": SET_IRQS index " + index + " while index "
                     + enabledIndex + " is enabled: EINVAL");
         }

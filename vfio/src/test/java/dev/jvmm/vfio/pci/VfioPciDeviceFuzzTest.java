@@ -285,12 +285,17 @@ class VfioPciDeviceFuzzTest {
             want = VFIO_PCI_MSI_IRQ_INDEX;
             int mmc = (d.config().get(msi[0] + MsiCapability.CONTROL, 2) >>> 1) & 7;
             int mme = (d.config().get(msi[0] + MsiCapability.CONTROL, 2) >>> 4) & 7;
-            assertEquals(1 << Math.min(mme, mmc), fake.enabledCount, "MSI vectors on the device");
+            if (fake.enabledIndex == want) {
+                assertEquals(1 << Math.min(mme, mmc), fake.enabledCount, "MSI vectors on the device");
+            }
         } else {
             want = d.config().get(PciConfigSpace.INTERRUPT_PIN, 1) != 0 ? VFIO_PCI_INTX_IRQ_INDEX : -1;
         }
+        if (fake.enabledIndex == -1 && fake.refusedIrqSets > 0) {
+            return; // the device refused the kind the guest wants (its VFIO irq count is smaller): logged, none on
+        }
         assertEquals(want, fake.enabledIndex, () -> "the interrupt kind on the device (" + fake.irqSets + ")");
-        if (want == VFIO_PCI_MSIX_IRQ_INDEX) {
+        if (want == VFIO_PCI_MSIX_IRQ_INDEX && fake.enabledIndex == want) {
             assertEquals(d.msix().vectors(), fake.enabledCount, "MSI-X vectors on the device");
         }
     }

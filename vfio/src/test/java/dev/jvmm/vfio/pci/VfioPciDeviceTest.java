@@ -59,4 +59,17 @@ class VfioPciDeviceTest {
         assertEquals(1, d.config().findCapabilities(PassedCapabilities.CAP_PM).length);
         d.close();
     }
+
+    @Test
+    void aDeviceThatRefusesAConfigWriteDoesNotThrowAtTheGuest() {
+        // flag 5: the config region is read-only, so the command register's write to the device fails
+        byte[] in = new VfioPciSeeds.In().u8(0x20).header(0x1234, 0x5678, 0x020000, new int[6], 1).u8(0).u8(0)
+                .u8(13).u8(0).u8(0).u8(0).u8(0).u8(0).u8(0).bytes();
+        FakeVfioDevice f = FakeVfioDevice.decode(new FuzzCursor(in));
+        VfioPciDevice d = open(f);
+        assertDoesNotThrow(() -> d.configWrite(4, 2, 6));
+        assertEquals(6, d.configRead(4, 2), "the guest's command register holds what it wrote");
+        d.close();
+        assertTrue(f.closed);
+    }
 }
