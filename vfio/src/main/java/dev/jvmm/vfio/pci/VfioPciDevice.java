@@ -149,7 +149,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         this.pio = at.pio();
         this.slots = at.slots();
         this.firstSlot = at.firstSlot();
-        this.passedCaps = new PassedCapabilities(dev);
+        this.passedCaps = new PassedCapabilities(dev, caps);
         try {
             if (!dev.info().isPci()) {
                 throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " is not a vfio-pci device");
