@@ -66,7 +66,7 @@ final class FakeVfioDevice implements VfioDeviceIo {
     boolean unmaskEventfd;
     int resets;
     boolean closed;
-    /** SET_IRQS calls refused (count exceeded, another kind enabled). */
+    /** SET_IRQS calls refused (an index the device does not have, count exceeded, another kind enabled). */
     int refusedIrqSets;
 
     FakeVfioDevice(byte[] config, int flags, VfioRegionInfo[] bars, VfioRegionInfo rom, int[] irqCounts,
@@ -353,6 +353,9 @@ final class FakeVfioDevice implements VfioDeviceIo {
 
     @Override
     public void setIrqEventfds(int index, int start, int... eventfds) {
+        if (!closed && (index < 0 || index >= irqCounts.length)) {
+            refusedIrqSets++; // EINVAL from vfio_set_irqs_validate_and_prepare, a refusal like a count exceeded
+        }
         checkIrqIndex(index);
         if (eventfds.length == 0 || start < 0 || (long) start + eventfds.length > irqCounts[index]) {
             refusedIrqSets++;
