@@ -327,8 +327,11 @@ class VfioPciDeviceFuzzTest {
         private final FakeVfioDevice fake;
         /** Per device config byte: 0 never writable by the guest; 1 in a passed capability, not emulated. */
         private final byte[] passable;
-        /** Per device config byte: the device capability's (id, start) it belongs to, or -1. */
-        private final int[] capOf;
+        /**
+         * Per device config byte: each passed capability's (id, start) it is a non-emulated byte of; a malformed list
+         * may make two passed capabilities overlap, and then a byte is both (the guest may write it through either).
+         */
+        private final List<List<Integer>> capOf;
         private int seen;
         /** Bytes allowed from the last guest write: device offset -> value (or -1 for the command register). */
         private final java.util.Map<Integer, Integer> allowed = new java.util.HashMap<>();
@@ -338,8 +341,10 @@ class VfioPciDeviceFuzzTest {
             this.d = d;
             this.fake = fake;
             passable = new byte[original.length];
-            capOf = new int[original.length];
-            java.util.Arrays.fill(capOf, -1);
+            capOf = new ArrayList<>();
+            for (int i = 0; i < original.length; i++) {
+                capOf.add(new ArrayList<>());
+            }
             boolean[] forbidden = new boolean[original.length];
             for (int i = 0; i < 0x40; i++) {
                 forbidden[i] = true;
@@ -352,10 +357,14 @@ class VfioPciDeviceFuzzTest {
                     }
                 }
             }
+            Set<Integer> seenIds = new HashSet<>(); // jvmm passes the first PCIe and the first PM capability only
             for (int[] c : FakeVfioDevice.capList(original)) {
                 int id = c[0], at = c[1];
                 int length;
                 boolean endpoint = false;
+                if ((id == PassedCapabilities.CAP_EXP || id == PassedCapabilities.CAP_PM) && !seenIds.add(id)) {
+                    continue;
+                }
                 if (id == PassedCapabilities.CAP_EXP) {
                     int flags = (original[at + 2] & 0xff) | (original[at + 3] & 0xff) << 8;
                     int type = (flags >>> 4) & 0xf;
@@ -382,7 +391,7 @@ class VfioPciDeviceFuzzTest {
                 for (int i = 0; i < length && at + i < original.length; i++) {
                     if (!emulated[i] && !forbidden[at + i]) {
                         passable[at + i] = 1;
-                        capOf[at + i] = id << 16 | at;
+                        capOf.get(at + i).add(id << 16 | at);
                     }
                 }
             }
@@ -403,8 +412,10 @@ class VfioPciDeviceFuzzTest {
                                 continue;
                             }
                             for (int p = 0; p < passable.length; p++) {
-                                if (passable[p] == 1 && capOf[p] >> 16 == id && p - (capOf[p] & 0xffff) == rel) {
-                                    allowed.put(p, (value >>> (8 * i)) & 0xff);
+                                for (int c : capOf.get(p)) {
+                                    if (c >> 16 == id && p - (c & 0xffff) == rel) {
+                                        allowed.put(p, (value >>> (8 * i)) & 0xff);
+                                    }
                                 }
                             }
                         }
