@@ -24,9 +24,10 @@ import java.util.List;
  * <p>For a vfio-pci device the regions are indexed by {@code VFIO_PCI_*_REGION_INDEX} (BAR0..5, ROM, config space,
  * VGA) and the irqs by {@code VFIO_PCI_*_IRQ_INDEX} (INTx, MSI, MSI-X, ERR, REQ).
  *
- * <p>Owns the device fd; {@link #close()} is idempotent. Close the device before its group's container.
+ * <p>Owns the device fd; {@link #close()} is idempotent. Close the device before its group's container. What a
+ * passed-through PCI function uses of it is {@link VfioDeviceIo}.
  */
-public final class VfioDevice implements AutoCloseable {
+public final class VfioDevice implements VfioDeviceIo {
     private final String bdf;
     private final Fd fd;
     private final VfioDeviceInfo info;
@@ -60,6 +61,7 @@ public final class VfioDevice implements AutoCloseable {
         }
     }
 
+    @Override
     public String bdf() {
         return bdf;
     }
@@ -69,6 +71,7 @@ public final class VfioDevice implements AutoCloseable {
         return fd.fd();
     }
 
+    @Override
     public VfioDeviceInfo info() {
         return info;
     }
@@ -78,6 +81,7 @@ public final class VfioDevice implements AutoCloseable {
      * size 0 ({@link VfioRegionInfo#exists()} false): an unimplemented BAR, or the VGA region, for which vfio-pci
      * answers EINVAL.
      */
+    @Override
     public synchronized VfioRegionInfo region(int index) {
         if (index < 0 || index >= regions.length) {
             throw new VfioException(VfioException.Reason.INVALID_ARGUMENT, bdf + ": region " + index
@@ -163,6 +167,7 @@ public final class VfioDevice implements AutoCloseable {
     }
 
     /** {@code VFIO_DEVICE_GET_IRQ_INFO} of irq index {@code index}. */
+    @Override
     public VfioIrqInfo irq(int index) {
         checkIrqIndex(index);
         try (NativeBuffer b = new NativeBuffer(dev.jvmm.sys.vfio.uapi.VfioIrqInfo.SIZEOF)) {
@@ -187,6 +192,7 @@ public final class VfioDevice implements AutoCloseable {
      * enables the capability on the device with that many vectors. Pass an irqfd's eventfd so that the interrupt goes
      * from the host straight into KVM.
      */
+    @Override
     public void setIrqEventfds(int index, int start, int... eventfds) {
         setIrqsEventfds(VfioConstants.VFIO_IRQ_SET_ACTION_TRIGGER, index, start, eventfds);
     }
@@ -196,6 +202,7 @@ public final class VfioDevice implements AutoCloseable {
      * {@code vector} of a maskable (INTx) irq. Give it KVM's resamplefd, and the guest's EOI unmasks the host line
      * without passing through the VMM.
      */
+    @Override
     public void setIrqUnmaskEventfd(int index, int vector, int eventfd) {
         setIrqsEventfds(VfioConstants.VFIO_IRQ_SET_ACTION_UNMASK, index, vector, eventfd);
     }
@@ -223,6 +230,7 @@ public final class VfioDevice implements AutoCloseable {
     }
 
     /** {@code VFIO_DEVICE_SET_IRQS} {@code DATA_NONE | ACTION_TRIGGER} with count 0: turns irq index {@code index} off. */
+    @Override
     public void disableIrqs(int index) {
         checkIrqIndex(index);
         setIrqsNoData(VfioConstants.VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0);
@@ -262,6 +270,7 @@ public final class VfioDevice implements AutoCloseable {
     }
 
     /** {@code VFIO_DEVICE_RESET}: function-level (or equivalent) reset; fails UNSUPPORTED where the device has none. */
+    @Override
     public void reset() {
         if (!info.canReset()) {
             throw new VfioException(VfioException.Reason.UNSUPPORTED, bdf + " does not support VFIO_DEVICE_RESET");
@@ -270,16 +279,19 @@ public final class VfioDevice implements AutoCloseable {
     }
 
     /** Reads {@code size} (1, 2 or 4) bytes of PCI config space at {@code offset}, through the config region. */
+    @Override
     public int readConfig(int offset, int size) {
         return (int) read(VfioConstants.VFIO_PCI_CONFIG_REGION_INDEX, offset, size);
     }
 
     /** Writes {@code size} (1, 2 or 4) bytes of PCI config space; vfio-pci virtualises what the host must keep. */
+    @Override
     public void writeConfig(int offset, int size, int value) {
         write(VfioConstants.VFIO_PCI_CONFIG_REGION_INDEX, offset, size, value);
     }
 
     /** pread of {@code size} (1, 2, 4 or 8) bytes at {@code offset} within region {@code index}, little-endian. */
+    @Override
     public synchronized long read(int index, long offset, int size) {
         long at = checkAccess(index, offset, size, false);
         long n;
@@ -298,6 +310,7 @@ public final class VfioDevice implements AutoCloseable {
     }
 
     /** pwrite of {@code size} (1, 2, 4 or 8) bytes at {@code offset} within region {@code index}, little-endian. */
+    @Override
     public synchronized void write(int index, long offset, int size, long value) {
         long at = checkAccess(index, offset, size, true);
         io.putLong(0, value);
@@ -334,6 +347,7 @@ public final class VfioDevice implements AutoCloseable {
      * mmap of {@code length} bytes at {@code offset} (page aligned) of region {@code index}; the region must carry
      * {@code VFIO_REGION_INFO_FLAG_MMAP}. The caller owns the mapping.
      */
+    @Override
     public Mmap mmapRegion(int index, long offset, long length) {
         VfioRegionInfo r = region(index);
         if (!r.mappable()) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jvmm.lab.Classpath;
 import dev.jvmm.lab.CommandResult;
+import dev.jvmm.lab.GuestCommandLine;
 import dev.jvmm.lab.LabSession;
 import dev.jvmm.lab.ShellQuote;
 import dev.jvmm.lab.junit.LabTest;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Lab tier, issue 18: the rest of the virtio family with the stock Debian guest's own drivers, all in one L2 boot.
  * <ul>
+ * <li>balloon: see {@link #balloonInflatesDeflatesReportsFreePagesAndSendsStats}.</li>
  * <li>vsock ({@code --vsock cid=7}, vhost-vsock in L1): the guest's {@code vsockecho} (a test resource, built static)
  * connects to the host (CID 2) and a Java peer in L1 ({@code VsockPeer}, through jvmm's own AF_VSOCK binding)
  * answers; then the guest listens and the peer connects to CID 7. Bytes arrive both ways, each way.</li>
@@ -30,6 +32,16 @@ class VirtioFamilyLabTest {
 
     static final String GUEST = """
             mount -t ext4 /dev/vda /mnt || echo G-MOUNT-FAILED
+            mt() { awk '/MemTotal/{print $2}' /proc/meminfo; }
+            T0=$(mt); echo G-BALLOON-READY $T0
+            i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 120000)) ]; do sleep 0.2; i=$((i+1)); done
+            echo G-INFLATED $T0 $(mt)
+            i=0; while [ $i -lt 900 ] && [ $(mt) -lt $T0 ]; do sleep 0.2; i=$((i+1)); done
+            echo G-DEFLATED $T0 $(mt)
+            mkdir -p /t && mount -t tmpfs -o size=400m tmpfs /t
+            dd if=/dev/zero of=/t/fill bs=1M count=256 2>/dev/null; sync; echo G-FILLED
+            sleep 8; rm /t/fill; echo G-FREED
+            sleep 45
             /mnt/vsockecho connect 2 5000 ping-from-guest; echo G-VSOCK-CONNECT-RC $?
             /mnt/vsockecho listen 5001 pong-from-guest; echo G-VSOCK-LISTEN-RC $?
             umount /mnt
@@ -48,17 +60,38 @@ class VirtioFamilyLabTest {
             return output;
         }
         Path vsockecho = VirtioLabTest.staticHelper("vsockecho");
-        List<String> launch = new ArrayList<>(List.of("launch"));
-        launch.addAll(LaunchLabTest.kitArgs(lab, 1, GUEST));
-        launch.addAll(List.of("--disk", "path=disk.img", "--vsock", "cid=7"));
+        List<String> launch = new ArrayList<>(List.of("launch", "--kernel", lab.kit().kernel().toString(),
+                "--initrd", lab.kit().initrdGuest().toString(), "--memory", "1G", "--cpus", "1",
+                "--cmdline", "console=ttyS0 quiet panic=-1 " + GuestCommandLine.scriptWord(GUEST),
+                "--api-socket", "api.sock", "--disk", "path=disk.img",
+                "--balloon", "free-page-reporting=on,stats=2", "--vsock", "cid=7"));
         String peer = "dev.jvmm.sys.vsock.VsockPeer";
+        String remote = LabCli.remote("--api-socket", "api.sock");
         String script = String.join("\n",
                 "set -u; W=$JVMM_LAB_SCRATCH/family; rm -rf $W; mkdir -p $W/fs && cd $W",
                 "cp " + vsockecho + " fs/vsockecho",
                 "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",
+                "until_log() { i=0; while [ $i -lt 1500 ] && ! grep -q \"$1\" vm.log; do kill -0 $VM 2>/dev/null || return 1;"
+                        + " sleep 0.2; i=$((i+1)); done; }",
+                "rss() { awk '/VmRSS/{print $2}' /proc/$VM/status; }",
+                "num() { grep -o \"\\\"$1\\\": *[0-9]*\" | grep -o '[0-9]*$'; }",
                 java(peer, "listen", "5000", "pong-from-host") + " > peer1.log 2>&1 & P1=$!",
                 LabCli.jvmm(launch.toArray(String[]::new)) + " > vm.log 2>&1 & VM=$!",
-                "for i in $(seq 1200); do grep -q 'vsockecho listening 5001' vm.log && break; kill -0 $VM 2>/dev/null || break; sleep 0.2; done",
+                // balloon: inflate by 128 MiB, then deflate, through the control API
+                "until_log G-BALLOON-READY; " + remote + " resize-balloon size=128M > /dev/null; echo L1-RESIZE-RC $?",
+                "i=0; while [ $i -lt 300 ] && [ \"$(" + remote + " balloon | num actual_bytes)\" != 134217728 ]; do sleep 0.2; i=$((i+1)); done",
+                "B=$(" + remote + " balloon); echo L1-INFLATED $(echo \"$B\" | num actual_bytes) $(echo \"$B\" | num released_bytes)"
+                        + " $(echo \"$B\" | num refused_pages)",
+                "until_log G-INFLATED; " + remote + " resize-balloon size=0 > /dev/null",
+                "i=0; while [ $i -lt 300 ] && [ \"$(" + remote + " balloon | num actual_bytes)\" != 0 ]; do sleep 0.2; i=$((i+1)); done",
+                "echo L1-DEFLATED $(" + remote + " balloon | num actual_bytes)",
+                // free page reporting: the guest fills 256 MiB of tmpfs, then frees it; jvmm's RSS follows
+                "until_log G-FILLED; sleep 2; R1=$(rss)",
+                "until_log G-FREED; i=0; while [ $i -lt 200 ] && [ $(rss) -gt $((R1 - 204800)) ]; do sleep 0.2; i=$((i+1)); done",
+                "B=$(" + remote + " balloon); echo L1-RSS $R1 $(rss) reported $(echo \"$B\" | num reported_bytes)",
+                "echo L1-STATS $(echo \"$B\" | num updates) $(echo \"$B\" | num total-memory)",
+                // vsock: the guest connects to the host, then listens for it
+                "until_log 'vsockecho listening 5001'",
                 java(peer, "connect", "7", "5001", "ping-from-host") + " > peer2.log 2>&1; echo L1-PEER2-RC $?",
                 "wait $VM; echo L1-VM-RC $?",
                 "kill $P1 2>/dev/null; wait $P1 2>/dev/null",
@@ -68,6 +101,37 @@ class VirtioFamilyLabTest {
         output = r.output();
         System.out.println("[family] one L2 boot:\n" + output);
         return output;
+    }
+
+    /**
+     * Balloon ({@code --balloon free-page-reporting=on,stats=2}, 1 GiB guest): inflating to 128 MiB through the API
+     * lowers the guest's MemTotal by about that much and releases 128 MiB; deflating to 0 gives it back; after the
+     * guest filled and then freed 256 MiB of tmpfs, free page reporting brings jvmm's RSS down by at least 200 MiB;
+     * the guest's memory statistics arrive through the API.
+     */
+    @Test
+    void balloonInflatesDeflatesReportsFreePagesAndSendsStats(LabSession lab) {
+        String out = run(lab);
+        assertEquals("0", line(out, "L1-VM-RC"), out);
+        assertEquals("0", line(out, "L1-RESIZE-RC"), out);
+        assertEquals("134217728 134217728 0", line(out, "L1-INFLATED"), "inflated and released:\n" + out);
+        String[] inflated = line(out, "G-INFLATED").split(" ");
+        long t0 = Long.parseLong(inflated[0]);
+        long t1 = Long.parseLong(inflated[1]);
+        assertTrue(Math.abs((t0 - t1) - 131072) < 131072 / 50, "MemTotal down by 128 MiB: " + t0 + " -> " + t1);
+        assertEquals("0", line(out, "L1-DEFLATED"), out);
+        String[] deflated = line(out, "G-DEFLATED").split(" ");
+        assertEquals(deflated[0], deflated[1], "MemTotal back after the deflate:\n" + out);
+        String[] rss = line(out, "L1-RSS").split(" ");
+        long r1 = Long.parseLong(rss[0]);
+        long r2 = Long.parseLong(rss[1]);
+        assertTrue(r1 - r2 >= 200 * 1024, "free page reporting lowered jvmm's RSS by >= 200 MiB: " + r1 + " -> " + r2
+                + " kB\n" + out);
+        assertTrue(Long.parseLong(rss[3]) >= 200L << 20, "reported_bytes: " + rss[3]);
+        String[] stats = line(out, "L1-STATS").split(" ");
+        assertTrue(stats.length == 2 && Long.parseLong(stats[0]) >= 1, "stats updates: " + line(out, "L1-STATS"));
+        assertTrue(Math.abs(Long.parseLong(stats[1]) - t0 * 1024) < t0 * 1024 / 50,
+                "the guest's total-memory statistic is its MemTotal: " + stats[1] + " vs " + t0 + " kB");
     }
 
     @Test

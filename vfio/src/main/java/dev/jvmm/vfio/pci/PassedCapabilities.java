@@ -2,7 +2,7 @@ package dev.jvmm.vfio.pci;
 
 import dev.jvmm.core.pci.PciConfigSpace;
 import dev.jvmm.core.pci.PciFunction;
-import dev.jvmm.vfio.VfioDevice;
+import dev.jvmm.vfio.VfioDeviceIo;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -37,15 +37,25 @@ final class PassedCapabilities {
         }
     }
 
-    private final VfioDevice dev;
+    private final VfioDeviceIo dev;
     private final List<Passed> passed = new ArrayList<>();
 
-    PassedCapabilities(VfioDevice dev) {
+    /** Device config bytes no passed capability may write: the device's MSI and MSI-X capabilities (jvmm's own). */
+    private final boolean[] foreign = new boolean[256];
+
+    /** @param caps the device's capability list: a passed one that overlaps its MSI or MSI-X never writes those bytes */
+    PassedCapabilities(VfioDeviceIo dev, List<Cap> caps) {
         this.dev = dev;
+        for (Cap c : caps) {
+            int len = c.id() == 0x05 ? 0x18 : c.id() == 0x11 ? 12 : 0;
+            for (int i = c.offset(); i < Math.min(c.offset() + len, foreign.length); i++) {
+                foreign[i] = true;
+            }
+        }
     }
 
     /** The device's capability list in its order (at most 48 entries, so a looping list cannot hang us). */
-    static List<Cap> list(VfioDevice dev) {
+    static List<Cap> list(VfioDeviceIo dev) {
         List<Cap> l = new ArrayList<>();
         if ((dev.readConfig(PciConfigSpace.STATUS, 2) & PciConfigSpace.STATUS_CAP_LIST) == 0) {
             return l;
@@ -116,6 +126,11 @@ final class PassedCapabilities {
     private void add(PciFunction fn, int id, int phys, byte[] body, byte[] emulated) {
         emulated[0] = (byte) 0xff; // ID and next pointer are the guest's list
         emulated[1] = (byte) 0xff;
+        for (int i = 0; i < emulated.length; i++) {
+            if (phys + i >= foreign.length || foreign[phys + i]) {
+                emulated[i] = (byte) 0xff; // a malformed list overlaps MSI/MSI-X, or runs past 0xff: not written
+            }
+        }
         int virt = fn.config().addCapability(id, body, null);
         passed.add(new Passed(id, virt, phys, body.length, emulated));
     }

@@ -4,6 +4,7 @@ import dev.jvmm.core.Bus;
 import dev.jvmm.core.BusDevice;
 import dev.jvmm.core.MemorySlot;
 import dev.jvmm.core.MemorySlotSink;
+import dev.jvmm.core.VmCoreException;
 import dev.jvmm.core.irq.InterruptController;
 import dev.jvmm.core.irq.MsiInterrupt;
 import dev.jvmm.core.pci.MsiCapability;
@@ -12,10 +13,11 @@ import dev.jvmm.core.pci.MsixTable;
 import dev.jvmm.core.pci.PciBar;
 import dev.jvmm.core.pci.PciConfigSpace;
 import dev.jvmm.core.pci.PciFunction;
+import dev.jvmm.sys.ErrnoException;
 import dev.jvmm.sys.EventFd;
 import dev.jvmm.sys.Mmap;
 import dev.jvmm.sys.vfio.uapi.VfioConstants;
-import dev.jvmm.vfio.VfioDevice;
+import dev.jvmm.vfio.VfioDeviceIo;
 import dev.jvmm.vfio.VfioException;
 import dev.jvmm.vfio.VfioRegionInfo;
 import java.util.ArrayList;
@@ -45,6 +47,13 @@ import org.slf4j.LoggerFactory;
  * PBA: those pages are trapped on the MMIO bus, where table and PBA accesses go to the emulation and the rest of the
  * page to the device with pread/pwrite. A BAR that cannot be mmap'd is trapped whole the same way.
  *
+ * <p>A BAR (or the expansion ROM) the guest places over another region (another BAR of this function, another
+ * device's range, a memory slot) is, as on hardware, not reachable where it overlaps: each piece (a memory slot or a
+ * trapped range) that KVM or the bus refuses there is left out, with one warning naming the BAR, the address and
+ * what it overlaps; the rest of the BAR is mapped, and the guest's config write goes on. Pieces left out are placed
+ * again whenever a BAR or the ROM of this function moves (the overlapping one may have gone), and all of them when
+ * the guest moves the BAR itself; only what was registered is ever unregistered.
+ *
  * <p>Owns its mmaps, slots, MSI vectors and bus registrations; {@link #close()} (idempotent) releases them, disables
  * MSI-X on the device and closes the VFIO device. The caller keeps the container (and its DMA mappings) open
  * until after this is closed.
@@ -60,7 +69,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private static final int ROM_BAR = 0x30;
     private static final int ROM_ENABLE = 1;
 
-    private final VfioDevice dev;
+    private final VfioDeviceIo dev;
     private final Bus mmio;
     private final Bus pio;
     private final PassedCapabilities passedCaps;
@@ -70,6 +79,8 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     /** The expansion ROM (read-only, trapped): its size (0: none) and where it is decoded now (-1: nowhere). */
     private long romSize;
     private long romDecoded = -1;
+    /** Where the guest decodes the ROM now (-1: nowhere); differs from {@link #romDecoded} while it overlaps. */
+    private long romWanted = -1;
     private final MemorySlotSink slots;
     private final int firstSlot;
     /** Null when the device has no MSI-X. */
@@ -98,9 +109,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
     private final List<List<Mmap>> maps = new ArrayList<>();
     /** Per BAR: its pieces in offset order, each mapped directly (a KVM slot) or trapped (MMIO bus). */
     private final List<List<Piece>> pieces = new ArrayList<>();
-    private final List<MemorySlot> liveSlots = new ArrayList<>();
-    private final List<Long> liveTraps = new ArrayList<>();
-    private final List<Long> liveIo = new ArrayList<>();
+    /** Per BAR, per piece: where it is registered now (-1: nowhere: not decoded, or refused as overlapping). */
+    private final List<long[]> placedAt = new ArrayList<>();
+    /** Per BAR, per piece: the memory slot of a direct piece registered now, else null. */
+    private final List<MemorySlot[]> placedSlots = new ArrayList<>();
 
     /** A page-aligned part of a BAR; {@code slot} is its KVM slot number when {@code direct}. */
     record Piece(long offset, long length, boolean direct, int slot) {
@@ -121,8 +133,11 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             java.util.function.IntUnaryOperator intxGsi) {
     }
 
-    /** @param dev the opened VFIO device (owned from now on: closed with this object, also on failure) */
-    public VfioPciDevice(String name, VfioDevice dev, Placement at) {
+    /**
+     * @param dev the opened VFIO device ({@link dev.jvmm.vfio.VfioDevice}; owned from now on: closed with this object,
+     *            also on failure)
+     */
+    public VfioPciDevice(String name, VfioDeviceIo dev, Placement at) {
         this(name, dev, at, true);
     }
 
@@ -130,12 +145,12 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
      * @param dev  the opened VFIO device (owned from now on: closed with this object, also on failure)
      * @param msix false hides the device's MSI-X capability: the guest's driver then uses MSI or INTx
      */
-    public VfioPciDevice(String name, VfioDevice dev, Placement at, boolean msix) {
+    public VfioPciDevice(String name, VfioDeviceIo dev, Placement at, boolean msix) {
         this(name, dev, at, msix ? PassedCapabilities.list(dev) : PassedCapabilities.list(dev).stream()
                 .filter(c -> c.id() != MsixCapability.CAP_ID).toList(), msix);
     }
 
-    private VfioPciDevice(String name, VfioDevice dev, Placement at, List<PassedCapabilities.Cap> caps, boolean msixOn) {
+    private VfioPciDevice(String name, VfioDeviceIo dev, Placement at, List<PassedCapabilities.Cap> caps, boolean msixOn) {
         super(name, dev.readConfig(PciConfigSpace.VENDOR_ID, 2), dev.readConfig(PciConfigSpace.DEVICE_ID, 2),
                 dev.readConfig(PciConfigSpace.REVISION_ID, 4) >>> 8, dev.readConfig(PciConfigSpace.REVISION_ID, 1),
                 PassedCapabilities.find(caps, PassedCapabilities.CAP_EXP) >= 0);
@@ -146,7 +161,7 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         this.pio = at.pio();
         this.slots = at.slots();
         this.firstSlot = at.firstSlot();
-        this.passedCaps = new PassedCapabilities(dev);
+        this.passedCaps = new PassedCapabilities(dev, caps);
         try {
             if (!dev.info().isPci()) {
                 throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + " is not a vfio-pci device");
@@ -170,6 +185,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
                 int table = dev.readConfig(cap + MsixCapability.TABLE_OFFSET, 4);
                 int pba = dev.readConfig(cap + MsixCapability.PBA_OFFSET, 4);
                 msixBar = table & 7;
+                if (msixBar > 5) {
+                    throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table is in BAR"
+                            + msixBar + " (BIR " + msixBar + " names no BAR)");
+                }
                 if ((pba & 7) != msixBar) {
                     throw new VfioException(VfioException.Reason.UNSUPPORTED, dev.bdf() + ": the MSI-X table (BAR"
                             + msixBar + ") and PBA (BAR" + (pba & 7) + ") are in different BARs");
@@ -199,8 +218,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
             if (!msixOn) {
                 hiddenCaps.add("MSI-X (msix=off)");
             }
+            java.util.Set<Integer> seen = new java.util.HashSet<>();
             for (PassedCapabilities.Cap c : caps) {
-                String shown = switch (c.id()) {
+                // the first of each ID only: a list that loops or repeats a capability shows it once
+                String shown = !seen.add(c.id()) ? null : switch (c.id()) {
                     case PassedCapabilities.CAP_EXP -> passedCaps.passExpress(this, c.offset());
                     case PassedCapabilities.CAP_PM -> passedCaps.passPowerManagement(this, c.offset());
                     case MsiCapability.CAP_ID, MsixCapability.CAP_ID -> "";
@@ -233,7 +254,8 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         }
     }
 
-    public VfioDevice device() {
+    /** The VFIO device this function passes through. */
+    public VfioDeviceIo device() {
         return dev;
     }
 
@@ -265,8 +287,17 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
                 continue;
             }
             int raw = dev.readConfig(PciConfigSpace.BAR0 + 4 * i, 4);
-            PciBar.Kind kind = (raw & 1) != 0 ? PciBar.Kind.IO : ((raw >>> 1) & 3) == 2 ? PciBar.Kind.MEM64 : PciBar.Kind.MEM32;
-            addBar(new PciBar(i, kind, Math.max(r.size(), kind == PciBar.Kind.IO ? 4 : 16), (raw & 8) != 0));
+            boolean io = (raw & 1) != 0;
+            PciBar.Kind kind = io ? PciBar.Kind.IO : ((raw >>> 1) & 3) == 2 ? PciBar.Kind.MEM64 : PciBar.Kind.MEM32;
+            long size = Math.max(r.size(), io ? 4 : 16);
+            if (Long.bitCount(size) != 1 || kind != PciBar.Kind.MEM64 && size > 0x8000_0000L || kind == PciBar.Kind.MEM64 && i == 5) {
+                throw new VfioException(VfioException.Reason.UNSUPPORTED, String.format("%s: BAR%d (register 0x%08x, "
+                        + "%s) of 0x%x bytes cannot be emulated: %s", dev.bdf(), i, raw, kind, r.size(),
+                        kind == PciBar.Kind.MEM64 && i == 5 ? "a 64-bit BAR needs the register after BAR5"
+                                : "the size must be a power of two, at most 2 GiB unless 64-bit"));
+            }
+            // an I/O BAR has no prefetchable bit (bit 3 is part of its address)
+            addBar(new PciBar(i, kind, size, !io && (raw & 8) != 0));
             if (kind == PciBar.Kind.MEM64) {
                 i++;
             }
@@ -302,8 +333,11 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         syncRom();
     }
 
-    /** Registers the ROM where the guest decodes it now, or nowhere. */
-    private void syncRom() {
+    /**
+     * Registers the ROM where the guest decodes it now, or nowhere; where it overlaps another range it is not
+     * registered (logged), and what the old place kept out is placed again.
+     */
+    private synchronized void syncRom() {
         if (romSize == 0 || closed) {
             return;
         }
@@ -312,16 +346,37 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         boolean on = (bar & ROM_ENABLE) != 0 && (config().get(PciConfigSpace.COMMAND, 2) & PciConfigSpace.COMMAND_MEMORY) != 0
                 && addr != 0 && addr != (~(romSize - 1) & 0xfffff800L);
         long now = on ? addr : -1;
-        if (now == romDecoded) {
+        if (now == romWanted) {
             return;
         }
         if (romDecoded >= 0) {
             mmio.unregister(romDecoded);
+            romDecoded = -1;
         }
-        if (now >= 0) {
-            mmio.register(now, romSize, new Rom(), name() + "-rom");
+        romWanted = now;
+        for (PciBar b : bars()) {
+            place(b, false);
         }
-        romDecoded = now;
+        placeRom(true);
+    }
+
+    /** Registers the ROM where the guest wants it, unless it is there or that overlaps another range. */
+    private void placeRom(boolean loud) {
+        if (romWanted < 0 || romDecoded >= 0) {
+            return;
+        }
+        try {
+            mmio.register(romWanted, romSize, new Rom(), name() + "-rom");
+            romDecoded = romWanted;
+            if (!loud) {
+                log.info("{}: ROM reachable now at 0x{}: what it overlapped has moved", name(), Long.toHexString(romWanted));
+            }
+        } catch (VmCoreException e) {
+            if (loud) {
+                log.warn("{}: ROM placed at 0x{} is not reachable there: {}", name(), Long.toHexString(romWanted),
+                        e.getMessage());
+            }
+        }
     }
 
     /** The expansion ROM as the guest reads it: the device's ROM region; writes are dropped. */
@@ -352,6 +407,8 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         for (int i = 0; i < 6; i++) {
             pieces.add(List.of());
             maps.add(new ArrayList<>());
+            placedAt.add(new long[0]);
+            placedSlots.add(new MemorySlot[0]);
         }
         int slot = firstSlot;
         for (PciBar b : bars()) {
@@ -383,6 +440,10 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
                 }
             }
             pieces.set(i, List.copyOf(done));
+            long[] at = new long[done.size()];
+            java.util.Arrays.fill(at, -1);
+            placedAt.set(i, at);
+            placedSlots.set(i, new MemorySlot[done.size()]);
         }
     }
 
@@ -482,50 +543,96 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         return pieces.get(bar);
     }
 
-    /** BAR relocation: the memory slots and MMIO traps follow the guest (-1: not decoded). */
+    /**
+     * BAR relocation: the memory slots and MMIO (or port) traps follow the guest (-1: not decoded). What is registered
+     * at the old place is removed; what the old place kept out of other BARs and the ROM is placed again; then the
+     * BAR is placed at the new one, each piece that overlaps another range left out (one warning). Never throws at
+     * the guest's config write.
+     */
     private synchronized void barMoved(PciBar b, long oldAddress, long newAddress) {
         if (closed) {
             return;
         }
+        unplace(b);
+        // a command write moves several BARs one after another: a BAR whose space it turns off is not placed again
+        int cmd = config().get(PciConfigSpace.COMMAND, 2);
+        for (PciBar o : bars()) {
+            if (o.index() != b.index() && (cmd & (o.isMemory() ? PciConfigSpace.COMMAND_MEMORY : PciConfigSpace.COMMAND_IO)) != 0) {
+                place(o, false);
+            }
+        }
+        if ((cmd & PciConfigSpace.COMMAND_MEMORY) != 0) {
+            placeRom(false);
+        }
+        place(b, true);
+        log.debug("{}: BAR{} 0x{} -> 0x{}", name(), b.index(), Long.toHexString(oldAddress), Long.toHexString(newAddress));
+    }
+
+    /** Removes each registered piece of BAR {@code b}. */
+    private void unplace(PciBar b) {
         int i = b.index();
-        if (!b.isMemory()) {
-            // an I/O BAR: every port access is trapped and forwarded to the device's BAR region
-            if (oldAddress >= 0) {
-                pio.unregister(oldAddress);
-                liveIo.remove(Long.valueOf(oldAddress));
+        long[] at = placedAt.get(i);
+        MemorySlot[] slot = placedSlots.get(i);
+        for (int k = 0; k < at.length; k++) {
+            if (at[k] < 0) {
+                continue;
             }
-            if (newAddress >= 0) {
-                pio.register(newAddress, b.size(), new TrappedBar(i, 0), name() + "-bar" + i);
-                liveIo.add(newAddress);
+            try {
+                if (slot[k] != null) {
+                    slot[k].close();
+                } else {
+                    (b.isMemory() ? mmio : pio).unregister(at[k]);
+                }
+            } catch (ErrnoException e) {
+                log.warn("{}: BAR{} 0x{}: removing its memory slot {} failed: {}", name(), i,
+                        Long.toHexString(at[k]), slot[k].slot(), e.getMessage());
             }
+            slot[k] = null;
+            at[k] = -1;
+        }
+    }
+
+    /**
+     * Registers each piece of BAR {@code b} that is not registered yet where the BAR is decoded now; a piece KVM
+     * (EEXIST) or the bus (an overlap) refuses there is left out, with one warning per call when {@code loud}.
+     */
+    private void place(PciBar b, boolean loud) {
+        int i = b.index();
+        long base = decodedAddress(i);
+        if (base < 0) {
             return;
         }
-        for (Piece p : pieces.get(i)) {
-            if (oldAddress >= 0) {
-                if (p.direct()) {
-                    for (int k = 0; k < liveSlots.size(); k++) {
-                        if (liveSlots.get(k).slot() == p.slot()) {
-                            liveSlots.remove(k).close();
-                            break;
-                        }
-                    }
-                } else {
-                    mmio.unregister(oldAddress + p.offset());
-                    liveTraps.remove(Long.valueOf(oldAddress + p.offset()));
-                }
+        List<Piece> ps = pieces.get(i);
+        long[] at = placedAt.get(i);
+        MemorySlot[] slot = placedSlots.get(i);
+        List<String> refused = new ArrayList<>();
+        List<String> placed = new ArrayList<>();
+        for (int k = 0; k < ps.size(); k++) {
+            if (at[k] >= 0) {
+                continue;
             }
-            if (newAddress >= 0) {
+            Piece p = ps.get(k);
+            long a = base + p.offset();
+            try {
                 if (p.direct()) {
-                    liveSlots.add(MemorySlot.register(slots, p.slot(), 0, newAddress + p.offset(), p.length(),
-                            maps.get(i).get(pieces.get(i).indexOf(p)).address()));
+                    slot[k] = MemorySlot.register(slots, p.slot(), 0, a, p.length(), maps.get(i).get(k).address());
                 } else {
-                    mmio.register(newAddress + p.offset(), p.length(), new TrappedBar(i, p.offset()),
+                    (b.isMemory() ? mmio : pio).register(a, p.length(), new TrappedBar(i, p.offset()),
                             name() + "-bar" + i + (p.offset() == 0 ? "" : "+" + Long.toHexString(p.offset())));
-                    liveTraps.add(newAddress + p.offset());
                 }
+                at[k] = a;
+                placed.add(String.format("0x%x+0x%x", a, p.length()));
+            } catch (VmCoreException | ErrnoException e) {
+                refused.add(String.format("0x%x+0x%x (%s)", a, p.length(), e.getMessage()));
             }
         }
-        log.debug("{}: BAR{} 0x{} -> 0x{}", name(), i, Long.toHexString(oldAddress), Long.toHexString(newAddress));
+        if (!refused.isEmpty() && loud) {
+            log.warn("{}: BAR{} placed at 0x{} overlaps another range; not reachable there: {}", name(), i,
+                    Long.toHexString(base), String.join(", ", refused));
+        } else if (!placed.isEmpty() && !loud) {
+            log.info("{}: BAR{} (at 0x{}) reachable now at {}: what it overlapped has moved", name(), i,
+                    Long.toHexString(base), String.join(", ", placed));
+        }
     }
 
     /** A BAR served by the VMM: MSI-X table and PBA emulated, the rest forwarded to the device. */
@@ -573,12 +680,30 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         if (offset < 0x40 || !config().validAccess(offset, size)) {
             return v;
         }
-        Integer passed = passedCaps.read(offset, size, v);
-        return passed != null ? passed : v;
+        try {
+            Integer passed = passedCaps.read(offset, size, v);
+            return passed != null ? passed : v;
+        } catch (VfioException e) {
+            log.warn("{}: config read at 0x{}: {}", name(), Integer.toHexString(offset), e.getMessage());
+            return v;
+        }
     }
 
+    /**
+     * What a guest config write does to the device (passed capability bytes, the command register, the interrupt kind
+     * handed to VFIO); a device that refuses is logged, never thrown at the guest's access.
+     */
     @Override
     protected void onConfigWrite(int offset, int size, int value) {
+        try {
+            configWritten(offset, size, value);
+        } catch (VfioException e) {
+            log.warn("{}: config write of 0x{} at 0x{}: {}", name(), Integer.toHexString(value),
+                    Integer.toHexString(offset), e.getMessage());
+        }
+    }
+
+    private void configWritten(int offset, int size, int value) {
         if (offset >= 0x40 && config().validAccess(offset, size) && passedCaps.write(offset, size, value)) {
             return;
         }
@@ -691,22 +816,16 @@ public final class VfioPciDevice extends PciFunction implements AutoCloseable {
         closed = true;
         // KVM must stop using the BAR mappings before they are unmapped; VFIO must stop signalling before the
         // irqfds go away.
-        for (MemorySlot m : liveSlots) {
-            m.close();
+        for (PciBar b : bars()) {
+            if (b.index() < placedAt.size()) {
+                unplace(b);
+            }
         }
-        liveSlots.clear();
-        for (long a : liveTraps) {
-            mmio.unregister(a);
-        }
-        liveTraps.clear();
-        for (long a : liveIo) {
-            pio.unregister(a);
-        }
-        liveIo.clear();
         if (romDecoded >= 0) {
             mmio.unregister(romDecoded);
             romDecoded = -1;
         }
+        romWanted = -1;
         try {
             turnOff(onDevice);
         } catch (RuntimeException e) {
