@@ -34,7 +34,7 @@ class VirtioFamilyLabTest {
             mount -t ext4 /dev/vda /mnt || echo G-MOUNT-FAILED
             mt() { awk '/MemTotal/{print $2}' /proc/meminfo; }
             T0=$(mt); echo G-BALLOON-READY $T0
-            i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 120000)) ]; do sleep 0.2; i=$((i+1)); done
+            i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 130000)) ]; do sleep 0.2; i=$((i+1)); done
             echo G-INFLATED $T0 $(mt)
             i=0; while [ $i -lt 900 ] && [ $(mt) -lt $T0 ]; do sleep 0.2; i=$((i+1)); done
             echo G-DEFLATED $T0 $(mt)

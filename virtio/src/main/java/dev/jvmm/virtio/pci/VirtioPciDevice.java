@@ -234,7 +234,15 @@ public class VirtioPciDevice extends PciFunction implements VirtioInterrupts, Sn
             return;
         }
         for (int q = 0; q < queues.length; q++) {
-            registrations.add(ioeventfds.register(kicks[q], base + NOTIFY_OFFSET + (long) NOTIFY_OFF_MULTIPLIER * q, 0));
+            long at = base + NOTIFY_OFFSET + (long) NOTIFY_OFF_MULTIPLIER * q;
+            try {
+                registrations.add(ioeventfds.register(kicks[q], at, 0));
+            } catch (RuntimeException e) {
+                // another device's doorbell is there: the guest put two BARs over each other; its kicks for this
+                // queue then reach BAR0 (where it is decoded) instead, until the guest moves it
+                log.warn("{}: queue {}'s doorbell at 0x{} cannot be an ioeventfd: {}", name(), q, Long.toHexString(at),
+                        e.getMessage());
+            }
         }
     }
 

@@ -193,27 +193,9 @@ public final class VirtioDevices {
         res.push(t);
         String name = device.name();
         Bus mmio = env.mmio();
-        // BAR0 follows the guest: unregister at the old place, register at the new one (-1: not decoded)
-        java.util.concurrent.atomic.AtomicLong decoded = new java.util.concurrent.atomic.AtomicLong(-1);
-        t.setBarListener((f, b, oldAddress, newAddress) -> {
-            if (b.index() != 0) {
-                return;
-            }
-            if (oldAddress >= 0) {
-                mmio.unregister(oldAddress);
-            }
-            if (newAddress >= 0) {
-                mmio.register(newAddress, VirtioPciDevice.BAR_SIZE, t.bar0(), name + "-bar0");
-            }
-            decoded.set(newAddress);
-            log.debug("{}: BAR0 0x{} -> 0x{}", name, Long.toHexString(oldAddress), Long.toHexString(newAddress));
-        });
-        res.push(() -> {
-            long at = decoded.getAndSet(-1);
-            if (at >= 0) {
-                mmio.unregister(at);
-            }
-        });
+        // BAR0 follows the guest: off the bus at its old place, on at the new one (not where it overlaps)
+        Bar0Mapping mapping = res.push(new Bar0Mapping(mmio, VirtioPciDevice.BAR_SIZE, t.bar0(), name));
+        t.setBarListener(mapping);
         t.setBarAddress(0, bar);
         PciAddress address = env.pci().add(t, slot, 0);
         res.push(() -> env.pci().remove(address));
