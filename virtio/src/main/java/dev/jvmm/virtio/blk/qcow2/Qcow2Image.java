@@ -113,7 +113,7 @@ public final class Qcow2Image implements DiskImage {
             ImageIo.preadZeroTail(fd.fd(), hd.address(), slice, 0, path + " header");
             long l1Bytes = Math.max(slice, ((long) h.l1Size * 8 + slice - 1) / slice * slice);
             a = Mmap.anonymous(l1Bytes, path + " L1");
-            ImageIo.preadZeroTail(fd.fd(), a.address(), (long) h.l1Size * 8, h.l1TableOffset, path + " L1 table");
+            ImageIo.preadZeroTail(fd.fd(), a.address(), l1Bytes, h.l1TableOffset, path + " L1 table");
             long rtBytes = (long) h.refcountTableClusters << cb;
             r = Mmap.anonymous(rtBytes, path + " refcount table");
             ImageIo.preadZeroTail(fd.fd(), r.address(), rtBytes, h.refcountTableOffset, path + " refcount table");
@@ -190,6 +190,17 @@ public final class Qcow2Image implements DiskImage {
             h.autoclear = 0;
         }
         syncNow();
+    }
+
+    /** After a repair that left no corruption: clears the dirty and corrupt bits (v3). */
+    void clearDirtyAndCorrupt() {
+        long bits = Qcow2Header.INCOMPAT_DIRTY | Qcow2Header.INCOMPAT_CORRUPT;
+        if (h.version == 3 && (h.incompatible & bits) != 0) {
+            syncNow();
+            setHeaderField64(Qcow2Header.INCOMPATIBLE_FEATURES, h.incompatible & ~bits);
+            h.incompatible &= ~bits;
+            syncNow();
+        }
     }
 
     /** Writes one 8-byte header field (the whole first slice, so that O_DIRECT takes it). */
