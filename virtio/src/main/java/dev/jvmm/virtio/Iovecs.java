@@ -58,6 +58,33 @@ public final class Iovecs implements AutoCloseable {
         return total;
     }
 
+    /**
+     * Fills the array with {@code len} bytes of {@code src}'s current segments, starting {@code skip} bytes in (one
+     * host-contiguous piece of a request that a disk format splits). Returns the total length.
+     */
+    public long slice(Iovecs src, long skip, long len) {
+        start = 0;
+        count = 0;
+        total = 0;
+        for (int i = 0; i < src.count() && total < len; i++) {
+            long a = src.base(i);
+            long l = src.length(i);
+            if (skip >= l) {
+                skip -= l;
+                continue;
+            }
+            a += skip;
+            l = Math.min(l - skip, len - total);
+            skip = 0;
+            long e = 16L * count;
+            buf.putLong(e, a);
+            buf.putLong(e + 8, l);
+            count++;
+            total += l;
+        }
+        return total;
+    }
+
     public long address() {
         return buf.address() + 16L * start;
     }

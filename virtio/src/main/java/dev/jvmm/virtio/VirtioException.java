@@ -6,7 +6,12 @@ public class VirtioException extends RuntimeException {
         /** The disk image, block device or TAP could not be opened or queried. */
         BACKEND,
         /** A device option is invalid (bad size, unknown cache mode, too many queues). */
-        CONFIG
+        CONFIG,
+        /**
+         * A disk image is malformed or hostile (offsets past its end, overlapping metadata, a backing loop) or uses a
+         * feature jvmm does not implement (encryption, external data file, extended L2, zstd).
+         */
+        IMAGE
     }
 
     private final Reason reason;

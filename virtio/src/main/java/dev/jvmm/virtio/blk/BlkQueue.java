@@ -15,6 +15,8 @@ import dev.jvmm.virtio.Iovecs;
 import dev.jvmm.virtio.VirtQueue;
 import dev.jvmm.virtio.VirtioInterrupts;
 import dev.jvmm.virtio.blk.VirtioBlkLayout.DiscardWriteZeroes;
+import dev.jvmm.virtio.blk.qcow2.DiskImage;
+import dev.jvmm.virtio.blk.qcow2.Mapping;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,7 +98,7 @@ final class BlkQueue implements AutoCloseable {
         this.slots = new BlkRequest[n];
         this.free = new int[n];
         for (int i = 0; i < n; i++) {
-            slots[i] = new BlkRequest(i, VirtioBlk.SEG_MAX + 2);
+            slots[i] = new BlkRequest(i, VirtioBlk.SEG_MAX + 2, backend.image() != null);
             free[i] = n - 1 - i;
         }
         freeCount = n;
@@ -307,7 +309,130 @@ final class BlkQueue implements AutoCloseable {
             r.writeSeq = ++writeSeq;
             inFlightWrites++;
         }
+        if (backend.image() != null) {
+            r.op = write ? BlkRequest.WRITE : BlkRequest.READ;
+            r.mapped = true;
+            r.vOffset = sector * SECTOR;
+            r.vRemaining = len;
+            r.length = len;
+            r.whole.slice(r.iov, 0, len);
+            continueMapped(r);
+            return;
+        }
         submit(r, write ? BlkRequest.WRITE : BlkRequest.READ, sector * SECTOR, len);
+    }
+
+    /**
+     * Serves a request on a formatted disk (qcow2) from {@code r.vOffset} on: the image says where each next piece
+     * lives; zeroes, compressed clusters and writes that allocate are served here, through the bounce buffer; the
+     * first piece that is one contiguous range of a host file goes to the engine straight from or into guest RAM,
+     * and its completion brings the request back here ({@link #mappedDone}).
+     */
+    private void continueMapped(BlkRequest r) {
+        DiskImage img = backend.image();
+        boolean write = r.op == BlkRequest.WRITE;
+        while (r.vRemaining > 0) {
+            Mapping m = r.map;
+            img.map(r.vOffset, r.vRemaining, write, m);
+            long n = Math.min(m.length, r.vRemaining);
+            switch (m.kind) {
+                case Mapping.HOST -> {
+                    r.iov.slice(r.whole, 0, n);
+                    r.chunk = n;
+                    r.fd = m.fd;
+                    r.offset = m.hostOffset;
+                    r.remaining = n;
+                    r.state = BlkRequest.SUBMITTED;
+                    inFlight++;
+                    dev.sawInFlight(inFlight);
+                    io.submit(r);
+                    return;
+                }
+                case Mapping.ZERO -> {
+                    zeroRest(r.whole, n);
+                    markDirty(r.whole, n);
+                }
+                case Mapping.INLINE -> {
+                    n = Math.min(n, BOUNCE_SIZE);
+                    scratch();
+                    long b = bounce.address();
+                    int rc;
+                    if (write) {
+                        r.whole.copyOut(0, b, n);
+                        rc = m.image.write(r.vOffset, n, b);
+                    } else {
+                        rc = m.image.read(r.vOffset, n, b);
+                        if (rc == 0) {
+                            copyIntoIov(r.whole, 0, b, n);
+                            markDirty(r.whole, n);
+                        }
+                    }
+                    if (rc < 0) {
+                        failMapped(r, -rc);
+                        return;
+                    }
+                }
+                default -> {
+                    failMapped(r, m.errno);
+                    return;
+                }
+            }
+            r.whole.advance(n);
+            r.vOffset += n;
+            r.vRemaining -= n;
+        }
+        endMapped(r, VIRTIO_BLK_S_OK);
+    }
+
+    /** The engine finished a piece of a mapped request: a short transfer goes round again, a whole one moves on. */
+    private void mappedDone(BlkRequest r, long res) {
+        boolean write = r.op == BlkRequest.WRITE;
+        if (res < 0) {
+            if (res == -Errno.EINTR || res == -Errno.EAGAIN) {
+                resubmit(r);
+            } else {
+                failMapped(r, (int) -res);
+            }
+            return;
+        }
+        if (res == 0) {
+            if (write) {
+                failMapped(r, Errno.EIO);
+                return;
+            }
+            // past the end of the host file (the last cluster of an image may be short): zeroes
+            zeroRest(r.iov, r.remaining);
+            res = r.remaining;
+        }
+        if (!write) {
+            markDirty(r.iov, res);
+        }
+        if (res < r.remaining) {
+            r.iov.advance(res);
+            r.offset += res;
+            r.remaining -= res;
+            resubmit(r);
+            return;
+        }
+        r.whole.advance(r.chunk);
+        r.vOffset += r.chunk;
+        r.vRemaining -= r.chunk;
+        continueMapped(r);
+    }
+
+    private void failMapped(BlkRequest r, int errno) {
+        boolean write = r.op == BlkRequest.WRITE;
+        endMapped(r, ioError(write ? "write" : "read", r.vOffset / SECTOR, r.vRemaining, errno));
+    }
+
+    private void endMapped(BlkRequest r, int status) {
+        boolean write = r.op == BlkRequest.WRITE;
+        r.mapped = false;
+        finish(r, status, !write && status == VIRTIO_BLK_S_OK ? 1 + r.length : 1);
+        if (write) {
+            inFlightWrites--;
+            issueFlushes();
+        }
     }
 
     private void submit(BlkRequest r, int op, long offset, long len) {
@@ -336,6 +461,10 @@ final class BlkQueue implements AutoCloseable {
         inFlight--;
         if (r.op == BlkRequest.FLUSH) {
             finish(r, res == 0 ? VIRTIO_BLK_S_OK : ioError("flush", 0, 0, (int) -res), 1);
+            return;
+        }
+        if (r.mapped) {
+            mappedDone(r, res);
             return;
         }
         boolean write = r.op == BlkRequest.WRITE;
@@ -491,10 +620,22 @@ final class BlkQueue implements AutoCloseable {
         long b = bounce.address();
         int fd = backend.fd();
         long done = 0;
+        DiskImage img = backend.image();
         while (done < len) {
             long chunk = Math.min(BOUNCE_SIZE, len - done);
             if (write) {
                 iov.copyOut(done, b, chunk);
+            }
+            if (img != null) {
+                int rc = write ? img.write(offset + done, chunk, b) : img.read(offset + done, chunk, b);
+                if (rc < 0) {
+                    return ioError(write ? "write (bounced)" : "read (bounced)", offset / SECTOR, len, -rc);
+                }
+                if (!write) {
+                    copyIntoIov(iov, done, b, chunk);
+                }
+                done += chunk;
+                continue;
             }
             long got = 0;
             while (got < chunk) {
@@ -558,6 +699,7 @@ final class BlkQueue implements AutoCloseable {
         if (r.op == BlkRequest.WRITE) {
             inFlightWrites--;
         }
+        r.mapped = false;
         release(r);
     }
 

@@ -46,9 +46,37 @@ final class BlkRequest {
     /** The queue (of a thread-pool engine) that takes it back. */
     Object owner;
 
+    /**
+     * A request on a disk with a format ({@code qcow2}): all its data segments, while {@link #iov} holds the piece
+     * that is one contiguous host range (what the engine transfers now). Null on a raw disk.
+     */
+    final Iovecs whole;
+    /** Where the next piece of a request on a formatted disk lives (reused). Null on a raw disk. */
+    final dev.jvmm.virtio.blk.qcow2.Mapping map;
+    /** This request goes piece by piece through the disk's format ({@link #whole}, {@link #map}). */
+    boolean mapped;
+    /** Virtual disk offset and bytes left of a mapped request (at the start of the piece with the engine). */
+    long vOffset;
+    long vRemaining;
+    /** Bytes of the piece with the engine. */
+    long chunk;
+
     BlkRequest(int index, int segments) {
+        this(index, segments, false);
+    }
+
+    BlkRequest(int index, int segments, boolean formatted) {
         this.index = index;
         this.iov = new Iovecs(segments);
+        Iovecs w = null;
+        try {
+            w = formatted ? new Iovecs(segments) : null;
+        } catch (RuntimeException | Error e) {
+            iov.close();
+            throw e;
+        }
+        this.whole = w;
+        this.map = formatted ? new dev.jvmm.virtio.blk.qcow2.Mapping() : null;
     }
 
     /**
@@ -75,5 +103,8 @@ final class BlkRequest {
 
     void close() {
         iov.close();
+        if (whole != null) {
+            whole.close();
+        }
     }
 }

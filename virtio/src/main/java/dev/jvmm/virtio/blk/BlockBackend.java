@@ -7,10 +7,15 @@ import dev.jvmm.sys.Native;
 import dev.jvmm.sys.NativeBuffer;
 import dev.jvmm.sys.blk.BlockConstants;
 import dev.jvmm.virtio.VirtioException;
+import dev.jvmm.virtio.blk.qcow2.DiskImage;
+import dev.jvmm.virtio.blk.qcow2.Images;
+import dev.jvmm.virtio.blk.qcow2.Qcow2Image;
 
 /**
- * A raw disk image file or a host block device opened with the flags of its {@link CacheMode}. The I/O
- * methods return 0 or a negative errno (the device turns that into VIRTIO_BLK_S_IOERR); they never throw on
+ * A disk image file or a host block device opened with the flags of its {@link CacheMode}: raw, or qcow2
+ * ({@link #image()}: requests are translated through it, see {@code BlkQueue}). The format is detected from the
+ * header unless given; {@code format=raw} on a qcow2 file shows the guest the container itself, as QEMU does. The
+ * I/O methods return 0 or a negative errno (the device turns that into VIRTIO_BLK_S_IOERR); they never throw on
  * the data path.
  */
 public final class BlockBackend implements AutoCloseable {
@@ -22,8 +27,12 @@ public final class BlockBackend implements AutoCloseable {
     private final boolean blockDevice;
     private final long size;
     private final NativeBuffer range = new NativeBuffer(16);
+    /** The qcow2 image this disk serves, or null for raw. */
+    private final DiskImage image;
 
-    private BlockBackend(String path, Fd fd, CacheMode cache, boolean readOnly, boolean blockDevice, long size) {
+    private BlockBackend(String path, Fd fd, CacheMode cache, boolean readOnly, boolean blockDevice, long size,
+            DiskImage image) {
+        this.image = image;
         this.path = path;
         this.fd = fd;
         this.cache = cache;
@@ -33,6 +42,18 @@ public final class BlockBackend implements AutoCloseable {
     }
 
     public static BlockBackend open(String path, boolean readOnly, CacheMode cache) {
+        return open(path, readOnly, cache, null);
+    }
+
+    /**
+     * Opens a disk as {@code format} ({@code raw} or {@code qcow2}; null: detected from the header). A qcow2 image's
+     * backing chain is opened read-only below it.
+     */
+    public static BlockBackend open(String path, boolean readOnly, CacheMode cache, String format) {
+        if (format != null && !format.equals("raw") && !format.equals("qcow2")) {
+            throw new VirtioException(VirtioException.Reason.CONFIG, "disk " + path + ": unknown format \"" + format
+                    + "\" (expected raw or qcow2)");
+        }
         int flags = (readOnly ? Native.O_RDONLY : Native.O_RDWR)
                 | (cache == CacheMode.NONE ? Native.O_DIRECT : 0)
                 | (cache == CacheMode.WRITETHROUGH ? Native.O_DSYNC : 0);
@@ -56,11 +77,26 @@ public final class BlockBackend implements AutoCloseable {
             if (size < 0) {
                 throw new ErrnoException("lseek(SEEK_END)", Native.errno(), path);
             }
+            String found = Images.probe(fd.fd(), path);
+            if ("qcow2".equals(format) && !found.equals("qcow2")) {
+                throw new VirtioException(VirtioException.Reason.CONFIG, "disk " + path
+                        + ": format=qcow2 but the file is not a qcow2 image (no QFI\\xfb magic)");
+            }
+            if ((format == null ? found : format).equals("qcow2")) {
+                // the image owns fd from here on (closes it if it refuses the file)
+                Qcow2Image img = Images.openQcow2(path, fd, readOnly, cache != CacheMode.UNSAFE);
+                if (img.size() % 512 != 0) {
+                    img.close();
+                    throw new VirtioException(VirtioException.Reason.CONFIG, "disk " + path + ": virtual size "
+                            + img.size() + " is not a whole number of 512-byte sectors");
+                }
+                return new BlockBackend(path, fd, cache, readOnly, blockDevice, img.size(), img);
+            }
             if (size % 512 != 0) {
                 throw new VirtioException(VirtioException.Reason.CONFIG, "disk " + path + " is " + size
                         + " bytes, not a whole number of 512-byte sectors");
             }
-            return new BlockBackend(path, fd, cache, readOnly, blockDevice, size);
+            return new BlockBackend(path, fd, cache, readOnly, blockDevice, size, null);
         } catch (RuntimeException e) {
             fd.close();
             throw e instanceof VirtioException ? e : new VirtioException(VirtioException.Reason.BACKEND,
@@ -82,6 +118,16 @@ public final class BlockBackend implements AutoCloseable {
 
     public CacheMode cache() {
         return cache;
+    }
+
+    /** The qcow2 image requests are translated through, or null for a raw disk. */
+    public DiskImage image() {
+        return image;
+    }
+
+    /** {@code raw} or {@code qcow2}. */
+    public String format() {
+        return image == null ? "raw" : image.format();
     }
 
     public boolean blockDevice() {
@@ -107,6 +153,9 @@ public final class BlockBackend implements AutoCloseable {
 
     /** Deallocates {@code [offset, offset+len)}: PUNCH_HOLE on a file, BLKDISCARD on a block device. */
     public synchronized int discard(long offset, long len) {
+        if (image != null) {
+            return image.discard(offset, len);
+        }
         if (blockDevice) {
             return rangeIoctl(BlockConstants.BLKDISCARD, offset, len);
         }
@@ -116,6 +165,9 @@ public final class BlockBackend implements AutoCloseable {
 
     /** Zeroes {@code [offset, offset+len)}; with {@code unmap}, by deallocating (reads return zeroes after). */
     public synchronized int writeZeroes(long offset, long len, boolean unmap) {
+        if (image != null) {
+            return image.writeZeroes(offset, len, unmap);
+        }
         if (blockDevice) {
             return rangeIoctl(BlockConstants.BLKZEROOUT, offset, len);
         }
@@ -141,12 +193,15 @@ public final class BlockBackend implements AutoCloseable {
 
     @Override
     public void close() {
+        if (image != null) {
+            image.close(); // writes back and syncs its metadata, closes the backing chain and fd
+        }
         fd.close();
         range.close();
     }
 
     @Override
     public String toString() {
-        return path + " (" + size + " bytes, cache=" + cache + (readOnly ? ", read-only" : "") + ")";
+        return path + " (" + (image != null ? "qcow2, " : "") + size + " bytes, cache=" + cache + (readOnly ? ", read-only" : "") + ")";
     }
 }

@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 RemoteCommand.class,
                 LabCommand.class,
                 DemoCommand.class,
+                ImgCommand.class,
                 CommandLine.HelpCommand.class
         })
 public final class Jvmm implements Runnable {

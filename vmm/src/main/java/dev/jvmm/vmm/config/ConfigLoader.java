@@ -195,6 +195,9 @@ public final class ConfigLoader {
             if (x.aio() != dev.jvmm.virtio.blk.AioMode.AUTO) {
                 e.put("aio", x.aio().toString());
             }
+            if (x.format() != null) {
+                e.put("format", x.format());
+            }
             d.add(e);
         }
         m.put("disks", d);

@@ -133,6 +133,13 @@ public final class DeviceSpecs {
                         + "or auto)");
             };
         }
+        String format = null;
+        if (m.containsKey("format")) {
+            format = m.get("format").trim().toLowerCase(Locale.ROOT);
+            if (!format.equals("raw") && !format.equals("qcow2")) {
+                throw fail(o, "format: \"" + m.get("format") + "\" is not a disk format (expected raw or qcow2)");
+            }
+        }
         Path p;
         try {
             p = Path.of(path);
@@ -148,7 +155,10 @@ public final class DeviceSpecs {
         if (!Files.isReadable(p) || (!ro && !Files.isWritable(p))) {
             throw fail(o, "path: " + path + ": permission denied" + (ro ? "" : " (for read-only use add readonly=on)"));
         }
-        return new DiskConfig(p, ro, cache, id, queues, aio);
+        if ("qcow2".equals(format) && Files.isRegularFile(p) && !dev.jvmm.virtio.blk.qcow2.Images.isQcow2(p)) {
+            throw fail(o, "format=qcow2 but " + path + " is not a qcow2 image (no QFI\\xfb magic)");
+        }
+        return new DiskConfig(p, ro, cache, id, queues, aio, format);
     }
 
     public static NetConfig net(Spec s) {

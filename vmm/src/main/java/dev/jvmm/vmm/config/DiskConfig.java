@@ -5,8 +5,8 @@ import dev.jvmm.virtio.blk.CacheMode;
 import java.nio.file.Path;
 
 /**
- * One {@code --disk} (or one entry of the config file's {@code "disks"}): a virtio-blk device backed by a raw image
- * file or a block device.
+ * One {@code --disk} (or one entry of the config file's {@code "disks"}): a virtio-blk device backed by a raw or
+ * qcow2 image file or a block device.
  *
  * @param path     the image file or block device
  * @param readOnly the guest sees VIRTIO_BLK_F_RO and every write fails; the file is opened O_RDONLY
@@ -16,11 +16,18 @@ import java.nio.file.Path;
  * @param queues   request queues (1..64), one device thread each
  * @param aio      how requests reach the host, each queue keeping many in flight: {@code threads} (a pool of I/O
  *                 threads), {@code io_uring}, or {@code auto} (io_uring where the kernel allows it)
+ * @param format   {@code raw} or {@code qcow2}; null: detected from the file's header (docs/qcow2.md)
  */
-public record DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues, AioMode aio) {
+public record DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues, AioMode aio,
+        String format) {
     /** The keys {@code --disk} accepts, in the order error messages list them. */
     public static final java.util.List<String> KEYS = java.util.List.of("path", "readonly", "cache", "id", "queues",
-            "aio");
+            "aio", "format");
+
+    /** A disk whose format is detected from its header. */
+    public DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues, AioMode aio) {
+        this(path, readOnly, cache, id, queues, aio, null);
+    }
 
     /** A disk with {@code aio=auto}. */
     public DiskConfig(Path path, boolean readOnly, CacheMode cache, String id, int queues) {

@@ -66,14 +66,14 @@ public final class VirtioDevices {
         String origin = "--disk " + d.path();
         BlockBackend backend;
         try {
-            backend = res.push(BlockBackend.open(d.path().toString(), d.readOnly(), d.cache()));
+            backend = res.push(BlockBackend.open(d.path().toString(), d.readOnly(), d.cache(), d.format()));
         } catch (VirtioException e) {
             throw new VmmException(VmmException.Reason.CONFIG, origin + ": " + e.getMessage(), e);
         }
         VirtioBlk blk = new VirtioBlk(name, backend, d.queues(), d.id(), d.aio());
         Attached a = plug(blk, slot, barAt, env, res);
-        log.info("{} at {}: {} ({} MiB, cache={}{}, {} queue(s), aio={}{})", a.name(), a.address(), d.path(),
-                backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues(), blk.aio(),
+        log.info("{} at {}: {} ({}, {} MiB, cache={}{}, {} queue(s), aio={}{})", a.name(), a.address(), d.path(),
+                backend.image() != null ? backend.image() : "raw", backend.size() >> 20, d.cache(), d.readOnly() ? ", read-only" : "", d.queues(), blk.aio(),
                 blk.aioReason() == null ? "" : " (io_uring: " + blk.aioReason() + ")");
         return a;
     }

@@ -83,7 +83,7 @@ class DeviceSpecsTest {
     void cliErrorsNameOptionAndKey() throws Exception {
         Path k = Files.writeString(dir.resolve("k"), "x");
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
-        assertEquals("--disk: unknown key \"cahce\" (expected path, readonly, cache, id, queues, aio)",
+        assertEquals("--disk: unknown key \"cahce\" (expected path, readonly, cache, id, queues, aio, format)",
                 fail(k, List.of("path=" + img + ",cahce=none"), null));
         assertEquals("--disk: cache: \"fast\" is not a cache mode (expected none, writeback, writethrough or unsafe)",
                 fail(k, List.of("path=" + img + ",cache=fast"), null));
@@ -93,6 +93,10 @@ class DeviceSpecsTest {
         assertEquals("--disk: readonly: \"maybe\" is not on/off", fail(k, List.of(img + ",readonly=maybe"), null));
         assertEquals("--disk: queues: must be between 1 and 64, got 0", fail(k, List.of(img + ",queues=0"), null));
         assertEquals("--disk: key \"cache\" given twice", fail(k, List.of(img + ",cache=none,cache=unsafe"), null));
+        assertEquals("--disk: format: \"vmdk\" is not a disk format (expected raw or qcow2)",
+                fail(k, List.of(img + ",format=vmdk"), null));
+        assertEquals("--disk: format=qcow2 but " + img + " is not a qcow2 image (no QFI\\xfb magic)",
+                fail(k, List.of(img + ",format=qcow2"), null));
         assertEquals("--disk: aio: \"native\" is not an aio mode (expected threads, io_uring or auto)",
                 fail(k, List.of(img + ",aio=native"), null));
         assertEquals("--disk: id: \"a b\" must be 1 to 20 printable ASCII characters without spaces",
@@ -147,7 +151,7 @@ class DeviceSpecsTest {
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
         String[][] cases = {
             {"\"disks\": [{\"path\": \"" + img + "\", \"cahce\": \"none\"}]",
-                "vm.json: field \"disks\"[0]: unknown key \"cahce\" (expected path, readonly, cache, id, queues, aio)"},
+                "vm.json: field \"disks\"[0]: unknown key \"cahce\" (expected path, readonly, cache, id, queues, aio, format)"},
             {"\"disks\": {\"path\": \"x\"}", "vm.json: field \"disks\": must be an array [...]"},
             {"\"nets\": [{\"tap\": \"t0\"}, 5]", "vm.json: field \"nets\"[1]: must be an object {\"tap\": ...} or a string, got long"},
             {"\"nets\": [{\"queues\": [1]}]", "vm.json: field \"nets\"[0]: key \"queues\" must be a string, number or boolean"},
