@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * Lab tier, issue 18: the rest of the virtio family with the stock Debian guest's own drivers, all in one L2 boot.
  * <ul>
  * <li>balloon: see {@link #balloonInflatesDeflatesReportsFreePagesAndSendsStats}.</li>
+ * <li>qcow2 (issue 19): see {@link #qcow2OnABackingFileReadsWritesVerifiesAndChecksClean}.</li>
  * <li>vsock ({@code --vsock cid=7}, vhost-vsock in L1): the guest's {@code vsockecho} (a test resource, built static)
  * connects to the host (CID 2) and a Java peer in L1 ({@code VsockPeer}, through jvmm's own AF_VSOCK binding)
  * answers; then the guest listens and the peer connects to CID 7. Bytes arrive both ways, each way.</li>
@@ -45,6 +46,20 @@ class VirtioFamilyLabTest {
             /mnt/vsockecho connect 2 5000 ping-from-guest; echo G-VSOCK-CONNECT-RC $?
             /mnt/vsockecho listen 5001 pong-from-guest; echo G-VSOCK-LISTEN-RC $?
             umount /mnt
+            for s in /sys/block/vd*; do case $(cat $s/serial) in q-top) QT=/dev/${s##*/};; q-verify) QV=/dev/${s##*/};; esac; done
+            mkdir -p /q && mount -t ext4 $QT /q && echo G-QBASE $(md5sum < /q/base.bin | cut -d' ' -f1)
+            dd if=/dev/urandom of=/q/new.bin bs=1M count=48 2>/dev/null
+            i=0; while [ $i -lt 100 ]; do echo $i > /q/s$i; i=$((i+1)); done; sync
+            echo G-QNEW $(md5sum < /q/new.bin | cut -d' ' -f1); umount /q; echo G-QUMOUNT-RC $?
+            i=0; : > /tmp/sums
+            while [ $i -lt 64 ]; do
+              o=$((i*61)); dd if=/dev/urandom of=/tmp/b bs=64k count=1 2>/dev/null
+              dd if=/tmp/b of=$QV bs=64k seek=$o conv=notrunc 2>/dev/null
+              echo "$o $(md5sum < /tmp/b | cut -d' ' -f1)" >> /tmp/sums; i=$((i+1))
+            done
+            sync; echo 3 > /proc/sys/vm/drop_caches; bad=0
+            while read o s; do [ "$(dd if=$QV bs=64k skip=$o count=1 2>/dev/null | md5sum | cut -d' ' -f1)" = "$s" ] || bad=$((bad+1)); done < /tmp/sums
+            echo G-VERIFY bad=$bad
             """;
 
     /** A Java main of the test classpath as one shell command in L1. */
@@ -64,6 +79,7 @@ class VirtioFamilyLabTest {
                 "--initrd", lab.kit().initrdGuest().toString(), "--memory", "1G", "--cpus", "1",
                 "--cmdline", "console=ttyS0 quiet panic=-1 " + GuestCommandLine.scriptWord(GUEST),
                 "--api-socket", "api.sock", "--disk", "path=disk.img",
+                "--disk", "path=top.qcow2,cache=none,id=q-top", "--disk", "path=v.qcow2,cache=writeback,aio=threads,id=q-verify",
                 "--balloon", "free-page-reporting=on,stats=2", "--vsock", "cid=7"));
         String peer = "dev.jvmm.sys.vsock.VsockPeer";
         String remote = LabCli.remote("--api-socket", "api.sock");
@@ -71,6 +87,11 @@ class VirtioFamilyLabTest {
                 "set -u; W=$JVMM_LAB_SCRATCH/family; rm -rf $W; mkdir -p $W/fs && cd $W",
                 "cp " + vsockecho + " fs/vsockecho",
                 "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",
+                // qcow2: an ext4 base image with a file, a top image on it (jvmm img), and a 4 KiB-cluster image
+                "mkdir qfs && head -c 16777216 /dev/urandom > qfs/base.bin && BASE_MD5=$(md5sum < qfs/base.bin | cut -d' ' -f1)",
+                "truncate -s 256M base.raw && mkfs.ext4 -q -F -d qfs base.raw && qemu-img convert -O qcow2 base.raw base.qcow2",
+                LabCli.jvmm("img", "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2") + " > /dev/null",
+                LabCli.jvmm("img", "create", "-f", "qcow2", "-o", "cluster_size=4096", "v.qcow2", "256M") + " > /dev/null",
                 "until_log() { i=0; while [ $i -lt 1500 ] && ! grep -q \"$1\" vm.log; do kill -0 $VM 2>/dev/null || return 1;"
                         + " sleep 0.2; i=$((i+1)); done; }",
                 "rss() { awk '/VmRSS/{print $2}' /proc/$VM/status; }",
@@ -96,6 +117,12 @@ class VirtioFamilyLabTest {
                 "wait $VM; echo L1-VM-RC $?",
                 "kill $P1 2>/dev/null; wait $P1 2>/dev/null",
                 "cat vm.log; sed 's/^/L1-PEER1 /' peer1.log; sed 's/^/L1-CONNECTED /' peer2.log",
+                "echo L1-QBASE $BASE_MD5",
+                "qemu-img check top.qcow2 > c1.log 2>&1; echo L1-QCHECK $? $(qemu-img check v.qcow2 > c2.log 2>&1; echo $?); cat c1.log c2.log",
+                "qemu-img compare base.raw base.qcow2 > /dev/null; echo L1-QBASE-UNCHANGED $?",
+                "qemu-img convert -O raw top.qcow2 top.raw && e2fsck -fn top.raw > fsck.log 2>&1; echo L1-QFSCK $?; tail -3 fsck.log",
+                "echo L1-QNEW $(debugfs -R 'cat /new.bin' top.raw 2>/dev/null | md5sum | cut -d' ' -f1)",
+                "echo L1-QINFO $(" + LabCli.jvmm("img", "info", "top.qcow2") + " | grep -i '^backing file:')",
                 "cd /; rm -rf $W");
         CommandResult r = lab.run(script, TIMEOUT);
         output = r.output();
@@ -132,6 +159,27 @@ class VirtioFamilyLabTest {
         assertTrue(stats.length == 2 && Long.parseLong(stats[0]) >= 1, "stats updates: " + line(out, "L1-STATS"));
         assertTrue(Math.abs(Long.parseLong(stats[1]) - t0 * 1024) < t0 * 1024 / 50,
                 "the guest's total-memory statistic is its MemTotal: " + stats[1] + " vs " + t0 + " kB");
+    }
+
+    /**
+     * qcow2: the guest reads a file of the base image through a top image made by {@code jvmm img create -b} (a
+     * {@code cache=none} disk), writes 48 MiB and 100 small files into it, and verifies 64 blocks of 64 KiB written
+     * through a 4 KiB-cluster image ({@code cache=writeback}, {@code aio=threads}) after dropping its caches; then in
+     * L1 both images pass {@code qemu-img check}, the base is unchanged, the top image converted to raw fscks clean and
+     * holds the guest's file.
+     */
+    @Test
+    void qcow2OnABackingFileReadsWritesVerifiesAndChecksClean(LabSession lab) {
+        String out = run(lab);
+        assertEquals("0", line(out, "L1-VM-RC"), out);
+        assertEquals(line(out, "L1-QBASE"), line(out, "G-QBASE"), "the base file read through the top image:\n" + out);
+        assertEquals("0", line(out, "G-QUMOUNT-RC"), out);
+        assertEquals("bad=0", line(out, "G-VERIFY"), out);
+        assertEquals("0 0", line(out, "L1-QCHECK"), "qemu-img check of both images:\n" + out);
+        assertEquals("0", line(out, "L1-QBASE-UNCHANGED"), out);
+        assertEquals("0", line(out, "L1-QFSCK"), out);
+        assertEquals(line(out, "G-QNEW"), line(out, "L1-QNEW"), "the guest's file in the top image:\n" + out);
+        assertTrue(line(out, "L1-QINFO").contains("base.qcow2"), out);
     }
 
     @Test
