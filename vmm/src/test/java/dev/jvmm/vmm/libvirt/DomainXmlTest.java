@@ -76,6 +76,25 @@ class DomainXmlTest {
                 "--rng=source=/dev/urandom,max-bytes=1048576,period-ms=1000"), out);
     }
 
+    /** docs/launch.md's example is full.xml, and its --dry-run line is the translation's. */
+    @Test
+    void theDocumentedExample() throws Exception {
+        Path dir = Path.of("").toAbsolutePath();
+        while (dir != null && !java.nio.file.Files.exists(dir.resolve("docs/launch.md"))) {
+            dir = dir.getParent();
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir != null, "docs/launch.md not found");
+        String doc = java.nio.file.Files.readString(dir.resolve("docs/launch.md"));
+        String start = "Example, `web1.xml`:\n\n```xml\n";
+        int a = doc.indexOf(start) + start.length();
+        String xml = doc.substring(a, doc.indexOf("```", a));
+        byte[] full = getClass().getResourceAsStream("full.xml").readAllBytes();
+        assertEquals(new String(full, StandardCharsets.UTF_8), xml);
+        String cmd = "$ jvmm launch --libvirt web1.xml --dry-run\n";
+        int c = doc.indexOf(cmd) + cmd.length();
+        assertEquals(doc.substring(c, doc.indexOf('\n', c)), LaunchArgs.commandLine(translate(xml)));
+    }
+
     @Test
     void memoryUnits() {
         String[][] cases = {{"", "524288", "512M"}, {" unit='KiB'", "524288", "512M"}, {" unit='k'", "524288", "512M"},
