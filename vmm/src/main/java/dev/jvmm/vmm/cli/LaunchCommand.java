@@ -88,6 +88,9 @@ public final class LaunchCommand implements Callable<Integer> {
     String incoming;
     @Option(names = "--debug", description = "print stack traces on errors")
     boolean debug;
+    /** {@code --libvirt FILE [--lenient]}: options from a libvirt domain XML (a mixin: see its class). */
+    @CommandLine.Mixin
+    dev.jvmm.vmm.libvirt.LibvirtOptions libvirt = new dev.jvmm.vmm.libvirt.LibvirtOptions();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -325,6 +328,9 @@ public final class LaunchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (libvirt.given()) { // the XML's options and these, parsed again into this command, which then runs
+            return libvirt.launch(spec, this::call);
+        }
         if (json && !dryRun) {
             throw new ExitCodeException(EXIT_CONFIG, "--json goes with --dry-run (without it, stdout is the guest's "
                     + "console)", null);
