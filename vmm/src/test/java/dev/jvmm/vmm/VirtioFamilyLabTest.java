@@ -31,8 +31,8 @@ class VirtioFamilyLabTest {
     private static final Duration TIMEOUT = Duration.ofMinutes(10);
     private static String output;
 
+    /** The guest's script, on its first disk (too long for the kernel command line); vda is mounted on /mnt. */
     static final String GUEST = """
-            mount -t ext4 /dev/vda /mnt || echo G-MOUNT-FAILED
             mt() { awk '/MemTotal/{print $2}' /proc/meminfo; }
             T0=$(mt); echo G-BALLOON-READY $T0
             i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 130000)) ]; do sleep 0.2; i=$((i+1)); done
@@ -77,7 +77,8 @@ class VirtioFamilyLabTest {
         Path vsockecho = VirtioLabTest.staticHelper("vsockecho");
         List<String> launch = new ArrayList<>(List.of("launch", "--kernel", lab.kit().kernel().toString(),
                 "--initrd", lab.kit().initrdGuest().toString(), "--memory", "1G", "--cpus", "1",
-                "--cmdline", "console=ttyS0 quiet panic=-1 " + GuestCommandLine.scriptWord(GUEST),
+                "--cmdline", "console=ttyS0 quiet panic=-1 " + GuestCommandLine.scriptWord(
+                        "mount -t ext4 /dev/vda /mnt && cp /mnt/guest.sh /tmp/g.sh && sh /tmp/g.sh"),
                 "--api-socket", "api.sock", "--disk", "path=disk.img",
                 "--disk", "path=top.qcow2,cache=none,id=q-top", "--disk", "path=v.qcow2,cache=writeback,aio=threads,id=q-verify",
                 "--balloon", "free-page-reporting=on,stats=2", "--vsock", "cid=7"));
@@ -86,29 +87,32 @@ class VirtioFamilyLabTest {
         String script = String.join("\n",
                 "set -u; W=$JVMM_LAB_SCRATCH/family; rm -rf $W; mkdir -p $W/fs && cd $W",
                 "cp " + vsockecho + " fs/vsockecho",
+                "cat > fs/guest.sh <<'EOF'\n" + GUEST + "EOF",
                 "truncate -s 64M disk.img && mkfs.ext4 -q -F -d fs disk.img",
                 // qcow2: an ext4 base image with a file, a top image on it (jvmm img), and a 4 KiB-cluster image
                 "mkdir qfs && head -c 16777216 /dev/urandom > qfs/base.bin && BASE_MD5=$(md5sum < qfs/base.bin | cut -d' ' -f1)",
                 "truncate -s 256M base.raw && mkfs.ext4 -q -F -d qfs base.raw && qemu-img convert -O qcow2 base.raw base.qcow2",
                 LabCli.jvmm("img", "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2") + " > /dev/null",
                 LabCli.jvmm("img", "create", "-f", "qcow2", "-o", "cluster_size=4096", "v.qcow2", "256M") + " > /dev/null",
-                "until_log() { i=0; while [ $i -lt 1500 ] && ! grep -q \"$1\" vm.log; do kill -0 $VM 2>/dev/null || return 1;"
+                "until_log() { i=0; while [ $i -lt 1500 ] && ! grep -q \"$1\" vm.log; do"
+                        + " kill -0 $VM 2>/dev/null || { echo \"L1-VM-GONE waiting for $1\"; tail -30 vm.log; return 1; };"
                         + " sleep 0.2; i=$((i+1)); done; }",
+                "alive() { kill -0 $VM 2>/dev/null; }",
                 "rss() { awk '/VmRSS/{print $2}' /proc/$VM/status; }",
                 "num() { grep -o \"\\\"$1\\\": *[0-9]*\" | grep -o '[0-9]*$'; }",
                 java(peer, "listen", "5000", "pong-from-host") + " > peer1.log 2>&1 & P1=$!",
                 LabCli.jvmm(launch.toArray(String[]::new)) + " > vm.log 2>&1 & VM=$!",
                 // balloon: inflate by 128 MiB, then deflate, through the control API
                 "until_log G-BALLOON-READY; " + remote + " resize-balloon size=128M > /dev/null; echo L1-RESIZE-RC $?",
-                "i=0; while [ $i -lt 300 ] && [ \"$(" + remote + " balloon | num actual_bytes)\" != 134217728 ]; do sleep 0.2; i=$((i+1)); done",
+                "i=0; while alive && [ $i -lt 150 ] && [ \"$(" + remote + " balloon | num actual_bytes)\" != 134217728 ]; do sleep 0.2; i=$((i+1)); done",
                 "B=$(" + remote + " balloon); echo L1-INFLATED $(echo \"$B\" | num actual_bytes) $(echo \"$B\" | num released_bytes)"
                         + " $(echo \"$B\" | num refused_pages)",
                 "until_log G-INFLATED; " + remote + " resize-balloon size=0 > /dev/null",
-                "i=0; while [ $i -lt 300 ] && [ \"$(" + remote + " balloon | num actual_bytes)\" != 0 ]; do sleep 0.2; i=$((i+1)); done",
+                "i=0; while alive && [ $i -lt 150 ] && [ \"$(" + remote + " balloon | num actual_bytes)\" != 0 ]; do sleep 0.2; i=$((i+1)); done",
                 "echo L1-DEFLATED $(" + remote + " balloon | num actual_bytes)",
                 // free page reporting: the guest fills 256 MiB of tmpfs, then frees it; jvmm's RSS follows
                 "until_log G-FILLED; sleep 2; R1=$(rss)",
-                "until_log G-FREED; i=0; while [ $i -lt 200 ] && [ $(rss) -gt $((R1 - 204800)) ]; do sleep 0.2; i=$((i+1)); done",
+                "until_log G-FREED; i=0; while alive && [ $i -lt 200 ] && [ $(rss) -gt $((R1 - 204800)) ]; do sleep 0.2; i=$((i+1)); done",
                 "B=$(" + remote + " balloon); echo L1-RSS $R1 $(rss) reported $(echo \"$B\" | num reported_bytes)",
                 "echo L1-STATS $(echo \"$B\" | num updates) $(echo \"$B\" | num total-memory)",
                 // vsock: the guest connects to the host, then listens for it
