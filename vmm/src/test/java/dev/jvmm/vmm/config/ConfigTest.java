@@ -62,7 +62,7 @@ class ConfigTest {
         assertEquals("vm.json: field \"cpus\": must be between 1 and 255, got 0", fail(r));
 
         Files.writeString(f, "{\"kernel\": \"" + k + "\", \"memroy\": \"1G\"}");
-        assertEquals("vm.json: field \"memroy\": unknown field (known: kernel, initrd, cmdline, memory, cpus, console, on_reboot, disks, nets, devices, nics, migratable)",
+        assertEquals("vm.json: field \"memroy\": unknown field (known: kernel, initrd, cmdline, memory, cpus, console, on_reboot, disks, nets, devices, nics, migratable, rng, virtio_console, console_ports)",
                 assertThrows(VmmException.class, () -> ConfigLoader.readFile(f, new ConfigLoader.Raw())).getMessage());
 
         Files.writeString(f, "{\"kernel\": \"" + k + "\",\n \"cpus\": \"two\"}");
