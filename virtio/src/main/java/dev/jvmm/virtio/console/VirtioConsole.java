@@ -116,6 +116,7 @@ public final class VirtioConsole extends VirtioDevice {
     private final boolean multiport;
     private final ArrayDeque<byte[]> pendingControl = new ArrayDeque<>();
     private Worker worker;
+    private volatile boolean closed;
     private final AtomicLong badControl = new AtomicLong(), controlSent = new AtomicLong(),
             controlDropped = new AtomicLong();
 
@@ -311,6 +312,16 @@ public final class VirtioConsole extends VirtioDevice {
     @Override
     public void close() {
         reset();
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Port p : ports) {
+            if (p.toGuest.get() + p.fromGuest.get() + p.dropped.get() > 0) {
+                log.info("{}: port {}{}: {} bytes to the guest, {} from it, {} dropped", name(), p.id, p.name == null
+                        ? "" : " (" + p.name + ")", p.toGuest.get(), p.fromGuest.get(), p.dropped.get());
+            }
+        }
     }
 
     // ---- saved state ----

@@ -196,6 +196,12 @@ public final class VirtioRng extends VirtioDevice {
     @Override
     public void close() {
         reset();
+        if (source.isOpen() && requests.get() > 0) {
+            log.info("{}: {} bytes in {} requests from {}{}", name(), bytes.get(), requests.get(), sourcePath,
+                    maxBytes == 0 ? "" : "; rate limit " + maxBytes + " bytes per " + periodNanos / 1_000_000 + " ms: "
+                    + windows.get() + " windows, at most " + mostInAWindow.get() + " bytes in one, " + deferrals.get()
+                    + " waits for the next");
+        }
         source.close();
     }
 
@@ -251,7 +257,16 @@ public final class VirtioRng extends VirtioDevice {
                 return; // waiting for the source or the next window; the kick's chains stay in the ring
             }
             boolean any = false;
-            while (q.hasAvailable()) {
+            // pop until the ring is empty: with EVENT_IDX it is pop finding it empty that asks the driver to kick for
+            // the next request (avail_event); a device that stopped at "nothing available" would never hear of it
+            DescriptorChain c;
+            while ((c = q.pop()) != null) {
+                if (c.readableCount() != 0) {
+                    q.undoPop();
+                    throw new GuestProtocolException(GuestProtocolException.Reason.WRONG_DIRECTION, name()
+                            + ": request " + c.head() + " has device-readable descriptors (the driver must give "
+                            + "device-writable buffers only)");
+                }
                 long allowance = MAX_CHUNK;
                 if (maxBytes > 0) {
                     long now = System.nanoTime();
@@ -261,22 +276,13 @@ public final class VirtioRng extends VirtioDevice {
                         windows.incrementAndGet();
                     }
                     if (budget == 0) {
+                        q.undoPop(); // it and the rest wait for the timer to open the next window
                         timer.arm(windowEnd - now);
                         timerArmed = true;
                         deferrals.incrementAndGet();
                         break;
                     }
                     allowance = Math.min(allowance, budget);
-                }
-                DescriptorChain c = q.pop();
-                if (c == null) {
-                    break;
-                }
-                if (c.readableCount() != 0) {
-                    q.undoPop();
-                    throw new GuestProtocolException(GuestProtocolException.Reason.WRONG_DIRECTION, name()
-                            + ": request " + c.head() + " has device-readable descriptors (the driver must give "
-                            + "device-writable buffers only)");
                 }
                 long want = Math.min(c.writableBytes(), allowance);
                 iov.fill(c, 0, c.count(), 0, c.writableBytes() - want);
