@@ -72,6 +72,8 @@ public final class LibC {
     private static final Fn LISTEN = fn("listen", I, I, I);
     private static final Fn ACCEPT4 = fn("accept4", I, I, L, L, I);
     private static final Fn SHUTDOWN = fn("shutdown", I, I, I);
+    private static final Fn TIMERFD_CREATE = fn("timerfd_create", I, I, I);
+    private static final Fn TIMERFD_SETTIME = fn("timerfd_settime", I, I, I, L, L);
     private static final Fn SENDMSG = fn("sendmsg", L, I, L, I);
     private static final Fn RECVMSG = fn("recvmsg", L, I, L, I);
     private static final Fn SENDTO = fn("sendto", L, I, L, L, I, L, I);
@@ -244,12 +246,15 @@ public final class LibC {
         return (int) l(CONNECT, fd, addr, addrlen);
     }
 
-    /** listen(2). */
+    /** listen(2) on a bound stream socket (a virtio-console port's unix socket). */
     public int listen(int fd, int backlog) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.EIO, "listen", Faults.fd(fd));
+        }
         return i(LISTEN, fd, backlog);
     }
 
-    /** accept4(2); {@code addr} and {@code addrlen} may be 0 (NULL). */
+    /** accept4(2): the next waiting connection, with {@code flags} (SOCK_NONBLOCK, SOCK_CLOEXEC) on its fd. */
     public int accept4(int fd, long addr, long addrlen, int flags) {
         return (int) l(ACCEPT4, fd, addr, addrlen, flags);
     }
@@ -257,6 +262,19 @@ public final class LibC {
     /** shutdown(2). */
     public int shutdown(int fd, int how) {
         return i(SHUTDOWN, fd, how);
+    }
+
+    /** timerfd_create(2): a timer whose expiry makes its fd readable (virtio-rng's rate limit). */
+    public int timerfd_create(int clockid, int flags) {
+        if (Faults.ON && Faults.hit()) {
+            return Faults.fail(Errno.ENOMEM, "timerfd_create", "");
+        }
+        return i(TIMERFD_CREATE, clockid, flags);
+    }
+
+    /** timerfd_settime(2) with a {@code struct itimerspec} at {@code newValue}; {@code oldValue} may be 0. */
+    public int timerfd_settime(int fd, int flags, long newValue, long oldValue) {
+        return (int) l(TIMERFD_SETTIME, fd, flags, newValue, oldValue);
     }
 
     public long sendmsg(int fd, long msg, int flags) {

@@ -55,6 +55,25 @@ public final class DeviceWorker implements AutoCloseable {
         epoll.modify(fd, on ? Epoll.EPOLLIN : 0, token);
     }
 
+    /**
+     * Watches {@code fd} for {@code events} ({@link Epoll#EPOLLIN}, {@link Epoll#EPOLLOUT}; 0 watches only for
+     * EPOLLHUP and EPOLLERR, which epoll always reports). Throws {@link dev.jvmm.sys.ErrnoException} when epoll
+     * refuses the fd (EPERM: a regular file or /dev/null, which cannot be polled).
+     */
+    public void watch(Fd fd, long token, int events) {
+        epoll.add(fd, events, token);
+    }
+
+    /** Changes the events {@code fd} is watched for (see {@link #watch(Fd, long, int)}). */
+    public void setEvents(Fd fd, long token, int events) {
+        epoll.modify(fd, events, token);
+    }
+
+    /** Stops watching {@code fd} (closing an fd also ends its watch, once no other descriptor refers to its file). */
+    public void unwatch(Fd fd) {
+        epoll.remove(fd);
+    }
+
     public void start() {
         thread.start();
     }

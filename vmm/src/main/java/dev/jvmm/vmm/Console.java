@@ -18,11 +18,16 @@ import java.nio.file.StandardOpenOption;
 import java.util.function.BiConsumer;
 
 /**
- * The serial console's host end: stdio (stdin feeds the UART), a file (output only, truncated at start), or a unix
- * socket server (one client at a time; output is dropped while none is connected). Outlives VM restarts.
+ * The host ends of a VM's consoles, which outlive VM restarts. The serial console's: stdio (stdin feeds the UART), a
+ * file (output only, truncated at start), or a unix socket server (one client at a time; output is dropped while none
+ * is connected). And the virtio console's ports ({@link #virtioPorts}), made when the first VM asks for them and kept
+ * for the next ones, so that a client stays connected across a guest reboot.
  */
 public final class Console implements AutoCloseable {
     private final ConsoleSpec spec;
+    /** The virtio console's port ends and the config they were made for (null until asked). */
+    private java.util.List<dev.jvmm.virtio.console.PortEnd> virtioEnds;
+    private dev.jvmm.vmm.config.VirtioConsoleConfig virtioFor;
     private final OutputStream out;
     private volatile BiConsumer<byte[], Integer> input = (b, n) -> { };
     private ServerSocketChannel server;
@@ -89,6 +94,51 @@ public final class Console implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The host ends of virtio console {@code c}: port 0's (null when it has no console port), then each named port's
+     * unix socket, in order. Opened on the first call (a socket that cannot be made fails it, naming the option) and
+     * the same ends after that; closed with this console.
+     */
+    public synchronized java.util.List<dev.jvmm.virtio.console.PortEnd> virtioPorts(
+            dev.jvmm.vmm.config.VirtioConsoleConfig c) {
+        if (virtioEnds != null) {
+            if (!c.equals(virtioFor)) {
+                throw new VmmException(VmmException.Reason.INTERNAL, "the virtio console changed between boots");
+            }
+            return virtioEnds;
+        }
+        java.util.List<dev.jvmm.virtio.console.PortEnd> ends = new java.util.ArrayList<>();
+        try {
+            ends.add(c.console() == null ? null : portEnd("--virtio-console", c.console()));
+            for (dev.jvmm.vmm.config.VirtioConsoleConfig.Port p : c.ports()) {
+                ends.add(portEnd("--console-port " + p.name(), new ConsoleSpec(ConsoleSpec.Kind.SOCKET, p.socket())));
+            }
+        } catch (RuntimeException e) {
+            for (dev.jvmm.virtio.console.PortEnd end : ends) {
+                if (end != null) {
+                    end.close();
+                }
+            }
+            throw e;
+        }
+        virtioEnds = java.util.Collections.unmodifiableList(ends);
+        virtioFor = c;
+        return virtioEnds;
+    }
+
+    private static dev.jvmm.virtio.console.PortEnd portEnd(String option, ConsoleSpec s) {
+        try {
+            return switch (s.kind()) {
+                case STDIO -> dev.jvmm.virtio.console.PortEnd.stdio();
+                case FILE -> dev.jvmm.virtio.console.PortEnd.file(s.path());
+                case SOCKET -> dev.jvmm.virtio.console.PortEnd.socket(s.path());
+                case NONE -> dev.jvmm.virtio.console.PortEnd.none();
+            };
+        } catch (dev.jvmm.virtio.VirtioException e) {
+            throw new VmmException(VmmException.Reason.CONFIG, option + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Where guest input goes (the UART's receive path); replaced on each VM (re)start. */
     public void setInput(BiConsumer<byte[], Integer> sink) {
         this.input = sink;
@@ -136,6 +186,16 @@ public final class Console implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            if (virtioEnds != null) {
+                for (dev.jvmm.virtio.console.PortEnd end : virtioEnds) {
+                    if (end != null) {
+                        end.close();
+                    }
+                }
+                virtioEnds = null;
+            }
+        }
         try {
             out.flush();
         } catch (IOException e) {

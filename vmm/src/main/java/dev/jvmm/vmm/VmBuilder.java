@@ -191,6 +191,7 @@ public final class VmBuilder {
         dev.jvmm.core.AddressAllocator mmio32 = new dev.jvmm.core.AddressAllocator("mmio32", Layout.MMIO32_START,
                 Layout.MMIO32_SIZE);
         DeviceManager devices = res.push(new DeviceManager(vm, mem, pio, mmio, pci, router, mmio32));
+        devices.setConsoleEnds(console::virtioPorts); // the ends outlive this VM: a reboot's VM takes them over
         // the ACPI GED (power button, PCI hotplug events) and the hotplug controller whose _EJ0 frees a device
         GedDevice ged = new GedDevice(level -> vm.irqLine(GedDevice.GSI, level ? 1 : 0));
         pio.register(GedDevice.PORT, GedDevice.LENGTH, ged, "acpi-ged");
@@ -210,7 +211,14 @@ public final class VmBuilder {
             for (dev.jvmm.vmm.config.VfioConfig c : cfg.vfio()) {
                 devices.addVfio(c, false);
             }
-            // then the other virtio devices, so that the slots above do not move: rng, console, balloon, vsock
+            // the other virtio devices (issue 18) last, so that the slots of the ones above stay where they were:
+            // rng, console, balloon, vsock
+            if (cfg.extras().rng() != null) {
+                devices.addRng(cfg.extras().rng());
+            }
+            if (cfg.extras().console() != null) {
+                devices.addConsole(cfg.extras().console());
+            }
             if (cfg.extras().balloon() != null) {
                 devices.addBalloon(cfg.extras().balloon());
             }
@@ -455,6 +463,15 @@ public final class VmBuilder {
                     + cfg.nets().size() + (cfg.vfio().isEmpty() ? "" : " and passed-through functions")
                     + " (override a NIC's host side with --net, one per saved NIC)");
         }
+        for (DeviceManager.Kind k : new DeviceManager.Kind[] {DeviceManager.Kind.RNG, DeviceManager.Kind.CONSOLE}) {
+            long n = saved.stream().filter(s -> s.kind() == k).count();
+            boolean configured = (k == DeviceManager.Kind.RNG ? cfg.extras().rng() : cfg.extras().console()) != null;
+            if (n != (configured ? 1 : 0)) {
+                throw new VmmException(VmmException.Reason.CONFIG, restore.origin() + ": the saved VM has " + n + " "
+                        + k.prefix() + " device(s); the config gives " + (configured ? 1 : 0) + " ("
+                        + (k == DeviceManager.Kind.RNG ? "--rng" : "--virtio-console, --console-port") + ")");
+            }
+        }
         // a NIC of a --nic goes back to that NIC's device (the config lists those after the plain --net ones); the
         // disks and the other NICs in their order
         List<NetConfig> plain = new ArrayList<>();
@@ -483,6 +500,10 @@ public final class VmBuilder {
                 c = cfg.disks().get(disk++);
             } else if (s.kind() == DeviceManager.Kind.VSOCK) {
                 c = cfg.extras().vsock(); // the destination's CID (it may differ: the guest is told to re-read it)
+            } else if (s.kind() == DeviceManager.Kind.RNG) {
+                c = cfg.extras().rng();
+            } else if (s.kind() == DeviceManager.Kind.CONSOLE) {
+                c = cfg.extras().console();
             } else if (s.nic() != null && ofNic.containsKey(s.nic())) {
                 c = ofNic.remove(s.nic());
             } else if (net < plain.size()) {

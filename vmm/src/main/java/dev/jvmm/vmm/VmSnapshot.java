@@ -32,10 +32,12 @@ public final class VmSnapshot {
     /** "JVDV": the "devices" section. */
     private static final int DEVICES_MAGIC = 0x4A564456;
     /**
-     * 2: each device also names the {@code --nic} it belongs to. 3: the next indexes are counted, so that kinds of
-     * device added later (at the end of {@link DeviceManager.Kind}) read older states without a new version.
+     * 3: each device's kind, and the next index of each kind, named by the kind's prefix ({@code virtio-rng}), so
+     * that kinds can be added without changing the format. (2: kinds by ordinal of DISK, NET, VFIO; each device also
+     * names the {@code --nic} it belongs to. Read still.)
      */
     private static final int DEVICES_VERSION = 3;
+    private static final int DEVICES_VERSION_ORDINALS = 2;
     /** "JVMR": the "memory" section. */
     private static final int MEMORY_MAGIC = 0x4A564D52;
 
@@ -135,7 +137,7 @@ public final class VmSnapshot {
             out.writeInt(saved.size());
             for (DeviceManager.Saved s : saved) {
                 StateCodec.string(out, s.id());
-                out.writeInt(s.kind().ordinal());
+                StateCodec.string(out, s.kind().prefix());
                 out.writeInt(s.slot());
                 out.writeLong(s.bar0());
                 out.writeBoolean(s.hot());
@@ -144,6 +146,7 @@ public final class VmSnapshot {
             Map<DeviceManager.Kind, Integer> next = devices.nextIndexes();
             out.writeInt(DeviceManager.Kind.values().length);
             for (DeviceManager.Kind k : DeviceManager.Kind.values()) {
+                StateCodec.string(out, k.prefix());
                 out.writeInt(next.getOrDefault(k, 0));
             }
         });
@@ -156,15 +159,20 @@ public final class VmSnapshot {
     public static String config(Vm vm, VmConfig cfg) {
         List<DiskConfig> disks = new ArrayList<>();
         List<NetConfig> nets = new ArrayList<>();
+        dev.jvmm.vmm.config.VirtioExtras extras = cfg.extras().withRng(null).withConsole(null);
         for (DeviceManager.Saved s : vm.devices().saved()) {
             Object c = vm.devices().get(s.id()).config();
             if (c instanceof DiskConfig d) {
                 disks.add(d);
+            } else if (c instanceof dev.jvmm.vmm.config.RngConfig r) {
+                extras = extras.withRng(r);
+            } else if (c instanceof dev.jvmm.vmm.config.VirtioConsoleConfig v) {
+                extras = extras.withConsole(v);
             } else if (c instanceof NetConfig n) {
                 nets.add(n);
-            } // the other virtio devices (a balloon) are in cfg.extras()
+            } // the balloon and vsock are in cfg.extras() as they are
         }
-        return ConfigLoader.write(cfg, disks, nets);
+        return ConfigLoader.write(cfg, disks, nets, extras);
     }
 
     /**
@@ -338,13 +346,14 @@ public final class VmSnapshot {
             List<DeviceManager.Saved> out = new ArrayList<>();
             call(() -> {
                 StateCodec.Reader r = StateFile.section(layout != null ? Map.of("devices", layout) : sections(), "devices");
-                r.header(DEVICES_MAGIC, DEVICES_VERSION);
+                boolean ordinals = devicesHeader(r);
                 int n = r.count("count", DeviceManager.LAST_SLOT);
                 DeviceManager.Kind[] kinds = DeviceManager.Kind.values();
                 for (int i = 0; i < n; i++) {
                     String f = "device[" + i + "]";
                     String id = r.string(f + ".id", 32);
-                    DeviceManager.Kind kind = kinds[r.readInt(f + ".kind", 0, kinds.length - 1)];
+                    DeviceManager.Kind kind = ordinals ? kinds[r.readInt(f + ".kind", 0, 2)]
+                            : kind(r, f + ".kind", r.string(f + ".kind", 64));
                     int slot = r.readInt(f + ".slot", DeviceManager.FIRST_SLOT, DeviceManager.LAST_SLOT);
                     long bar0 = r.readLong(f + ".bar0");
                     boolean hot = r.readBoolean(f + ".hot");
@@ -357,12 +366,52 @@ public final class VmSnapshot {
                     }
                     out.add(new DeviceManager.Saved(id, kind, slot, bar0, hot, nic.isEmpty() ? null : nic));
                 }
-                int counted = r.count("next_index.count", kinds.length);
-                for (int k = 0; k < counted; k++) {
-                    next.put(kinds[k], r.readInt("next_index." + kinds[k].prefix(), 0, 10_000));
+                if (ordinals) {
+                    for (int k = 0; k < 3; k++) { // DISK, NET, VFIO
+                        next.put(kinds[k], r.readInt("next_index." + kinds[k].prefix(), 0, 10_000));
+                    }
+                } else {
+                    int m = r.count("next_index.count", 64);
+                    for (int i = 0; i < m; i++) {
+                        String prefix = r.string("next_index[" + i + "].kind", 64);
+                        int v = r.readInt("next_index." + prefix, 0, 10_000);
+                        for (DeviceManager.Kind k : kinds) {
+                            if (k.prefix().equals(prefix)) {
+                                next.put(k, v);
+                            }
+                        }
+                        // a kind this jvmm does not know, with no device saved: nothing to number
+                    }
+                }
+                for (DeviceManager.Kind k : kinds) {
+                    next.putIfAbsent(k, 0); // a kind the state does not name had no device yet
                 }
             });
             return out;
+        }
+
+        /** The "devices" header; true for format 2 (kinds by ordinal). */
+        private static boolean devicesHeader(StateCodec.Reader r) throws IOException {
+            int m = r.readInt("magic");
+            if (m != DEVICES_MAGIC) {
+                throw r.bad("magic", String.format("0x%08x is not a devices section (0x%08x)", m, DEVICES_MAGIC));
+            }
+            int v = r.readInt("version");
+            if (v != DEVICES_VERSION && v != DEVICES_VERSION_ORDINALS) {
+                throw r.bad("version", "format version " + v + " is not supported (this jvmm reads versions "
+                        + DEVICES_VERSION_ORDINALS + " and " + DEVICES_VERSION + ")");
+            }
+            return v == DEVICES_VERSION_ORDINALS;
+        }
+
+        private static DeviceManager.Kind kind(StateCodec.Reader r, String field, String prefix)
+                throws StateFormatException {
+            for (DeviceManager.Kind k : DeviceManager.Kind.values()) {
+                if (k.prefix().equals(prefix)) {
+                    return k;
+                }
+            }
+            throw r.bad(field, "\"" + prefix + "\" is not a kind of device this jvmm knows");
         }
 
         /** Restores a platform device or PCI function from its section. */

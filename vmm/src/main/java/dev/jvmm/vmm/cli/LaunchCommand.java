@@ -40,8 +40,18 @@ public final class LaunchCommand implements Callable<Integer> {
     String memory;
     @Option(names = "--cpus", paramLabel = "N", description = "vCPUs (default 1)")
     String cpus;
-    @Option(names = "--console", paramLabel = "SPEC", description = "stdio (default), none, file=PATH or socket=PATH")
+    @Option(names = "--console", paramLabel = "SPEC", description = "the serial console (16550, ttyS0): stdio "
+            + "(default), none, file=PATH or socket=PATH")
     String console;
+    @Option(names = "--virtio-console", paramLabel = "SPEC", description = "a virtio console, the guest's hvc0, next to "
+            + "the serial: stdio, file=PATH or socket=PATH (not stdio while --console is)")
+    String virtioConsole;
+    @Option(names = "--console-port", paramLabel = "SPEC", description = "a named virtio-console port on a unix socket "
+            + "jvmm listens on (repeatable): name=NAME,socket=PATH")
+    java.util.List<String> consolePorts;
+    @Option(names = "--rng", paramLabel = "SPEC", arity = "0..1", fallbackValue = "", description = "a virtio-rng "
+            + "entropy device: [source=/dev/urandom][,max-bytes=N[,period-ms=1000]]")
+    String rng;
     @Option(names = "--on-reboot", paramLabel = "ACTION", description = "exit (default) or restart")
     String onReboot;
     @Option(names = "--disk", paramLabel = "SPEC", description = "virtio-blk disk (repeatable): "
@@ -159,6 +169,8 @@ public final class LaunchCommand implements Callable<Integer> {
             String v;
             if (eq > 0) {
                 v = a.substring(eq + 1);
+            } else if (opt == QUICK_RNG) { // its value is optional: a bare --rng, or one before another option
+                v = i + 1 < args.length && !args[i + 1].startsWith("-") ? args[++i] : "";
             } else if (i + 1 < args.length) {
                 v = args[++i];
             } else {
@@ -188,6 +200,8 @@ public final class LaunchCommand implements Callable<Integer> {
                 case 9 -> c.apiSocket = v;
                 case 10 -> c.restore = v;
                 case 11 -> c.incoming = v;
+                case QUICK_RNG -> c.rng = v;
+                case 13 -> c.virtioConsole = v;
                 default -> {
                     return null;
                 }
@@ -205,9 +219,11 @@ public final class LaunchCommand implements Callable<Integer> {
      */
     static final String[][] QUICK_OPTIONS = {{"--kernel"}, {"--initrd"}, {"--cmdline"}, {"--memory", "-m"},
         {"--cpus"}, {"--console"}, {"--on-reboot"}, {"--config"}, {"--stats"}, {"--api-socket"}, {"--restore"},
-        {"--incoming"}, {"--debug"}, {"--migratable"}, {"--dry-run"}, {"--json"}};
+        {"--incoming"}, {"--rng"}, {"--virtio-console"}, {"--debug"}, {"--migratable"}, {"--dry-run"}, {"--json"}};
+    /** {@code --rng}, whose value is optional. */
+    static final int QUICK_RNG = 12;
     /** The first flag. */
-    static final int QUICK_DEBUG = 12;
+    static final int QUICK_DEBUG = 14;
 
     /** The host's VF pool; a test sets {@link #vfPoolFactory} instead. */
     private dev.jvmm.sriov.VfPool vfPool() {
@@ -386,6 +402,7 @@ public final class LaunchCommand implements Callable<Integer> {
                 }
                 raw.balloon = dev.jvmm.vmm.config.DeviceSpecs.balloonCli(balloon.get(0));
             }
+            dev.jvmm.vmm.config.DeviceSpecs.extrasFromCli(raw, rng, virtioConsole, consolePorts);
             if (config != null) {
                 ConfigLoader.readFile(config, raw);
             } else if (restored != null) {

@@ -20,7 +20,8 @@ import java.util.Set;
 public final class ConfigLoader {
     /** The JSON fields; anything else is rejected (a typo must not be silently ignored). */
     public static final List<String> FIELDS = List.of("kernel", "initrd", "cmdline", "memory", "cpus", "console",
-            "on_reboot", "disks", "nets", "devices", "nics", "migratable", "vsock", "balloon");
+            "on_reboot", "disks", "nets", "devices", "nics", "migratable", "vsock", "balloon", "rng", "virtio_console",
+            "console_ports");
 
     /** Raw values; null means "not given". Strings as the user typed them. */
     public static final class Raw {
@@ -44,6 +45,12 @@ public final class ConfigLoader {
         public Boolean migratable;
         /** {@code --balloon} or the file's {@code "balloon"} (the CLI's wins); null: no balloon. */
         public DeviceSpecs.Spec balloon;
+        /** {@code --rng} (no keys for a bare {@code --rng}) or the file's {@code "rng"}; null: no virtio-rng. */
+        public DeviceSpecs.Spec rng;
+        /** {@code --virtio-console} or the file's {@code "virtio_console"}: port 0's host end, in ConsoleSpec form. */
+        public String virtioConsole;
+        /** {@code --console-port} values (they replace the file's {@code "console_ports"} array). */
+        public List<DeviceSpecs.Spec> consolePorts;
         /** The config file read, absolute; part of the VM's identity for generated MACs. */
         public Path configFile;
         /** Where each value came from, for messages: "--memory" or "vm.json: field \"memory\"". */
@@ -122,6 +129,21 @@ public final class ConfigLoader {
                 }
                 continue;
             }
+            if (k.equals("rng")) { // an object or string of --rng's keys, or true; the CLI's wins
+                DeviceSpecs.Spec spec = Boolean.TRUE.equals(v) ? new DeviceSpecs.Spec(origin, new java.util.LinkedHashMap<>())
+                        : Boolean.FALSE.equals(v) ? null : DeviceSpecs.parseJson(origin, v, "source", RngConfig.KEYS);
+                if (raw.rng == null) {
+                    raw.rng = spec;
+                }
+                continue;
+            }
+            if (k.equals("console_ports")) { // the CLI's list wins
+                List<DeviceSpecs.Spec> specs = DeviceSpecs.json(origin, v, "name", VirtioConsoleConfig.PORT_KEYS);
+                if (raw.consolePorts == null) {
+                    raw.consolePorts = specs;
+                }
+                continue;
+            }
             if (k.equals("devices")) { // VFIO passthrough; the CLI's list wins
                 List<DeviceSpecs.Spec> specs = DeviceSpecs.json(origin, v, "vfio", VfioConfig.KEYS);
                 if (raw.devices == null) {
@@ -162,6 +184,12 @@ public final class ConfigLoader {
             case "cpus" -> { if (raw.cpus == null) { raw.cpus = v; raw.origin.put(k, origin); } }
             case "console" -> { if (raw.console == null) { raw.console = v; raw.origin.put(k, origin); } }
             case "on_reboot" -> { if (raw.onReboot == null) { raw.onReboot = v; raw.origin.put(k, origin); } }
+            case "virtio_console" -> {
+                if (raw.virtioConsole == null) {
+                    raw.virtioConsole = v;
+                    raw.origin.put(k, origin);
+                }
+            }
             default -> throw new IllegalStateException(k);
         }
     }
@@ -172,6 +200,14 @@ public final class ConfigLoader {
      * a bridge or a macvtap, and passed-through functions, have no place in this form and are refused (CONFLICT).
      */
     public static String write(VmConfig cfg, List<DiskConfig> disks, List<NetConfig> nets) {
+        return write(cfg, disks, nets, cfg.extras());
+    }
+
+    /**
+     * As {@link #write(VmConfig, List, List)}, with the other virtio devices the VM has now ({@code extras}: a device
+     * removed through the API is left out).
+     */
+    public static String write(VmConfig cfg, List<DiskConfig> disks, List<NetConfig> nets, VirtioExtras extras) {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put("kernel", cfg.kernel().toAbsolutePath().toString());
         if (cfg.initrd() != null) {
@@ -233,10 +269,10 @@ public final class ConfigLoader {
         if (cfg.migratable()) {
             m.put("migratable", true);
         }
-        if (cfg.extras().vsock() != null) {
-            m.put("vsock", new java.util.LinkedHashMap<>(Map.of("cid", cfg.extras().vsock().cid())));
+        if (extras.vsock() != null) {
+            m.put("vsock", new java.util.LinkedHashMap<>(Map.of("cid", extras.vsock().cid())));
         }
-        BalloonConfig b = cfg.extras().balloon();
+        BalloonConfig b = extras.balloon();
         if (b != null) {
             Map<String, Object> e = new java.util.LinkedHashMap<>();
             e.put("size", (b.size() >> 10) + "K");
@@ -244,6 +280,32 @@ public final class ConfigLoader {
             e.put("deflate-on-oom", b.deflateOnOom());
             e.put("stats", (long) b.statsSeconds());
             m.put("balloon", e);
+        }
+        if (extras.rng() != null) {
+            RngConfig r = extras.rng();
+            Map<String, Object> e = new java.util.LinkedHashMap<>();
+            e.put("source", r.source().toAbsolutePath().toString());
+            if (r.limited()) {
+                e.put("max-bytes", r.maxBytes());
+                e.put("period-ms", r.periodMs());
+            }
+            m.put("rng", e);
+        }
+        if (extras.console() != null) {
+            VirtioConsoleConfig c = extras.console();
+            if (c.console() != null) {
+                m.put("virtio_console", absolute(c.console()).toString());
+            }
+            List<Object> ports = new java.util.ArrayList<>();
+            for (VirtioConsoleConfig.Port p : c.ports()) {
+                Map<String, Object> e = new java.util.LinkedHashMap<>();
+                e.put("name", p.name());
+                e.put("socket", p.socket().toAbsolutePath().toString());
+                ports.add(e);
+            }
+            if (!ports.isEmpty()) {
+                m.put("console_ports", ports);
+            }
         }
         return Json.write(m) + "\n";
     }
@@ -283,6 +345,11 @@ public final class ConfigLoader {
         }
         e.put("queues", (long) x.queues());
         return e;
+    }
+
+    /** A console spec with its path made absolute (a restore may run in another directory). */
+    private static ConsoleSpec absolute(ConsoleSpec c) {
+        return c.path() == null ? c : new ConsoleSpec(c.kind(), c.path().toAbsolutePath());
     }
 
     private static void putIfSet(Map<String, Object> m, String k, Object v) {
@@ -365,23 +432,49 @@ public final class ConfigLoader {
         }
         List<DiskConfig> disks = r.disks == null ? List.of() : r.disks.stream().map(DeviceSpecs::disk).toList();
         boolean migratable = Boolean.TRUE.equals(r.migratable);
+        VirtioExtras extras = VirtioExtras.NONE.withRng(r.rng == null ? null : DeviceSpecs.rng(r.rng))
+                .withConsole(virtioConsole(r, console))
+                .withBalloon(r.balloon == null ? null : DeviceSpecs.balloon(r.balloon, memory))
+                .withVsock(r.vsock == null ? null : DeviceSpecs.vsock(r.vsock));
         return new VmConfig(kernel, initrd, cmdline, memory, cpus, console, onReboot, disks,
                 r.nets == null ? null : r.nets.stream().map(DeviceSpecs::net).toList(),
                 r.devices == null ? null : DeviceSpecs.vfio(r.devices),
-                r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable)
-                .withExtras(extras(r, memory));
+                r.nics == null ? null : DeviceSpecs.nics(r.nics, migratable, identity(r, kernel, disks)), migratable,
+                extras);
     }
 
-    /** The other virtio devices of {@code r}. */
-    private static VirtioExtras extras(Raw r, long memory) {
-        VirtioExtras x = VirtioExtras.NONE;
-        if (r.balloon != null) {
-            x = x.withBalloon(DeviceSpecs.balloon(r.balloon, memory));
+    /**
+     * The virtio console of {@code --virtio-console} and {@code --console-port} (null: none). Both consoles on stdio
+     * is refused (as Cloud Hypervisor refuses a tty for both --serial and --console): they would share one terminal's
+     * input. No socket may be the serial console's.
+     */
+    private static VirtioConsoleConfig virtioConsole(Raw r, ConsoleSpec serial) {
+        String o = origin(r, "virtio_console", "--virtio-console");
+        ConsoleSpec port0 = null;
+        if (r.virtioConsole != null) {
+            try {
+                port0 = ConsoleSpec.parse(r.virtioConsole);
+            } catch (IllegalArgumentException e) {
+                throw fail(o, e.getMessage());
+            }
+            if (port0.kind() == ConsoleSpec.Kind.STDIO && serial.kind() == ConsoleSpec.Kind.STDIO) {
+                throw fail(o, "stdio: the serial console (--console) is on stdio too (its default), and two consoles "
+                        + "cannot share a terminal's input; move one of them: --console file=PATH, socket=PATH or none");
+            }
+            if (port0.path() != null && serial.path() != null
+                    && port0.path().toAbsolutePath().normalize().equals(serial.path().toAbsolutePath().normalize())) {
+                throw fail(o, port0.path() + " is also the serial console's (--console)");
+            }
         }
-        if (r.vsock != null) {
-            x = x.withVsock(DeviceSpecs.vsock(r.vsock));
+        VirtioConsoleConfig c = DeviceSpecs.virtioConsole(o, port0, r.consolePorts);
+        if (c != null && serial.kind() == ConsoleSpec.Kind.SOCKET) {
+            for (VirtioConsoleConfig.Port p : c.ports()) {
+                if (p.socket().toAbsolutePath().normalize().equals(serial.path().toAbsolutePath().normalize())) {
+                    throw fail("--console-port " + p.name(), "socket: " + p.socket() + " is also the serial console's");
+                }
+            }
         }
-        return x;
+        return c;
     }
 
     /**

@@ -2,7 +2,10 @@ package dev.jvmm.vmm.config;
 
 import java.nio.file.Path;
 
-/** Where the serial console goes: {@code stdio}, {@code file=PATH} (output only) or {@code socket=PATH} (a unix socket). */
+/**
+ * Where a console goes: {@code stdio}, {@code file=PATH} (output only) or {@code socket=PATH} (a unix socket); the
+ * form of {@code --console} (the 16550) and of {@code --virtio-console} (hvc0).
+ */
 public record ConsoleSpec(Kind kind, Path path) {
     public enum Kind { STDIO, FILE, SOCKET, NONE }
 
@@ -23,6 +26,11 @@ public record ConsoleSpec(Kind kind, Path path) {
         if (t.startsWith("socket=") && t.length() > 7) {
             return new ConsoleSpec(Kind.SOCKET, path(t.substring(7)));
         }
+        if (t.equals("virtio")) {
+            throw new IllegalArgumentException("\"virtio\" is not where a console goes: --console is the 16550's host "
+                    + "end (stdio, none, file=PATH or socket=PATH); a virtio console (hvc0) is --virtio-console SPEC, "
+                    + "next to it");
+        }
         throw new IllegalArgumentException("\"" + s + "\" is not a console (use stdio, none, file=PATH or socket=PATH)");
     }
 
@@ -31,7 +39,7 @@ public record ConsoleSpec(Kind kind, Path path) {
      * the spec is trimmed, so a path whose own form (trailing slashes dropped) begins or ends with white space or a
      * control character is refused, as is one with a NUL byte.
      */
-    private static Path path(String s) {
+    static Path path(String s) {
         Path p;
         try {
             p = Path.of(s);

@@ -589,6 +589,153 @@ public final class DeviceSpecs {
         return new BalloonConfig(size, reporting, oom, stats);
     }
 
+    /**
+     * Records {@code --rng} ({@code ""} when given without a value), {@code --virtio-console} and
+     * {@code --console-port} values in {@code raw}; given options replace the config file's {@code "rng"},
+     * {@code "virtio_console"} and {@code "console_ports"}.
+     */
+    public static void extrasFromCli(ConfigLoader.Raw raw, String rng, String virtioConsole, List<String> ports) {
+        if (rng != null) {
+            raw.rng = rng.isBlank() ? new Spec("--rng", new LinkedHashMap<>())
+                    : parseCli("--rng", rng, "source", RngConfig.KEYS);
+        }
+        if (virtioConsole != null) {
+            raw.virtioConsole = virtioConsole;
+            raw.origin.put("virtio_console", "--virtio-console");
+        }
+        if (ports != null && !ports.isEmpty()) {
+            raw.consolePorts = cli("--console-port", ports, "name", VirtioConsoleConfig.PORT_KEYS);
+        }
+    }
+
+    /**
+     * Validates a virtio-rng: {@code source} a readable file that is not a directory (default {@code /dev/urandom});
+     * {@code max-bytes} 1..2^40 with {@code period-ms} 1..3600000 (default 1000), or neither.
+     */
+    public static RngConfig rng(Spec s) {
+        String o = s.origin();
+        Map<String, String> m = s.values();
+        Path source = RngConfig.DEFAULT_SOURCE;
+        if (m.containsKey("source")) {
+            String v = m.get("source");
+            try {
+                source = Path.of(v);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw fail(o, "source: \"" + v.replace("\0", "\\0") + "\" is not a file name: " + e.getReason());
+            }
+            if (v.isEmpty()) {
+                throw fail(o, "source: is empty (expected a file such as /dev/urandom)");
+            }
+        }
+        if (!Files.exists(source)) {
+            throw fail(o, "source: " + source + ": no such file");
+        }
+        if (Files.isDirectory(source)) {
+            throw fail(o, "source: " + source + ": is a directory");
+        }
+        if (!Files.isReadable(source)) {
+            throw fail(o, "source: " + source + ": not readable (permission denied)");
+        }
+        long max = 0, period = 0;
+        if (m.containsKey("max-bytes")) {
+            max = longNumber(o, "max-bytes", m.get("max-bytes"), 1, RngConfig.MAX_BYTES);
+            period = RngConfig.DEFAULT_PERIOD_MS;
+        }
+        if (m.containsKey("period-ms")) {
+            if (max == 0) {
+                throw fail(o, "period-ms: a period without max-bytes limits nothing (give max-bytes=N too)");
+            }
+            period = longNumber(o, "period-ms", m.get("period-ms"), 1, RngConfig.MAX_PERIOD_MS);
+        }
+        return new RngConfig(source, max, period);
+    }
+
+    /**
+     * Validates the virtio console: port 0's host end ({@code --virtio-console}, null: none; {@code none} is none
+     * too) and the named ports ({@code --console-port name=NAME,socket=PATH}: a name of 1 to 255 letters, digits and
+     * {@code . _ - : +}, each name and socket once, at most 31 ports). Returns null when there is neither.
+     */
+    public static VirtioConsoleConfig virtioConsole(String origin, ConsoleSpec console, List<Spec> ports) {
+        List<VirtioConsoleConfig.Port> out = new ArrayList<>();
+        Map<String, Spec> names = new LinkedHashMap<>();
+        Map<Path, Spec> sockets = new LinkedHashMap<>();
+        if (console != null && console.kind() == ConsoleSpec.Kind.NONE) {
+            console = null;
+        }
+        if (console != null && console.kind() == ConsoleSpec.Kind.SOCKET) {
+            socketPath(origin, "socket", console.path());
+        }
+        for (Spec s : ports == null ? List.<Spec>of() : ports) {
+            String o = s.origin();
+            String name = s.values().get("name");
+            String sock = s.values().get("socket");
+            if (name == null || name.isEmpty()) {
+                throw fail(o, "name=NAME is required (the name the guest sees, e.g. org.example.agent.0)");
+            }
+            if (name.length() > VirtioConsoleConfig.MAX_NAME || !name.matches("[A-Za-z0-9._:+-]+")) {
+                throw fail(o, "name: \"" + name + "\" must be 1 to " + VirtioConsoleConfig.MAX_NAME + " letters, "
+                        + "digits, '.', '_', '-', ':' or '+'");
+            }
+            if (sock == null || sock.isEmpty()) {
+                throw fail(o, "socket=PATH is required (the unix socket jvmm listens on for this port)");
+            }
+            Path p;
+            try {
+                p = ConsoleSpec.path(sock);
+            } catch (IllegalArgumentException e) {
+                throw fail(o, "socket: " + e.getMessage());
+            }
+            socketPath(o, "socket", p);
+            Spec other = names.putIfAbsent(name, s);
+            if (other != null) {
+                throw fail(o, "name: " + name + " is given to two ports");
+            }
+            Path key = p.toAbsolutePath().normalize();
+            if (console != null && console.kind() == ConsoleSpec.Kind.SOCKET
+                    && console.path().toAbsolutePath().normalize().equals(key)) {
+                throw fail(o, "socket: " + p + " is also the virtio console's socket (" + origin + ")");
+            }
+            if ((other = sockets.putIfAbsent(key, s)) != null) {
+                throw fail(o, "socket: " + p + " is given to two ports");
+            }
+            out.add(new VirtioConsoleConfig.Port(name, p));
+        }
+        if (out.size() > VirtioConsoleConfig.MAX_PORTS) {
+            throw fail(ports.get(VirtioConsoleConfig.MAX_PORTS).origin(), "at most " + VirtioConsoleConfig.MAX_PORTS
+                    + " named ports");
+        }
+        return console == null && out.isEmpty() ? null : new VirtioConsoleConfig(console, out);
+    }
+
+    /** A path a unix socket can be bound to: at most 107 bytes, in a directory that exists. */
+    private static void socketPath(String o, String k, Path p) {
+        int len = p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (len > dev.jvmm.sys.UnixSocket.MAX_PATH_BYTES) {
+            throw fail(o, k + ": " + p + " is " + len + " bytes long; a unix socket's path has at most "
+                    + dev.jvmm.sys.UnixSocket.MAX_PATH_BYTES);
+        }
+        Path dir = p.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw fail(o, k + ": the directory " + dir + " does not exist");
+        }
+    }
+
+    private static long longNumber(String o, String k, String v, long min, long max) {
+        long n;
+        try {
+            if (!v.trim().matches("[0-9]{1,18}")) { // ASCII digits only (parseLong takes any script's)
+                throw new NumberFormatException(v);
+            }
+            n = Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw fail(o, k + ": \"" + v + "\" is not a number");
+        }
+        if (n < min || n > max) {
+            throw fail(o, k + ": must be between " + min + " and " + max + ", got " + n);
+        }
+        return n;
+    }
+
     private static VmmException fail(String origin, String msg) {
         return new VmmException(VmmException.Reason.CONFIG, origin + ": " + msg);
     }

@@ -14,6 +14,8 @@ import dev.jvmm.vmm.VmmException;
 import dev.jvmm.vmm.config.DiskConfig;
 import dev.jvmm.vmm.config.NetConfig;
 import dev.jvmm.vmm.config.VsockConfig;
+import dev.jvmm.vmm.config.RngConfig;
+import dev.jvmm.vmm.config.VirtioConsoleConfig;
 import dev.jvmm.vmm.config.VfioConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,9 +44,10 @@ public final class DeviceManager implements AutoCloseable {
     public static final int FIRST_SLOT = VirtioDevices.FIRST_SLOT;
     public static final int LAST_SLOT = 31;
 
-    /** Kinds of device, with the prefix of their ids. */
+    /** Kinds of device, with the prefix of their ids (a saved state names a kind by it). */
     public enum Kind {
-        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio"), VSOCK("virtio-vsock"), BALLOON("virtio-balloon");
+        DISK("virtio-blk"), NET("virtio-net"), VFIO("vfio"), RNG("virtio-rng"), CONSOLE("virtio-console"),
+        BALLOON("virtio-balloon"), VSOCK("virtio-vsock");
 
         private final String prefix;
 
@@ -79,7 +82,10 @@ public final class DeviceManager implements AutoCloseable {
         private final ResourceStack resources;
         private String nic;
         private volatile CompletableFuture<Void> ejected;
-        /** What it was plugged from: a DiskConfig, a NetConfig (with the MAC it got) or a VfioConfig. */
+        /**
+         * What it was plugged from: a DiskConfig, a NetConfig (with the MAC it got), a VfioConfig, an RngConfig or a
+         * VirtioConsoleConfig.
+         */
         private Object config;
         /** Where its BAR0 was allocated (virtio), for a saved state; -1 if none. */
         private long bar0 = -1;
@@ -182,6 +188,55 @@ public final class DeviceManager implements AutoCloseable {
         this.mmio32 = mmio32;
         this.virtio = new VirtioDevices.Env(memory, mmio, pci, mmio32, router);
         this.vfio = new VfioDevices(vm, memory, pio, mmio, router);
+    }
+
+    /** The host ends of a virtio console's ports (dev.jvmm.vmm.Console#virtioPorts): they outlive the VM. */
+    private volatile java.util.function.Function<VirtioConsoleConfig, List<dev.jvmm.virtio.console.PortEnd>> consoleEnds;
+
+    /** Where a virtio console's ports get their host ends; set before a console is plugged. */
+    public void setConsoleEnds(java.util.function.Function<VirtioConsoleConfig, List<dev.jvmm.virtio.console.PortEnd>> f) {
+        this.consoleEnds = f;
+    }
+
+    /** Plugs in the virtio-rng of the config (the VM is built: no guest notification). */
+    public synchronized Plugged addRng(RngConfig r) {
+        return plugRng(r, null);
+    }
+
+    private Plugged plugRng(RngConfig r, Saved at) {
+        String what = "entropy from " + r.source() + (r.limited() ? ", " + r.maxBytes() + " bytes per " + r.periodMs()
+                + " ms" : "");
+        return plug(Kind.RNG, false, what, at, (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.rng(id, r, slot, at == null ? -1 : at.bar0(), virtio, res);
+            Plugged p = new Plugged(id, Kind.RNG, a.address(), what, at != null && at.hot(), a.transport(), null, res);
+            p.config = r;
+            p.bar0 = a.bar0();
+            return p;
+        });
+    }
+
+    /** Plugs in the virtio console of the config (the VM is built: no guest notification). */
+    public synchronized Plugged addConsole(VirtioConsoleConfig c) {
+        return plugConsole(c, null);
+    }
+
+    private Plugged plugConsole(VirtioConsoleConfig c, Saved at) {
+        var ends = consoleEnds;
+        if (ends == null) {
+            throw new VmmException(VmmException.Reason.INTERNAL, "no host ends for a virtio console");
+        }
+        String what = (c.console() == null ? "" : "hvc0 " + c.console()) + (c.console() != null && !c.ports().isEmpty()
+                ? ", " : "") + c.ports().stream().map(p -> p.name() + " on " + p.socket()).collect(
+                java.util.stream.Collectors.joining(", "));
+        return plug(Kind.CONSOLE, false, what, at, (id, index, slot, res) -> {
+            VirtioDevices.Attached a = VirtioDevices.console(id, c, ends.apply(c), slot, at == null ? -1 : at.bar0(),
+                    virtio, res);
+            Plugged p = new Plugged(id, Kind.CONSOLE, a.address(), what, at != null && at.hot(), a.transport(), null,
+                    res);
+            p.config = c;
+            p.bar0 = a.bar0();
+            return p;
+        });
     }
 
     /** Where hot-plug events go; set once the platform's ACPI devices exist (cold plugs need none). */
@@ -562,8 +617,9 @@ public final class DeviceManager implements AutoCloseable {
     }
 
     /**
-     * Plugs a device of a saved VM back where it was: {@code config} is its {@link DiskConfig} or {@link NetConfig}
-     * (a NIC with its MAC). The device's state is restored afterwards, through its transport.
+     * Plugs a device of a saved VM back where it was: {@code config} is its {@link DiskConfig}, {@link NetConfig} (a
+     * NIC with its MAC), {@link RngConfig} or {@link VirtioConsoleConfig}. The device's state is restored afterwards,
+     * through its transport.
      */
     public synchronized Plugged restore(Saved at, Object config) {
         Plugged p = switch (at.kind()) {
@@ -573,6 +629,8 @@ public final class DeviceManager implements AutoCloseable {
             case VFIO -> throw new VmmException(VmmException.Reason.CONFIG, at.id() + ": a passed-through function "
                     + "cannot be restored");
             case VSOCK -> plugVsock((VsockConfig) config, false, at);
+            case RNG -> plugRng((RngConfig) config, at);
+            case CONSOLE -> plugConsole((VirtioConsoleConfig) config, at);
         };
         nextIndex.merge(at.kind(), at.index() + 1, Math::max);
         return p;

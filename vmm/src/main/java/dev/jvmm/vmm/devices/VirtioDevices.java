@@ -22,6 +22,12 @@ import dev.jvmm.vmm.acpi.AcpiTables;
 import dev.jvmm.vmm.config.DiskConfig;
 import dev.jvmm.vmm.config.NetConfig;
 import dev.jvmm.vmm.config.VsockConfig;
+import dev.jvmm.vmm.config.RngConfig;
+import dev.jvmm.vmm.config.VirtioConsoleConfig;
+import dev.jvmm.virtio.console.PortEnd;
+import dev.jvmm.virtio.console.VirtioConsole;
+import dev.jvmm.virtio.rng.VirtioRng;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,6 +135,24 @@ public final class VirtioDevices {
     }
 
     /**
+     * Plugs a virtio-rng in at {@code slot} (BAR0 at {@code barAt}, -1: allocated), reading {@code r.source()}; a
+     * source that cannot be opened fails the plug naming it. Everything goes on {@code res} as for {@link #disk}.
+     */
+    public static Attached rng(String name, RngConfig r, int slot, long barAt, Env env, ResourceStack res) {
+        VirtioRng rng;
+        try {
+            rng = res.push(new VirtioRng(name, r.source().toString(), r.maxBytes(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(r.periodMs())));
+        } catch (VirtioException e) {
+            throw new VmmException(VmmException.Reason.CONFIG, "--rng: " + e.getMessage(), e);
+        }
+        Attached a = plug(rng, slot, barAt, env, res);
+        log.info("{} at {}: entropy from {}{}", a.name(), a.address(), r.source(), r.limited()
+                ? " (at most " + r.maxBytes() + " bytes per " + r.periodMs() + " ms)" : "");
+        return a;
+    }
+
+    /**
      * Plugs a virtio-balloon in at {@code slot} (BAR0 at {@code barAt}, -1: allocated) for a guest of {@code ramBytes};
      * everything goes on {@code res} as for {@link #disk}.
      */
@@ -140,6 +164,30 @@ public final class VirtioDevices {
         log.info("{} at {}: balloon, target {} MiB{}{}{}", a.name(), a.address(), b.size() >> 20,
                 b.freePageReporting() ? ", free page reporting" : "", b.deflateOnOom() ? ", deflate on OOM" : "",
                 b.statsSeconds() > 0 ? ", stats every " + b.statsSeconds() + " s" : "");
+        return a;
+    }
+
+    /**
+     * Plugs a virtio-console in at {@code slot} on the host ends {@code ends} (port 0's, null for none, then each
+     * named port's: {@link dev.jvmm.vmm.Console#virtioPorts}, which owns them). Everything else goes on {@code res}.
+     */
+    public static Attached console(String name, VirtioConsoleConfig c, List<PortEnd> ends, int slot, long barAt, Env env,
+            ResourceStack res) {
+        List<VirtioConsole.NamedPort> named = new java.util.ArrayList<>();
+        for (int i = 0; i < c.ports().size(); i++) {
+            named.add(new VirtioConsole.NamedPort(c.ports().get(i).name(), ends.get(i + 1)));
+        }
+        VirtioConsole con = res.push(new VirtioConsole(name, ends.get(0), named));
+        Attached a = plug(con, slot, barAt, env, res);
+        StringBuilder b = new StringBuilder();
+        if (ends.get(0) != null) {
+            b.append("hvc0 on ").append(ends.get(0));
+        }
+        for (int i = 0; i < named.size(); i++) {
+            b.append(b.length() == 0 ? "" : ", ").append("port ").append(i + 1).append(" \"")
+                    .append(named.get(i).name()).append("\" on ").append(named.get(i).end());
+        }
+        log.info("{} at {}: {}", a.name(), a.address(), b);
         return a;
     }
 

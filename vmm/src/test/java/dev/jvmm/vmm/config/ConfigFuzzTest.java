@@ -66,6 +66,56 @@ class ConfigFuzzTest {
         assertEquals(cfg.onReboot(), back.onReboot());
         assertEquals(cfg.disks().size(), back.disks().size());
         assertEquals(cfg.migratable(), back.migratable());
+        assertEquals(cfg.extras().rng() == null ? null : cfg.extras().rng().maxBytes(),
+                back.extras().rng() == null ? null : back.extras().rng().maxBytes(), written);
+        assertEquals(cfg.extras().console() == null ? null : cfg.extras().console().ports().stream()
+                .map(VirtioConsoleConfig.Port::name).toList(), back.extras().console() == null ? null
+                : back.extras().console().ports().stream().map(VirtioConsoleConfig.Port::name).toList(), written);
+    }
+
+    /**
+     * {@code --rng}, {@code --virtio-console} and {@code --console-port} as typed (issue 18): {@link
+     * DeviceSpecs#parseCli} with {@link DeviceSpecs#rng}, {@link ConsoleSpec#parse} with {@link
+     * DeviceSpecs#virtioConsole}, and up to four {@code --console-port} lines. A valid rng's own form parses back to
+     * it; a valid console's ports have names of the allowed characters and distinct sockets.
+     */
+    @FuzzTest(maxDuration = "5m")
+    void extrasSpec(FuzzedDataProvider in) {
+        int kind = in.consumeInt(0, 2);
+        String text = in.consumeRemainingAsString().replace("$DIR", DIR.toString());
+        String option = kind == 0 ? "--rng" : kind == 1 ? "--virtio-console" : "--console-port";
+        try {
+            if (kind == 0) {
+                RngConfig r = DeviceSpecs.rng(text.isBlank() ? new DeviceSpecs.Spec(option, new java.util.LinkedHashMap<>())
+                        : DeviceSpecs.parseCli(option, text, "source", RngConfig.KEYS));
+                assertTrue(r.maxBytes() >= 0 && r.maxBytes() <= RngConfig.MAX_BYTES && (r.maxBytes() == 0) == (r.periodMs() == 0));
+                assertEquals(r, DeviceSpecs.rng(DeviceSpecs.parseCli(option, r.toString(), "source", RngConfig.KEYS)),
+                        "the rng's own form parses back");
+            } else {
+                ConsoleSpec port0 = null;
+                List<DeviceSpecs.Spec> ports = List.of();
+                if (kind == 1) {
+                    try {
+                        port0 = ConsoleSpec.parse(text);
+                    } catch (IllegalArgumentException e) {
+                        assertNotNull(e.getMessage());
+                        return;
+                    }
+                } else {
+                    ports = DeviceSpecs.cli(option, List.of(text.split("\n", 4)), "name", VirtioConsoleConfig.PORT_KEYS);
+                }
+                VirtioConsoleConfig c = DeviceSpecs.virtioConsole(option, port0, ports);
+                if (c != null) {
+                    assertEquals(c.ports().size(), c.ports().stream().map(p -> p.socket().toAbsolutePath().normalize())
+                            .distinct().count());
+                    for (VirtioConsoleConfig.Port p : c.ports()) {
+                        assertTrue(p.name().matches("[A-Za-z0-9._:+-]{1,255}"), p.name());
+                    }
+                }
+            }
+        } catch (VmmException e) {
+            assertConfigError(e, option);
+        }
     }
 
     /**
