@@ -213,11 +213,13 @@ class VirtioConsoleTest {
         for (int i = 0; i < 20; i++) {
             for (int q : new int[] {0, 1}) {
                 TestDriver r = s.drv.ring(q);
-                int old = r.availEvent();
                 int before = s.mem.getShort(r.avail + 2) & 0xffff;
                 long b = s.drv.buffer(q, 16);
                 s.mem.write(b, bytes(String.format("chain %02d  out  \n", i)));
                 s.drv.chain(q, new long[] {b, 16, q == 0 ? 1 : 0});
+                // as Linux's virtqueue_kick_prepare: the avail index published, a full barrier, then avail_event
+                java.lang.invoke.VarHandle.fullFence();
+                int old = r.availEvent();
                 int now = (before + 1) & 0xffff;
                 if (((now - old - 1) & 0xffff) < ((now - before) & 0xffff)) { // vring_need_event
                     s.drv.pci.kick(q);

@@ -119,14 +119,16 @@ public final class DomainXml {
         }
     }
 
-    // ---- the virtio-console mappings, kept together: the CLI syntax of virtio consoles is still being settled
+    // ---- the virtio-console mappings, kept together
 
     /** The option of a named virtio-console port ({@code <channel>}). */
     static final String CONSOLE_PORT_OPTION = "--console-port";
+    /** The option of the virtio console's port 0, hvc0 ({@code <console><target type='virtio'/>}). */
+    static final String VIRTIO_CONSOLE_OPTION = "--virtio-console";
 
     /** {@code <console><target type='virtio'/>}: hvc0, on this jvmm console (a unix socket path, or null: stdio). */
     static String virtioConsoleSpec(String socket) {
-        return socket == null ? "virtio" : "virtio,socket=" + socket;
+        return socket == null ? "stdio" : "socket=" + socket;
     }
 
     /** {@code <channel type='unix'><target type='virtio' name=NAME/>}: a named port on a unix socket. */
@@ -135,17 +137,20 @@ public final class DomainXml {
     }
 
     /**
-     * {@code --console}: the 16550 (stdio, file=, socket=), or hvc0 on virtio; jvmm's {@code --console} takes one of
-     * them. No console at all in the XML is {@code none}, as libvirt would give the guest no serial port.
+     * {@code --console} (the 16550: stdio, file=, socket=; {@code none} when the XML has no serial console, as
+     * libvirt would give the guest no serial port) and {@code --virtio-console} (hvc0). Two consoles on stdio (a pty
+     * each in libvirt) cannot share jvmm's terminal: the virtio one is then left out, and said so.
      */
     private void consoleArgs(List<LaunchArg> a) {
-        if (virtioConsole != null && serialConsole != null) {
-            p.unsupported(virtioConsoleFrom, "a virtio console besides the serial one (" + serialFrom
-                    + "): jvmm's --console takes one; the virtio console is left out");
+        if (virtioConsole != null && serialConsole != null && virtioConsole.equals("stdio") && serialConsole.equals("stdio")) {
+            p.unsupported(virtioConsoleFrom, "a virtio console on a pty besides the serial one (" + serialFrom
+                    + "): both would be jvmm's stdio; give the virtio console a unix socket, or drop one");
             virtioConsole = null;
         }
-        a.add(new LaunchArg("--console", virtioConsole != null ? virtioConsole
-                : serialConsole != null ? serialConsole : "none"));
+        a.add(new LaunchArg("--console", serialConsole != null ? serialConsole : "none"));
+        if (virtioConsole != null) {
+            a.add(new LaunchArg(VIRTIO_CONSOLE_OPTION, virtioConsole));
+        }
     }
 
     // ---- the domain

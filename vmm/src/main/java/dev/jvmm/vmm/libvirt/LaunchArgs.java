@@ -74,7 +74,8 @@ public final class LaunchArgs {
             Map.entry("--disk", "disks"), Map.entry("--net", "nets"), Map.entry("--nic", "nics"),
             Map.entry("--device", "devices"), Map.entry("--vsock", "vsock"), Map.entry("--balloon", "balloon"),
             Map.entry("--migratable", "migratable"), Map.entry("--rng", "rng"),
-            Map.entry(DomainXml.CONSOLE_PORT_OPTION, "console_ports"));
+            Map.entry(DomainXml.CONSOLE_PORT_OPTION, "console_ports"),
+            Map.entry(DomainXml.VIRTIO_CONSOLE_OPTION, "virtio_console"));
 
     /**
      * The same VM in the config file's form ({@code jvmm launch --config}): each device in its option's string form.

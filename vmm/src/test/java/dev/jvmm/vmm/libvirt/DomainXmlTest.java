@@ -291,9 +291,10 @@ class DomainXmlTest {
                 + "path='/var/log/vm.log'/><target port='0'/></serial>")));
         assertEquals(BASE.replace("none", "socket=/run/vm.sock"), args(devices("<serial type='unix'><source "
                 + "mode='bind' path='/run/vm.sock'/><target port='0'/></serial>")));
-        assertEquals(BASE.replace("none", "virtio"), args(devices("<console type='pty'><target type='virtio' "
-                + "port='0'/></console>")));
-        assertEquals(BASE.replace("none", "virtio,socket=/run/hvc0.sock") + "|--console-port=name=org.example.0,"
+        assertEquals(BASE.replace("--console=none", "--console=none|--virtio-console=stdio"), args(devices(
+                "<console type='pty'><target type='virtio' port='0'/></console>")));
+        assertEquals(BASE.replace("--console=none", "--console=none|--virtio-console=socket=/run/hvc0.sock")
+                + "|--console-port=name=org.example.0,"
                 + "socket=/run/port.sock", args(devices("<console type='unix'><source mode='bind' "
                 + "path='/run/hvc0.sock'/><target type='virtio'/></console><channel type='unix'><source mode='bind' "
                 + "path='/run/port.sock'/><target type='virtio' name='org.example.0' state='disconnected'/><address "
@@ -302,8 +303,9 @@ class DomainXmlTest {
         assertEquals("d.xml: /domain/devices/serial[2]/target: jvmm has one serial port, the 16550 at COM1 "
                 + "(type='isa-serial' port='0')", error(devices(serial.replace("<alias name='serial0'/>", "")
                 + "<serial type='pty'><target port='1'/></serial>")));
-        assertEquals("d.xml: /domain/devices/console[2]: a virtio console besides the serial one "
-                + "(/domain/devices/console[1]): jvmm's --console takes one; the virtio console is left out",
+        assertEquals("d.xml: /domain/devices/console[2]: a virtio console on a pty besides the serial one "
+                + "(/domain/devices/console[1]): both would be jvmm's stdio; give the virtio console a unix socket, or "
+                + "drop one",
                 error(devices(con + "<console type='pty'><target type='virtio' port='1'/></console>")));
         assertEquals("d.xml: /domain/devices/channel/@type: jvmm's console ports are on unix sockets (type='unix')",
                 error(devices("<channel type='pty'><target type='virtio' name='x'/></channel>")));
