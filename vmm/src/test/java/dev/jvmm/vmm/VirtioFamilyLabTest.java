@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Test;
  * <ul>
  * <li>balloon: see {@link #balloonInflatesDeflatesReportsFreePagesAndSendsStats}.</li>
  * <li>qcow2 (issue 19): see {@link #qcow2OnABackingFileReadsWritesVerifiesAndChecksClean}.</li>
+ * <li>rng and console: see {@link #rngGivesEntropyAndTheConsolesCarryLinesBothWays}.</li>
+ * <li>a libvirt domain XML (issue 19), a second boot: see {@link #aLibvirtDomainXmlBootsWithEveryDeviceWorking}.</li>
  * <li>vsock ({@code --vsock cid=7}, vhost-vsock in L1): the guest's {@code vsockecho} (a test resource, built static)
  * connects to the host (CID 2) and a Java peer in L1 ({@code VsockPeer}, through jvmm's own AF_VSOCK binding)
  * answers; then the guest listens and the peer connects to CID 7. Bytes arrive both ways, each way.</li>
@@ -28,11 +30,16 @@ import org.junit.jupiter.api.Test;
  */
 @LabTest
 class VirtioFamilyLabTest {
-    private static final Duration TIMEOUT = Duration.ofMinutes(10);
+    private static final Duration TIMEOUT = Duration.ofMinutes(14);
     private static String output;
 
     /** The guest's script, on its first disk (too long for the kernel command line); vda is mounted on /mnt. */
     static final String GUEST = """
+            echo G-RNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=64 count=4 2>/dev/null | wc -c)
+            echo G-HVC-READY > /dev/hvc0; read line < /dev/hvc0; echo "G-HVC-GOT $line"
+            P=$(grep -l org.jvmm.test.0 /sys/class/virtio-ports/*/name); D=/dev/$(basename $(dirname $P))
+            echo G-PORT $(cat $P) $D $(ls /dev/virtio-ports/ 2>/dev/null | wc -l)
+            echo G-PORT-READY > $D; read line < $D; echo "G-PORT-GOT $line"
             mt() { awk '/MemTotal/{print $2}' /proc/meminfo; }
             T0=$(mt); echo G-BALLOON-READY $T0
             i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 130000)) ]; do sleep 0.2; i=$((i+1)); done
@@ -62,6 +69,88 @@ class VirtioFamilyLabTest {
             echo G-VERIFY bad=$bad
             """;
 
+    /** L1's end of a virtio-console socket: connect (retrying), wait for the guest's line, answer with one. */
+    static final String CLIENT = """
+            import socket, sys, time
+            path, want, send = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+            for i in range(1500):
+                try:
+                    s = socket.socket(socket.AF_UNIX); s.connect(path); break
+                except OSError:
+                    time.sleep(0.2)
+            buf = b''
+            while want not in buf:
+                d = s.recv(4096)
+                if not d:
+                    break
+                buf += d
+            print('L1-SOCKET', path, 'got' if want in buf else 'missed', want.decode(), flush=True)
+            s.sendall((send + '\\n').encode()); time.sleep(3); s.close()
+            """;
+
+    /** The libvirt VM's script (on its raw disk, vda). */
+    static final String LIBVIRT_GUEST = """
+            echo G-LV-DISKS $(cat /sys/block/vda/serial) $(cat /sys/block/vdb/serial) $(cat /sys/block/vdb/ro)
+            mkdir -p /q && mount -o ro,noload -t ext4 /dev/vdb /q && echo G-LV-QCOW2 $(cat /q/hello.txt) && umount /q
+            N=$(for n in /sys/class/net/*; do [ "$(cat $n/address)" = 52:54:00:4c:56:01 ] && basename $n; done)
+            ip addr add 10.0.2.2/24 dev $N; ip link set $N up
+            i=0; while [ $i -lt 100 ] && [ "$(cat /sys/class/net/$N/carrier)" != 1 ]; do sleep 0.1; i=$((i+1)); done
+            ping -c 2 -W 5 10.0.2.1 > /dev/null 2>&1; echo G-LV-PING $? $(ls /sys/class/net/$N/queues | grep -c rx)
+            echo G-LV-RNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=64 count=4 2>/dev/null | wc -c)
+            i=0; while [ $i -lt 150 ] && [ $(awk '/MemTotal/{print $2}' /proc/meminfo) -gt 400000 ]; do sleep 0.2; i=$((i+1)); done
+            echo G-LV-MEM $(awk '/MemTotal/{print $2}' /proc/meminfo)
+            echo G-LV-CPUS $(nproc)
+            """;
+
+    /** The domain XML of the libvirt VM, with the lab kit's kernel and initrd. */
+    static String domainXml(LabSession lab) {
+        return """
+                <domain type='kvm'>
+                  <name>jvmm-libvirt-lab</name>
+                  <memory unit='MiB'>512</memory>
+                  <currentMemory unit='MiB'>384</currentMemory>
+                  <vcpu placement='static'>2</vcpu>
+                  <os>
+                    <type arch='x86_64' machine='pc-q35-8.2'>hvm</type>
+                    <kernel>%s</kernel>
+                    <initrd>%s</initrd>
+                    <cmdline>console=ttyS0 quiet panic=-1 %s</cmdline>
+                  </os>
+                  <features><acpi/><apic/></features>
+                  <on_reboot>destroy</on_reboot>
+                  <devices>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='raw' cache='none' io='threads'/>
+                      <source file='lv.raw'/>
+                      <target dev='vda' bus='virtio'/>
+                      <serial>LV-RAW</serial>
+                    </disk>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2' cache='writeback'/>
+                      <source file='lv.qcow2'/>
+                      <target dev='vdb' bus='virtio'/>
+                      <readonly/>
+                      <serial>LV-QCOW2</serial>
+                    </disk>
+                    <interface type='bridge'>
+                      <mac address='52:54:00:4c:56:01'/>
+                      <source bridge='jbr0'/>
+                      <model type='virtio'/>
+                      <driver queues='2'/>
+                    </interface>
+                    <serial type='pty'><target port='0'/></serial>
+                    <console type='pty'><target type='serial' port='0'/></console>
+                    <memballoon model='virtio'><stats period='2'/></memballoon>
+                    <rng model='virtio'>
+                      <backend model='random'>/dev/urandom</backend>
+                      <rate bytes='65536' period='1000'/>
+                    </rng>
+                  </devices>
+                </domain>
+                """.formatted(lab.kit().kernel(), lab.kit().initrdGuest(), GuestCommandLine.scriptWord(
+                "mount -t ext4 /dev/vda /mnt && cp /mnt/lv.sh /tmp/l.sh && sh /tmp/l.sh"));
+    }
+
     /** A Java main of the test classpath as one shell command in L1. */
     private static String java(String main, String... args) {
         List<String> w = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -81,7 +170,8 @@ class VirtioFamilyLabTest {
                         "mount -t ext4 /dev/vda /mnt && cp /mnt/guest.sh /tmp/g.sh && sh /tmp/g.sh"),
                 "--api-socket", "api.sock", "--disk", "path=disk.img",
                 "--disk", "path=top.qcow2,cache=none,id=q-top", "--disk", "path=v.qcow2,cache=writeback,aio=threads,id=q-verify",
-                "--balloon", "free-page-reporting=on,stats=2", "--vsock", "cid=7"));
+                "--balloon", "free-page-reporting=on,stats=2", "--vsock", "cid=7",
+                "--rng", "--virtio-console", "socket=hvc.sock", "--console-port", "name=org.jvmm.test.0,socket=port.sock"));
         String peer = "dev.jvmm.sys.vsock.VsockPeer";
         String remote = LabCli.remote("--api-socket", "api.sock");
         String script = String.join("\n",
@@ -101,6 +191,10 @@ class VirtioFamilyLabTest {
                 "rss() { awk '/VmRSS/{print $2}' /proc/$VM/status; }",
                 "num() { grep -o \"\\\"$1\\\": *[0-9]*\" | grep -o '[0-9]*$'; }",
                 java(peer, "listen", "5000", "pong-from-host") + " > peer1.log 2>&1 & P1=$!",
+                // the console's two sockets: wait for the guest's line, answer with one
+                "cat > cli.py <<'EOF'\n" + CLIENT + "EOF",
+                "/usr/bin/python3 cli.py hvc.sock G-HVC-READY from-l1-hvc > hvc.log 2>&1 & C1=$!",
+                "/usr/bin/python3 cli.py port.sock G-PORT-READY from-l1-port > port.log 2>&1 & C2=$!",
                 LabCli.jvmm(launch.toArray(String[]::new)) + " > vm.log 2>&1 & VM=$!",
                 // balloon: inflate by 128 MiB, then deflate, through the control API
                 "until_log G-BALLOON-READY; " + remote + " resize-balloon size=128M > /dev/null; echo L1-RESIZE-RC $?",
@@ -119,7 +213,7 @@ class VirtioFamilyLabTest {
                 "until_log 'vsockecho listening 5001'",
                 java(peer, "connect", "7", "5001", "ping-from-host") + " > peer2.log 2>&1; echo L1-PEER2-RC $?",
                 "wait $VM; echo L1-VM-RC $?",
-                "kill $P1 2>/dev/null; wait $P1 2>/dev/null",
+                "kill $P1 $C1 $C2 2>/dev/null; wait $P1 $C1 $C2 2>/dev/null; cat hvc.log port.log",
                 "cat vm.log; sed 's/^/L1-PEER1 /' peer1.log; sed 's/^/L1-CONNECTED /' peer2.log",
                 "echo L1-QBASE $BASE_MD5",
                 "qemu-img check top.qcow2 > c1.log 2>&1; echo L1-QCHECK $? $(qemu-img check v.qcow2 > c2.log 2>&1; echo $?); cat c1.log c2.log",
@@ -127,6 +221,17 @@ class VirtioFamilyLabTest {
                 "qemu-img convert -O raw top.qcow2 top.raw && e2fsck -fn top.raw > fsck.log 2>&1; echo L1-QFSCK $?; tail -3 fsck.log",
                 "echo L1-QNEW $(debugfs -R 'cat /new.bin' top.raw 2>/dev/null | md5sum | cut -d' ' -f1)",
                 "echo L1-QINFO $(" + LabCli.jvmm("img", "info", "top.qcow2") + " | grep -i '^backing file:')",
+                // a second VM from a libvirt domain XML: kernel boot, a raw and a qcow2 disk, a NIC on a bridge,
+                // memballoon, rng
+                "ip link add jbr0 type bridge && ip addr add 10.0.2.1/24 dev jbr0 && ip link set jbr0 up",
+                "mkdir lvfs lvq && echo libvirt-qcow2 > lvq/hello.txt && cat > lvfs/lv.sh <<'EOF'\n" + LIBVIRT_GUEST + "EOF",
+                "truncate -s 64M lv.raw && mkfs.ext4 -q -F -d lvfs lv.raw",
+                "truncate -s 64M lvq.raw && mkfs.ext4 -q -F -d lvq lvq.raw && qemu-img convert -O qcow2 lvq.raw lv.qcow2",
+                "cat > lab.xml <<'EOF'\n" + domainXml(lab) + "EOF",
+                LabCli.jvmm("launch", "--libvirt", "lab.xml", "--dry-run") + " > dry.log 2>&1; echo L1-LV-DRY-RC $?;"
+                        + " sed 's/^/L1-LV-DRY /' dry.log",
+                LabCli.jvmm("launch", "--libvirt", "lab.xml") + " > lv.log 2>&1; echo L1-LV-RC $?; cat lv.log",
+                "ip link del jbr0",
                 "cd /; rm -rf $W");
         CommandResult r = lab.run(script, TIMEOUT);
         output = r.output();
@@ -184,6 +289,45 @@ class VirtioFamilyLabTest {
         assertEquals("0", line(out, "L1-QFSCK"), out);
         assertEquals(line(out, "G-QNEW"), line(out, "L1-QNEW"), "the guest's file in the top image:\n" + out);
         assertTrue(line(out, "L1-QINFO").contains("base.qcow2"), out);
+    }
+
+    /**
+     * virtio-rng ({@code --rng}): the guest's hwrng is virtio's and gives bytes. virtio-console ({@code
+     * --virtio-console socket=}, {@code --console-port name=,socket=}): a line the guest writes to hvc0, and to the
+     * named port (found by its name in sysfs), arrives on its unix socket in L1, and a line from L1 arrives in the
+     * guest.
+     */
+    @Test
+    void rngGivesEntropyAndTheConsolesCarryLinesBothWays(LabSession lab) {
+        String out = run(lab);
+        assertEquals("0", line(out, "L1-VM-RC"), out);
+        assertTrue(line(out, "G-RNG").matches("virtio_rng\\.\\d+ 256"), "the guest's hwrng: " + line(out, "G-RNG"));
+        assertTrue(out.contains("L1-SOCKET hvc.sock got G-HVC-READY"), "hvc0 -> socket:\n" + out);
+        assertEquals("from-l1-hvc", line(out, "G-HVC-GOT"), "socket -> hvc0:\n" + out);
+        assertTrue(line(out, "G-PORT").matches("org\\.jvmm\\.test\\.0 /dev/vport\\d+p1 \\d+"), out);
+        assertTrue(out.contains("L1-SOCKET port.sock got G-PORT-READY"), "port -> socket:\n" + out);
+        assertEquals("from-l1-port", line(out, "G-PORT-GOT"), "socket -> port:\n" + out);
+    }
+
+    /**
+     * {@code jvmm launch --libvirt}: a domain XML with a kernel boot, a raw and a read-only qcow2 virtio disk, a
+     * virtio NIC on a bridge with 2 queues, a memballoon (currentMemory 128 MiB below memory) and an rng, 2 vCPUs:
+     * the dry run names the options, and the guest sees every device working.
+     */
+    @Test
+    void aLibvirtDomainXmlBootsWithEveryDeviceWorking(LabSession lab) {
+        String out = run(lab);
+        assertEquals("0", line(out, "L1-LV-DRY-RC"), out);
+        String dry = line(out, "L1-LV-DRY");
+        assertTrue(dry.contains("--balloon") && dry.contains("--rng") && dry.contains("format=qcow2")
+                && dry.contains("bridge=jbr0"), "the dry run's command line: " + dry);
+        assertEquals("0", line(out, "L1-LV-RC"), out);
+        assertEquals("LV-RAW LV-QCOW2 1", line(out, "G-LV-DISKS"), out);
+        assertEquals("libvirt-qcow2", line(out, "G-LV-QCOW2"), out);
+        assertEquals("0 2", line(out, "G-LV-PING"), "ping over the bridge, 2 rx queues:\n" + out);
+        assertTrue(line(out, "G-LV-RNG").matches("virtio_rng\\.\\d+ 256"), out);
+        assertTrue(Long.parseLong(line(out, "G-LV-MEM")) < 400000, "the balloon took 128 MiB: " + line(out, "G-LV-MEM"));
+        assertEquals("2", line(out, "G-LV-CPUS"), out);
     }
 
     @Test
