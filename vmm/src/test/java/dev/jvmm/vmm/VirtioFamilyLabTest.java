@@ -39,7 +39,7 @@ class VirtioFamilyLabTest {
             echo G-HVC-READY > /dev/hvc0; read line < /dev/hvc0; echo "G-HVC-GOT $line"
             P=$(grep -l org.jvmm.test.0 /sys/class/virtio-ports/*/name); D=/dev/$(basename $(dirname $P))
             echo G-PORT $(cat $P) $D $(ls /dev/virtio-ports/ 2>/dev/null | wc -l)
-            echo G-PORT-READY > $D; read line < $D; echo "G-PORT-GOT $line"
+            exec 3<>$D; echo G-PORT-READY >&3; read line <&3; exec 3>&-; echo "G-PORT-GOT $line"
             mt() { awk '/MemTotal/{print $2}' /proc/meminfo; }
             T0=$(mt); echo G-BALLOON-READY $T0
             i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 130000)) ]; do sleep 0.2; i=$((i+1)); done
@@ -229,7 +229,7 @@ class VirtioFamilyLabTest {
                 "truncate -s 64M lvq.raw && mkfs.ext4 -q -F -d lvq lvq.raw && qemu-img convert -O qcow2 lvq.raw lv.qcow2",
                 "cat > lab.xml <<'EOF'\n" + domainXml(lab) + "EOF",
                 LabCli.jvmm("launch", "--libvirt", "lab.xml", "--dry-run") + " > dry.log 2>&1; echo L1-LV-DRY-RC $?;"
-                        + " sed 's/^/L1-LV-DRY /' dry.log",
+                        + " sed 's/^/L1-LV-DRYRUN /' dry.log",
                 LabCli.jvmm("launch", "--libvirt", "lab.xml") + " > lv.log 2>&1; echo L1-LV-RC $?; cat lv.log",
                 "ip link del jbr0",
                 "cd /; rm -rf $W");
@@ -318,7 +318,7 @@ class VirtioFamilyLabTest {
     void aLibvirtDomainXmlBootsWithEveryDeviceWorking(LabSession lab) {
         String out = run(lab);
         assertEquals("0", line(out, "L1-LV-DRY-RC"), out);
-        String dry = line(out, "L1-LV-DRY");
+        String dry = line(out, "L1-LV-DRYRUN");
         assertTrue(dry.contains("--balloon") && dry.contains("--rng") && dry.contains("format=qcow2")
                 && dry.contains("bridge=jbr0"), "the dry run's command line: " + dry);
         assertEquals("0", line(out, "L1-LV-RC"), out);
