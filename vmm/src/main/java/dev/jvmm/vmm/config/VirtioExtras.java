@@ -2,7 +2,7 @@ package dev.jvmm.vmm.config;
 
 /**
  * The virtio devices of a VM beyond its disks and NICs (issue 18), each null when the VM has none: an entropy source
- * ({@code --rng}), virtio consoles ({@code --console virtio}, {@code --console-port}), a memory balloon
+ * ({@code --rng}), virtio consoles ({@code --virtio-console}, {@code --console-port}), a memory balloon
  * ({@code --balloon}) and a vsock device ({@code --vsock}).
  */
 public record VirtioExtras(RngConfig rng, VirtioConsoleConfig console, BalloonConfig balloon, VsockConfig vsock) {
