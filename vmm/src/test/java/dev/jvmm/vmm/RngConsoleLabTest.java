@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Lab tier, issue 18: virtio-rng and virtio-console under the stock Debian guest's own drivers (virtio-rng, loaded
- * from the disk since the kit's small image does not carry it; virtio_console, built in), in one guest that is
+ * by the kit's image; virtio_console, built in), in one guest that is
  * snapshotted, killed and restored half-way:
  * <ol>
  * <li>jvmm A: {@code --rng max-bytes=4096,period-ms=1000}, {@code --virtio-console socket=hvc0.sock} and two
@@ -36,7 +36,6 @@ class RngConsoleLabTest {
     private static final Duration TIMEOUT = Duration.ofMinutes(30);
 
     static final String GUEST = """
-            insmod /mnt/virtio-rng.ko 2>/tmp/e; echo G-INSMOD $? $(cat /tmp/e)
             echo G-RNG-CURRENT $(cat /sys/class/misc/hw_random/rng_current)
             s=$(cut -d' ' -f1 /proc/uptime); n=$(timeout 300 dd if=/dev/hwrng bs=1024 count=16 iflag=fullblock 2>/dev/null | wc -c)
             echo G-HWRNG $n $s $(cut -d' ' -f1 /proc/uptime)
@@ -116,7 +115,6 @@ class RngConsoleLabTest {
 
     @Test
     void theGuestsDriversUseBothDevicesAcrossASnapshotAndARestore(LabSession lab) {
-        String modules = lab.kit().modulesRoot().resolve("lib/modules/" + lab.kit().release()).toString();
         String launchA = jvmm("launch", "--kernel", lab.kit().kernel().toString(), "--initrd",
                 lab.kit().initrdGuest().toString(), "--memory", "256M", "--disk", "path=d.img",
                 "--rng", "max-bytes=4096,period-ms=1000", "--virtio-console", "socket=@W@/hvc0.sock",
@@ -128,7 +126,6 @@ class RngConsoleLabTest {
         String remoteA = LabCli.remote("--api-socket", "@W@/a.sock").replace("@W@", "$W");
         CommandResult r = lab.run(String.join("\n",
                 "set -u; W=$JVMM_LAB_SCRATCH/rng-console; rm -rf $W; mkdir -p $W/fs && cd $W",
-                "xz -dc " + modules + "/kernel/drivers/char/hw_random/virtio-rng.ko.xz > fs/virtio-rng.ko",
                 "cat > fs/guest.sh <<'EOF'\n" + GUEST + "EOF",
                 "cat > client.py <<'EOF'\n" + CLIENT + "EOF",
                 "truncate -s 32M d.img && mkfs.ext4 -q -F -d fs d.img",
@@ -157,12 +154,10 @@ class RngConsoleLabTest {
         System.out.println("[rng-console]\n" + out);
 
         // the entropy device
-        assertEquals("0", line(out, "G-INSMOD").split(" ")[0], out);
         assertEquals("virtio_rng.0", line(out, "G-RNG-CURRENT"), "the hwrng core took the device:\n" + out);
         String[] hw = line(out, "G-HWRNG").split(" ");
         assertEquals("16384", hw[0], "16 KiB from /dev/hwrng:\n" + out);
-        double took = Double.parseDouble(hw[2]) - Double.parseDouble(hw[1]);
-        assertTrue(took >= 2.9, "16 KiB at 4 KiB per window needs four windows, three seconds at least: " + took);
+        // the rate limit itself is proven on the device's counters (VirtioRngTest), never on time here
         assertEquals("1024", line(out, "G-HWRNG-AFTER"), "the restored device serves:\n" + out);
 
         // the ports as the udev-less guest sees them

@@ -36,10 +36,10 @@ class VirtioFamilyLabTest {
     /** The guest's script, on its first disk (too long for the kernel command line); vda is mounted on /mnt. */
     static final String GUEST = """
             echo G-RNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=64 count=4 2>/dev/null | wc -c)
-            echo G-HVC-READY > /dev/hvc0; read line < /dev/hvc0; echo "G-HVC-GOT $line"
+            exec 4<>/dev/hvc0; echo G-HVC-READY >&4; read -t 60 line <&4; exec 4>&-; echo "G-HVC-GOT ${line:-}"
             P=$(grep -l org.jvmm.test.0 /sys/class/virtio-ports/*/name); D=/dev/$(basename $(dirname $P))
             echo G-PORT $(cat $P) $D $(ls /dev/virtio-ports/ 2>/dev/null | wc -l)
-            exec 3<>$D; echo G-PORT-READY >&3; read line <&3; exec 3>&-; echo "G-PORT-GOT $line"
+            exec 3<>$D; echo G-PORT-READY >&3; read -t 60 line <&3; exec 3>&-; echo "G-PORT-GOT ${line:-}"
             mt() { awk '/MemTotal/{print $2}' /proc/meminfo; }
             T0=$(mt); echo G-BALLOON-READY $T0
             i=0; while [ $i -lt 900 ] && [ $(mt) -gt $((T0 - 130000)) ]; do sleep 0.2; i=$((i+1)); done
@@ -295,7 +295,8 @@ class VirtioFamilyLabTest {
      * virtio-rng ({@code --rng}): the guest's hwrng is virtio's and gives bytes. virtio-console ({@code
      * --virtio-console socket=}, {@code --console-port name=,socket=}): a line the guest writes to hvc0, and to the
      * named port (found by its name in sysfs), arrives on its unix socket in L1, and a line from L1 arrives in the
-     * guest.
+     * guest. The guest holds each device open while it writes and reads: data that comes while a port or tty is closed
+     * is not kept for the next open.
      */
     @Test
     void rngGivesEntropyAndTheConsolesCarryLinesBothWays(LabSession lab) {
