@@ -239,7 +239,7 @@ class VirtioLabTest {
             assertEquals(guestSum, line(out, "L1-BLKDEPTH-SUM " + id),
                     id + ": the image holds what the guest last wrote and flushed:\n" + out);
             // jvmm's own account: the engine the disk got, and that requests really were in flight together
-            Matcher plug = Pattern.compile("(?m)(\\S+) at \\S+: (?:\\S*/)?" + id + "\\.img \\(64 MiB, cache=(\\w+), 1 queue"
+            Matcher plug = Pattern.compile("(?m)(\\S+) at \\S+: (?:\\S*/)?" + id + "\\.img \\((?:raw, )?64 MiB, cache=(\\w+), 1 queue"
                     + "\\(s\\), aio=(\\w+)(.*)\\)\\r?$").matcher(out);
             assertTrue(plug.find(), id + ": no plug line in jvmm's log:\n" + out);
             assertEquals(d[2], plug.group(3), id + " got aio=" + plug.group(3) + plug.group(4));
