@@ -62,7 +62,15 @@ public abstract class VirtioDevice implements AutoCloseable {
         return true;
     }
 
-    public abstract void activate(Activation activation);
+    /**
+     * The driver set DRIVER_OK: whatever ran before is reset, the activation is kept for the threads, and
+     * {@link #startWorkers} starts them. A device that sets more up (offloads, queue pairs) overrides this.
+     */
+    public synchronized void activate(Activation activation) {
+        reset();
+        setActivation(activation);
+        startWorkers(activation);
+    }
 
     /** Stops the device threads and forgets the activation; the device can be activated again. Idempotent. */
     public abstract void reset();

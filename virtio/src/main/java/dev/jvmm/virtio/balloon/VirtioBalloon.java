@@ -264,13 +264,6 @@ public final class VirtioBalloon extends VirtioDevice {
     // ---- activation and threads ----
 
     @Override
-    public synchronized void activate(Activation a) {
-        reset();
-        setActivation(a);
-        startWorkers(a);
-    }
-
-    @Override
     protected synchronized void startWorkers(Activation a) {
         if (worker == null) {
             worker = new Worker(a);

@@ -227,13 +227,6 @@ public final class VirtioBlk extends VirtioDevice {
     }
 
     @Override
-    public synchronized void activate(Activation a) {
-        reset();
-        setActivation(a);
-        startWorkers(a);
-    }
-
-    @Override
     protected void startWorkers(Activation a) {
         int n = queues;
         if (!a.has(VIRTIO_BLK_F_MQ)) {

@@ -252,13 +252,6 @@ public final class VirtioConsole extends VirtioDevice {
     }
 
     @Override
-    public synchronized void activate(Activation a) {
-        reset();
-        setActivation(a);
-        startWorkers(a);
-    }
-
-    @Override
     protected void startWorkers(Activation a) {
         boolean mp = multiport && a.has(VIRTIO_CONSOLE_F_MULTIPORT);
         if (mp) {

@@ -155,13 +155,6 @@ public final class VirtioRng extends VirtioDevice {
     }
 
     @Override
-    public synchronized void activate(Activation a) {
-        reset();
-        setActivation(a);
-        startWorkers(a);
-    }
-
-    @Override
     protected void startWorkers(Activation a) {
         VirtQueue q = a.queues()[0];
         if (!q.isReady()) {

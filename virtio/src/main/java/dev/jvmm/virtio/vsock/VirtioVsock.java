@@ -115,13 +115,6 @@ public final class VirtioVsock extends VirtioDevice {
     public void writeConfig(int offset, int size, int value) {
     }
 
-    @Override
-    public synchronized void activate(Activation a) {
-        reset();
-        setActivation(a);
-        startWorkers(a);
-    }
-
     /**
      * A restored device: the rings go back to the backend where they were once the VM runs, and the driver is told
      * that the transport was reset (its connections' host ends are not here).
