@@ -324,7 +324,8 @@ final class BlkQueue implements AutoCloseable {
 
     /**
      * Serves a request on a formatted disk (qcow2) from {@code r.vOffset} on: the image says where each next piece
-     * lives; zeroes, compressed clusters and writes that allocate are served here, through the bounce buffer; the
+     * lives; zeroes, compressed clusters and writes that allocate over data (a backing file's, a compressed
+     * cluster's) are served here, through the bounce buffer; the
      * first piece that is one contiguous range of a host file goes to the engine straight from or into guest RAM,
      * and its completion brings the request back here ({@link #mappedDone}).
      */

@@ -6,7 +6,9 @@ package dev.jvmm.virtio.blk.qcow2;
  *
  * <p>The data path asks {@link #map} where the next bytes of a request live; where they are one contiguous range of
  * a host file the caller does the I/O itself, straight from or into guest RAM (zero copy, with either engine).
- * Everything else (zeroes, compressed clusters, first writes that allocate) goes through {@link #read} and
+ * A first write to a cluster that reads as zeroes is mapped too: the image allocates the cluster as it maps it.
+ * Everything else (zeroes, compressed clusters, first writes over a backing file's or a compressed cluster's data)
+ * goes through {@link #read} and
  * {@link #write}, synchronously, on the caller's thread. Those methods return 0 or {@code -errno} and never throw
  * on the data path; a corrupt structure found there answers {@code -EIO} and is logged.
  */
@@ -27,7 +29,8 @@ public interface DiskImage extends AutoCloseable {
      * Where {@code [off, off+len)} starts to live: {@code m} says how many bytes from {@code off} (at least one
      * sector, at most {@code len}) are a host range ({@link Mapping#HOST}), read as zeroes ({@link Mapping#ZERO}),
      * must go through {@link #read}/{@link #write} ({@link Mapping#INLINE}), or failed ({@link Mapping#ERROR}).
-     * A write is HOST only where the cluster is allocated and owned by this image alone.
+     * A write is HOST only where the cluster is owned by this image alone: allocated before, or allocated by this
+     * call where it read as zeroes.
      */
     void map(long off, long len, boolean write, Mapping m);
 

@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * by discards while the image is open, so a request still in flight to a freed cluster cannot land in a cluster
  * that something else uses now. They are <em>reserved</em> in batches: refcounts set to 1, the file extended over
  * them, fdatasync; only then may an L2 entry point at one. An L2 table is written (zeroed) and synced before the
- * L1 entry points at it. Data is written before the L2 entry that makes it visible. A cluster is freed by first
+ * L1 entry points at it. Data is written before the L2 entry that makes it visible, except where the cluster read
+ * as zeroes and the new one does too (it lies past the end the file had before the reservation extended it): there
+ * the L2 entry is written as the write is mapped, and the data goes straight from guest memory. A cluster is freed by first
  * clearing its L2 entry, then lowering its refcount. So a crash (of jvmm or of the host) at any moment leaves an
  * image that {@code qemu-img check} accepts: at worst leaked clusters (the unused part of a reservation, a cluster
  * whose refcount was not yet lowered), never a reference to a cluster with a refcount too low. Refcounts are always
@@ -52,6 +54,8 @@ public final class Qcow2Image implements DiskImage {
     private static final int SLICE = 4096;
     private static final long L2_CACHE_BYTES = 1 << 20, RB_CACHE_BYTES = 256 << 10;
     private static final int RESERVE_MAX = 256;
+    /** Clusters one {@link #mapFresh} call allocates at most. */
+    private static final int FRESH_MAX = 256;
 
     final String path;
     private final Fd fd;
@@ -87,6 +91,12 @@ public final class Qcow2Image implements DiskImage {
     private long nextFree;
     private final long[] reserved = new long[RESERVE_MAX];
     private int resHead, resTail;
+    /**
+     * Clusters of the current reservation from this one on lie past the end the file had before the reservation
+     * extended it: nothing was ever written there, so they read as zeroes.
+     */
+    private long resZeroFrom;
+
     private boolean closed;
     private long errors;
 
@@ -274,6 +284,8 @@ public final class Qcow2Image implements DiskImage {
                 m.error(EROFS, n);
             } else if (owned(e)) {
                 m.host(fd.fd(), (e & OFFSET_MASK) + in, extendHost(ci, e, n, len, true));
+            } else if (fresh(e)) {
+                mapFresh(ci, in, len, m);
             } else {
                 m.inline(this, n);
             }
@@ -312,6 +324,14 @@ public final class Qcow2Image implements DiskImage {
             n = Math.min(len, n + cs);
         }
         return n;
+    }
+
+    /**
+     * A cluster with no host cluster that reads as zeroes (unallocated without a backing file, or a zero cluster
+     * without a preallocated one): a write to it needs no copy of what it held.
+     */
+    private boolean fresh(long e) {
+        return (e & (COMPRESSED | OFFSET_MASK)) == 0 && ((e & ZERO_FLAG) != 0 || backing == null);
     }
 
     /** A standard cluster this image alone owns (refcount 1): written in place. */
@@ -376,6 +396,10 @@ public final class Qcow2Image implements DiskImage {
             long e = entry(ci);
             if (owned(e)) {
                 ImageIo.pwriteFully(fd.fd(), src, n, (e & OFFSET_MASK) + in, path);
+            } else if (fresh(e)) {
+                mapFresh(ci, in, len, scratch);
+                n = scratch.length;
+                ImageIo.pwriteFully(fd.fd(), src, n, scratch.hostOffset, path);
             } else {
                 writeCluster(ci, in, n, src, e);
             }
@@ -383,6 +407,38 @@ public final class Qcow2Image implements DiskImage {
             src += n;
             len -= n;
         }
+    }
+
+    /**
+     * A write from cluster {@code ci} on over clusters that are {@link #fresh}: each gets a new cluster and its L2
+     * entry at once, and {@code m} is the host range of the new clusters that are contiguous from the first, for the
+     * data to go straight there (from guest memory, on the engines). No order is needed between the data and the L2
+     * entries: a new cluster past the file's old end reads as zeroes, as the cluster did before, until the data lands;
+     * one inside the file (a reservation that could not extend it) is zeroed and synced first.
+     */
+    private void mapFresh(long ci, long in, long len, Mapping m) {
+        int k = 0;
+        long first = 0, n = 0;
+        boolean contiguous = true;
+        while (contiguous && n < len && k < FRESH_MAX && (k == 0 || fresh(entry(ci + k)))) {
+            long l2 = l2ForWrite(ci + k);
+            long target = allocCluster();
+            if ((target >>> cb) < resZeroFrom) {
+                ImageIo.pwriteFully(fd.fd(), zeroes.address(), cs, target, path);
+                syncNow();
+            }
+            if (k == 0) {
+                first = target;
+            }
+            contiguous = target == first + ((long) k << cb);
+            if (contiguous) {
+                n = Math.min(len, n + cs - (k == 0 ? in : 0));
+            }
+            l2c.putLong(l2 + (((ci + k) & ((1L << l2Bits) - 1)) << 3), target | COPIED, false);
+            k++;
+        }
+        l2c.writeBack();
+        m.host(fd.fd(), first + in, n);
     }
 
     /**
@@ -891,6 +947,7 @@ public final class Qcow2Image implements DiskImage {
         nextFree = c;
         rbc.writeBack();
         long end = c << cb;
+        resZeroFrom = roundUp(fileSize) >>> cb;
         if (end > fileSize) {
             if (Native.LIBC.ftruncate(fd.fd(), end) != 0) {
                 throw new ErrnoException("ftruncate", Native.errno(), path);
