@@ -63,10 +63,10 @@ class VirtioFamilyLabTest {
             FIO="/mnt/fio/ld.so --library-path /mnt/fio /mnt/fio/fio"
             $FIO --name=qv --filename=$QV --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bsrange=4k-64k \
               --size=96M --verify=crc32c --verify_fatal=1 --randrepeat=0 --output-format=terse --terse-version=3 > /tmp/fio1 2>&1
-            echo G-FIO-RAW rc=$? $(cut -d';' -f3,5 /tmp/fio1 | head -1); grep -i 'verify\|error' /tmp/fio1 | head -5
+            echo G-FIO-RAW rc=$? $(grep '^3;' /tmp/fio1 | cut -d';' -f3,5,6,47); grep -iE 'verify|error' /tmp/fio1 | head -5
             $FIO --name=qt --filename=/q/fio.bin --direct=1 --ioengine=libaio --iodepth=8 --rw=randrw --bs=16k --size=32M \
               --verify=md5 --verify_fatal=1 --output-format=terse --terse-version=3 > /tmp/fio2 2>&1
-            echo G-FIO-FILE rc=$? $(cut -d';' -f3,5 /tmp/fio2 | head -1); grep -i 'verify\|error' /tmp/fio2 | head -5
+            echo G-FIO-FILE rc=$? $(grep '^3;' /tmp/fio2 | cut -d';' -f3,5,6,47); grep -iE 'verify|error' /tmp/fio2 | head -5
             umount /q; echo G-QUMOUNT-RC $?
             umount /mnt
             """;
@@ -290,13 +290,24 @@ class VirtioFamilyLabTest {
         assertEquals("0", line(out, "L1-VM-RC"), out);
         assertEquals(line(out, "L1-QBASE"), line(out, "G-QBASE"), "the base file read through the top image:\n" + out);
         assertEquals("0", line(out, "G-QUMOUNT-RC"), out);
-        assertTrue(line(out, "G-FIO-RAW").matches("rc=0 qv;0"), "fio verify on the 4 KiB-cluster disk:\n" + out);
-        assertTrue(line(out, "G-FIO-FILE").matches("rc=0 qt;0"), "fio verify on a file over the backing file:\n" + out);
+        assertFioVerified(line(out, "G-FIO-RAW"), "qv", out);
+        assertFioVerified(line(out, "G-FIO-FILE"), "qt", out);
         assertEquals("0 0", line(out, "L1-QCHECK"), "qemu-img check of both images:\n" + out);
         assertEquals("0", line(out, "L1-QBASE-UNCHANGED"), out);
         assertEquals("0", line(out, "L1-QFSCK"), out);
         assertEquals(line(out, "G-QNEW"), line(out, "L1-QNEW"), "the guest's file in the top image:\n" + out);
         assertTrue(line(out, "L1-QINFO").contains("base.qcow2"), out);
+    }
+
+    /**
+     * A fio job's line {@code rc=RC JOB;ERROR;READ_KB;WRITE_KB} (terse format 3's fields 3, 5, 6 and 47): fio exited
+     * 0 with no error, and read back (its verify pass) at least what it wrote.
+     */
+    private static void assertFioVerified(String l, String job, String out) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("rc=0 " + job + ";0;(\\d+);(\\d+)").matcher(l);
+        assertTrue(m.matches(), "fio " + job + " with verify: " + l + "\n" + out);
+        assertTrue(Long.parseLong(m.group(2)) > 0 && Long.parseLong(m.group(1)) >= Long.parseLong(m.group(2)),
+                "fio " + job + " wrote and verified: " + l);
     }
 
     /**

@@ -414,7 +414,7 @@ public final class Qcow2Image implements DiskImage {
      * entry at once, and {@code m} is the host range of the new clusters that are contiguous from the first, for the
      * data to go straight there (from guest memory, on the engines). No order is needed between the data and the L2
      * entries: a new cluster past the file's old end reads as zeroes, as the cluster did before, until the data lands;
-     * one inside the file (a reservation that could not extend it) is zeroed and synced first.
+     * one below it (not expected: reservations start at the file's end) is zeroed and synced first.
      */
     private void mapFresh(long ci, long in, long len, Mapping m) {
         int k = 0;
@@ -931,8 +931,12 @@ public final class Qcow2Image implements DiskImage {
     private void reserve() {
         int want = (int) Math.max(2, Math.min(RESERVE_MAX, (4L << 20) >>> cb));
         resHead = resTail = 0;
+        // past the file's end now, nothing was ever written; the refcount blocks (or a grown refcount table) the
+        // scan may write there have refcounts, so they are never reserved
+        long zeroFrom = roundUp(fileSize) >>> cb;
+        int n = 0;
         long c = nextFree;
-        while (resTail < want) {
+        while (n < want) {
             long next = ensureRefcountBlock(c);
             if (next != c) {
                 c = next;
@@ -940,14 +944,13 @@ public final class Qcow2Image implements DiskImage {
             }
             if (refcount(c) == 0) {
                 setRefcount(c, 1, false);
-                reserved[resTail++] = c;
+                reserved[n++] = c;
             }
             c++;
         }
         nextFree = c;
         rbc.writeBack();
         long end = c << cb;
-        resZeroFrom = roundUp(fileSize) >>> cb;
         if (end > fileSize) {
             if (Native.LIBC.ftruncate(fd.fd(), end) != 0) {
                 throw new ErrnoException("ftruncate", Native.errno(), path);
@@ -956,6 +959,10 @@ public final class Qcow2Image implements DiskImage {
         }
         validEnd = Math.max(validEnd, end);
         syncNow(); // refcounts on disk before any L2 entry points at these clusters
+        // handed out only now: a reservation that failed half-way leaves leaks (refcounts of 1), never a cluster
+        // used before its refcount is on disk
+        resTail = n;
+        resZeroFrom = zeroFrom;
     }
 
     /** Gives back the reserved clusters not used (refcount 0) and trims the file over those at its end. */
