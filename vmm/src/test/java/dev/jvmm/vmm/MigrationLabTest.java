@@ -29,8 +29,11 @@ import org.junit.jupiter.api.Test;
  * <li>UDP sequence streams run both ways while A2 migrates to B over a unix socket, and B to C over TCP on loopback;
  * each source exits 0 with the figures.</li>
  * </ol>
- * At the end the streams report what they lost and their longest gap, the guest pings, the file is whole (lines 1..N)
- * and the disk fscks clean after C's shutdown. vhost-net serves the NIC of A, A2, B and C (L1 has /dev/vhost-net), so
+ * The disk is a qcow2 image made by {@code qemu-img convert} (its free space unallocated, so the guest's appends
+ * allocate clusters while it migrates: each destination opens the file early and reloads its metadata once the
+ * source has paused and flushed). At the end the streams report what they lost and their longest gap, the guest
+ * pings, the file is whole (lines 1..N), the image passes {@code qemu-img check} and the disk fscks clean after C's
+ * shutdown. vhost-net serves the NIC of A, A2, B and C (L1 has /dev/vhost-net), so
  * the migrations run with vhost's dirty log.
  */
 @LabTest
@@ -56,7 +59,7 @@ class MigrationLabTest {
                 sleep 3600
                 """;
         String launchA = jvmm("launch", "--kernel", lab.kit().kernel().toString(), "--initrd",
-                lab.kit().initrdGuest().toString(), "--memory", "256M", "--disk", "path=d1.img",
+                lab.kit().initrdGuest().toString(), "--memory", "256M", "--disk", "path=d1.qcow2",
                 "--net", "tap=jmg0,mac=52:54:00:00:16:01", "--api-socket", "@SA@", "--cmdline",
                 "console=ttyS0 panic=-1 " + GuestCommandLine.scriptWord("mount -t ext4 /dev/vda /mnt && sh /mnt/guest.sh"))
                 .replace("@SA@", "$W/a.sock");
@@ -86,7 +89,8 @@ class MigrationLabTest {
         CommandResult r = lab.run(String.join("\n",
                 "set -u; K=" + lab.kit().dir() + "; W=$JVMM_LAB_SCRATCH/mig-e2e; rm -rf $W; mkdir -p $W/fs && cd $W",
                 "cat > fs/guest.sh <<'EOF'\n" + guest + "EOF",
-                "cp $K/bin/udpseq fs/ && cp $K/bin/udpseq . && truncate -s 64M d1.img && mkfs.ext4 -q -F -d fs d1.img",
+                "cp $K/bin/udpseq fs/ && cp $K/bin/udpseq . && truncate -s 64M d1.img && mkfs.ext4 -q -F -d fs d1.img"
+                        + " && qemu-img convert -O qcow2 d1.img d1.qcow2 && rm d1.img",
                 // bounded waits, by the clock: for a line in a log, a file, a process's end (its status)
                 "w() { local end=$(( $(date +%s) + $3 )); while [ $(date +%s) -lt $end ]; do grep -q \"$2\" $1 && return 0; "
                         + "sleep 0.3; done; echo \"TIMEOUT waiting for $2 in $1\"; tail -30 $1; return 1; }",
@@ -162,7 +166,8 @@ class MigrationLabTest {
                 "reap $RCV 300; echo L1-RECV $(cat l1recv.txt)",
                 "echo SHUTDOWN $(" + remoteC + " shutdown timeout=120; echo rc=$?)",
                 "reap $VC 300; echo DEST-C rc=$? $(grep -c 'jvmm: guest powered off' c.log)",
-                "e2fsck -fn d1.img > fsck.txt 2>&1; echo FSCK rc=$?",
+                "qemu-img check d1.qcow2 > qcheck.txt 2>&1; echo QCHECK rc=$?; cat qcheck.txt",
+                "qemu-img convert -O raw d1.qcow2 d1.img && e2fsck -fn d1.img > fsck.txt 2>&1; echo FSCK rc=$?",
                 "debugfs -R 'cat /lines.txt' d1.img 2>/dev/null > lines.txt; echo LINES $(wc -l < lines.txt) "
                         + "$(awk 'NR != $1 {bad++} END {print bad+0}' lines.txt)",
                 "grep -h 'GUEST-' a.log a2.log b.log c.log | grep -v COUNT",
@@ -227,6 +232,7 @@ class MigrationLabTest {
         assertEquals("rc=0", line(out, "GUEST-PING"), "the guest's NIC works after two migrations:\n" + out);
         assertEquals("rc=0", line(out, "SHUTDOWN"), out);
         assertEquals("rc=0 1", line(out, "DEST-C"), "C powered off when its guest did, exit 0:\n" + out);
+        assertEquals("rc=0", line(out, "QCHECK"), "the qcow2 disk, written by A, A2, B and C in turn:\n" + out);
         assertEquals("rc=0", line(out, "FSCK"), out);
         assertEquals("a.log a2.log b.log c.log", line(out, "VHOST"), "vhost-net served the NIC of the VM launched, "
                 + "of the one restored from its snapshot and of both migrations' destinations (vhost=auto; L1 has "

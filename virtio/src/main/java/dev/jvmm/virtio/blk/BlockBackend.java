@@ -143,12 +143,28 @@ public final class BlockBackend implements AutoCloseable {
         return fd.fd();
     }
 
-    /** fdatasync, or nothing with cache=unsafe. Returns 0 or -errno. */
+    /**
+     * fdatasync, or nothing with cache=unsafe; a qcow2 image first hands back what it holds for itself (see
+     * {@link DiskImage#flush}), so that the file alone describes the disk. Returns 0 or -errno.
+     */
     public int flush() {
+        if (image != null) {
+            return image.flush();
+        }
         if (cache == CacheMode.UNSAFE) {
             return 0;
         }
         return Native.LIBC.fdatasync(fd.fd()) == 0 ? 0 : -Native.errno();
+    }
+
+    /**
+     * Reads a qcow2 image's metadata again, for a disk another process wrote until now (the source of a live
+     * migration, which has paused and flushed); nothing for raw. Before any request.
+     */
+    public void reload() {
+        if (image != null) {
+            image.reload();
+        }
     }
 
     /** Deallocates {@code [offset, offset+len)}: PUNCH_HOLE on a file, BLKDISCARD on a block device. */

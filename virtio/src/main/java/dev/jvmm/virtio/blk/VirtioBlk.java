@@ -2,6 +2,7 @@ package dev.jvmm.virtio.blk;
 
 import static dev.jvmm.virtio.blk.VirtioBlkLayout.Constants.*;
 
+import dev.jvmm.sys.state.StateCodec;
 import dev.jvmm.sys.uring.IoUring;
 import dev.jvmm.virtio.VirtioDevice;
 import dev.jvmm.virtio.blk.VirtioBlkLayout.Config;
@@ -161,6 +162,16 @@ public final class VirtioBlk extends VirtioDevice {
 
     public BlockBackend backend() {
         return backend;
+    }
+
+    /**
+     * The saved configuration space, then the disk's qcow2 metadata read again: on a migration's destination the file
+     * was opened while the source still wrote it (the source flushed it before it sent this state).
+     */
+    @Override
+    public void restoreState(StateCodec.Reader in) throws java.io.IOException {
+        super.restoreState(in);
+        backend.reload();
     }
 
     /** The engine the disk's queues use ({@link AioMode#THREADS} or {@link AioMode#IO_URING}, never AUTO). */

@@ -46,8 +46,20 @@ public interface DiskImage extends AutoCloseable {
     /** Makes {@code [off, off+len)} read as zeroes; {@code unmap} allows freeing it. Returns 0 or -errno. */
     int writeZeroes(long off, long len, boolean unmap);
 
-    /** Makes every completed write durable (fdatasync of this image's file). Returns 0 or -errno. */
+    /**
+     * Makes every completed write durable (fdatasync of this image's file), after handing back what the image holds
+     * for itself (clusters reserved ahead, metadata not yet written), so that the file alone describes the disk: for
+     * a snapshot, or for the destination of a migration, which opens the same file. Returns 0 or -errno.
+     */
     int flush();
+
+    /**
+     * Reads again what another process may have changed in the file since it was opened (the source of a live
+     * migration went on writing it until it paused and {@link #flush flushed}). Only for an image no request has used
+     * since it was opened or flushed. Throws when the file no longer matches what was opened.
+     */
+    default void reload() {
+    }
 
     /** The descriptor of this image's own file (what a virtio FLUSH syncs). */
     int fd();

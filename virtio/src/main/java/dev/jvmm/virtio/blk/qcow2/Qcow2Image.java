@@ -53,7 +53,13 @@ public final class Qcow2Image implements DiskImage {
     private static final int EROFS = 30;
     private static final int SLICE = 4096;
     private static final long L2_CACHE_BYTES = 1 << 20, RB_CACHE_BYTES = 256 << 10;
-    private static final int RESERVE_MAX = 256;
+    /**
+     * A reservation covers 4 MiB at first and twice the last one's bytes each time (up to 64 MiB or RESERVE_MAX
+     * clusters): a guest that writes a lot pays one fdatasync per 64 MiB, not per 4 MiB; a crash leaks at most one
+     * reservation (refcounts of 1 that nothing points at), and a clean close gives the rest back.
+     */
+    private static final int RESERVE_MAX = 2048;
+    private static final long RESERVE_FIRST = 4L << 20, RESERVE_MOST = 64L << 20;
     /** Clusters one {@link #mapFresh} call allocates at most. */
     private static final int FRESH_MAX = 256;
 
@@ -96,6 +102,8 @@ public final class Qcow2Image implements DiskImage {
      * extended it: nothing was ever written there, so they read as zeroes.
      */
     private long resZeroFrom;
+    /** Bytes the next reservation covers. */
+    private long reserveBytes = RESERVE_FIRST;
 
     private boolean closed;
     private long errors;
@@ -608,12 +616,62 @@ public final class Qcow2Image implements DiskImage {
     }
 
     @Override
-    public int flush() {
+    public synchronized int flush() {
+        try {
+            if (!readOnly) {
+                unreserve();
+                l2c.writeBack();
+                rbc.writeBack();
+            }
+        } catch (RuntimeException e) {
+            return -errno(e, "flush", 0, 0);
+        }
         if (!sync) {
             return 0;
         }
-        // metadata is written through at once (slices are written back before each call returns): one fdatasync
         return Native.LIBC.fdatasync(fd.fd()) == 0 ? 0 : -Native.errno();
+    }
+
+    @Override
+    public synchronized void reload() {
+        if (resHead != resTail) {
+            throw new IllegalStateException(path + ": reload with clusters reserved");
+        }
+        long size = ImageIo.size(fd.fd(), path);
+        Qcow2Header n = Images.readHeader(fd.fd(), path);
+        if (n.version != h.version || n.clusterBits != h.clusterBits || n.size != h.size || n.l1Size != h.l1Size
+                || n.l1TableOffset != h.l1TableOffset || n.incompatible != h.incompatible
+                || n.refcountOrder != h.refcountOrder || n.nbSnapshots != h.nbSnapshots) {
+            throw Qcow2Header.bad(path, "the image changed in a way jvmm does not follow while it was open (version,"
+                    + " size, clusters, L1 table, features or snapshots)");
+        }
+        // another writer (jvmm) may have grown the refcount table and extended the file; nothing else moves
+        long rtBytes = (long) n.refcountTableClusters << cb;
+        Mmap nrt = rtBytes == rt.length() ? rt : Mmap.anonymous(rtBytes, path + " refcount table");
+        try {
+            ImageIo.preadZeroTail(fd.fd(), nrt.address(), rtBytes, n.refcountTableOffset, path + " refcount table");
+            ImageIo.preadZeroTail(fd.fd(), l1.address(), l1.length(), h.l1TableOffset, path + " L1 table");
+            ImageIo.preadZeroTail(fd.fd(), hdr.address(), hdr.length(), 0, path + " header");
+        } catch (RuntimeException e) {
+            if (nrt != rt) {
+                nrt.close();
+            }
+            throw e;
+        }
+        if (nrt != rt) {
+            rt.close();
+            rt = nrt;
+        }
+        h.refcountTableOffset = n.refcountTableOffset;
+        h.refcountTableClusters = n.refcountTableClusters;
+        rtEntries = rtBytes / 8;
+        l2c.invalidate(0, Long.MAX_VALUE);
+        rbc.invalidate(0, Long.MAX_VALUE);
+        zoutEntry = -1;
+        fileSize = size;
+        validEnd = roundUp(size);
+        nextFree = validEnd >>> cb;
+        reserveBytes = RESERVE_FIRST;
     }
 
     // ---- metadata access ----
@@ -929,7 +987,8 @@ public final class Qcow2Image implements DiskImage {
 
     /** Reserves a batch of free clusters at the end of the file: refcounts 1, file extended, synced. */
     private void reserve() {
-        int want = (int) Math.max(2, Math.min(RESERVE_MAX, (4L << 20) >>> cb));
+        int want = (int) Math.max(2, Math.min(RESERVE_MAX, reserveBytes >>> cb));
+        reserveBytes = Math.min(RESERVE_MOST, reserveBytes * 2);
         resHead = resTail = 0;
         // past the file's end now, nothing was ever written; the refcount blocks (or a grown refcount table) the
         // scan may write there have refcounts, so they are never reserved

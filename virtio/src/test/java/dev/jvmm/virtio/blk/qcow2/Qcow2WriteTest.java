@@ -175,4 +175,37 @@ class Qcow2WriteTest {
         assertCheckClean(img);
         assertSame(img, truth);
     }
+
+    /**
+     * A live migration's hand-over on a shared image: the destination opens the file first, the source goes on
+     * writing (new L2 tables, refcount blocks, a grown refcount table: 512-byte clusters), flushes, and the
+     * destination reloads and writes on; the source then closes (its process ends) while the destination still
+     * writes. The image is clean and holds every write. Without the flush's hand-back and the reload the destination
+     * would allocate clusters the source used and read stale tables.
+     */
+    @ParameterizedTest(name = "cluster_size={0}")
+    @CsvSource({"512", "65536"})
+    void handOverToAnotherOpenOfTheFile(int cluster) throws Exception {
+        Path img = tmp.resolve("m.qcow2");
+        QemuImg.create(img, "cluster_size=" + cluster, "24M");
+        Path truth = tmp.resolve("m.raw");
+        Files.write(truth, new byte[0]);
+        DiskImage dst = Images.open(img.toString(), null, false);
+        try {
+            DiskImage src = Images.open(img.toString(), null, false);
+            try {
+                randomOps(src, truth, 7, 400);
+                assertEquals(0, src.flush());
+                dst.reload();
+                randomOps(dst, truth, 8, 150);
+            } finally {
+                src.close();
+            }
+            randomOps(dst, truth, 9, 150);
+        } finally {
+            dst.close();
+        }
+        assertCheckClean(img);
+        assertSame(img, truth);
+    }
 }

@@ -23,10 +23,21 @@ final class QemuImg {
     static Out run(String... cmd) {
         List<String> c = new ArrayList<>(List.of(cmd));
         try {
-            Process p = new ProcessBuilder(c).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
-            var out = p.getInputStream().readAllBytes();
-            var err = p.getErrorStream().readAllBytes();
+            // stderr goes to a file: read after stdout, a pipe would fill (qemu-img check prints a line per leaked
+            // cluster) and block the tool while this waits for its stdout to end
+            java.io.File errFile = java.io.File.createTempFile("qemu-img", ".err");
+            byte[] out;
+            byte[] err;
+            Process p;
+            try {
+                p = new ProcessBuilder(c).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                        .redirectError(errFile).start();
+                out = p.getInputStream().readAllBytes();
+                p.waitFor();
+                err = java.nio.file.Files.readAllBytes(errFile.toPath());
+            } finally {
+                errFile.delete();
+            }
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 fail(String.join(" ", c) + ": timed out");
