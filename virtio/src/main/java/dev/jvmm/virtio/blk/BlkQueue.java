@@ -262,7 +262,7 @@ final class BlkQueue implements AutoCloseable {
                 }
                 r.writeSeq = writeSeq;
                 if (flushHead == null && inFlightWrites == 0) {
-                    submit(r, BlkRequest.FLUSH, 0, 0);
+                    submitFlush(r);
                 } else {
                     r.state = BlkRequest.WAITING;
                     r.next = null;
@@ -436,6 +436,19 @@ final class BlkQueue implements AutoCloseable {
         }
     }
 
+    /** A FLUSH whose earlier writes have all completed: a qcow2 image first writes the metadata it put off. */
+    private void submitFlush(BlkRequest r) {
+        DiskImage img = backend.image();
+        if (img != null) {
+            int rc = img.writeBack();
+            if (rc < 0) {
+                finish(r, ioError("flush (image metadata)", 0, 0, -rc), 1);
+                return;
+            }
+        }
+        submit(r, BlkRequest.FLUSH, 0, 0);
+    }
+
     private void submit(BlkRequest r, int op, long offset, long len) {
         r.op = op;
         r.fd = backend.fd();
@@ -540,7 +553,7 @@ final class BlkQueue implements AutoCloseable {
                 flushTail = null;
             }
             f.next = null;
-            submit(f, BlkRequest.FLUSH, 0, 0);
+            submitFlush(f);
         }
     }
 

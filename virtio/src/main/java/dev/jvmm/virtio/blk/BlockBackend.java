@@ -85,6 +85,7 @@ public final class BlockBackend implements AutoCloseable {
             if ((format == null ? found : format).equals("qcow2")) {
                 // the image owns fd from here on (closes it if it refuses the file)
                 Qcow2Image img = Images.openQcow2(path, fd, readOnly, cache != CacheMode.UNSAFE);
+                img.deferFreshL2(cache != CacheMode.WRITETHROUGH);
                 if (img.size() % 512 != 0) {
                     img.close();
                     throw new VirtioException(VirtioException.Reason.CONFIG, "disk " + path + ": virtual size "

@@ -61,6 +61,14 @@ public interface DiskImage extends AutoCloseable {
     default void reload() {
     }
 
+    /**
+     * Writes the metadata whose write the image put off (see {@link Qcow2Image#deferFreshL2}), before a virtio FLUSH
+     * syncs the file. Returns 0 or -errno.
+     */
+    default int writeBack() {
+        return 0;
+    }
+
     /** The descriptor of this image's own file (what a virtio FLUSH syncs). */
     int fd();
 

@@ -102,6 +102,8 @@ public final class Qcow2Image implements DiskImage {
      * extended it: nothing was ever written there, so they read as zeroes.
      */
     private long resZeroFrom;
+    /** Whether the L2 entries {@link #mapFresh} sets wait for the next flush (see {@link #deferFreshL2}). */
+    private boolean deferFreshL2;
     /** Bytes the next reservation covers. */
     private long reserveBytes = RESERVE_FIRST;
 
@@ -445,7 +447,9 @@ public final class Qcow2Image implements DiskImage {
             l2c.putLong(l2 + (((ci + k) & ((1L << l2Bits) - 1)) << 3), target | COPIED, false);
             k++;
         }
-        l2c.writeBack();
+        if (!deferFreshL2) {
+            l2c.writeBack();
+        }
         m.host(fd.fd(), first + in, n);
     }
 
@@ -630,6 +634,28 @@ public final class Qcow2Image implements DiskImage {
             return 0;
         }
         return Native.LIBC.fdatasync(fd.fd()) == 0 ? 0 : -Native.errno();
+    }
+
+    /**
+     * For a disk with a volatile write cache (every cache mode but writethrough): the L2 entries of first writes to
+     * clusters that read as zeroes are written back at the next flush ({@link #writeBack}, {@link #flush}, close)
+     * or when their slice leaves the cache, not with each request, as QEMU keeps its L2 cache. Their order against
+     * the data does not matter (the new cluster reads as zeroes until the data lands); a write that completed but was
+     * not flushed may be lost when jvmm is killed, as the guest allows for such a disk, and a flushed one is not.
+     */
+    public synchronized void deferFreshL2(boolean on) {
+        deferFreshL2 = on;
+    }
+
+    @Override
+    public synchronized int writeBack() {
+        try {
+            l2c.writeBack();
+            rbc.writeBack();
+            return 0;
+        } catch (RuntimeException e) {
+            return -errno(e, "metadata write-back", 0, 0);
+        }
     }
 
     @Override
