@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * them, fdatasync; only then may an L2 entry point at one. An L2 table is written (zeroed) and synced before the
  * L1 entry points at it. Data is written before the L2 entry that makes it visible, except where the cluster read
  * as zeroes and the new one does too (it lies past the end the file had before the reservation extended it): there
- * the L2 entry is written as the write is mapped, and the data goes straight from guest memory. A cluster is freed by first
+ * the L2 entry is set as the write is mapped (written at once, or at the next flush: {@link #deferFreshL2}), and the
+ * data goes straight from guest memory. A cluster is freed by first
  * clearing its L2 entry, then lowering its refcount. So a crash (of jvmm or of the host) at any moment leaves an
  * image that {@code qemu-img check} accepts: at worst leaked clusters (the unused part of a reservation, a cluster
  * whose refcount was not yet lowered), never a reference to a cluster with a refcount too low. Refcounts are always
@@ -421,7 +422,7 @@ public final class Qcow2Image implements DiskImage {
 
     /**
      * A write from cluster {@code ci} on over clusters that are {@link #fresh}: each gets a new cluster and its L2
-     * entry at once, and {@code m} is the host range of the new clusters that are contiguous from the first, for the
+     * entry (written now, or at the next flush), and {@code m} is the host range of the new clusters that are contiguous from the first, for the
      * data to go straight there (from guest memory, on the engines). No order is needed between the data and the L2
      * entries: a new cluster past the file's old end reads as zeroes, as the cluster did before, until the data lands;
      * one below it (not expected: reservations start at the file's end) is zeroed and synced first.
