@@ -4,7 +4,7 @@
 # every VM the same way for every variant, all with cache=none. fio is not in the guest kit: bench/virtio/blkbench.c
 # is built here (static) and carried on the tools disk (/dev/vda, ext4).
 #   inner.sh KERNEL INITRD [MIB=128] [ROUNDS=3]
-# Variants (VMMS, default "jvmm-raw jvmm-qcow2 qemu-qcow2"; odd rounds in this order, even rounds reversed):
+# Variants (VMMS, default "jvmm-raw jvmm-qcow2 qemu-qcow2"; round r starts with the r-th, rotating):
 #   jvmm-raw      ./jvmm launch, its defaults (aio auto), raw images: the fresh ones sparse files (truncate), the full
 #                 one written through (random data)
 #   jvmm-qcow2    ./jvmm launch, qcow2 images (format=qcow2): the fresh ones "qemu-img create -f qcow2 $QCOW2_OPTS"
@@ -144,9 +144,12 @@ vm() { # VARIANT ROUND
   esac
 }
 echo "bench/qcow2: VMMS=\"$VMMS\" MIB=$MIB FRESH_GIB=$FRESH_GIB RANDSECS=$RANDSECS ROUNDS=$ROUNDS QCOW2_OPTS=$QCOW2_OPTS"
+read -r -a vs <<< "$VMMS"
 for r in $(seq 1 "$ROUNDS"); do
-  order=$VMMS
-  [ $((r % 2)) = 0 ] && order=$(echo "$VMMS" | tr ' ' '\n' | tac | tr '\n' ' ')
+  # rotated by one each round: every variant runs first, in the middle and last (a VM right after another VM's
+  # writes meets L1's and L0's write-back of them)
+  order=""
+  for i in $(seq 0 $((${#vs[@]} - 1))); do order+="${vs[$(( (i + r - 1) % ${#vs[@]} ))]} "; done
   for v in $order; do
     echo "== round $r: $v ($(date -u +%T))"
     vm "$v" "$r"
