@@ -76,14 +76,9 @@ SCRIPT=$(printf '%s' "mount -t ext4 /dev/vda /mnt && cp /mnt/guest.sh /tmp && sh
 CMDLINE="console=ttyS0 quiet panic=-1 JVMM_SCRIPT=$SCRIPT"
 
 # QEMU's best asynchronous I/O for this file and cache mode: the first of io_uring, native that QEMU accepts.
-QAIO=threads
-for a in io_uring native; do
-  if echo quit | timeout 60 qemu-system-x86_64 -M none -nodefaults -display none -monitor stdio \
-       -drive "file=$W/master.qcow2,if=none,id=p,format=qcow2,cache=none,aio=$a" > "$W/aio-$a.log" 2>&1; then
-    QAIO=$a; break
-  fi
-  echo "qemu refuses aio=$a: $(grep -v '^QEMU\|^(qemu)' "$W/aio-$a.log" | head -2 | tr '\n' ' ')"
-done
+# shellcheck source=../lib/qemu-aio.sh
+. "$ROOT/bench/lib/qemu-aio.sh"
+QAIO=$(qemu_best_aio "$W/master.qcow2" qcow2 "none" "$W")
 echo "qemu: aio=$QAIO, cache=none; $(qemu-system-x86_64 --version | head -1); $(qemu-img --version | head -1)"
 
 DISKS="fseq frand1 frand16 full"

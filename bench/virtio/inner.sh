@@ -110,14 +110,9 @@ QC=$CACHE
 
 # QEMU's best asynchronous I/O for this file and cache mode: the first of io_uring, native that QEMU accepts (it
 # exits with an error at once when it cannot open the drive that way).
-QAIO=threads
-for a in io_uring native; do
-  if echo quit | timeout 60 qemu-system-x86_64 -M none -nodefaults -display none -monitor stdio \
-       -drive "file=$W/bench.img,if=none,id=p,format=raw,cache=$QC,aio=$a" > "$W/aio-$a.log" 2>&1; then
-    QAIO=$a; break
-  fi
-  echo "qemu refuses aio=$a: $(grep -v '^QEMU\|^(qemu)' "$W/aio-$a.log" | head -2 | tr '\n' ' ')"
-done
+# shellcheck source=../lib/qemu-aio.sh
+. "$ROOT/bench/lib/qemu-aio.sh"
+QAIO=$(qemu_best_aio "$W/bench.img" raw "$QC" "$W")
 echo "qemu: aio=$QAIO for the variants qemu and qemu-iothread (cache=$QC, vhost=on); $(qemu-system-x86_64 --version | head -1)"
 [ -e /dev/vhost-net ] || echo "warning: no /dev/vhost-net in L1: QEMU's vhost=on will fail"
 
