@@ -613,12 +613,13 @@ final class BlkQueue implements AutoCloseable {
             if (flags != 0) {
                 return VIRTIO_BLK_S_UNSUPP;
             }
-            rc = backend.discard(sector * SECTOR, count * SECTOR);
+            rc = count == 0 ? 0 : backend.discard(sector * SECTOR, count * SECTOR);
         } else {
             if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0) {
                 return VIRTIO_BLK_S_UNSUPP;
             }
-            rc = backend.writeZeroes(sector * SECTOR, count * SECTOR, (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0);
+            rc = count == 0 ? 0
+                    : backend.writeZeroes(sector * SECTOR, count * SECTOR, (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0);
         }
         return rc == 0 ? VIRTIO_BLK_S_OK : ioError(what, sector, count * SECTOR, -rc);
     }

@@ -166,6 +166,13 @@ class VirtioBlkTest {
         mem.putLong(DATA, (8 << 20) / 512 - 1);
         mem.putInt(DATA + 8, 2);
         assertEquals(VIRTIO_BLK_S_IOERR, requestReadable(VIRTIO_BLK_T_DISCARD, DATA, 16), "discard past the end");
+        // no sectors: nothing to do, as QEMU answers (fallocate would refuse a length of 0)
+        mem.putLong(DATA, 16);
+        mem.putInt(DATA + 8, 0);
+        assertEquals(VIRTIO_BLK_S_OK, requestReadable(VIRTIO_BLK_T_WRITE_ZEROES, DATA, 16), "write-zeroes of 0 sectors");
+        assertEquals(VIRTIO_BLK_S_OK, requestReadable(VIRTIO_BLK_T_DISCARD, DATA, 16), "discard of 0 sectors");
+        mem.putInt(DATA + 12, 8);
+        assertEquals(VIRTIO_BLK_S_UNSUPP, requestReadable(VIRTIO_BLK_T_WRITE_ZEROES, DATA, 16), "unknown flags first");
     }
 
     int requestReadable(int type, long seg, int len) {
