@@ -35,6 +35,13 @@ final class LabCli {
     static String line(String out, String key) {
         Matcher m = Pattern.compile("(?m)^" + key + " ?(.*)$").matcher(out);
         assertTrue(m.find(), key + " missing:\n" + out);
-        return m.group(1).strip();
+        return JVMM_LOG_TAIL.matcher(m.group(1)).replaceFirst("").strip();
     }
+
+    /**
+     * A jvmm log record that landed at the end of a guest's console line (the guest's output and jvmm's log share a
+     * file, and a record can come before the guest's newline): {@code [api-23] INFO dev.jvmm.vmm.api.ApiServer - ...}.
+     */
+    private static final Pattern JVMM_LOG_TAIL =
+            Pattern.compile("\\[[\\w.-]+\\] (TRACE|DEBUG|INFO|WARN|ERROR) dev\\.jvmm\\.\\S+ - .*$");
 }
