@@ -624,9 +624,7 @@ public final class Qcow2Image implements DiskImage {
     public synchronized int flush() {
         try {
             if (!readOnly) {
-                unreserve();
-                l2c.writeBack();
-                rbc.writeBack();
+                handBack();
             }
         } catch (RuntimeException e) {
             return -errno(e, "flush", 0, 0);
@@ -651,12 +649,22 @@ public final class Qcow2Image implements DiskImage {
     @Override
     public synchronized int writeBack() {
         try {
-            l2c.writeBack();
-            rbc.writeBack();
+            writeBackTables();
             return 0;
         } catch (RuntimeException e) {
             return -errno(e, "metadata write-back", 0, 0);
         }
+    }
+
+    /** What the image holds for itself goes to the file: the unused reservation back, the cached tables written. */
+    private void handBack() {
+        unreserve();
+        writeBackTables();
+    }
+
+    private void writeBackTables() {
+        l2c.writeBack();
+        rbc.writeBack();
     }
 
     @Override
@@ -1155,9 +1163,7 @@ public final class Qcow2Image implements DiskImage {
         closed = true;
         try {
             if (!readOnly) {
-                unreserve();
-                l2c.writeBack();
-                rbc.writeBack();
+                handBack();
                 syncNow();
             }
         } catch (RuntimeException e) {
