@@ -24,10 +24,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Allocation and crash safety.</b> New clusters are taken from the end of the file, never from holes left
  * by discards while the image is open, so a request still in flight to a freed cluster cannot land in a cluster
- * that something else uses now. They are <em>reserved</em> in batches: refcounts set to 1, the file extended over
- * them, fdatasync; only then may an L2 entry point at one. An L2 table is written (zeroed) and synced before the
+ * that something else uses now. They are <em>reserved</em> in batches (refcounts set to 1); before an L2 entry may
+ * point at one, the file covers it and the refcounts are synced (at once, or when the next L2 slice is written:
+ * {@link #reserve}). An L2 table is written (zeroed) and synced before the
  * L1 entry points at it. Data is written before the L2 entry that makes it visible, except where the cluster read
- * as zeroes and the new one does too (it lies past the end the file had before the reservation extended it): there
+ * as zeroes and the new one does too (it lies past everything written since the image was opened): there
  * the L2 entry is set as the write is mapped (written at once, or at the next flush: {@link #deferFreshL2}), and the
  * data goes straight from guest memory. A cluster is freed by first
  * clearing its L2 entry, then lowering its refcount. So a crash (of jvmm or of the host) at any moment leaves an
@@ -56,8 +57,8 @@ public final class Qcow2Image implements DiskImage {
     private static final long L2_CACHE_BYTES = 1 << 20, RB_CACHE_BYTES = 256 << 10;
     /**
      * A reservation covers 4 MiB at first and twice the last one's bytes each time (up to 64 MiB or RESERVE_MAX
-     * clusters): a guest that writes a lot pays one fdatasync per 64 MiB, not per 4 MiB; a crash leaks at most one
-     * reservation (refcounts of 1 that nothing points at), and a clean close gives the rest back.
+     * clusters): a guest that writes a lot pays at most one fdatasync per 64 MiB, not per 4 MiB; a crash leaks at
+     * most one reservation (refcounts of 1 that nothing points at), and a clean close gives the rest back.
      */
     private static final int RESERVE_MAX = 2048;
     private static final long RESERVE_FIRST = 4L << 20, RESERVE_MOST = 64L << 20;
@@ -90,7 +91,7 @@ public final class Qcow2Image implements DiskImage {
     private long zoutEntry = -1;
     private final Inflater inflater = new Inflater(true);
     private final Mapping scratch = new Mapping();
-    /** Bytes: the file's size (as jvmm knows it, including what it extended). */
+    /** Bytes: the file is at least this long (what jvmm wrote of metadata, or extended); data may lie past it. */
     long fileSize;
     /** Host offsets below this are inside the file or in clusters jvmm allocated: anything else is refused. */
     long validEnd;
@@ -99,14 +100,22 @@ public final class Qcow2Image implements DiskImage {
     private final long[] reserved = new long[RESERVE_MAX];
     private int resHead, resTail;
     /**
-     * Clusters of the current reservation from this one on lie past the end the file had before the reservation
-     * extended it: nothing was ever written there, so they read as zeroes.
+     * Clusters of the current reservation from this one on lie past everything written since open (and past the
+     * file's end at open): they read as zeroes.
      */
     private long resZeroFrom;
     /** Whether the L2 entries {@link #mapFresh} sets wait for the next flush (see {@link #deferFreshL2}). */
     private boolean deferFreshL2;
     /** Bytes the next reservation covers. */
     private long reserveBytes = RESERVE_FIRST;
+    /** Bytes: the end of the current reservation (of every cluster its scan went over). */
+    private long resEnd;
+    /** Bytes: the end of the last cluster handed out from a reservation. */
+    private long handedEnd;
+    /** Bytes: the file is this long at least, synced: an L2 entry may point at clusters below it. */
+    private long coveredEnd;
+    /** A lazy reservation's refcounts are not synced yet (see {@link #reserve}, {@link #l2Ready}). */
+    private boolean refsUnsynced;
 
     private boolean closed;
     private long errors;
@@ -127,6 +136,7 @@ public final class Qcow2Image implements DiskImage {
         this.fileSize = ImageIo.size(fd.fd(), path);
         this.validEnd = roundUp(fileSize);
         this.nextFree = validEnd >>> cb;
+        this.coveredEnd = fileSize;
         Mmap hd = null, a = null, r = null, w = null, z = null;
         SliceCache c1 = null, c2 = null;
         try {
@@ -138,8 +148,10 @@ public final class Qcow2Image implements DiskImage {
             long rtBytes = (long) h.refcountTableClusters << cb;
             r = Mmap.anonymous(rtBytes, path + " refcount table");
             ImageIo.preadZeroTail(fd.fd(), r.address(), rtBytes, h.refcountTableOffset, path + " refcount table");
-            c1 = new SliceCache(fd.fd(), path + " L2", slice, (int) Math.max(16, L2_CACHE_BYTES / slice));
-            c2 = new SliceCache(fd.fd(), path + " refcount block", slice, (int) Math.max(8, RB_CACHE_BYTES / slice));
+            c1 = new SliceCache(fd.fd(), path + " L2", slice, (int) Math.max(16, L2_CACHE_BYTES / slice),
+                    this::l2Ready);
+            c2 = new SliceCache(fd.fd(), path + " refcount block", slice, (int) Math.max(8, RB_CACHE_BYTES / slice),
+                    () -> { });
             w = Mmap.anonymous(cs, path + " cluster");
             z = Mmap.anonymous(cs, path + " zeroes");
         } catch (RuntimeException e) {
@@ -422,10 +434,11 @@ public final class Qcow2Image implements DiskImage {
 
     /**
      * A write from cluster {@code ci} on over clusters that are {@link #fresh}: each gets a new cluster and its L2
-     * entry (written now, or at the next flush), and {@code m} is the host range of the new clusters that are contiguous from the first, for the
-     * data to go straight there (from guest memory, on the engines). No order is needed between the data and the L2
-     * entries: a new cluster past the file's old end reads as zeroes, as the cluster did before, until the data lands;
-     * one below it (not expected: reservations start at the file's end) is zeroed and synced first.
+     * entry (written now, or at the next flush), and {@code m} is the host range of the new clusters that are
+     * contiguous from the first, for the data to go straight there (from guest memory, on the engines). No order is
+     * needed between the data and the L2 entries: a new cluster past everything written since open reads as zeroes
+     * (a hole, or past the file's end), as the cluster did before, until the data lands; one below that (not
+     * expected: reservations start at the end) is zeroed and synced first.
      */
     private void mapFresh(long ci, long in, long len, Mapping m) {
         int k = 0;
@@ -663,6 +676,7 @@ public final class Qcow2Image implements DiskImage {
     }
 
     private void writeBackTables() {
+        l2Ready(handedEnd);
         l2c.writeBack();
         rbc.writeBack();
     }
@@ -707,6 +721,9 @@ public final class Qcow2Image implements DiskImage {
         validEnd = roundUp(size);
         nextFree = validEnd >>> cb;
         reserveBytes = RESERVE_FIRST;
+        resEnd = handedEnd = 0;
+        coveredEnd = size;
+        refsUnsynced = false;
     }
 
     // ---- metadata access ----
@@ -1017,17 +1034,27 @@ public final class Qcow2Image implements DiskImage {
         if (resHead == resTail) {
             reserve();
         }
-        return reserved[resHead++] << cb;
+        long c = reserved[resHead++];
+        handedEnd = Math.max(handedEnd, (c + 1) << cb);
+        return c << cb;
     }
 
-    /** Reserves a batch of free clusters at the end of the file: refcounts 1, file extended, synced. */
+    /**
+     * Reserves a batch of free clusters at the end of the file, refcounts 1. Eagerly (L2 entries written as
+     * clusters are allocated): the file is extended over them and synced now. Lazily (with {@link #deferFreshL2}):
+     * neither, until an L2 slice is about to be written ({@link #l2Ready}): the file grows as the data lands, for
+     * a filesystem appending is cheaper than writing into space ftruncate made (ext4 writes blocks there as
+     * unwritten extents and converts them as each write completes), and a guest that writes a lot without a flush
+     * pays no fdatasync for its allocations.
+     */
     private void reserve() {
         int want = (int) Math.max(2, Math.min(RESERVE_MAX, reserveBytes >>> cb));
         reserveBytes = Math.min(RESERVE_MOST, reserveBytes * 2);
         resHead = resTail = 0;
-        // past the file's end now, nothing was ever written; the refcount blocks (or a grown refcount table) the
-        // scan may write there have refcounts, so they are never reserved
-        long zeroFrom = roundUp(fileSize) >>> cb;
+        // past validEnd nothing was written since open, nor handed out, and past the file's end at open nothing
+        // was ever written; the refcount blocks (or a grown refcount table) the scan may write there have
+        // refcounts, so they are never reserved
+        long zeroFrom = validEnd >>> cb;
         int n = 0;
         long c = nextFree;
         while (n < want) {
@@ -1045,18 +1072,46 @@ public final class Qcow2Image implements DiskImage {
         nextFree = c;
         rbc.writeBack();
         long end = c << cb;
-        if (end > fileSize) {
-            if (Native.LIBC.ftruncate(fd.fd(), end) != 0) {
-                throw new ErrnoException("ftruncate", Native.errno(), path);
-            }
-            fileSize = end;
-        }
         validEnd = Math.max(validEnd, end);
-        syncNow(); // refcounts on disk before any L2 entry points at these clusters
+        resEnd = end;
+        if (deferFreshL2) {
+            refsUnsynced = true;
+        } else {
+            cover(end); // refcounts on disk before any L2 entry points at these clusters
+        }
         // handed out only now: a reservation that failed half-way leaves leaks (refcounts of 1), never a cluster
         // used before its refcount is on disk
         resTail = n;
         resZeroFrom = zeroFrom;
+    }
+
+    /**
+     * Runs before an L2 slice is written: the clusters handed out (and, when {@code upTo} says so, the rest of the
+     * reservation) lie inside the file and their refcounts are on disk, synced. So a crash never leaves an L2 entry
+     * that points past the end of the file (qemu-img check counts a cluster wholly past it as corrupt) or at a
+     * cluster whose refcount is 0. Nothing to do after an eager reservation, nor when nothing was handed out since.
+     */
+    private void l2Ready(long upTo) {
+        if (refsUnsynced || handedEnd > coveredEnd) {
+            cover(Math.max(upTo, handedEnd));
+        }
+    }
+
+    /** For an L2 slice written any time but at a flush: covers the whole reservation, so its next ones need no sync. */
+    private void l2Ready() {
+        l2Ready(resHead < resTail ? resEnd : handedEnd);
+    }
+
+    /** The file extended to {@code target} bytes at least (never shrunk), the refcounts written, synced. */
+    private void cover(long target) {
+        if (ImageIo.size(fd.fd(), path) < target && Native.LIBC.ftruncate(fd.fd(), target) != 0) {
+            throw new ErrnoException("ftruncate", Native.errno(), path);
+        }
+        fileSize = Math.max(fileSize, target);
+        rbc.writeBack();
+        syncNow();
+        coveredEnd = Math.max(coveredEnd, target);
+        refsUnsynced = false;
     }
 
     /** Gives back the reserved clusters not used (refcount 0) and trims the file over those at its end. */
@@ -1074,8 +1129,14 @@ public final class Qcow2Image implements DiskImage {
                 i--;
             }
             long end = reserved[i] << cb;
-            if (end < fileSize && Native.LIBC.ftruncate(fd.fd(), end) == 0) {
-                fileSize = end;
+            // the data written lies below end (only clusters handed out are written), so this never cuts it
+            long real = ImageIo.size(fd.fd(), path);
+            if (end < real && Native.LIBC.ftruncate(fd.fd(), end) == 0) {
+                real = end;
+            }
+            if (real <= end) {
+                fileSize = Math.min(fileSize, end);
+                coveredEnd = Math.min(coveredEnd, end);
             }
         }
         resHead = resTail = 0;

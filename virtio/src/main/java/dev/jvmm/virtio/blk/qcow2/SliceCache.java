@@ -8,11 +8,13 @@ import dev.jvmm.sys.Mmap;
  * open, never grown: nothing is allocated per request.
  *
  * <p>Writes go to the file when the caller says ({@link #put} with {@code now}, or {@link #writeBack}); a slice
- * with unwritten changes is written before it is evicted. Not thread-safe: its image's lock guards it.
+ * with unwritten changes is written before it is evicted. Before any slice is written, {@code beforeWrite} runs
+ * (what must be on disk before the slice may point at it). Not thread-safe: its image's lock guards it.
  */
 final class SliceCache implements AutoCloseable {
     private final int fd;
     private final String what;
+    private final Runnable beforeWrite;
     final int sliceSize;
     private final int slots;
     private final Mmap mem;
@@ -22,9 +24,10 @@ final class SliceCache implements AutoCloseable {
     private long clock;
     private int lastHit = -1;
 
-    SliceCache(int fd, String what, int sliceSize, int slots) {
+    SliceCache(int fd, String what, int sliceSize, int slots, Runnable beforeWrite) {
         this.fd = fd;
         this.what = what;
+        this.beforeWrite = beforeWrite;
         this.sliceSize = sliceSize;
         this.slots = slots;
         this.mem = Mmap.anonymous((long) sliceSize * slots, what + " cache");
@@ -84,6 +87,7 @@ final class SliceCache implements AutoCloseable {
     }
 
     private void write(int s) {
+        beforeWrite.run();
         ImageIo.pwriteFully(fd, mem.address() + (long) s * sliceSize, sliceSize, keys[s], what);
         dirty[s] = false;
     }
