@@ -53,6 +53,7 @@ public final class L1CommandLine {
     private boolean quiet = true;
     private Path runShare;
     private Path scratchImage;
+    private String scratchCache = "unsafe";
     private Path e1000eRom;
     private Path nvmeNamespace;
     private boolean interactive;
@@ -94,9 +95,10 @@ public final class L1CommandLine {
         return this;
     }
 
-    /** A raw ext4 image attached as virtio-blk ({@code /dev/vda} in L1). */
-    public L1CommandLine scratchImage(Path image) {
+    /** A raw ext4 image attached as virtio-blk ({@code /dev/vda} in L1), with QEMU's {@code cache=} mode. */
+    public L1CommandLine scratchImage(Path image, String cache) {
         this.scratchImage = image;
+        this.scratchCache = cache;
         return this;
     }
 
@@ -172,7 +174,7 @@ public final class L1CommandLine {
                     "-device", "nvme-ns,drive=jvmm_nvm1,bus=jvmm_nvme,nsid=1,shared=on,detached=on"));
         }
         if (scratchImage != null) {
-            c.addAll(List.of("-drive", "file=" + scratchImage + ",if=none,id=jvmm_scratch,format=raw,cache=unsafe",
+            c.addAll(List.of("-drive", "file=" + scratchImage + ",if=none,id=jvmm_scratch,format=raw,cache=" + scratchCache,
                     "-device", "virtio-blk-pci,drive=jvmm_scratch"));
         }
         c.addAll(extra);

@@ -12,10 +12,24 @@ import java.util.Map;
  * lab needs no root: QEMU runs under TCG). {@link #fromEnvironment()} reads:
  * {@code JVMM_LAB_DIR} (both places; default as above), {@code JVMM_LAB_KERNEL} (an exact kernel package name),
  * {@code JVMM_LAB_KERNEL_SERIES} (e.g. {@code 6.1}), {@code JVMM_LAB_MEM_MB} (L1 memory, default {@value L1CommandLine#DEFAULT_MEMORY_MB}: see there why no more),
- * {@code JVMM_LAB_BOOT_TIMEOUT_S} (default 180), {@code JVMM_LAB_SCRATCH_GB} (scratch disk size, default 8).
+ * {@code JVMM_LAB_BOOT_TIMEOUT_S} (default 180), {@code JVMM_LAB_SCRATCH_GB} (scratch disk size, default 8),
+ * {@code JVMM_LAB_SCRATCH_CACHE} (QEMU's cache mode for the scratch disk, default {@code unsafe}: fastest, but the host
+ * writes its data back whenever it chooses; the benchmarks take {@code none}, so that one VM's writes are not paid
+ * for during the next one's figures).
  */
 public record LabConfig(Path labDir, Path userDir, String kernelPackage, String kernelSeries, int memoryMb,
-                        Duration bootTimeout, int scratchGb, String qemuBinary) {
+                        Duration bootTimeout, int scratchGb, String qemuBinary, String scratchCache) {
+
+    /** QEMU's {@code cache=} modes. */
+    static final java.util.Set<String> CACHE_MODES = java.util.Set.of("unsafe", "writeback", "none", "writethrough",
+            "directsync");
+
+    public LabConfig {
+        if (!CACHE_MODES.contains(scratchCache)) {
+            throw new LabException(LabException.Reason.CONFIG, "JVMM_LAB_SCRATCH_CACHE=" + scratchCache
+                    + " is not a QEMU cache mode (one of unsafe, writeback, none, writethrough, directsync)");
+        }
+    }
 
     public static final Path DEFAULT_DIR = Path.of("/var/tmp/jvmm-lab");
 
@@ -34,16 +48,17 @@ public record LabConfig(Path labDir, Path userDir, String kernelPackage, String 
                 Integer.parseInt(env.getOrDefault("JVMM_LAB_MEM_MB", Integer.toString(L1CommandLine.DEFAULT_MEMORY_MB))),
                 Duration.ofSeconds(Long.parseLong(env.getOrDefault("JVMM_LAB_BOOT_TIMEOUT_S", "180"))),
                 Integer.parseInt(env.getOrDefault("JVMM_LAB_SCRATCH_GB", "8")),
-                env.getOrDefault("JVMM_LAB_QEMU", "qemu-system-x86_64"));
+                env.getOrDefault("JVMM_LAB_QEMU", "qemu-system-x86_64"),
+                env.getOrDefault("JVMM_LAB_SCRATCH_CACHE", "unsafe"));
     }
 
     /** The same with both places at {@code dir}. */
     public LabConfig withLabDir(Path dir) {
-        return new LabConfig(dir, dir, kernelPackage, kernelSeries, memoryMb, bootTimeout, scratchGb, qemuBinary);
+        return new LabConfig(dir, dir, kernelPackage, kernelSeries, memoryMb, bootTimeout, scratchGb, qemuBinary, scratchCache);
     }
 
     public LabConfig withMemoryMb(int mb) {
-        return new LabConfig(labDir, userDir, kernelPackage, kernelSeries, mb, bootTimeout, scratchGb, qemuBinary);
+        return new LabConfig(labDir, userDir, kernelPackage, kernelSeries, mb, bootTimeout, scratchGb, qemuBinary, scratchCache);
     }
 
     /** Cached kits shared by every user, one directory per kernel release. */

@@ -18,7 +18,9 @@ public final class LabException extends RuntimeException {
         /** The emulated host went away while it was in use. */
         L1_DIED,
         /** Reading or writing the run directory failed. */
-        IO
+        IO,
+        /** A lab setting (an environment variable) is not valid. */
+        CONFIG
     }
 
     private final Reason reason;

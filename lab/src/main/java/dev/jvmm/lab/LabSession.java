@@ -118,7 +118,7 @@ public final class LabSession implements AutoCloseable {
             throw new LabException(LabException.Reason.IO, "cannot prepare the run directory " + runDir, e);
         }
         List<String> cmd = new L1CommandLine().qemu(cfg.qemuBinary()).kernel(kit.kernel(), kit.initrdL1())
-                .memoryMb(cfg.memoryMb()).runShare(share).scratchImage(scratch).e1000eRom(OptionRom.write(runDir))
+                .memoryMb(cfg.memoryMb()).runShare(share).scratchImage(scratch, cfg.scratchCache()).e1000eRom(OptionRom.write(runDir))
                 .nvmeNamespace(sparseFile(share.resolve(NVME_NAMESPACE_FILE), NVME_NAMESPACE_BYTES))
                 .env("JVMM_MODE", "batch").env("JVMM_RUN", share.toString())
                 .env("JVMM_SCRATCH", cfg.scratchMountPoint().toString()).build();

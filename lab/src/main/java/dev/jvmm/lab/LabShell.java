@@ -21,7 +21,7 @@ public final class LabShell {
         Path runDir = LabSession.createRunDir(cfg);
         Path scratch = LabSession.createScratch(cfg, runDir);
         List<String> cmd = new L1CommandLine().qemu(cfg.qemuBinary()).kernel(kit.kernel(), kit.initrdL1())
-                .memoryMb(cfg.memoryMb()).scratchImage(scratch).e1000eRom(OptionRom.write(runDir))
+                .memoryMb(cfg.memoryMb()).scratchImage(scratch, cfg.scratchCache()).e1000eRom(OptionRom.write(runDir))
                 .nvmeNamespace(LabSession.sparseFile(runDir.resolve(LabSession.NVME_NAMESPACE_FILE), LabSession.NVME_NAMESPACE_BYTES))
                 .interactive(true)
                 .env("JVMM_MODE", "shell").env("JVMM_SCRATCH", cfg.scratchMountPoint().toString()).build();

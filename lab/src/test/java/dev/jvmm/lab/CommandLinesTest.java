@@ -25,7 +25,7 @@ class CommandLinesTest {
     @Test
     void l1HasTheEmulatedHostPieces() {
         List<String> c = new L1CommandLine().kernel(Path.of("/k/vmlinuz"), Path.of("/k/initrd-l1.img"))
-                .runShare(Path.of("/var/tmp/r/share")).scratchImage(Path.of("/var/tmp/r/scratch.img"))
+                .runShare(Path.of("/var/tmp/r/share")).scratchImage(Path.of("/var/tmp/r/scratch.img"), "none")
                 .env("JVMM_MODE", "batch").build();
         String s = String.join(" ", c);
         assertTrue(s.contains("-M q35 -accel tcg -cpu max -smp 1 "), s);
@@ -46,6 +46,8 @@ class CommandLinesTest {
         assertTrue(after(c, "-append", "console=ttyS0").contains(" JVMM_MODE=batch"));
         assertTrue(after(c, "-append", "console=ttyS0").contains("intel_iommu=on"));
         assertEquals("none", after(c, "-monitor", "none"));
+        assertEquals("file=/var/tmp/r/scratch.img,if=none,id=jvmm_scratch,format=raw,cache=none",
+                after(c, "-drive", "file=/var/tmp/r/scratch.img"));
         // the only netdevs are the two ports of one QEMU-internal hub: nothing reaches outside QEMU
         List<String> netdevs = new java.util.ArrayList<>();
         for (int i = 0; i + 1 < c.size(); i++) {

@@ -96,6 +96,12 @@ class SmallPartsTest {
         LabConfig root = LabConfig.fromEnvironment(Map.of(), "root");
         assertEquals(LabConfig.DEFAULT_DIR, root.labDir());
         assertEquals(LabConfig.DEFAULT_DIR, root.userDir());
+        assertEquals("unsafe", root.scratchCache());
+        assertEquals("none", LabConfig.fromEnvironment(Map.of("JVMM_LAB_SCRATCH_CACHE", "none"), "root").scratchCache());
+        LabException e = assertThrows(LabException.class,
+                () -> LabConfig.fromEnvironment(Map.of("JVMM_LAB_SCRATCH_CACHE", "none,aio=native"), "root"));
+        assertEquals(LabException.Reason.CONFIG, e.reason());
+        assertTrue(e.getMessage().contains("JVMM_LAB_SCRATCH_CACHE=none,aio=native"), e.getMessage());
     }
 
     @Test
