@@ -24,11 +24,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Allocation and crash safety.</b> New clusters are taken from the end of the file, never from holes left
  * by discards while the image is open, so a request still in flight to a freed cluster cannot land in a cluster
- * that something else uses now. They are <em>reserved</em> in batches (refcounts set to 1); before an L2 entry may
- * point at one, the file covers it and the refcounts are synced (at once, or when the next L2 slice is written:
- * {@link #reserve}). An L2 table is written (zeroed) and synced before the
+ * that something else uses now. They are <em>reserved</em> in batches: refcounts set to 1, the file extended over
+ * them, fdatasync (at once, or before the next L2 slice is written: {@link #reserve}); only then may an L2 entry
+ * point at one. An L2 table is written (zeroed) and synced before the
  * L1 entry points at it. Data is written before the L2 entry that makes it visible, except where the cluster read
- * as zeroes and the new one does too (it lies past everything written since the image was opened): there
+ * as zeroes and the new one does too (it lies past the end the file had before the reservation extended it): there
  * the L2 entry is set as the write is mapped (written at once, or at the next flush: {@link #deferFreshL2}), and the
  * data goes straight from guest memory. A cluster is freed by first
  * clearing its L2 entry, then lowering its refcount. So a crash (of jvmm or of the host) at any moment leaves an
@@ -91,7 +91,7 @@ public final class Qcow2Image implements DiskImage {
     private long zoutEntry = -1;
     private final Inflater inflater = new Inflater(true);
     private final Mapping scratch = new Mapping();
-    /** Bytes: the file is at least this long (what jvmm wrote of metadata, or extended); data may lie past it. */
+    /** Bytes: the file's size (as jvmm knows it, including what it extended). */
     long fileSize;
     /** Host offsets below this are inside the file or in clusters jvmm allocated: anything else is refused. */
     long validEnd;
@@ -100,21 +100,15 @@ public final class Qcow2Image implements DiskImage {
     private final long[] reserved = new long[RESERVE_MAX];
     private int resHead, resTail;
     /**
-     * Clusters of the current reservation from this one on lie past everything written since open (and past the
-     * file's end at open): they read as zeroes.
+     * Clusters of the current reservation from this one on lie past the end the file had before the reservation
+     * extended it: nothing was ever written there, so they read as zeroes.
      */
     private long resZeroFrom;
     /** Whether the L2 entries {@link #mapFresh} sets wait for the next flush (see {@link #deferFreshL2}). */
     private boolean deferFreshL2;
     /** Bytes the next reservation covers. */
     private long reserveBytes = RESERVE_FIRST;
-    /** Bytes: the end of the current reservation (of every cluster its scan went over). */
-    private long resEnd;
-    /** Bytes: the end of the last cluster handed out from a reservation. */
-    private long handedEnd;
-    /** Bytes: the file is this long at least, synced: an L2 entry may point at clusters below it. */
-    private long coveredEnd;
-    /** A lazy reservation's refcounts are not synced yet (see {@link #reserve}, {@link #l2Ready}). */
+    /** The current reservation was taken lazily: its refcounts (and the file's new size) are not synced yet. */
     private boolean refsUnsynced;
 
     private boolean closed;
@@ -136,7 +130,6 @@ public final class Qcow2Image implements DiskImage {
         this.fileSize = ImageIo.size(fd.fd(), path);
         this.validEnd = roundUp(fileSize);
         this.nextFree = validEnd >>> cb;
-        this.coveredEnd = fileSize;
         Mmap hd = null, a = null, r = null, w = null, z = null;
         SliceCache c1 = null, c2 = null;
         try {
@@ -435,10 +428,9 @@ public final class Qcow2Image implements DiskImage {
     /**
      * A write from cluster {@code ci} on over clusters that are {@link #fresh}: each gets a new cluster and its L2
      * entry (written now, or at the next flush), and {@code m} is the host range of the new clusters that are
-     * contiguous from the first, for the data to go straight there (from guest memory, on the engines). No order is
-     * needed between the data and the L2 entries: a new cluster past everything written since open reads as zeroes
-     * (a hole, or past the file's end), as the cluster did before, until the data lands; one below that (not
-     * expected: reservations start at the end) is zeroed and synced first.
+     * contiguous from the first, for the data to go straight there (from guest memory, on the engines). No order is needed between the data and the L2
+     * entries: a new cluster past the file's old end reads as zeroes, as the cluster did before, until the data lands;
+     * one below it (not expected: reservations start at the file's end) is zeroed and synced first.
      */
     private void mapFresh(long ci, long in, long len, Mapping m) {
         int k = 0;
@@ -676,7 +668,6 @@ public final class Qcow2Image implements DiskImage {
     }
 
     private void writeBackTables() {
-        l2Ready(handedEnd);
         l2c.writeBack();
         rbc.writeBack();
     }
@@ -721,8 +712,6 @@ public final class Qcow2Image implements DiskImage {
         validEnd = roundUp(size);
         nextFree = validEnd >>> cb;
         reserveBytes = RESERVE_FIRST;
-        resEnd = handedEnd = 0;
-        coveredEnd = size;
         refsUnsynced = false;
     }
 
@@ -1034,27 +1023,23 @@ public final class Qcow2Image implements DiskImage {
         if (resHead == resTail) {
             reserve();
         }
-        long c = reserved[resHead++];
-        handedEnd = Math.max(handedEnd, (c + 1) << cb);
-        return c << cb;
+        return reserved[resHead++] << cb;
     }
 
     /**
-     * Reserves a batch of free clusters at the end of the file, refcounts 1. Eagerly (L2 entries written as
-     * clusters are allocated): the file is extended over them and synced now. Lazily (with {@link #deferFreshL2}):
-     * neither, until an L2 slice is about to be written ({@link #l2Ready}): the file grows as the data lands, for
-     * a filesystem appending is cheaper than writing into space ftruncate made (ext4 writes blocks there as
-     * unwritten extents and converts them as each write completes), and a guest that writes a lot without a flush
-     * pays no fdatasync for its allocations.
+     * Reserves a batch of free clusters at the end of the file: refcounts 1, file extended, synced. With
+     * {@link #deferFreshL2} the sync waits until an L2 slice is about to be written ({@link #l2Ready}): a guest that
+     * writes a lot between its flushes pays no fdatasync for its allocations, only the one before its flush's L2
+     * write-back. The file is extended here, not by the data landing past its end: ext4 serializes writes that
+     * extend a file (and makes each wait for its completion), but runs O_DIRECT writes inside it in parallel.
      */
     private void reserve() {
         int want = (int) Math.max(2, Math.min(RESERVE_MAX, reserveBytes >>> cb));
         reserveBytes = Math.min(RESERVE_MOST, reserveBytes * 2);
         resHead = resTail = 0;
-        // past validEnd nothing was written since open, nor handed out, and past the file's end at open nothing
-        // was ever written; the refcount blocks (or a grown refcount table) the scan may write there have
-        // refcounts, so they are never reserved
-        long zeroFrom = validEnd >>> cb;
+        // past the file's end now, nothing was ever written; the refcount blocks (or a grown refcount table) the
+        // scan may write there have refcounts, so they are never reserved
+        long zeroFrom = roundUp(fileSize) >>> cb;
         int n = 0;
         long c = nextFree;
         while (n < want) {
@@ -1072,12 +1057,17 @@ public final class Qcow2Image implements DiskImage {
         nextFree = c;
         rbc.writeBack();
         long end = c << cb;
+        if (end > fileSize) {
+            if (Native.LIBC.ftruncate(fd.fd(), end) != 0) {
+                throw new ErrnoException("ftruncate", Native.errno(), path);
+            }
+            fileSize = end;
+        }
         validEnd = Math.max(validEnd, end);
-        resEnd = end;
         if (deferFreshL2) {
             refsUnsynced = true;
         } else {
-            cover(end); // refcounts on disk before any L2 entry points at these clusters
+            syncNow(); // refcounts on disk before any L2 entry points at these clusters
         }
         // handed out only now: a reservation that failed half-way leaves leaks (refcounts of 1), never a cluster
         // used before its refcount is on disk
@@ -1086,32 +1076,15 @@ public final class Qcow2Image implements DiskImage {
     }
 
     /**
-     * Runs before an L2 slice is written: the clusters handed out (and, when {@code upTo} says so, the rest of the
-     * reservation) lie inside the file and their refcounts are on disk, synced. So a crash never leaves an L2 entry
-     * that points past the end of the file (qemu-img check counts a cluster wholly past it as corrupt) or at a
-     * cluster whose refcount is 0. Nothing to do after an eager reservation, nor when nothing was handed out since.
+     * Runs before any L2 slice is written: a lazy reservation's refcounts and the file's new size go to disk first,
+     * so a crash never leaves an L2 entry pointing at a cluster whose refcount is 0 or that lies past the file's end.
      */
-    private void l2Ready(long upTo) {
-        if (refsUnsynced || handedEnd > coveredEnd) {
-            cover(Math.max(upTo, handedEnd));
-        }
-    }
-
-    /** For an L2 slice written any time but at a flush: covers the whole reservation, so its next ones need no sync. */
     private void l2Ready() {
-        l2Ready(resHead < resTail ? resEnd : handedEnd);
-    }
-
-    /** The file extended to {@code target} bytes at least (never shrunk), the refcounts written, synced. */
-    private void cover(long target) {
-        if (ImageIo.size(fd.fd(), path) < target && Native.LIBC.ftruncate(fd.fd(), target) != 0) {
-            throw new ErrnoException("ftruncate", Native.errno(), path);
+        if (refsUnsynced) {
+            rbc.writeBack();
+            syncNow();
+            refsUnsynced = false;
         }
-        fileSize = Math.max(fileSize, target);
-        rbc.writeBack();
-        syncNow();
-        coveredEnd = Math.max(coveredEnd, target);
-        refsUnsynced = false;
     }
 
     /** Gives back the reserved clusters not used (refcount 0) and trims the file over those at its end. */
@@ -1129,14 +1102,8 @@ public final class Qcow2Image implements DiskImage {
                 i--;
             }
             long end = reserved[i] << cb;
-            // the data written lies below end (only clusters handed out are written), so this never cuts it
-            long real = ImageIo.size(fd.fd(), path);
-            if (end < real && Native.LIBC.ftruncate(fd.fd(), end) == 0) {
-                real = end;
-            }
-            if (real <= end) {
-                fileSize = Math.min(fileSize, end);
-                coveredEnd = Math.min(coveredEnd, end);
+            if (end < fileSize && Native.LIBC.ftruncate(fd.fd(), end) == 0) {
+                fileSize = end;
             }
         }
         resHead = resTail = 0;
