@@ -724,7 +724,7 @@ public final class Qcow2Image implements DiskImage {
         }
         long off = e & OFFSET_MASK;
         if (off != 0) {
-            checkCluster(off, "L2 table of L1 entry " + l1i);
+            checkCluster(off, "L2 table of L1 entry", l1i);
         }
         return e;
     }
@@ -764,7 +764,7 @@ public final class Qcow2Image implements DiskImage {
         }
         long off = e & OFFSET_MASK;
         if (off != 0) {
-            checkCluster(off, "data cluster " + ci);
+            checkCluster(off, "data cluster", ci);
         }
     }
 
@@ -776,23 +776,35 @@ public final class Qcow2Image implements DiskImage {
         return new long[] {off & ~511L, sectors * 512, off};
     }
 
-    /** A host cluster offset from the image: aligned, past the header, inside the file, off the fixed tables. */
-    void checkCluster(long off, String what) {
+    /**
+     * A host cluster offset from the image: aligned, past the header, inside the file, off the fixed tables. The
+     * error names {@code kind} and {@code index}, put together only then: this runs for every cluster a request
+     * touches, which must not allocate.
+     */
+    void checkCluster(long off, String kind, long index) {
+        String p = clusterProblem(off);
+        if (p != null) {
+            throw corrupt(kind + " " + index + " at " + off + p);
+        }
+    }
+
+    private String clusterProblem(long off) {
         if ((off & (cs - 1)) != 0) {
-            throw corrupt(what + " at " + off + " is not cluster-aligned");
+            return " is not cluster-aligned";
         }
         if (off < cs) {
-            throw corrupt(what + " at " + off + " overlaps the header");
+            return " overlaps the header";
         }
         if (off >= validEnd) {
-            throw corrupt(what + " at " + off + " lies past the end of the file (" + fileSize + " bytes)");
+            return " lies past the end of the file (" + fileSize + " bytes)";
         }
         if (Qcow2Header.overlap(off, cs, h.l1TableOffset, (long) h.l1Size * 8)) {
-            throw corrupt(what + " at " + off + " overlaps the L1 table");
+            return " overlaps the L1 table";
         }
         if (Qcow2Header.overlap(off, cs, h.refcountTableOffset, (long) h.refcountTableClusters << cb)) {
-            throw corrupt(what + " at " + off + " overlaps the refcount table");
+            return " overlaps the refcount table";
         }
+        return null;
     }
 
     long refcountBlock(long ri) {
@@ -801,7 +813,7 @@ public final class Qcow2Image implements DiskImage {
             throw corrupt(String.format("refcount table entry %d (0x%016x) has reserved bits set", ri, e));
         }
         if (e != 0) {
-            checkCluster(e, "refcount block " + ri);
+            checkCluster(e, "refcount block", ri);
         }
         return e;
     }

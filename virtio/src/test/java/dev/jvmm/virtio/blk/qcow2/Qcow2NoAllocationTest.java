@@ -1,0 +1,91 @@
+package dev.jvmm.virtio.blk.qcow2;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The request path of a qcow2 disk allocates nothing on the Java heap: translating reads and writes of allocated
+ * clusters, and first writes that allocate clusters (reservations included), measured by the JVM's count of the
+ * bytes the translating thread allocated. The checks of every offset read from the image used to build their error
+ * text for every cluster a request touched (two strings per cluster). Measured in a JVM of its own: the test JVMs run
+ * with {@code MemoryGuard} on, whose checks of every native access allocate (as production's do not).
+ */
+class Qcow2NoAllocationTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void translatingRequestsAllocatesNothing() throws Exception {
+        Path img = tmp.resolve("a.qcow2");
+        QemuImg.create(img, "cluster_size=65536", "256M");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Path out = tmp.resolve("out.txt");
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), img.toString())).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the measuring JVM did not finish");
+        String text = Files.readString(out, StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), text);
+        String line = text.lines().filter(l -> l.startsWith("ALLOCATED ")).findFirst().orElseThrow(() ->
+                new AssertionError("no ALLOCATED line in:\n" + text));
+        long used = Long.parseLong(line.substring("ALLOCATED ".length()).trim());
+        // a few KiB in all (the reservations' system calls through jffi); the per-cluster error texts were 44 MB
+        assertTrue(used < 65536, "translating 4184 requests of 1 MiB allocated " + used + " bytes\n" + text);
+        Qcow2WriteTest.assertCheckClean(img);
+    }
+
+    /** The measuring JVM: IMAGE. Prints "ALLOCATED N". */
+    public static final class Main {
+        public static void main(String[] args) {
+            com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            long me = Thread.currentThread().getId();
+            Mapping m = new Mapping();
+            long used;
+            try (DiskImage d = Images.open(args[0], null, false)) {
+                ((Qcow2Image) d).deferFreshL2(true);
+                long mib = 1 << 20;
+                // warm-up: the first reservations, the L2 table, every method run once
+                for (long off = 0; off < 16 * mib; off += mib) {
+                    walk(d, off, mib, true, m);
+                    walk(d, off, mib, false, m);
+                }
+                long before = mx.getThreadAllocatedBytes(me);
+                for (long off = 16 * mib; off < 200 * mib; off += mib) {
+                    walk(d, off, mib, true, m);          // first writes: clusters allocated, reservations taken
+                }
+                for (int i = 0; i < 20; i++) {
+                    for (long off = 0; off < 200 * mib; off += mib) {
+                        walk(d, off, mib, false, m);     // reads of allocated clusters
+                        walk(d, off, mib, true, m);      // writes in place
+                    }
+                }
+                used = mx.getThreadAllocatedBytes(me) - before;
+                if (d.writeBack() != 0) {
+                    throw new IllegalStateException("write-back failed");
+                }
+            }
+            System.out.println("ALLOCATED " + used);
+        }
+
+        /** Translates [off, off+len) the way BlkQueue does, range after range (no message built unless it fails). */
+        private static void walk(DiskImage d, long off, long len, boolean write, Mapping m) {
+            while (len > 0) {
+                d.map(off, len, write, m);
+                if (m.kind != Mapping.HOST) {
+                    throw new IllegalStateException("map at " + off + ": " + m);
+                }
+                long n = Math.min(m.length, len);
+                off += n;
+                len -= n;
+            }
+        }
+    }
+}
