@@ -433,25 +433,50 @@ public final class Qcow2Image implements DiskImage {
      * one below it (not expected: reservations start at the file's end) is zeroed and synced first.
      */
     private void mapFresh(long ci, long in, long len, Mapping m) {
+        // the L2 entries are read and set in place in the cached slice, which stays put while this runs (only a
+        // lookup of another L2 slice evicts one); each slice changed is marked once, when the loop leaves it
+        long perTable = (1L << l2Bits) - 1, perSlice = (slice >>> 3) - 1;
+        long first = 0, n = 0, at = 0, addr = 0;
         int k = 0;
-        long first = 0, n = 0;
-        boolean contiguous = true;
-        while (contiguous && n < len && k < FRESH_MAX && (k == 0 || fresh(entry(ci + k)))) {
-            long l2 = l2ForWrite(ci + k);
-            long target = allocCluster();
-            if ((target >>> cb) < resZeroFrom) {
-                ImageIo.pwriteFully(fd.fd(), zeroes.address(), cs, target, path);
-                syncNow();
-            }
-            if (k == 0) {
-                first = target;
-            }
-            contiguous = target == first + ((long) k << cb);
-            if (contiguous) {
+        try {
+            while (n < len && k < FRESH_MAX) {
+                long c = ci + k;
+                if (k == 0 || (c & perSlice) == 0) {
+                    if (addr != 0) {
+                        l2c.touched(at, false);
+                        addr = 0;
+                    }
+                    at = l2ForWrite(c) + ((c & perTable) << 3);
+                    addr = l2c.address(at);
+                } else {
+                    addr += 8;
+                }
+                if (k > 0) {
+                    long e = ImageIo.getBE64(addr);
+                    checkEntry(e, c);
+                    if (!fresh(e)) {
+                        break;
+                    }
+                }
+                long target = allocCluster();
+                if ((target >>> cb) < resZeroFrom) {
+                    ImageIo.pwriteFully(fd.fd(), zeroes.address(), cs, target, path);
+                    syncNow();
+                }
+                if (k == 0) {
+                    first = target;
+                }
+                ImageIo.putBE64(addr, target | COPIED);
+                if (target != first + ((long) k << cb)) {
+                    break; // allocated and pointed at, but not next to the others: the next map call takes it
+                }
                 n = Math.min(len, n + cs - (k == 0 ? in : 0));
+                k++;
             }
-            l2c.putLong(l2 + (((ci + k) & ((1L << l2Bits) - 1)) << 3), target | COPIED, false);
-            k++;
+        } finally {
+            if (addr != 0) {
+                l2c.touched(at, false);
+            }
         }
         if (!deferFreshL2) {
             l2c.writeBack();
