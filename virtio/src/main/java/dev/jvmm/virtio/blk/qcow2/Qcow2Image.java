@@ -890,8 +890,15 @@ public final class Qcow2Image implements DiskImage {
         if (rb == 0) {
             return 0;
         }
-        long bit = (c & ((1L << rbShift) - 1)) << order;
-        long a = rbc.address(rb + (bit >>> 3));
+        long idx = c & ((1L << rbShift) - 1);
+        long bytes = (idx << order) >>> 3;
+        return loadRefcount(rbc.address(rb + bytes) - bytes, idx);
+    }
+
+    /** The refcount of entry {@code idx} in the refcount block (or slice) at {@code block}. */
+    private long loadRefcount(long block, long idx) {
+        long bit = idx << order;
+        long a = block + (bit >>> 3);
         return switch (order) {
             case 0, 1, 2 -> (Native.getByte(a) >>> (bit & 7)) & ((1 << (1 << order)) - 1);
             case 3 -> Native.getByte(a) & 0xff;
@@ -1079,17 +1086,34 @@ public final class Qcow2Image implements DiskImage {
         long zeroFrom = roundUp(fileSize) >>> cb;
         int n = 0;
         long c = nextFree;
+        // the refcounts are read and set in place in the cached slice of their block, marked once when the scan
+        // leaves it; at each slice (and so each block) boundary the block is made sure of
+        long perSlice = ((long) slice << 3) >>> order, perBlock = (1L << rbShift) - 1;
+        long key = -1, base = 0;
         while (n < want) {
-            long next = ensureRefcountBlock(c);
-            if (next != c) {
-                c = next;
-                continue;
+            if (key < 0 || (c & (perSlice - 1)) == 0) {
+                if (key >= 0) {
+                    rbc.touched(key, false);
+                    key = -1;
+                }
+                long next = ensureRefcountBlock(c);
+                if (next != c) {
+                    c = next;
+                    continue;
+                }
+                long head = ((c & perBlock) & -perSlice) << order >>> 3; // the slice's offset in its block
+                key = refcountBlock(c >>> rbShift) + head;
+                base = rbc.address(key) - head;
             }
-            if (refcount(c) == 0) {
-                setRefcount(c, 1, false);
+            long idx = c & perBlock;
+            if (loadRefcount(base, idx) == 0) {
+                storeRefcount(base, idx, 1);
                 reserved[n++] = c;
             }
             c++;
+        }
+        if (key >= 0) {
+            rbc.touched(key, false);
         }
         nextFree = c;
         rbc.writeBack();
