@@ -428,9 +428,10 @@ public final class Qcow2Image implements DiskImage {
     /**
      * A write from cluster {@code ci} on over clusters that are {@link #fresh}: each gets a new cluster and its L2
      * entry (written now, or at the next flush), and {@code m} is the host range of the new clusters that are
-     * contiguous from the first, for the data to go straight there (from guest memory, on the engines). No order is needed between the data and the L2
-     * entries: a new cluster past the file's old end reads as zeroes, as the cluster did before, until the data lands;
-     * one below it (not expected: reservations start at the file's end) is zeroed and synced first.
+     * contiguous from the first, for the data to go straight there (from guest memory, on the engines). No order is
+     * needed between the data and the L2 entries: a new cluster past the file's old end reads as zeroes, as the
+     * cluster did before, until the data lands; one below it (not expected: reservations start at the file's end) is
+     * zeroed and synced first.
      */
     private void mapFresh(long ci, long in, long len, Mapping m) {
         // the L2 entries are read and set in place in the cached slice, which stays put while this runs (only a
