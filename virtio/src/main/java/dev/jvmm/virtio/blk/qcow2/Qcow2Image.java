@@ -1091,30 +1091,34 @@ public final class Qcow2Image implements DiskImage {
         // leaves it; at each slice (and so each block) boundary the block is made sure of
         long perSlice = ((long) slice << 3) >>> order, perBlock = (1L << rbShift) - 1;
         long key = -1, base = 0;
-        while (n < want) {
-            if (key < 0 || (c & (perSlice - 1)) == 0) {
-                if (key >= 0) {
-                    rbc.touched(key, false);
-                    key = -1;
+        try {
+            while (n < want) {
+                if (key < 0 || (c & (perSlice - 1)) == 0) {
+                    if (key >= 0) {
+                        rbc.touched(key, false);
+                        key = -1;
+                    }
+                    long next = ensureRefcountBlock(c);
+                    if (next != c) {
+                        c = next;
+                        continue;
+                    }
+                    long head = ((c & perBlock) & -perSlice) << order >>> 3; // the slice's offset in its block
+                    key = refcountBlock(c >>> rbShift) + head;
+                    base = rbc.address(key) - head;
                 }
-                long next = ensureRefcountBlock(c);
-                if (next != c) {
-                    c = next;
-                    continue;
+                long idx = c & perBlock;
+                if (loadRefcount(base, idx) == 0) {
+                    storeRefcount(base, idx, 1);
+                    reserved[n++] = c;
                 }
-                long head = ((c & perBlock) & -perSlice) << order >>> 3; // the slice's offset in its block
-                key = refcountBlock(c >>> rbShift) + head;
-                base = rbc.address(key) - head;
+                c++;
             }
-            long idx = c & perBlock;
-            if (loadRefcount(base, idx) == 0) {
-                storeRefcount(base, idx, 1);
-                reserved[n++] = c;
+        } finally {
+            // also when the scan fails half-way: what it set is written with the slice (leaks, never lost counts)
+            if (key >= 0) {
+                rbc.touched(key, false);
             }
-            c++;
-        }
-        if (key >= 0) {
-            rbc.touched(key, false);
         }
         nextFree = c;
         rbc.writeBack();
