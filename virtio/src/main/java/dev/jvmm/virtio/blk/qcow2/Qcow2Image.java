@@ -436,18 +436,18 @@ public final class Qcow2Image implements DiskImage {
     private void mapFresh(long ci, long in, long len, Mapping m) {
         // the L2 entries are read and set in place in the cached slice, which stays put while this runs (only a
         // lookup of another L2 slice evicts one); each slice changed is marked once, when the loop leaves it
-        long perTable = (1L << l2Bits) - 1, perSlice = (slice >>> 3) - 1;
+        long tableMask = (1L << l2Bits) - 1, sliceMask = (slice >>> 3) - 1; // entry index within a table, a slice
         long first = 0, n = 0, at = 0, addr = 0;
         int k = 0;
         try {
             while (n < len && k < FRESH_MAX) {
                 long c = ci + k;
-                if (k == 0 || (c & perSlice) == 0) {
+                if (k == 0 || (c & sliceMask) == 0) {
                     if (addr != 0) {
                         l2c.touched(at, false);
                         addr = 0;
                     }
-                    at = l2ForWrite(c) + ((c & perTable) << 3);
+                    at = l2ForWrite(c) + ((c & tableMask) << 3);
                     addr = l2c.address(at);
                 } else {
                     addr += 8;
@@ -1089,11 +1089,11 @@ public final class Qcow2Image implements DiskImage {
         long c = nextFree;
         // the refcounts are read and set in place in the cached slice of their block, marked once when the scan
         // leaves it; at each slice (and so each block) boundary the block is made sure of
-        long perSlice = ((long) slice << 3) >>> order, perBlock = (1L << rbShift) - 1;
+        long sliceEntries = ((long) slice << 3) >>> order, blockMask = (1L << rbShift) - 1;
         long key = -1, base = 0;
         try {
             while (n < want) {
-                if (key < 0 || (c & (perSlice - 1)) == 0) {
+                if (key < 0 || (c & (sliceEntries - 1)) == 0) {
                     if (key >= 0) {
                         rbc.touched(key, false);
                         key = -1;
@@ -1103,11 +1103,11 @@ public final class Qcow2Image implements DiskImage {
                         c = next;
                         continue;
                     }
-                    long head = ((c & perBlock) & -perSlice) << order >>> 3; // the slice's offset in its block
+                    long head = ((c & blockMask) & -sliceEntries) << order >>> 3; // the slice's offset in its block
                     key = refcountBlock(c >>> rbShift) + head;
                     base = rbc.address(key) - head;
                 }
-                long idx = c & perBlock;
+                long idx = c & blockMask;
                 if (loadRefcount(base, idx) == 0) {
                     storeRefcount(base, idx, 1);
                     reserved[n++] = c;
