@@ -21,13 +21,13 @@ public record LabConfig(Path labDir, Path userDir, String kernelPackage, String 
                         Duration bootTimeout, int scratchGb, String qemuBinary, String scratchCache) {
 
     /** QEMU's {@code cache=} modes. */
-    static final java.util.Set<String> CACHE_MODES = java.util.Set.of("unsafe", "writeback", "none", "writethrough",
+    static final java.util.List<String> CACHE_MODES = java.util.List.of("unsafe", "writeback", "none", "writethrough",
             "directsync");
 
     public LabConfig {
         if (!CACHE_MODES.contains(scratchCache)) {
             throw new LabException(LabException.Reason.CONFIG, "JVMM_LAB_SCRATCH_CACHE=" + scratchCache
-                    + " is not a QEMU cache mode (one of unsafe, writeback, none, writethrough, directsync)");
+                    + " is not a QEMU cache mode (one of " + String.join(", ", CACHE_MODES) + ")");
         }
     }
 
