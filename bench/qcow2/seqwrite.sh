@@ -6,7 +6,7 @@
 #   bench/qcow2/seqwrite.sh [ROUNDS=6] [DISKS=4] [MIB=256]
 # Variants (VMMS, default "jvmm-qcow2 qemu-qcow2 jvmm-raw"), as in bench/qcow2/inner.sh: jvmm on qcow2 images
 # (qemu-img create -f qcow2 $QCOW2_OPTS) and on sparse raw files, QEMU with its best aio on the same qcow2 images, all
-# cache=none. L1's scratch disk is opened with cache=none in L0 (JVMM_LAB_SCRATCH_CACHE), so that the host does not
+# cache=none (JVMM_JAVA_OPTS reaches the jvmm launches). L1's scratch disk is opened with cache=none in L0 (JVMM_LAB_SCRATCH_CACHE), so that the host does not
 # write back one VM's data while the next one is measured.
 # Output: "R VARIANT ROUND fresh-seqwrite VALUE MB/s ..." per sample, then bench/virtio/summary.py (medians over all
 # samples, ratios against qemu-qcow2).
@@ -17,7 +17,7 @@ if [ "${1:-}" != --inner ]; then
   ./jvmm launch --help >/dev/null || exit 2
   echo "bench: $(date -u +%FT%TZ) host $(uname -n) $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
   envs=""
-  for v in VMMS QCOW2_OPTS; do [ -n "${!v+x}" ] && envs+="$v=$(printf '%q' "${!v}") "; done
+  for v in VMMS QCOW2_OPTS JVMM_JAVA_OPTS; do [ -n "${!v+x}" ] && envs+="$v=$(printf '%q' "${!v}") "; done
   JVMM_NO_BUILD=1 JVMM_LAB_SCRATCH_CACHE=${JVMM_LAB_SCRATCH_CACHE:-none} exec ./jvmm lab run \
     --timeout "${LAB_TIMEOUT:-2700}" -- bash -c "env $envs bench/qcow2/seqwrite.sh --inner ${1:-6} ${2:-4} ${3:-256}"
 fi

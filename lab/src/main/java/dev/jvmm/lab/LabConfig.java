@@ -15,10 +15,13 @@ import java.util.Map;
  * {@code JVMM_LAB_BOOT_TIMEOUT_S} (default 180), {@code JVMM_LAB_SCRATCH_GB} (scratch disk size, default 8),
  * {@code JVMM_LAB_SCRATCH_CACHE} (QEMU's cache mode for the scratch disk, default {@code unsafe}: fastest, but the host
  * writes its data back whenever it chooses; the benchmarks take {@code none}, so that one VM's writes are not paid
- * for during the next one's figures).
+ * for during the next one's figures), {@code JVMM_LAB_SCRATCH_IMAGE_DIR} (the host directory that holds the scratch disk's
+ * image, default the run directory; {@code /dev/shm} puts L1's disk in the host's memory, for a host whose own disk
+ * is slow or metered).
  */
 public record LabConfig(Path labDir, Path userDir, String kernelPackage, String kernelSeries, int memoryMb,
-                        Duration bootTimeout, int scratchGb, String qemuBinary, String scratchCache) {
+                        Duration bootTimeout, int scratchGb, String qemuBinary, String scratchCache,
+                        Path scratchImageDir) {
 
     /** QEMU's {@code cache=} modes. */
     static final java.util.List<String> CACHE_MODES = java.util.List.of("unsafe", "writeback", "none", "writethrough",
@@ -49,16 +52,20 @@ public record LabConfig(Path labDir, Path userDir, String kernelPackage, String 
                 Duration.ofSeconds(Long.parseLong(env.getOrDefault("JVMM_LAB_BOOT_TIMEOUT_S", "180"))),
                 Integer.parseInt(env.getOrDefault("JVMM_LAB_SCRATCH_GB", "8")),
                 env.getOrDefault("JVMM_LAB_QEMU", "qemu-system-x86_64"),
-                env.getOrDefault("JVMM_LAB_SCRATCH_CACHE", "unsafe"));
+                env.getOrDefault("JVMM_LAB_SCRATCH_CACHE", "unsafe"),
+                blankToNull(env.get("JVMM_LAB_SCRATCH_IMAGE_DIR")) == null ? null
+                        : Path.of(env.get("JVMM_LAB_SCRATCH_IMAGE_DIR")).toAbsolutePath());
     }
 
     /** The same with both places at {@code dir}. */
     public LabConfig withLabDir(Path dir) {
-        return new LabConfig(dir, dir, kernelPackage, kernelSeries, memoryMb, bootTimeout, scratchGb, qemuBinary, scratchCache);
+        return new LabConfig(dir, dir, kernelPackage, kernelSeries, memoryMb, bootTimeout, scratchGb, qemuBinary, scratchCache,
+                scratchImageDir);
     }
 
     public LabConfig withMemoryMb(int mb) {
-        return new LabConfig(labDir, userDir, kernelPackage, kernelSeries, mb, bootTimeout, scratchGb, qemuBinary, scratchCache);
+        return new LabConfig(labDir, userDir, kernelPackage, kernelSeries, mb, bootTimeout, scratchGb, qemuBinary, scratchCache,
+                scratchImageDir);
     }
 
     /** Cached kits shared by every user, one directory per kernel release. */

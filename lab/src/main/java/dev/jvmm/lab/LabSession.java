@@ -169,11 +169,20 @@ public final class LabSession implements AutoCloseable {
         return p;
     }
 
-    /** A sparse ext4 image for L1's scratch disk, and its (empty) mount point on the host. */
+    /**
+     * A sparse ext4 image for L1's scratch disk, and its (empty) mount point on the host. The image is
+     * {@code scratch.img} in the run directory, or, with {@link LabConfig#scratchImageDir()}, a file there named after
+     * the run, which {@code scratch.img} links to (and {@link #deleteRunDir} removes with the run directory).
+     */
     static Path createScratch(LabConfig cfg, Path runDir) {
         Path scratch = runDir.resolve("scratch.img");
         try {
             Files.createDirectories(cfg.scratchMountPoint());
+            if (cfg.scratchImageDir() != null) {
+                Path image = cfg.scratchImageDir().resolve("jvmm-lab-scratch-" + runDir.getFileName() + ".img");
+                Files.createSymbolicLink(scratch, image);
+                scratch = image;
+            }
             try (RandomAccessFile f = new RandomAccessFile(scratch.toFile(), "rw")) {
                 f.setLength((long) cfg.scratchGb() << 30);
             }
@@ -239,12 +248,25 @@ public final class LabSession implements AutoCloseable {
                 String[] w = d.getFileName().toString().split("-");
                 if (w.length == 4 && w[2].matches("\\d+")
                         && !ProcessHandle.of(Long.parseLong(w[2])).map(ProcessHandle::isAlive).orElse(false)) {
-                    Initramfs.deleteTree(d);
+                    deleteRunDir(d);
                 }
             }
         } catch (IOException e) {
             log.debug("cannot tidy {}: {}", cfg.runRoot(), e.toString());
         }
+    }
+
+    /** Removes a run directory, and the scratch image it links to when that lives elsewhere. */
+    static void deleteRunDir(Path runDir) {
+        Path link = runDir.resolve("scratch.img");
+        if (Files.isSymbolicLink(link)) {
+            try {
+                Files.deleteIfExists(Files.readSymbolicLink(link));
+            } catch (IOException e) {
+                log.warn("cannot remove the scratch image {} links to: {}", link, e.toString());
+            }
+        }
+        Initramfs.deleteTree(runDir);
     }
 
     private void awaitReady() {
@@ -534,7 +556,7 @@ public final class LabSession implements AutoCloseable {
             // the JVM is shutting down; the hook runs anyway
         }
         if (!"1".equals(System.getenv("JVMM_LAB_KEEP_RUNS"))) {
-            Initramfs.deleteTree(runDir);
+            deleteRunDir(runDir);
         }
     }
 

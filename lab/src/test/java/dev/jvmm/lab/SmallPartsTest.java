@@ -102,6 +102,27 @@ class SmallPartsTest {
                 () -> LabConfig.fromEnvironment(Map.of("JVMM_LAB_SCRATCH_CACHE", "none,aio=native"), "root"));
         assertEquals(LabException.Reason.CONFIG, e.reason());
         assertTrue(e.getMessage().contains("JVMM_LAB_SCRATCH_CACHE=none,aio=native"), e.getMessage());
+        assertNull(root.scratchImageDir());
+        assertEquals(Path.of("/dev/shm"),
+                LabConfig.fromEnvironment(Map.of("JVMM_LAB_SCRATCH_IMAGE_DIR", "/dev/shm"), "root").scratchImageDir());
+    }
+
+    /** A scratch image kept elsewhere is linked from the run directory and removed with it; nothing else is. */
+    @Test
+    void scratchImageElsewhereIsRemovedWithTheRun(@TempDir Path tmp) throws Exception {
+        Path images = Files.createDirectories(tmp.resolve("shm"));
+        Files.writeString(images.resolve("other.img"), "not ours");
+        LabConfig cfg = LabConfig.fromEnvironment(Map.of("JVMM_LAB_DIR", tmp.resolve("lab").toString(),
+                "JVMM_LAB_SCRATCH_IMAGE_DIR", images.toString(), "JVMM_LAB_SCRATCH_GB", "1"), "root");
+        Path run = Files.createDirectories(cfg.runRoot().resolve("20261206-000000-1-1"));
+        Path image = LabSession.createScratch(cfg, run);
+        assertEquals(images.resolve("jvmm-lab-scratch-20261206-000000-1-1.img"), image);
+        assertEquals(image, Files.readSymbolicLink(run.resolve("scratch.img")));
+        assertEquals(1L << 30, Files.size(image));
+        LabSession.deleteRunDir(run);
+        assertFalse(Files.exists(run));
+        assertFalse(Files.exists(image));
+        assertTrue(Files.exists(images.resolve("other.img")));
     }
 
     @Test
