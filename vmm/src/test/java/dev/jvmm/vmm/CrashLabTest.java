@@ -92,7 +92,8 @@ class CrashLabTest {
                         + " spoof=$(echo \"$l\" | grep -o 'spoof checking [a-z]*' | cut -d' ' -f3);"
                         + " s=\"$s vf$i=${d:-none}/$mac/${vlan:-0}/$spoof\"; done; echo \"$s\"; }",
                 "ms() { printf '%d.%03d' $(($1/1000)) $(($1%1000)); }",
-                "waitfor() { while ! eval \"$1\" && kill -0 $A 2>/dev/null; do :; done; }",
+                // polls every $2 s (default 0.02): a busy loop took L1's one CPU from the jvmm it waited for
+                "waitfor() { while ! eval \"$1\" && kill -0 $A 2>/dev/null; do sleep ${2:-0.02}; done; }",
                 // files under /run/jvmm that were not there before (another test's would not be this test's business)
                 "find /run/jvmm -type f 2>/dev/null > run0.txt; echo /dev/null >> run0.txt",
                 "runfiles() { find /run/jvmm -type f ! -name .lock 2>/dev/null | grep -vxF -f run0.txt | tr '\\n' ' '; }",
@@ -122,11 +123,11 @@ class CrashLabTest {
                         + " links=$(ip -o link | grep -c -E 'mvt[0-9]+n|jvmmtap') runfiles=[$(runfiles)]\"; }",
                 // the first launch is killed with its guest running; the next launch on the same PF, not
                 // reconcile, puts the host right; it is killed in turn with its guest running, and reconcile cleans
-                "t0=$(date +%s%N); L=l.log; " + launch + " > $L 2>&1 & A=$!; waitfor '" + GUEST_UP + "';"
+                "t0=$(date +%s%N); L=l.log; " + launch + " > $L 2>&1 & A=$!; waitfor '" + GUEST_UP + "' 0.5;"
                         + " TU=$(( ($(date +%s%N) - t0) / 1000000 )); echo \"LAUNCH-UP ms=$TU\"; grep -q G-UP-42 $L || tail -20 $L;"
                         + " kill -9 $A; wait $A 2>/dev/null",
                 "echo NEXT-LEFT $(ls /run/jvmm/leases/" + PF + "/ | grep -c json) $(ip -o link | grep -c -E 'mvt[0-9]+n')",
-                "L=n.log; " + launch + " > $L 2>&1 & A=$!; waitfor '" + GUEST_UP + "';"
+                "L=n.log; " + launch + " > $L 2>&1 & A=$!; waitfor '" + GUEST_UP + "' 0.5;"
                         + " grep -E 'released the stale lease|deleted macvtap' $L | sed 's/^/NEXT-SAYS /';"
                         + " grep -c G-UP-42 $L | sed 's/^/NEXT-GUEST /'; kill -9 $A; wait $A 2>/dev/null;"
                         + " R=$(" + reconcile + " 2>&1); check LAUNCH-KILL-running $?; echo \"$R\" | sed 's/^/SAID-running /'",
