@@ -6,8 +6,8 @@
 #   bench/qcow2/seqwrite.sh [ROUNDS=6] [DISKS=4] [MIB=256]
 # Variants (VMMS, default "jvmm-qcow2 qemu-qcow2 jvmm-raw"), as in bench/qcow2/inner.sh: jvmm on qcow2 images
 # (qemu-img create -f qcow2 $QCOW2_OPTS) and on sparse raw files, QEMU with its best aio on the same qcow2 images, all
-# cache=none (JVMM_JAVA_OPTS reaches the jvmm launches). L1's scratch disk is opened with cache=none in L0 (JVMM_LAB_SCRATCH_CACHE), so that the host does not
-# write back one VM's data while the next one is measured.
+# cache=none; JVMM_JAVA_OPTS reaches the jvmm launches. L1's scratch disk is opened with cache=none in L0
+# (JVMM_LAB_SCRATCH_CACHE), so that the host does not write back one VM's data while the next one is measured.
 # Output: "R VARIANT ROUND fresh-seqwrite VALUE MB/s ..." per sample, then bench/virtio/summary.py (medians over all
 # samples, ratios against qemu-qcow2).
 set -uo pipefail
