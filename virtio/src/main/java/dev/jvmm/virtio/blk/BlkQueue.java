@@ -315,7 +315,7 @@ final class BlkQueue implements AutoCloseable {
             r.vOffset = sector * SECTOR;
             r.vRemaining = len;
             r.length = len;
-            r.whole.slice(r.iov, 0, len);
+            r.split = false;
             continueMapped(r);
             return;
         }
@@ -338,7 +338,10 @@ final class BlkQueue implements AutoCloseable {
             long n = Math.min(m.length, r.vRemaining);
             switch (m.kind) {
                 case Mapping.HOST -> {
-                    r.iov.slice(r.whole, 0, n);
+                    if (r.split || n < r.vRemaining) {
+                        split(r);
+                        r.iov.slice(r.whole, 0, n);
+                    } // else the rest of the request is one host range, and r.iov holds just that already
                     r.chunk = n;
                     r.fd = m.fd;
                     r.offset = m.hostOffset;
@@ -350,10 +353,12 @@ final class BlkQueue implements AutoCloseable {
                     return;
                 }
                 case Mapping.ZERO -> {
+                    split(r);
                     zeroRest(r.whole, n);
                     markDirty(r.whole, n);
                 }
                 case Mapping.INLINE -> {
+                    split(r);
                     n = Math.min(n, BOUNCE_SIZE);
                     scratch();
                     long b = bounce.address();
@@ -378,11 +383,23 @@ final class BlkQueue implements AutoCloseable {
                     return;
                 }
             }
-            r.whole.advance(n);
+            r.whole.advance(n); // split: only pieces served here (ZERO, INLINE) get this far
             r.vOffset += n;
             r.vRemaining -= n;
         }
         endMapped(r, VIRTIO_BLK_S_OK);
+    }
+
+    /**
+     * A mapped request that goes in more than one piece: {@code r.whole} takes its segments from {@code r.iov}, which
+     * holds the rest of the request until the first piece is cut from it. A request whose every byte lies in one host
+     * range (most, on an allocated image or on new clusters) never copies its segments.
+     */
+    private static void split(BlkRequest r) {
+        if (!r.split) {
+            r.whole.slice(r.iov, 0, r.vRemaining);
+            r.split = true;
+        }
     }
 
     /** The engine finished a piece of a mapped request: a short transfer goes round again, a whole one moves on. */
@@ -415,7 +432,9 @@ final class BlkQueue implements AutoCloseable {
             resubmit(r);
             return;
         }
-        r.whole.advance(r.chunk);
+        if (r.split) {
+            r.whole.advance(r.chunk);
+        }
         r.vOffset += r.chunk;
         r.vRemaining -= r.chunk;
         continueMapped(r);

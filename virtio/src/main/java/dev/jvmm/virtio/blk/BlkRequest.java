@@ -51,6 +51,8 @@ final class BlkRequest {
      * that is one contiguous host range (what the engine transfers now). Null on a raw disk.
      */
     final Iovecs whole;
+    /** {@link #whole} holds the request's segments (it goes in more than one piece): BlkQueue#split. */
+    boolean split;
     /** Where the next piece of a request on a formatted disk lives (reused). Null on a raw disk. */
     final dev.jvmm.virtio.blk.qcow2.Mapping map;
     /** This request goes piece by piece through the disk's format ({@link #whole}, {@link #map}). */
