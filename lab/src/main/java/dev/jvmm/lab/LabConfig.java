@@ -45,6 +45,7 @@ public record LabConfig(Path labDir, Path userDir, String kernelPackage, String 
         Path shared = dir.isBlank() ? DEFAULT_DIR : Path.of(dir).toAbsolutePath();
         Path own = !dir.isBlank() || "root".equals(user) ? shared
                 : DEFAULT_DIR.resolveSibling(DEFAULT_DIR.getFileName() + "-" + user.replaceAll("[^A-Za-z0-9._-]", "_"));
+        String imageDir = blankToNull(env.get("JVMM_LAB_SCRATCH_IMAGE_DIR"));
         return new LabConfig(shared, own,
                 blankToNull(env.get("JVMM_LAB_KERNEL")),
                 blankToNull(env.get("JVMM_LAB_KERNEL_SERIES")),
@@ -53,8 +54,7 @@ public record LabConfig(Path labDir, Path userDir, String kernelPackage, String 
                 Integer.parseInt(env.getOrDefault("JVMM_LAB_SCRATCH_GB", "8")),
                 env.getOrDefault("JVMM_LAB_QEMU", "qemu-system-x86_64"),
                 env.getOrDefault("JVMM_LAB_SCRATCH_CACHE", "unsafe"),
-                blankToNull(env.get("JVMM_LAB_SCRATCH_IMAGE_DIR")) == null ? null
-                        : Path.of(env.get("JVMM_LAB_SCRATCH_IMAGE_DIR")).toAbsolutePath());
+                imageDir == null ? null : Path.of(imageDir).toAbsolutePath());
     }
 
     /** The same with both places at {@code dir}. */
