@@ -182,7 +182,7 @@ class LauncherScriptTest {
         assertFalse(Files.exists(Path.of(cache + ".tmp")));
         assertTrue(r.last().contains(" -XX:AOTCache=" + cache + " "), r.last());
         assertTrue(r.last().contains(" -XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=10 -XX:+UseSerialGC "
-                + "-XX:CompileCommand=quiet -XX:CompileCommand=CompileThresholdScaling,dev.jvmm.virtio.blk.qcow2.*::*,1.0 "),
+                + "-XX:CompileCommand=quiet -XX:CompileCommand=CompileThresholdScaling,dev.jvmm.virtio.blk.qcow2.*::*,0.1 "),
                 r.last());
         assertTrue(r.last().endsWith(" dev.jvmm.vmm.cli.LaunchCommand --kernel k"), r.last());
 
@@ -195,7 +195,7 @@ class LauncherScriptTest {
         assertEquals(1, off.javas().size());
         assertFalse(off.last().contains("AOTCache"), off.last());
         Run opts = run(Map.of("JVMM_JAVA_OPTS", "-XX:TieredStopAtLevel=4  -Dx=y"), "launch", "--kernel", "k");
-        assertTrue(opts.last().contains("::*,1.0 -XX:TieredStopAtLevel=4 -Dx=y -cp "), opts.last());
+        assertTrue(opts.last().contains("::*,0.1 -XX:TieredStopAtLevel=4 -Dx=y -cp "), opts.last());
     }
 
     @Test
