@@ -528,7 +528,7 @@ public final class Qcow2Image implements DiskImage {
             off = allocCluster();
             l2c.invalidate(off, cs);
             ImageIo.pwriteFully(fd.fd(), zeroes.address(), cs, off, path + " new L2 table");
-            syncNow(); // the table's content before the L1 entry that points at it
+            syncAllocated(); // the table's content and refcount before the L1 entry that points at it
             setL1(l1i, off | COPIED);
         } else if ((e & COPIED) == 0) {
             long rc = refcount(off >>> cb);
@@ -849,7 +849,7 @@ public final class Qcow2Image implements DiskImage {
         long off = allocCluster();
         rbc.invalidate(off, cs);
         ImageIo.pwriteFully(fd.fd(), zeroes.address(), cs, off, path + " new refcount block");
-        syncNow();
+        syncAllocated();
         setRefcountBlock(ri, off);
     }
 
@@ -1121,7 +1121,10 @@ public final class Qcow2Image implements DiskImage {
             }
         }
         nextFree = c;
-        rbc.writeBack();
+        if (!deferFreshL2) {
+            rbc.writeBack();
+        } // else the refcounts stay in their cached slices until l2Ready (or syncAllocated) writes them, one write
+          // per slice for many reservations
         long end = c << cb;
         if (end > fileSize) {
             if (Native.LIBC.ftruncate(fd.fd(), end) != 0) {
@@ -1150,6 +1153,18 @@ public final class Qcow2Image implements DiskImage {
             rbc.writeBack();
             syncNow();
             refsUnsynced = false;
+        }
+    }
+
+    /**
+     * Before metadata outside the L2 cache (an L1 entry, a refcount table entry) points at a cluster just taken from
+     * the reservation: what was written to it, and a lazy reservation's refcounts, on disk.
+     */
+    private void syncAllocated() {
+        if (refsUnsynced) {
+            l2Ready();
+        } else {
+            syncNow();
         }
     }
 
