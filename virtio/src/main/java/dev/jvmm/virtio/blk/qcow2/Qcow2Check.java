@@ -116,14 +116,14 @@ public final class Qcow2Check {
                     }
                     long guest = ((i << img.l2Bits) + j) << cb;
                     if ((x & Qcow2Image.COMPRESSED) != 0) {
-                        long[] r = img.compressedRange(x);
+                        long start = img.compressedStart(x), len = img.compressedLength(x);
                         allocated++;
-                        if (r[0] < cs || r[0] + r[1] > nClusters << cb) {
+                        if (start < cs || start + len > nClusters << cb) {
                             corruption(String.format("compressed cluster at guest offset %d: data at %d (+%d) lies "
-                                    + "outside the file", guest, r[2], r[1]));
+                                    + "outside the file", guest, img.compressedOffset(x), len));
                             continue;
                         }
-                        ref(r[0], r[1], "compressed data");
+                        ref(start, len, "compressed data");
                         continue;
                     }
                     if ((x & Qcow2Image.L2_RESERVED) != 0 || (h.version == 2 && (x & 1) != 0)) {

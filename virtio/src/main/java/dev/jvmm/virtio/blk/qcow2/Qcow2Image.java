@@ -90,6 +90,8 @@ public final class Qcow2Image implements DiskImage {
     private ByteBuffer zinBuf, zoutBuf;
     private long zoutEntry = -1;
     private final Inflater inflater = new Inflater(true);
+    /** What a failed read of compressed data names (made once: the read runs per compressed cluster). */
+    private final String compressedWhat;
     private final Mapping scratch = new Mapping();
     /** Bytes: the file's size (as jvmm knows it, including what it extended). */
     long fileSize;
@@ -128,6 +130,7 @@ public final class Qcow2Image implements DiskImage {
         this.rbShift = cb + 3 - order;
         this.slice = (int) Math.min(cs, SLICE);
         this.fileSize = ImageIo.size(fd.fd(), path);
+        this.compressedWhat = path + " compressed cluster";
         this.validEnd = roundUp(fileSize);
         this.nextFree = validEnd >>> cb;
         Mmap hd = null, a = null, r = null, w = null, z = null;
@@ -551,8 +554,8 @@ public final class Qcow2Image implements DiskImage {
     /** Lowers the refcounts of the host clusters an old L2 entry used (after that entry was overwritten). */
     private void release(long e) {
         if ((e & COMPRESSED) != 0) {
-            long[] r = compressedRange(e);
-            for (long c = r[0] >>> cb; c <= (r[0] + r[1] - 1) >>> cb; c++) {
+            long start = compressedStart(e), len = compressedLength(e);
+            for (long c = start >>> cb; c <= (start + len - 1) >>> cb; c++) {
                 decref(c, false);
             }
         } else if ((e & OFFSET_MASK) != 0) {
@@ -778,10 +781,10 @@ public final class Qcow2Image implements DiskImage {
             if ((e & COPIED) != 0) {
                 throw corrupt(String.format("L2 entry of cluster %d (0x%016x) is compressed and marked COPIED", ci, e));
             }
-            long[] r = compressedRange(e);
-            if (r[0] < cs || r[0] + r[1] > validEnd) {
+            long start = compressedStart(e), len = compressedLength(e);
+            if (start < cs || start + len > validEnd) {
                 throw corrupt(String.format("compressed cluster %d at %d (+%d) lies outside the file (%d bytes)", ci,
-                        r[0], r[1], fileSize));
+                        start, len, fileSize));
             }
             return;
         }
@@ -794,12 +797,20 @@ public final class Qcow2Image implements DiskImage {
         }
     }
 
-    /** Offset and byte length of a compressed cluster's data (from the start of the sector holding its offset). */
-    long[] compressedRange(long e) {
+    /** The byte offset of a compressed cluster's data in the file. */
+    long compressedOffset(long e) {
+        return e & ((1L << (62 - (cb - 8))) - 1);
+    }
+
+    /** Where a compressed cluster's data starts, counted in whole sectors: the sector that holds its offset. */
+    long compressedStart(long e) {
+        return compressedOffset(e) & ~511L;
+    }
+
+    /** The bytes from {@link #compressedStart} on that hold a compressed cluster's data (whole sectors). */
+    long compressedLength(long e) {
         int x = 62 - (cb - 8);
-        long off = e & ((1L << x) - 1);
-        long sectors = ((e >>> x) & ((1L << (cb - 8)) - 1)) + 1;
-        return new long[] {off & ~511L, sectors * 512, off};
+        return (((e >>> x) & ((1L << (cb - 8)) - 1)) + 1) * 512;
     }
 
     /**
@@ -1211,10 +1222,9 @@ public final class Qcow2Image implements DiskImage {
             zinBuf = Native.directBuffer(zin.address(), (int) (2 * cs + 4096));
             zoutBuf = Native.directBuffer(zout.address(), (int) cs);
         }
-        long[] r = compressedRange(e);
-        long start = r[0], len = r[1];
-        long skip = r[2] - start;
-        ImageIo.preadZeroTail(fd.fd(), zin.address(), len, start, path + " compressed cluster");
+        long start = compressedStart(e), len = compressedLength(e);
+        long skip = compressedOffset(e) - start;
+        ImageIo.preadZeroTail(fd.fd(), zin.address(), len, start, compressedWhat);
         zoutEntry = -1;
         inflater.reset();
         zinBuf.limit((int) len).position((int) skip);
@@ -1228,10 +1238,10 @@ public final class Qcow2Image implements DiskImage {
                 }
             }
         } catch (DataFormatException x) {
-            throw corrupt("compressed cluster " + ci + " at " + r[2] + " does not inflate: " + x.getMessage());
+            throw corrupt("compressed cluster " + ci + " at " + compressedOffset(e) + " does not inflate: " + x.getMessage());
         }
         if (zoutBuf.hasRemaining()) {
-            throw corrupt("compressed cluster " + ci + " at " + r[2] + " inflates to " + zoutBuf.position()
+            throw corrupt("compressed cluster " + ci + " at " + compressedOffset(e) + " inflates to " + zoutBuf.position()
                     + " bytes, not a whole cluster of " + cs);
         }
         zoutEntry = e;

@@ -42,6 +42,72 @@ class Qcow2NoAllocationTest {
         Qcow2WriteTest.assertCheckClean(img);
     }
 
+    /**
+     * Reads of compressed clusters (served inline: the entry checked, the data read and inflated into the caller's
+     * buffer) allocate nothing either. The check of a compressed entry used to return its range as a new array, and
+     * the read of its data to build the text naming it in an error (1.6 MB over these reads).
+     */
+    @Test
+    void readingCompressedClustersAllocatesNothing() throws Exception {
+        Path img = tmp.resolve("src.qcow2");
+        QemuImg.create(img, "cluster_size=65536", "16M");
+        QemuImg.io(img, "write -P 0x5a 0 8M", "write -P 0xa5 8M 8M");
+        Path packed = tmp.resolve("c.qcow2");
+        QemuImg.ok("qemu-img", "convert", "-c", "-O", "qcow2", img.toString(), packed.toString());
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Path out = tmp.resolve("outc.txt");
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                ReadMain.class.getName(), packed.toString())).redirectErrorStream(true).redirectOutput(out.toFile())
+                .start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the measuring JVM did not finish");
+        String text = Files.readString(out, StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), text);
+        String line = text.lines().filter(l -> l.startsWith("ALLOCATED ")).findFirst().orElseThrow(() ->
+                new AssertionError("no ALLOCATED line in:\n" + text));
+        long used = Long.parseLong(line.substring("ALLOCATED ".length()).trim());
+        // 20 passes over 256 compressed clusters: an array per cluster would be 5120 arrays of 40 bytes
+        assertTrue(used < 16384, "reading 16 MiB of compressed clusters 20 times allocated " + used + " bytes\n"
+                + text);
+    }
+
+    /** The measuring JVM for compressed reads: IMAGE (16 MiB, 0x5a then 0xa5). Prints "ALLOCATED N". */
+    public static final class ReadMain {
+        public static void main(String[] args) {
+            com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            long me = Thread.currentThread().getId();
+            Mapping m = new Mapping();
+            long mib = 1 << 20;
+            long used;
+            try (DiskImage d = Images.open(args[0], null, true);
+                    dev.jvmm.sys.NativeBuffer buf = new dev.jvmm.sys.NativeBuffer(mib)) {
+                pass(d, m, buf.address(), mib); // warm-up
+                long before = mx.getThreadAllocatedBytes(me);
+                for (int i = 0; i < 20; i++) {
+                    pass(d, m, buf.address(), mib);
+                }
+                used = mx.getThreadAllocatedBytes(me) - before;
+            }
+            System.out.println("ALLOCATED " + used);
+        }
+
+        /** Maps and reads the image 1 MiB at a time, checking that every cluster was compressed and reads right. */
+        private static void pass(DiskImage d, Mapping m, long buf, long mib) {
+            for (long off = 0; off < 16 * mib; off += mib) {
+                d.map(off, mib, false, m);
+                if (m.kind != Mapping.INLINE) {
+                    throw new IllegalStateException("map at " + off + ": " + m + " (expected a compressed cluster)");
+                }
+                if (d.read(off, mib, buf) != 0) {
+                    throw new IllegalStateException("read at " + off + " failed");
+                }
+                byte want = off < 8 * mib ? (byte) 0x5a : (byte) 0xa5;
+                if (dev.jvmm.sys.Native.getByte(buf) != want || dev.jvmm.sys.Native.getByte(buf + mib - 1) != want) {
+                    throw new IllegalStateException("read at " + off + " returned the wrong bytes");
+                }
+            }
+        }
+    }
+
     /** The measuring JVM: IMAGE. Prints "ALLOCATED N". */
     public static final class Main {
         public static void main(String[] args) {
