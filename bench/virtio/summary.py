@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summary of a bench/virtio or bench/boot run: every round per figure, medians, ratios against a reference variant
-and, for bench/virtio, the VMM's CPU time per GiB moved.
+(of the medians, and paired by round), and, for bench/virtio, the VMM's CPU time per GiB moved.
 
     summary.py RESULTS [--ref VARIANT]
 
@@ -15,6 +15,7 @@ since Linux 6.4) plus vhost kthreads outside it (kernels before 6.4). Shown with
 (vhost_in + vhost_out) and the guest's (guest_time, field 43: time the vCPU threads spent running the guest). For a
 figure with n=N transactions (udp), CPU µs per transaction instead.
 """
+import math
 import statistics
 import sys
 from collections import OrderedDict, defaultdict
@@ -141,11 +142,21 @@ def main(argv):
     # the warm-up figures (cold-*) last
     values = OrderedDict(sorted(values.items(), key=lambda kv_: kv_[0][0].startswith("cold-")))
 
-    print("== every round, per figure (rounds in order; '-' = no result)")
+    def round_means(lst):
+        """round -> the mean of that round's samples (bench/qcow2/seqwrite.sh takes several per VM)"""
+        by = defaultdict(list)
+        for r, v in lst:
+            by[r].append(v)
+        return {r: statistics.mean(vs) for r, vs in by.items()}
+
+    several = any(len(per.get(var, [])) > len({r for r, _ in per.get(var, [])})
+                  for per in values.values() for var in variants)
+    print("== every round, per figure (rounds in order; '-' = no result%s)"
+          % ("; a round's mean where it has several samples" if several else ""))
     for (fig, unit), per in values.items():
         parts = []
         for var in variants:
-            rs = dict(per.get(var, []))
+            rs = round_means(per.get(var, []))
             parts.append("%s %s" % (var, " ".join(fmt(rs[r]) if r in rs else "-" for r in sorted(rounds, key=int))))
         print("%s (%s): %s" % (fig, unit, "; ".join(parts)))
     for (fig, unit), per in cpu.items():
@@ -180,6 +191,27 @@ def main(argv):
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
         print("  ".join(str(x).ljust(widths[i]) for i, x in enumerate(r)).rstrip())
+
+    if nround > 1 and others:
+        # the host's speed drifts between rounds (in the lab, 2x over minutes); a variant against the reference in the
+        # same round takes that out: the geometric mean over rounds of the ratio of the two rounds' means
+        print()
+        print("== paired by round: geometric mean over the rounds of <variant>/%s, each round's mean against the "
+              "same round's" % ref)
+        head = ["figure", "unit"] + ["%s/%s" % (v, ref) for v in others] + ["rounds", "better"]
+        rows = []
+        for (fig, unit), per in values.items():
+            rr = round_means(per.get(ref, []))
+            cells, n = [], 0
+            for v in others:
+                rv = round_means(per.get(v, []))
+                logs = [math.log(rv[r] / rr[r]) for r in rv if r in rr and rr[r] > 0 and rv[r] > 0]
+                n = max(n, len(logs))
+                cells.append(fmt(math.exp(statistics.mean(logs))) if logs else "NA")
+            rows.append([fig, unit] + cells + [str(n), better(unit)])
+        widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+        for r in [head] + rows:
+            print("  ".join(str(x).ljust(widths[i]) for i, x in enumerate(r)).rstrip())
 
     if cpu:
         print()
