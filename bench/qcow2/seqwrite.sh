@@ -8,8 +8,11 @@
 # (qemu-img create -f qcow2 $QCOW2_OPTS) and on sparse raw files, QEMU with its best aio on the same qcow2 images, all
 # cache=none; JVMM_JAVA_OPTS reaches the jvmm launches. L1's scratch disk is opened with cache=none in L0
 # (JVMM_LAB_SCRATCH_CACHE), so that the host does not write back one VM's data while the next one is measured.
+# Before the DISKS images, each VM writes one more, not counted ("cold-seqwrite"; WARM=0 leaves it out), as
+# bench/qcow2/inner.sh does: jvmm's JIT compiles its qcow2 code in the first image a VM writes (about 0.2 s of CPU in
+# L1), which a VM that has written for a while has behind it.
 # Output: "R VARIANT ROUND fresh-seqwrite VALUE MB/s ..." per sample, then bench/virtio/summary.py (medians over all
-# samples, ratios against qemu-qcow2).
+# samples, ratios against qemu-qcow2, of the medians and paired by round).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "${1:-}" != --inner ]; then
@@ -17,19 +20,21 @@ if [ "${1:-}" != --inner ]; then
   ./jvmm launch --help >/dev/null || exit 2
   echo "bench: $(date -u +%FT%TZ) host $(uname -n) $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
   envs=""
-  for v in VMMS QCOW2_OPTS JVMM_JAVA_OPTS; do [ -n "${!v+x}" ] && envs+="$v=$(printf '%q' "${!v}") "; done
+  for v in VMMS QCOW2_OPTS JVMM_JAVA_OPTS WARM; do [ -n "${!v+x}" ] && envs+="$v=$(printf '%q' "${!v}") "; done
   JVMM_NO_BUILD=1 JVMM_LAB_SCRATCH_CACHE=${JVMM_LAB_SCRATCH_CACHE:-none} exec ./jvmm lab run \
     --timeout "${LAB_TIMEOUT:-2700}" -- bash -c "env $envs bench/qcow2/seqwrite.sh --inner ${1:-6} ${2:-4} ${3:-256}"
 fi
 ROUNDS=$2; NDISK=$3; MIB=$4
 K=$JVMM_LAB_KERNEL; INITRD=$JVMM_LAB_INITRD
-VMMS=${VMMS:-jvmm-qcow2 qemu-qcow2 jvmm-raw}; QCOW2_OPTS=${QCOW2_OPTS:-}
+VMMS=${VMMS:-jvmm-qcow2 qemu-qcow2 jvmm-raw}; QCOW2_OPTS=${QCOW2_OPTS:-}; WARM=${WARM:-1}
 W=${JVMM_LAB_SCRATCH:-/var/tmp}/qcow2-seqwrite; rm -rf "$W"; mkdir -p "$W/fs"; cd "$W" || exit 2
 trap 'cd / && rm -rf "$W"' EXIT
 gcc -O2 -static -o fs/blkbench "$ROOT/bench/virtio/blkbench.c" || exit 2
 letters=(b c d e f g h i j k l m n o p q r s t u v w x y)
-[ "$NDISK" -ge 1 ] && [ "$NDISK" -le ${#letters[@]} ] || { echo "DISKS must be 1..${#letters[@]}" >&2; exit 2; }
+[ "$NDISK" -ge 1 ] && [ "$NDISK" -le $((${#letters[@]} - 1)) ] || { echo "DISKS must be 1..$((${#letters[@]} - 1))" >&2; exit 2; }
+NIMG=$NDISK; [ "$WARM" = 1 ] && NIMG=$((NDISK + 1))   # the warm-up image is the last disk, written first
 {
+  [ "$WARM" = 1 ] && echo "echo \"B-RESULT cold-seqwrite \$(/mnt/blkbench /dev/vd${letters[$NDISK]} seqwrite $MIB 2>&1)\""
   for i in $(seq 0 $((NDISK - 1))); do
     echo "echo \"B-RESULT fresh-seqwrite \$(/mnt/blkbench /dev/vd${letters[$i]} seqwrite $MIB 2>&1)\""
   done
@@ -50,7 +55,7 @@ vm() { # VARIANT ROUND
   local v=$1 fmt=qcow2 i args=()
   [ "$v" = jvmm-raw ] && fmt=raw
   rm -f d*.img
-  for i in $(seq 1 "$NDISK"); do
+  for i in $(seq 1 "$NIMG"); do
     # shellcheck disable=SC2086
     if [ $fmt = raw ]; then truncate -s "${MIB}M" "d$i.img"; else qemu-img create -q -f qcow2 $qo "d$i.img" "${MIB}M"; fi || return
   done
@@ -58,12 +63,12 @@ vm() { # VARIANT ROUND
   case $v in
     jvmm-*)
       args=(--disk "path=$W/tools.img")
-      for i in $(seq 1 "$NDISK"); do args+=(--disk "path=$W/d$i.img,format=$fmt,cache=none"); done
+      for i in $(seq 1 "$NIMG"); do args+=(--disk "path=$W/d$i.img,format=$fmt,cache=none"); done
       timeout 900 "$ROOT/jvmm" launch --kernel "$K" --initrd "$INITRD" --memory 512M --cpus 1 --cmdline "$CMDLINE" \
         "${args[@]}" > "$v.out" 2>&1 < /dev/null ;;
     qemu-qcow2)
       args=(-drive "file=$W/tools.img,if=none,id=d0,format=raw" -device virtio-blk-pci,drive=d0)
-      for i in $(seq 1 "$NDISK"); do
+      for i in $(seq 1 "$NIMG"); do
         args+=(-drive "file=$W/d$i.img,if=none,id=d$i,format=qcow2,cache=none,aio=$QAIO" -device "virtio-blk-pci,drive=d$i")
       done
       timeout 900 qemu-system-x86_64 -M q35 -enable-kvm -cpu host -m 512 -smp 1 -nographic -no-reboot -nodefaults \
@@ -73,7 +78,7 @@ vm() { # VARIANT ROUND
   grep -a 'B-RESULT' "$v.out" | tr -d '\r' | sed "s/^.*B-RESULT /R $v $2 /" | tee -a results
   grep -aq B-DONE "$v.out" || { echo "$v r$2: the guest did not finish; last lines:"; tail -5 "$v.out"; }
   if [ $fmt = qcow2 ]; then
-    for i in $(seq 1 "$NDISK"); do
+    for i in $(seq 1 "$NIMG"); do
       qemu-img check -q "d$i.img" > /dev/null 2>&1 || echo "check $v $2 d$i FAILED: $(qemu-img check "d$i.img" 2>&1 | head -3)"
     done
   fi
