@@ -1083,10 +1083,10 @@ public final class Qcow2Image implements DiskImage {
     }
 
     /**
-     * Reserves a batch of free clusters at the end of the file: refcounts 1, file extended, synced. With
-     * {@link #deferFreshL2} the sync waits until an L2 slice is about to be written ({@link #l2Ready}): a guest that
-     * writes a lot between its flushes pays no fdatasync for its allocations, only the one before its flush's L2
-     * write-back. The file is extended here, not by the data landing past its end: ext4 serializes writes that
+     * Reserves a batch of free clusters at the end of the file: refcounts 1 (written), file extended, synced. With
+     * {@link #deferFreshL2} the refcounts' write and the sync wait until an L2 slice is about to be written
+     * ({@link #l2Ready}) or an L1 entry ({@link #syncAllocated}): a guest that writes a lot between its flushes pays
+     * no fdatasync for its allocations, only the one before its flush's L2 write-back. The file is extended here, not by the data landing past its end: ext4 serializes writes that
      * extend a file (and makes each wait for its completion), but runs O_DIRECT writes inside it in parallel.
      */
     private void reserve() {
@@ -1132,10 +1132,11 @@ public final class Qcow2Image implements DiskImage {
             }
         }
         nextFree = c;
+        // lazily (deferFreshL2), the refcounts stay in their cached slices until l2Ready or syncAllocated writes
+        // them: one write per slice for many reservations
         if (!deferFreshL2) {
             rbc.writeBack();
-        } // else the refcounts stay in their cached slices until l2Ready (or syncAllocated) writes them, one write
-          // per slice for many reservations
+        }
         long end = c << cb;
         if (end > fileSize) {
             if (Native.LIBC.ftruncate(fd.fd(), end) != 0) {
@@ -1238,11 +1239,12 @@ public final class Qcow2Image implements DiskImage {
                 }
             }
         } catch (DataFormatException x) {
-            throw corrupt("compressed cluster " + ci + " at " + compressedOffset(e) + " does not inflate: " + x.getMessage());
+            throw corrupt("compressed cluster " + ci + " at " + compressedOffset(e) + " does not inflate: "
+                    + x.getMessage());
         }
         if (zoutBuf.hasRemaining()) {
-            throw corrupt("compressed cluster " + ci + " at " + compressedOffset(e) + " inflates to " + zoutBuf.position()
-                    + " bytes, not a whole cluster of " + cs);
+            throw corrupt("compressed cluster " + ci + " at " + compressedOffset(e) + " inflates to "
+                    + zoutBuf.position() + " bytes, not a whole cluster of " + cs);
         }
         zoutEntry = e;
     }
