@@ -48,6 +48,13 @@ def fmt(v):
     return "%.3f" % v
 
 
+def table(head, rows):
+    """Prints head and rows as columns padded to their widest cell."""
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(x).ljust(widths[i]) for i, x in enumerate(r)).rstrip())
+
+
 def kv(tokens):
     d = {}
     for t in tokens:
@@ -188,9 +195,7 @@ def main(argv):
             cm = {var: med([x[1] for x in c.get(var, [])]) for var in variants}
             rows.append(["  CPU", cu] + [fmt(cm[v]) for v in variants] + [fmt(ratio(cm[v], cm[ref])) for v in others]
                         + ["lower"])
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    for r in [head] + rows:
-        print("  ".join(str(x).ljust(widths[i]) for i, x in enumerate(r)).rstrip())
+    table(head, rows)
 
     if nround > 1 and others:
         # the host's speed drifts between rounds (in the lab, 2x over minutes); a variant against the reference in the
@@ -209,9 +214,7 @@ def main(argv):
                 n = max(n, len(logs))
                 cells.append(fmt(math.exp(statistics.mean(logs))) if logs else "NA")
             rows.append([fig, unit] + cells + [str(n), better(unit)])
-        widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-        for r in [head] + rows:
-            print("  ".join(str(x).ljust(widths[i]) for i, x in enumerate(r)).rstrip())
+        table(head, rows)
 
     if cpu:
         print()

@@ -1086,8 +1086,9 @@ public final class Qcow2Image implements DiskImage {
      * Reserves a batch of free clusters at the end of the file: refcounts 1 (written), file extended, synced. With
      * {@link #deferFreshL2} the refcounts' write and the sync wait until an L2 slice is about to be written
      * ({@link #l2Ready}) or an L1 entry ({@link #syncAllocated}): a guest that writes a lot between its flushes pays
-     * no fdatasync for its allocations, only the one before its flush's L2 write-back. The file is extended here, not by the data landing past its end: ext4 serializes writes that
-     * extend a file (and makes each wait for its completion), but runs O_DIRECT writes inside it in parallel.
+     * no fdatasync for its allocations, only the one before its flush's L2 write-back. The file is extended here,
+     * not by the data landing past its end: ext4 serializes writes that extend a file (and makes each wait for its
+     * completion), but runs O_DIRECT writes inside it in parallel.
      */
     private void reserve() {
         int want = (int) Math.max(2, Math.min(RESERVE_MAX, reserveBytes >>> cb));
